@@ -1,0 +1,434 @@
+// ring_bench.cpp: `framering bench ring`: the ring's throughput and wake latency, measured with
+// three real processes against a memcpy baseline taken in the same run.
+//
+//   parent:   memcpy baseline; creates the segment; spawns the roles; gathers their results
+//   producer: memcpy of prepared frames into claimed slots, sequence stamped at head and tail
+//   every:    reads every pixel of every frame, checks stamps and order (gates the producer)
+//   newest:   Ready at 60 Hz; measures publish -> awake; checks that no torn frame passes release()
+#include "framering/bench/ring_bench.hpp"
+
+#include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/clock.hpp"
+#include "framering/common/cli_options.hpp"
+#include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_writer.hpp"
+#include "framering/common/segment.hpp"
+#include "framering/common/stop_signal.hpp"
+
+extern char** environ;
+
+namespace framering::bench {
+namespace {
+
+struct RingBenchOptions {
+  CommonOptions common;
+  std::uint32_t width = 1920;
+  std::uint32_t height = 1080;
+  std::uint32_t slots = 16;
+  double seconds = 5.0;
+  bool json = false;
+  bool pin = true;
+  // Internal: the role a child process plays, and where it writes its result.
+  std::string role;
+  std::string result_file;
+};
+
+constexpr const char* kRingName = "bench";
+
+void pin_to_cpu(int cpu) {
+  if (static_cast<int>(std::thread::hardware_concurrency()) <= cpu) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (::sched_setaffinity(0, sizeof set, &set) != 0) spdlog::debug("cannot pin to CPU {}", cpu);
+}
+
+ring::RingGeometry geometry_of(const RingBenchOptions& o) {
+  ring::RingGeometry g;
+  g.width = o.width;
+  g.height = o.height;
+  g.pixel_format = PixelFormat::Mono16;
+  g.slot_count = o.slots;
+  g.max_consumers = 4;
+  return g;
+}
+
+struct AlignedFree {
+  void operator()(std::byte* p) const noexcept { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
+
+AlignedBuffer aligned_buffer(std::size_t bytes) {
+  const std::size_t rounded = (bytes + ring::kPageBytes - 1) / ring::kPageBytes * ring::kPageBytes;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(ring::kPageBytes, rounded));
+  if (p == nullptr) throw Error(fmt::format("bench: cannot allocate {} B", rounded));
+  std::memset(p, 0, rounded);  // touch every page now, not inside the timed loop
+  return AlignedBuffer(p);
+}
+
+// Four distinct prepared frames, as a camera driver's buffers would be.
+std::vector<AlignedBuffer> prepared_frames(std::size_t frame_bytes) {
+  std::vector<AlignedBuffer> frames;
+  for (int k = 0; k < 4; ++k) {
+    frames.push_back(aligned_buffer(frame_bytes));
+    auto* px = reinterpret_cast<std::uint16_t*>(frames.back().get());
+    for (std::size_t i = 0; i < frame_bytes / 2; ++i) px[i] = static_cast<std::uint16_t>(i * 7 + static_cast<std::size_t>(k) * 1013);
+  }
+  return frames;
+}
+
+void stamp(std::byte* frame, std::size_t frame_bytes, std::uint64_t sequence) noexcept {
+  std::memcpy(frame, &sequence, sizeof sequence);
+  std::memcpy(frame + frame_bytes - sizeof sequence, &sequence, sizeof sequence);
+}
+
+bool stamps_match(const std::byte* frame, std::size_t frame_bytes, std::uint64_t sequence) noexcept {
+  std::uint64_t head = 0;
+  std::uint64_t tail = 0;
+  std::memcpy(&head, frame, sizeof head);
+  std::memcpy(&tail, frame + frame_bytes - sizeof tail, sizeof tail);
+  return head == sequence && tail == sequence;
+}
+
+// Touches every byte of the frame (what "reads every pixel" costs).
+std::uint64_t sum_words(const std::byte* frame, std::size_t frame_bytes) noexcept {
+  const auto* words = reinterpret_cast<const std::uint64_t*>(frame);
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  const std::size_t n = frame_bytes / 8;
+  for (std::size_t i = 0; i + 1 < n; i += 2) {
+    a += words[i];
+    b ^= words[i + 1];
+  }
+  return a + b;
+}
+
+void write_result(const std::string& path, const nlohmann::json& result) {
+  std::ofstream out(path);
+  out << result.dump() << '\n';
+  if (!out) throw Error(fmt::format("bench: cannot write result file {}", path));
+}
+
+double memcpy_baseline(const RingBenchOptions& o, double seconds) {
+  const auto g = geometry_of(o);
+  const std::size_t frame_bytes = g.frame_bytes();
+  auto sources = prepared_frames(frame_bytes);
+  std::vector<AlignedBuffer> pool;
+  for (std::uint32_t i = 0; i < o.slots; ++i) pool.push_back(aligned_buffer(g.slot_stride_bytes()));
+  std::uint64_t frames = 0;
+  const std::uint64_t start = monotonic_ns();
+  const auto budget = static_cast<std::uint64_t>(seconds * 1e9);
+  while (monotonic_ns() - start < budget) {
+    std::byte* dst = pool[frames % o.slots].get();
+    std::memcpy(dst, sources[frames % sources.size()].get(), frame_bytes);
+    stamp(dst, frame_bytes, frames);
+    ++frames;
+  }
+  return static_cast<double>(frames) / (static_cast<double>(monotonic_ns() - start) / 1e9);
+}
+
+int run_producer(const RingBenchOptions& o) {
+  if (o.pin) pin_to_cpu(0);
+  auto writer = ring::RingWriter::create_or_attach(o.common.instance, kRingName, geometry_of(o));
+  const std::size_t frame_bytes = writer.segment().header().frame_bytes;
+  auto sources = prepared_frames(frame_bytes);
+  std::uint64_t frames = 0;
+  std::uint64_t timeouts = 0;
+  const std::uint64_t start = monotonic_ns();
+  const auto budget = static_cast<std::uint64_t>(o.seconds * 1e9);
+  while (monotonic_ns() - start < budget && !stop_requested()) {
+    auto slot = writer.claim(std::chrono::seconds{5});
+    if (!slot) {
+      ++timeouts;
+      continue;
+    }
+    std::memcpy(slot->pixels.data(), sources[frames % sources.size()].get(), frame_bytes);
+    stamp(slot->pixels.data(), frame_bytes, slot->sequence);
+    writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence});
+    ++frames;
+  }
+  const double elapsed_s = static_cast<double>(monotonic_ns() - start) / 1e9;
+  write_result(o.result_file, {{"frames", frames}, {"seconds", elapsed_s},
+                               {"frames_per_s", static_cast<double>(frames) / elapsed_s}, {"claim_timeouts", timeouts}});
+  return 0;
+}
+
+int run_every(const RingBenchOptions& o) {
+  if (o.pin) pin_to_cpu(1);
+  ring::ReaderOptions ro;
+  ro.name = "bench-every";
+  ro.kind = ring::ConsumerKind::Every;
+  ro.stall_timeout = std::chrono::seconds{30};
+  auto reader = ring::RingReader::attach(o.common.instance, kRingName, ro);
+  std::uint64_t frames = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t bad_content = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t torn = 0;
+  std::uint64_t expected = reader.cursor();
+  volatile std::uint64_t sink = 0;
+  for (;;) {
+    auto frame = reader.read(std::chrono::milliseconds{100});
+    if (!frame) {
+      // Drain: stop once told to and nothing is left.
+      const auto published =
+          ring::at(reader.segment().control().cursor.published).load(std::memory_order_acquire);
+      if (stop_requested() && reader.cursor() >= published) break;
+      continue;
+    }
+    if (frame->gap) lost += frame->gap->count();
+    if (frame->sequence != expected && !frame->gap) ++out_of_order;
+    sink = sink + sum_words(reinterpret_cast<const std::byte*>(frame->pixels.data()), frame->pixels.size());
+    const bool content_ok = stamps_match(frame->pixels.data(), frame->pixels.size(), frame->sequence);
+    if (!reader.release(*frame)) {
+      ++torn;
+    } else if (!content_ok) {
+      ++bad_content;
+    }
+    expected = frame->sequence + 1;
+    ++frames;
+  }
+  write_result(o.result_file, {{"frames", frames}, {"lost", lost}, {"bad_content", bad_content},
+                               {"out_of_order", out_of_order}, {"torn", torn}});
+  return 0;
+}
+
+int run_newest(const RingBenchOptions& o) {
+  ring::ReaderOptions ro;
+  ro.name = "bench-newest";
+  ro.kind = ring::ConsumerKind::Newest;
+  auto reader = ring::RingReader::attach(o.common.instance, kRingName, ro);
+  std::vector<double> wake_us;
+  std::uint64_t frames = 0;
+  std::uint64_t torn_shown = 0;
+  std::uint64_t torn_detected = 0;
+  volatile std::uint64_t sink = 0;
+  const auto period = std::chrono::nanoseconds{1'000'000'000 / 60};
+  auto next_tick = std::chrono::steady_clock::now();
+  while (!stop_requested()) {
+    next_tick += period;
+    std::this_thread::sleep_until(next_tick);  // the 60 Hz display refresh this consumer models
+    reader.skip_to_now();  // Ready for the next frame published from now on
+    auto frame = reader.read(std::chrono::milliseconds{200});
+    if (!frame) continue;
+    const std::uint64_t awake_ns = monotonic_ns();
+    wake_us.push_back(static_cast<double>(awake_ns - frame->publish_monotonic_ns) / 1e3);
+    sink = sink + sum_words(frame->pixels.data(), frame->pixels.size());
+    const bool content_ok = stamps_match(frame->pixels.data(), frame->pixels.size(), frame->sequence);
+    if (reader.release(*frame)) {
+      ++frames;
+      if (!content_ok) ++torn_shown;  // a torn frame that release() called intact: must never happen
+    } else {
+      ++torn_detected;
+    }
+  }
+  write_result(o.result_file, {{"frames", frames}, {"torn_shown", torn_shown}, {"torn_detected", torn_detected},
+                               {"skipped", reader.counters().frames_skipped}, {"wake_us", wake_us}});
+  return 0;
+}
+
+pid_t spawn_role(const RingBenchOptions& o, const std::string& role, const std::string& result) {
+  std::vector<std::string> args = {"framering", "bench", "ring", "--role", role, "--result", result,
+                                   "--instance", o.common.instance, "--width", std::to_string(o.width),
+                                   "--height", std::to_string(o.height), "--slots", std::to_string(o.slots),
+                                   "--seconds", fmt::format("{}", o.seconds), "--log-level", o.common.log_level};
+  if (!o.pin) args.emplace_back("--no-pin");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
+  if (rc != 0) throw Error(fmt::format("bench: cannot start the {} process: {}", role, errno_text(rc)));
+  return pid;
+}
+
+nlohmann::json read_result(const std::string& path, const std::string& role) {
+  std::ifstream in(path);
+  nlohmann::json j;
+  if (!(in >> j)) throw Error(fmt::format("bench: the {} process left no result in {}", role, path));
+  return j;
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
+
+int wait_child(pid_t pid, const std::string& role) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    spdlog::error("bench: the {} process failed (status {})", role, status);
+    return 1;
+  }
+  return 0;
+}
+
+int run_parent(RingBenchOptions o) {
+  if (o.pin) pin_to_cpu(0);
+  const auto geometry = geometry_of(o);
+  geometry.validate();
+  if (!o.json) {
+    fmt::print("bench ring: {}x{} Mono16 ({:.2f} MB/frame), {} slots, {} s per phase\n", o.width, o.height,
+               static_cast<double>(geometry.frame_bytes()) / 1e6, o.slots, o.seconds);
+  }
+  const double memcpy_fps = memcpy_baseline(o, std::max(1.0, o.seconds / 2));
+  if (!o.json) fmt::print("  memcpy baseline: {:.0f} frames/s\n", memcpy_fps);
+
+  o.common.instance = fmt::format("bench-{}", ::getpid());
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("framering-bench-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  int failures = 0;
+  nlohmann::json producer, every, newest;
+  {
+    // The parent creates the segment so that both consumers are attached before frame 0.
+    auto segment = ring::Segment::create(o.common.instance, kRingName, geometry, ring::Access::Private);
+    const pid_t every_pid = spawn_role(o, "every", (dir / "every.json").string());
+    const pid_t newest_pid = spawn_role(o, "newest", (dir / "newest.json").string());
+    const std::uint64_t deadline = monotonic_ns() + 10'000'000'000ULL;
+    for (;;) {
+      int attached = 0;
+      for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+        if (ring::at(segment.consumer(i).identity.state).load(std::memory_order_acquire) ==
+            static_cast<std::uint32_t>(ring::ConsumerState::Active)) {
+          ++attached;
+        }
+      }
+      if (attached == 2) break;
+      if (monotonic_ns() > deadline) {
+        ::kill(every_pid, SIGKILL);
+        ::kill(newest_pid, SIGKILL);
+        throw Error("bench: the consumer processes did not attach within 10 s");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
+    }
+    const pid_t producer_pid = spawn_role(o, "producer", (dir / "producer.json").string());
+    failures += wait_child(producer_pid, "producer");
+    ::kill(every_pid, SIGTERM);
+    ::kill(newest_pid, SIGTERM);
+    failures += wait_child(every_pid, "every");
+    failures += wait_child(newest_pid, "newest");
+    ring::Segment::remove(o.common.instance, kRingName);
+  }
+  if (failures == 0) {
+    producer = read_result((dir / "producer.json").string(), "producer");
+    every = read_result((dir / "every.json").string(), "every");
+    newest = read_result((dir / "newest.json").string(), "newest");
+  }
+  std::filesystem::remove_all(dir);
+  if (failures != 0) return 1;
+
+  const double fps = producer["frames_per_s"].get<double>();
+  const auto wake = newest["wake_us"].get<std::vector<double>>();
+  const std::uint64_t published = producer["frames"].get<std::uint64_t>();
+  const std::uint64_t every_frames = every["frames"].get<std::uint64_t>();
+  const std::uint64_t lost = every["lost"].get<std::uint64_t>() + (published - std::min(published, every_frames + every["lost"].get<std::uint64_t>()));
+  nlohmann::json result = {
+      {"width", o.width},
+      {"height", o.height},
+      {"pixel_format", "Mono16"},
+      {"slots", o.slots},
+      {"seconds", producer["seconds"]},
+      {"frames", published},
+      {"frames_per_s", fps},
+      {"bytes_per_s", fps * static_cast<double>(geometry.frame_bytes())},
+      {"memcpy_frames_per_s", memcpy_fps},
+      {"ratio", fps / memcpy_fps},
+      {"wake_us", {{"p50", percentile(wake, 0.50)}, {"p99", percentile(wake, 0.99)}, {"p999", percentile(wake, 0.999)},
+                   {"max", wake.empty() ? 0.0 : *std::max_element(wake.begin(), wake.end())},
+                   {"samples", wake.size()}}},
+      {"torn_shown", newest["torn_shown"]},
+      {"torn_detected", newest["torn_detected"]},
+      {"newest_frames", newest["frames"]},
+      {"newest_skipped", newest["skipped"]},
+      {"every_frames", every_frames},
+      {"every_bad_content", every["bad_content"]},
+      {"every_out_of_order", every["out_of_order"]},
+      {"lost", lost},
+  };
+  if (o.json) {
+    fmt::print("{}\n", result.dump(2));
+  } else {
+    fmt::print("  ring: {:.0f} frames/s ({:.2f} GB/s), ratio to memcpy {:.3f}\n", fps,
+               result["bytes_per_s"].get<double>() / 1e9, fps / memcpy_fps);
+    fmt::print("  every consumer: {} frames, lost {}, bad content {}, out of order {}\n", every_frames, lost,
+               every["bad_content"].get<std::uint64_t>(), every["out_of_order"].get<std::uint64_t>());
+    fmt::print("  newest consumer (60 Hz): {} frames, wake p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us "
+               "({} samples), torn shown {}, torn detected {}\n",
+               newest["frames"].get<std::uint64_t>(), percentile(wake, 0.5), percentile(wake, 0.99),
+               percentile(wake, 0.999), wake.size(), newest["torn_shown"].get<std::uint64_t>(),
+               newest["torn_detected"].get<std::uint64_t>());
+  }
+  const bool clean = lost == 0 && newest["torn_shown"].get<std::uint64_t>() == 0 &&
+                     every["bad_content"].get<std::uint64_t>() == 0 && every["out_of_order"].get<std::uint64_t>() == 0;
+  return clean ? 0 : 3;
+}
+
+int run_ring_bench(const RingBenchOptions& o) {
+  setup_logging(o.role.empty() ? "bench" : "bench-" + o.role, o.common.log_level);
+  install_stop_handlers();
+  if (o.role == "producer") return run_producer(o);
+  if (o.role == "every") return run_every(o);
+  if (o.role == "newest") return run_newest(o);
+  return run_parent(o);
+}
+
+}  // namespace
+
+void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
+  CLI::App* bench = app.add_subcommand("bench", "Measure throughput and latency (see bench/README.md)");
+  bench->require_subcommand(1);
+  auto o = std::make_shared<RingBenchOptions>();
+  CLI::App* cmd = bench->add_subcommand(
+      "ring", "Ring throughput and wake latency: producer, every and newest consumers as 3 processes");
+  cmd->footer(
+      "Runs a memcpy baseline, then one producer (memcpy of prepared frames into claimed slots), one\n"
+      "every-consumer (reads every pixel of every frame) and one newest-consumer (Ready at 60 Hz) as\n"
+      "separate processes for --seconds. Reports frames/s, the ratio to memcpy, wake latency percentiles\n"
+      "(publish -> newest consumer awake), torn frames shown (must be 0) and frames lost (must be 0).\n"
+      "Exit code 3 when anything was lost or shown torn.\n"
+      "Example: framering bench ring --seconds 5 --json");
+  add_common_options(*cmd, o->common);
+  cmd->add_option("--width", o->width, "Frame width in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
+  cmd->add_option("--height", o->height, "Frame height in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
+  cmd->add_option("--slots", o->slots, "Ring slots")->check(CLI::Range(2, 4096))->capture_default_str();
+  cmd->add_option("--seconds", o->seconds, "Length of the measured run, in seconds")
+      ->check(CLI::Range(0.2, 3600.0))
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->add_flag("!--no-pin", o->pin, "Do not pin the producer and the every consumer to CPUs 0 and 1");
+  cmd->add_option("--role", o->role, "internal: the role of a child process")
+      ->check(CLI::IsMember({"producer", "every", "newest"}))
+      ->group("");
+  cmd->add_option("--result", o->result_file, "internal: where a child writes its result")->group("");
+  cmd->callback([o, &action] { action = [o] { return run_ring_bench(*o); }; });
+}
+
+}  // namespace framering::bench

@@ -1,0 +1,68 @@
+// ring_status.hpp: a snapshot of one ring, read without attaching (no entry is taken and
+// nothing is written): what `framering status` and the supervisor show.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "framering/common/segment.hpp"
+
+namespace framering::ring {
+
+/// One consumer entry as seen from outside.
+struct ConsumerStatus {
+  std::uint32_t index = 0;  ///< entry in the consumer table
+  std::string name;
+  ConsumerKind kind = ConsumerKind::Newest;
+  ConsumerState state = ConsumerState::Free;
+  std::uint32_t pid = 0;
+  bool alive = false;
+  std::uint64_t cursor = 0;  ///< next sequence wanted
+  std::uint64_t lag = 0;     ///< published - cursor (frames)
+  std::uint64_t frames_read = 0;
+  std::uint64_t frames_skipped = 0;
+  std::uint64_t frames_torn = 0;
+  std::uint64_t gaps = 0;
+  std::uint64_t frames_lost = 0;
+  std::uint64_t last_gap_first = 0;
+  std::uint64_t last_gap_last = 0;
+  std::uint64_t evictions = 0;
+  double rate_fps = 0;
+  double heartbeat_age_s = 0;  ///< since its last read or wait
+};
+
+/// One ring as seen from outside.
+struct RingStatus {
+  std::string ring;
+  std::string segment;  ///< /dev/shm path
+  RingGeometry geometry;
+  std::uint64_t segment_bytes = 0;
+  std::uint32_t permissions = 0;
+  std::uint32_t producer_pid = 0;  ///< last producer; 0 = never had one
+  bool producer_alive = false;
+  std::uint64_t producer_attaches = 0;
+  std::uint64_t published = 0;  ///< frames published; the newest is published - 1
+  double rate_fps = 0;
+  double heartbeat_age_s = 0;
+  std::uint64_t frames_dropped = 0;
+  std::uint64_t evictions = 0;
+  double blocked_s = 0;  ///< total time the producer waited for every consumers
+  std::vector<ConsumerStatus> consumers;  ///< entries in use, by table index
+};
+
+/// Reads `segment`'s header, control block and consumer table.
+[[nodiscard]] RingStatus read_status(const Segment& segment);
+
+/// The snapshot as JSON (keys as the field names above).
+[[nodiscard]] nlohmann::json to_json(const RingStatus& status);
+
+/// A human table: one block per ring, one row per consumer.
+[[nodiscard]] std::string format_status(const RingStatus& status);
+
+[[nodiscard]] std::string_view to_string(ConsumerKind kind) noexcept;
+[[nodiscard]] std::string_view to_string(ConsumerState state) noexcept;
+
+}  // namespace framering::ring

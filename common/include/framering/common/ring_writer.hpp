@@ -1,0 +1,106 @@
+// ring_writer.hpp: the producer's handle on a ring. One producer per ring: it claims a slot,
+// writes pixels straight into it (zero-copy) and publishes it. It never overwrites a slot that
+// an attached *every* consumer has not released: it waits, and evicts that consumer once it is
+// dead or stalled past its timeout (DESIGN.md, "The frame ring", promises 3-7).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string_view>
+
+#include "framering/common/segment.hpp"
+
+namespace framering::ring {
+
+/// How a producer attaches.
+struct WriterOptions {
+  Access access = Access::Private;
+  /// When an existing segment has another geometry and none of its participants is alive (a
+  /// crashed run), remove it and create a fresh one. false: throw instead.
+  bool replace_stale = true;
+};
+
+/// Per-frame metadata the producer supplies at publish.
+struct FrameMetadata {
+  std::uint64_t timestamp_ns = 0;     ///< CLOCK_REALTIME ns when acquired; 0 = now
+  std::uint64_t camera_frame_id = 0;  ///< the source's own frame counter
+};
+
+/// A claimed slot: write `pixels` (height rows, `stride_bytes` apart), then publish().
+struct WritableSlot {
+  std::uint64_t sequence = 0;   ///< the sequence this frame will be published as
+  std::uint32_t slot = 0;       ///< sequence % slot_count
+  std::span<std::byte> pixels;  ///< frame_bytes, 4096-byte aligned
+};
+
+enum class ClaimError {
+  Timeout,  ///< an every consumer held the slot for the whole timeout (and was not evictable yet)
+};
+
+/// Producer handle. Single-threaded: one thread claims and publishes. Move-only.
+class RingWriter {
+ public:
+  /// Creates the ring, or re-attaches to a compatible one and continues its sequence.
+  /// Throws SegmentError when: the name is invalid; the segment cannot be created or opened
+  /// (permission, truncated, foreign magic, other layout version); it has another geometry and
+  /// a live participant (or replace_stale is false); another live process is its producer.
+  [[nodiscard]] static RingWriter create_or_attach(std::string_view instance, std::string_view ring,
+                                                   const RingGeometry& geometry, const WriterOptions& options = {});
+
+  RingWriter(RingWriter&&) noexcept;
+  RingWriter& operator=(RingWriter&&) = delete;
+  RingWriter(const RingWriter&) = delete;
+  RingWriter& operator=(const RingWriter&) = delete;
+  /// Detaches (the segment stays, for consumers and a later producer).
+  ~RingWriter();
+
+  /// Claims the slot for the next sequence, waiting up to `timeout` while an every consumer
+  /// still holds it, and evicting that consumer when its process is dead past its
+  /// dead_timeout or it made no progress for its stall_timeout. Calling it again before
+  /// publish() returns the same slot. Allocates nothing.
+  [[nodiscard]] std::expected<WritableSlot, ClaimError> claim(std::chrono::nanoseconds timeout) noexcept;
+
+  /// claim() that never waits.
+  [[nodiscard]] std::expected<WritableSlot, ClaimError> try_claim() noexcept { return claim(std::chrono::nanoseconds{0}); }
+
+  /// Publishes the claimed slot and wakes the consumers that are Ready. Requires a claim.
+  void publish(const FrameMetadata& metadata = {}) noexcept;
+
+  /// Counts frames the producer discarded (a source drop, or a frame not claimed in time).
+  void count_dropped(std::uint64_t frames) noexcept;
+
+  /// The sequence the next claim gets (= frames published over the segment's life).
+  [[nodiscard]] std::uint64_t next_sequence() const noexcept { return next_; }
+  /// True when this writer continued an existing segment instead of creating it.
+  [[nodiscard]] bool reattached() const noexcept { return reattached_; }
+  [[nodiscard]] const Segment& segment() const noexcept { return segment_; }
+
+ private:
+  explicit RingWriter(Segment segment, bool reattached);
+  [[nodiscard]] int find_blocking_consumer(std::uint64_t sequence) const noexcept;
+  bool maybe_evict(int index, std::uint64_t now_ns) noexcept;
+  void wake_ready_consumers() noexcept;
+  void update_rate(std::uint64_t now_ns) noexcept;
+
+  Segment segment_;
+  bool reattached_ = false;
+  bool moved_from_ = false;
+  bool claimed_ = false;
+  std::uint64_t next_ = 0;
+  std::uint64_t frame_bytes_ = 0;
+  std::uint32_t slot_count_ = 0;
+  // Who the producer is waiting on, process-local: eviction timers start when it first waits
+  // on a consumer at a given cursor.
+  int blocked_index_ = -1;
+  std::uint64_t blocked_cursor_ = 0;
+  std::uint64_t blocked_since_ns_ = 0;
+  std::uint64_t dead_since_ns_ = 0;
+  std::uint64_t last_alive_check_ns_ = 0;
+  std::uint64_t rate_window_start_ns_ = 0;
+  std::uint64_t rate_window_frames_ = 0;
+};
+
+}  // namespace framering::ring

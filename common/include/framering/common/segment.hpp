@@ -1,0 +1,101 @@
+// segment.hpp: one ring's POSIX shared-memory segment (Boost.Interprocess shared_memory_object
+// + mapped_region): naming, creation, opening and the checks that make a segment trustworthy
+// before anyone reads a cursor from it. RingWriter and RingReader are built on it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "framering/common/ring_geometry.hpp"
+#include "framering/common/ring_layout.hpp"
+
+namespace framering::ring {
+
+/// Who may open a segment besides its creator's user.
+enum class Access {
+  Private,  ///< 0600 (the default)
+  Group,    ///< 0660: the creator's group may attach too
+};
+
+/// A mapped, validated segment. Move-only; unmaps on destruction (never unlinks: a segment
+/// outlives its processes so that a restarted producer or consumer can re-attach).
+class Segment {
+ public:
+  /// "framering.<instance>.<ring>": the name under /dev/shm. Throws SegmentError when either
+  /// part is empty, longer than 47 bytes, or holds anything but [A-Za-z0-9_-].
+  [[nodiscard]] static std::string segment_name(std::string_view instance, std::string_view ring);
+
+  /// Throws SegmentError naming `what` unless `value` is 1..47 bytes of [A-Za-z0-9_-].
+  static void validate_name(std::string_view what, std::string_view value);
+
+  /// Creates the segment for `geometry` (0600, or 0660 with Access::Group), exclusive: throws
+  /// SegmentError when it exists already or cannot be created (the errno text and the path).
+  [[nodiscard]] static Segment create(std::string_view instance, std::string_view ring,
+                                      const RingGeometry& geometry, Access access);
+
+  /// Opens an existing segment read-write and checks, in order: it exists (waiting up to
+  /// `wait_for` for a producer to create and initialise it), it is at least a header long,
+  /// magic, layout version, its size against the header's, and (if given) the expected
+  /// geometry. Each failure throws SegmentError naming the segment and both sides.
+  [[nodiscard]] static Segment open(std::string_view instance, std::string_view ring,
+                                    std::optional<RingGeometry> expected = std::nullopt,
+                                    std::chrono::milliseconds wait_for = std::chrono::milliseconds{0});
+
+  /// Removes the name (mappings stay valid until unmapped). False when there was none.
+  static bool remove(std::string_view instance, std::string_view ring) noexcept;
+
+  /// Ring names of every segment of `instance` in /dev/shm, sorted.
+  [[nodiscard]] static std::vector<std::string> list_rings(std::string_view instance);
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] const std::string& ring_name() const noexcept { return ring_; }
+  [[nodiscard]] RingGeometry geometry() const noexcept;
+
+  [[nodiscard]] SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(base_); }
+  [[nodiscard]] ProducerControl& control() const noexcept {
+    return *reinterpret_cast<ProducerControl*>(base_ + header().control_offset);
+  }
+  [[nodiscard]] ConsumerEntry& consumer(std::uint32_t index) const noexcept {
+    return reinterpret_cast<ConsumerEntry*>(base_ + header().consumers_offset)[index];
+  }
+  [[nodiscard]] FrameHeader& frame_header(std::uint32_t slot) const noexcept {
+    return reinterpret_cast<FrameHeader*>(base_ + header().frame_headers_offset)[slot];
+  }
+  /// Slot `slot`'s first pixel byte: 4096-byte aligned.
+  [[nodiscard]] std::byte* slot_pixels(std::uint32_t slot) const noexcept {
+    return base_ + header().slots_offset + std::uint64_t{slot} * header().slot_stride_bytes;
+  }
+  [[nodiscard]] std::uint32_t slot_count() const noexcept { return header().slot_count; }
+  [[nodiscard]] std::uint32_t max_consumers() const noexcept { return header().max_consumers; }
+  [[nodiscard]] std::uint64_t size_bytes() const noexcept { return size_bytes_; }
+
+  /// Whether any participant recorded in the segment (producer or consumer) is alive.
+  [[nodiscard]] bool has_live_participant() const noexcept;
+
+ private:
+  struct Mapping;
+  Segment(std::unique_ptr<Mapping> mapping, std::string name, std::string ring);
+
+  std::unique_ptr<Mapping> mapping_;
+  std::byte* base_ = nullptr;
+  std::uint64_t size_bytes_ = 0;
+  std::string name_;
+  std::string ring_;
+};
+
+/// "1920x1080 Mono16, 16 slots" as recorded in a segment header, for error messages.
+[[nodiscard]] std::string describe_header(const SegmentHeader& header);
+
+}  // namespace framering::ring

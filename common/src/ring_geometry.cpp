@@ -1,0 +1,83 @@
+#include "framering/common/ring_geometry.hpp"
+
+#include <fmt/format.h>
+
+#include "framering/common/error.hpp"
+#include "framering/common/ring_layout.hpp"
+
+namespace framering::ring {
+namespace {
+
+constexpr std::uint64_t round_up(std::uint64_t value, std::uint64_t unit) noexcept {
+  return (value + unit - 1) / unit * unit;
+}
+
+constexpr std::uint64_t kMaxSegmentBytes = 64ULL << 30U;
+
+}  // namespace
+
+std::uint64_t RingGeometry::row_stride_bytes() const noexcept {
+  return stride_bytes != 0 ? stride_bytes
+                           : std::uint64_t{width} * bytes_per_pixel(pixel_format);
+}
+
+std::uint64_t RingGeometry::frame_bytes() const noexcept {
+  return row_stride_bytes() * height;
+}
+
+std::uint64_t RingGeometry::slot_stride_bytes() const noexcept {
+  return round_up(frame_bytes(), kPageBytes);
+}
+
+void RingGeometry::validate() const {
+  if (width == 0 || width > 65536) {
+    throw ConfigError(fmt::format("ring geometry: width {} is out of range (expected 1..65536)", width));
+  }
+  if (height == 0 || height > 65536) {
+    throw ConfigError(fmt::format("ring geometry: height {} is out of range (expected 1..65536)", height));
+  }
+  if (!is_known_pixel_format(static_cast<std::uint32_t>(pixel_format))) {
+    throw ConfigError(fmt::format("ring geometry: pixel format 0x{:08x} is not a supported PFNC format "
+                                  "(expected Mono8, Mono10, Mono12, Mono14 or Mono16)",
+                                  static_cast<std::uint32_t>(pixel_format)));
+  }
+  const std::uint64_t min_stride = std::uint64_t{width} * bytes_per_pixel(pixel_format);
+  if (stride_bytes != 0 && stride_bytes < min_stride) {
+    throw ConfigError(fmt::format("ring geometry: stride {} B is below width x bytes per pixel = {} B",
+                                  stride_bytes, min_stride));
+  }
+  if (slot_count < 2 || slot_count > 65536) {
+    throw ConfigError(fmt::format("ring geometry: {} slots is out of range (expected 2..65536)", slot_count));
+  }
+  if (max_consumers < 1 || max_consumers > kMaxConsumers) {
+    throw ConfigError(fmt::format("ring geometry: max_consumers {} is out of range (expected 1..{})",
+                                  max_consumers, kMaxConsumers));
+  }
+  const auto bytes = compute_layout(*this).segment_bytes;
+  if (bytes > kMaxSegmentBytes) {
+    throw ConfigError(fmt::format("ring geometry: the segment would take {} B, over the 64 GiB limit "
+                                  "(fewer slots or smaller frames)", bytes));
+  }
+}
+
+std::string RingGeometry::to_string() const {
+  return fmt::format("{}x{} {} stride {} B, {} slots of {} B", width, height,
+                     framering::to_string(pixel_format), row_stride_bytes(), slot_count,
+                     slot_stride_bytes());
+}
+
+SegmentLayout compute_layout(const RingGeometry& geometry) noexcept {
+  SegmentLayout layout;
+  layout.control_offset = round_up(sizeof(SegmentHeader), kCacheLineBytes);
+  layout.consumers_offset = round_up(layout.control_offset + sizeof(ProducerControl), kCacheLineBytes);
+  layout.frame_headers_offset = round_up(
+      layout.consumers_offset + std::uint64_t{geometry.max_consumers} * sizeof(ConsumerEntry),
+      kCacheLineBytes);
+  layout.slots_offset = round_up(
+      layout.frame_headers_offset + std::uint64_t{geometry.slot_count} * sizeof(FrameHeader), kPageBytes);
+  layout.slot_stride_bytes = geometry.slot_stride_bytes();
+  layout.segment_bytes = layout.slots_offset + std::uint64_t{geometry.slot_count} * layout.slot_stride_bytes;
+  return layout;
+}
+
+}  // namespace framering::ring

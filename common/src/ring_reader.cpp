@@ -1,0 +1,427 @@
+#include "framering/common/ring_reader.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/clock.hpp"
+#include "framering/common/error.hpp"
+#include "framering/common/futex.hpp"
+#include "framering/common/process_identity.hpp"
+
+namespace framering::ring {
+namespace {
+
+using std::memory_order_acquire;
+using std::memory_order_relaxed;
+using std::memory_order_release;
+using std::memory_order_seq_cst;
+
+constexpr std::uint64_t kMaxSleepNs = 100'000'000;  // wake at least this often to heartbeat
+constexpr std::uint64_t kRateWindowNs = 1'000'000'000;
+
+constexpr auto u32(ConsumerState state) { return static_cast<std::uint32_t>(state); }
+
+void validate_consumer_name(std::string_view ring, std::string_view name) {
+  const bool ok_chars = std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  if (name.empty() || name.size() >= kConsumerNameBytes || !ok_chars) {
+    throw SegmentError(fmt::format("ring {}: consumer name '{}' is not valid: expected 1 to {} characters of "
+                                   "A-Z, a-z, 0-9, '_' or '-'",
+                                   ring, name, kConsumerNameBytes - 1));
+  }
+}
+
+std::string_view entry_name(const ConsumerEntry& entry) {
+  return {entry.identity.name, ::strnlen(entry.identity.name, kConsumerNameBytes)};
+}
+
+std::string_view kind_name(std::uint32_t kind) {
+  return kind == static_cast<std::uint32_t>(ConsumerKind::Every) ? "every" : "newest";
+}
+
+std::uint64_t initial_cursor(ConsumerKind kind, std::uint64_t published) {
+  // Every starts at the next frame to be published; Newest may take the newest existing one.
+  if (kind == ConsumerKind::Every) return published;
+  return published > 0 ? published - 1 : 0;
+}
+
+}  // namespace
+
+RingReader::RingReader(Segment segment, std::uint32_t index, ConsumerKind kind, std::string name, bool resumed)
+    : segment_(std::move(segment)),
+      index_(index),
+      kind_(kind),
+      name_(std::move(name)),
+      resumed_(resumed),
+      slot_count_(segment_.slot_count()) {
+  cursor_ = at(entry().hot.cursor).load(memory_order_acquire);
+}
+
+RingReader RingReader::attach(std::string_view instance, std::string_view ring, const ReaderOptions& options) {
+  Segment segment = Segment::open(instance, ring, options.expected, options.wait_for_segment);
+  const auto self = static_cast<std::uint32_t>(::getpid());
+  const std::uint64_t self_start = process_start_ticks(::getpid());
+  const std::string name = options.name.empty()
+                               ? fmt::format("{}-{}", kind_name(static_cast<std::uint32_t>(options.kind)), self)
+                               : options.name;
+  validate_consumer_name(ring, name);
+  const auto kind_code = static_cast<std::uint32_t>(options.kind);
+  ProducerControl& control = segment.control();
+
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    bool busy = false;
+    // 1. Our name already has an entry: resume it if its process is gone.
+    for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+      ConsumerEntry& e = segment.consumer(i);
+      const std::uint32_t state = at(e.identity.state).load(memory_order_acquire);
+      if (state == u32(ConsumerState::Free) || entry_name(e) != name) continue;
+      if (state == u32(ConsumerState::Claiming)) {
+        busy = true;  // someone is attaching under this name right now
+        continue;
+      }
+      std::uint32_t old_pid = at(e.identity.pid).load(memory_order_acquire);
+      if (old_pid != self && is_process_alive(static_cast<pid_t>(old_pid), e.identity.start_time_ticks)) {
+        throw SegmentError(fmt::format("ring {}: consumer name '{}' is in use by live pid {}: choose another name",
+                                       ring, name, old_pid));
+      }
+      if (e.identity.kind != kind_code) {
+        throw SegmentError(fmt::format("ring {}: consumer '{}' was attached as a {} consumer, not {}: choose "
+                                       "another name",
+                                       ring, name, kind_name(e.identity.kind), kind_name(kind_code)));
+      }
+      if (!at(e.identity.pid).compare_exchange_strong(old_pid, self, memory_order_seq_cst)) {
+        busy = true;  // another restart won the race: look again
+        continue;
+      }
+      e.identity.start_time_ticks = self_start;
+      e.identity.stall_timeout_ns = static_cast<std::uint64_t>(options.stall_timeout.count());
+      e.identity.dead_timeout_ns = static_cast<std::uint64_t>(options.dead_timeout.count());
+      at(e.identity.attach_count).fetch_add(1, memory_order_relaxed);
+      at(e.hot.ready).store(0, memory_order_relaxed);
+      at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
+      if (options.kind == ConsumerKind::Newest) {
+        at(e.hot.cursor).store(initial_cursor(options.kind, at(control.cursor.published).load(memory_order_acquire)),
+                               memory_order_relaxed);
+        at(e.identity.state).store(u32(ConsumerState::Active), memory_order_seq_cst);
+      }
+      RingReader reader(std::move(segment), i, options.kind, name, true);
+      spdlog::info("ring {}: consumer '{}' resumed its entry at cursor {}{}", ring, name, reader.cursor_,
+                   state == u32(ConsumerState::Evicted) ? " (it was evicted meanwhile)" : "");
+      return reader;
+    }
+    if (busy) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});  // a peer is mid-attach; retry
+      continue;
+    }
+    // 2. A free entry.
+    for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+      ConsumerEntry& e = segment.consumer(i);
+      std::uint32_t expected = u32(ConsumerState::Free);
+      if (!at(e.identity.state).compare_exchange_strong(expected, u32(ConsumerState::Claiming), memory_order_seq_cst)) {
+        continue;
+      }
+      at(e.identity.pid).store(self, memory_order_release);
+      e.identity.start_time_ticks = self_start;
+      e.identity.kind = kind_code;
+      e.identity.attach_count = 1;
+      e.identity.stall_timeout_ns = static_cast<std::uint64_t>(options.stall_timeout.count());
+      e.identity.dead_timeout_ns = static_cast<std::uint64_t>(options.dead_timeout.count());
+      std::memset(e.identity.name, 0, sizeof e.identity.name);
+      std::memcpy(e.identity.name, name.data(), name.size());
+      std::memset(&e.counters, 0, sizeof e.counters);
+      std::memset(&e.producer_side, 0, sizeof e.producer_side);
+      at(e.hot.ready).store(0, memory_order_relaxed);
+      at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
+      // Cursor first, then state (both seq_cst): the producer's gating scan loads state, then
+      // cursor, so it never sees this entry Active with a stale cursor.
+      at(e.hot.cursor).store(initial_cursor(options.kind, at(control.cursor.published).load(memory_order_seq_cst)),
+                             memory_order_seq_cst);
+      at(e.identity.state).store(u32(ConsumerState::Active), memory_order_seq_cst);
+      // Two processes attaching the same name at once each took a free entry: the one at the
+      // higher index backs off and resumes the other's.
+      bool duplicate = false;
+      for (std::uint32_t j = 0; j < i; ++j) {
+        const ConsumerEntry& other = segment.consumer(j);
+        if (at(other.identity.state).load(memory_order_acquire) != u32(ConsumerState::Free) && entry_name(other) == name) {
+          duplicate = true;
+        }
+      }
+      if (duplicate) {
+        at(e.identity.pid).store(0, memory_order_relaxed);
+        at(e.identity.state).store(u32(ConsumerState::Free), memory_order_seq_cst);
+        break;
+      }
+      return RingReader(std::move(segment), i, options.kind, name, false);
+    }
+    // 3. The table is full: reclaim entries of dead processes that hold nothing the producer
+    // waits for (newest consumers, evicted or stuck-claiming every consumers).
+    bool reclaimed = false;
+    for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+      ConsumerEntry& e = segment.consumer(i);
+      std::uint32_t state = at(e.identity.state).load(memory_order_acquire);
+      if (state == u32(ConsumerState::Free)) continue;
+      const bool gating = e.identity.kind == static_cast<std::uint32_t>(ConsumerKind::Every) &&
+                          state == u32(ConsumerState::Active);
+      if (gating || is_process_alive(static_cast<pid_t>(e.identity.pid), e.identity.start_time_ticks)) continue;
+      if (at(e.identity.state).compare_exchange_strong(state, u32(ConsumerState::Free), memory_order_seq_cst)) {
+        spdlog::info("ring {}: reclaimed the entry of dead consumer '{}' (pid {})", ring, entry_name(e), e.identity.pid);
+        reclaimed = true;
+      }
+    }
+    if (!reclaimed && attempt > 0) {
+      throw SegmentError(fmt::format("ring {}: its consumer table is full ({} entries, all held by live processes "
+                                     "or by every-consumers the producer still waits for)",
+                                     ring, segment.max_consumers()));
+    }
+  }
+  throw SegmentError(fmt::format("ring {}: could not attach consumer '{}': its entry kept changing", ring, name));
+}
+
+RingReader::RingReader(RingReader&& other) noexcept
+    : segment_(std::move(other.segment_)),
+      index_(other.index_),
+      kind_(other.kind_),
+      name_(std::move(other.name_)),
+      resumed_(other.resumed_),
+      slot_count_(other.slot_count_),
+      cursor_(other.cursor_),
+      pending_gap_(other.pending_gap_),
+      rate_window_start_ns_(other.rate_window_start_ns_),
+      rate_window_frames_(other.rate_window_frames_) {
+  other.moved_from_ = true;
+}
+
+RingReader::~RingReader() {
+  if (moved_from_) return;
+  ConsumerEntry& e = entry();
+  if (at(e.identity.pid).load(memory_order_acquire) != static_cast<std::uint32_t>(::getpid())) return;
+  at(e.hot.ready).store(0, memory_order_relaxed);
+  at(e.identity.pid).store(0, memory_order_relaxed);
+  at(e.identity.state).store(u32(ConsumerState::Free), memory_order_seq_cst);
+  // A producer waiting for this (every) consumer can go on now.
+  ProducerControl& control = segment_.control();
+  if (at(control.space.producer_waiting).load(memory_order_seq_cst) != 0) {
+    at(control.space.space_word).fetch_add(1, memory_order_release);
+    futex_wake(&control.space.space_word, INT_MAX);
+  }
+}
+
+bool RingReader::try_view(std::uint64_t sequence, FrameView& out) const noexcept {
+  const auto slot = static_cast<std::uint32_t>(sequence % slot_count_);
+  FrameHeader& header = segment_.frame_header(slot);
+  const std::uint64_t expected = 2 * sequence + 2;
+  // acquire: pairs with the producer's release store of 2s+2 in RingWriter::publish.
+  const std::uint64_t v1 = at(header.seqlock).load(memory_order_acquire);
+  if (v1 != expected) return false;
+  out.sequence = header.sequence;
+  out.timestamp_ns = header.timestamp_ns;
+  out.publish_monotonic_ns = header.publish_monotonic_ns;
+  out.camera_frame_id = header.camera_frame_id;
+  // acquire fence: the metadata loads above happen before the re-check below.
+  std::atomic_thread_fence(memory_order_acquire);
+  if (at(header.seqlock).load(memory_order_relaxed) != v1 || out.sequence != sequence) return false;
+  const SegmentHeader& geometry = segment_.header();
+  out.width = geometry.width;
+  out.height = geometry.height;
+  out.pixel_format = static_cast<PixelFormat>(geometry.pixel_format);
+  out.stride_bytes = geometry.stride_bytes;
+  out.pixels = std::span<const std::byte>(segment_.slot_pixels(slot), geometry.frame_bytes);
+  out.gap.reset();
+  out.slot = slot;
+  out.seqlock = v1;
+  return true;
+}
+
+bool RingReader::is_intact(const FrameView& frame) const noexcept {
+  // acquire fence: every pixel load the caller made happens before this re-check (Boehm 2012).
+  std::atomic_thread_fence(memory_order_acquire);
+  return at(segment_.frame_header(frame.slot).seqlock).load(memory_order_relaxed) == frame.seqlock;
+}
+
+void RingReader::wait_for_publication(std::uint64_t after_published, std::uint64_t deadline_ns) noexcept {
+  ConsumerEntry& e = entry();
+  ProducerControl& control = segment_.control();
+  const std::uint32_t word = at(e.hot.wake_word).load(memory_order_acquire);
+  // Ready, then re-check (seq_cst Dekker with the producer's `published` store and its load
+  // of `ready` in RingWriter::wake_ready_consumers): either it sees Ready and wakes us, or we
+  // see its new frame here and do not sleep.
+  at(e.hot.ready).store(1, memory_order_seq_cst);
+  const bool evicted = at(e.identity.state).load(memory_order_acquire) == u32(ConsumerState::Evicted);
+  if (at(control.cursor.published).load(memory_order_seq_cst) <= after_published && !evicted) {
+    const std::uint64_t now_ns = monotonic_ns();
+    if (deadline_ns > now_ns) {
+      futex_wait(&e.hot.wake_word, word, std::chrono::nanoseconds{std::min(deadline_ns - now_ns, kMaxSleepNs)});
+    }
+  }
+  at(e.hot.ready).store(0, memory_order_relaxed);
+}
+
+std::expected<FrameView, ReadError> RingReader::read(std::chrono::nanoseconds timeout) noexcept {
+  const std::uint64_t deadline_ns = monotonic_ns() + static_cast<std::uint64_t>(std::max<std::int64_t>(timeout.count(), 0));
+  return kind_ == ConsumerKind::Every ? read_every(deadline_ns) : read_newest(deadline_ns);
+}
+
+std::expected<FrameView, ReadError> RingReader::read_newest(std::uint64_t deadline_ns) noexcept {
+  ConsumerEntry& e = entry();
+  const ProducerControl& control = segment_.control();
+  FrameView view;
+  for (;;) {
+    const std::uint64_t published = at(control.cursor.published).load(memory_order_seq_cst);
+    if (published > cursor_) {
+      const std::uint64_t newest = published - 1;
+      if (try_view(newest, view)) {
+        at(e.counters.frames_skipped).fetch_add(newest - cursor_, memory_order_relaxed);
+        cursor_ = newest + 1;
+        at(e.hot.cursor).store(cursor_, memory_order_relaxed);
+        return view;
+      }
+      continue;  // the producer lapped that slot between our two loads: take the newer frame
+    }
+    const std::uint64_t now_ns = monotonic_ns();
+    at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+    if (now_ns >= deadline_ns) return std::unexpected(ReadError::Timeout);
+    wait_for_publication(cursor_, deadline_ns);
+  }
+}
+
+std::expected<FrameView, ReadError> RingReader::read_every(std::uint64_t deadline_ns) noexcept {
+  ConsumerEntry& e = entry();
+  const ProducerControl& control = segment_.control();
+  FrameView view;
+  for (;;) {
+    if (at(e.identity.state).load(memory_order_acquire) == u32(ConsumerState::Evicted)) rejoin();
+    const std::uint64_t published = at(control.cursor.published).load(memory_order_seq_cst);
+    if (published > cursor_) {
+      if (try_view(cursor_, view)) {
+        view.gap = pending_gap_;
+        pending_gap_.reset();
+        return view;
+      }
+      // Frame cursor_ was overwritten: only possible once evicted (or in the instant of
+      // rejoining). Everything older than the ring's oldest possibly-intact frame is lost.
+      const std::uint64_t oldest = published >= slot_count_ ? published - slot_count_ + 1 : 0;
+      const std::uint64_t resume = std::max(cursor_ + 1, oldest);
+      lose(cursor_, resume - 1);
+      store_cursor(resume);
+      continue;
+    }
+    const std::uint64_t now_ns = monotonic_ns();
+    at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+    if (now_ns >= deadline_ns) return std::unexpected(ReadError::Timeout);
+    wait_for_publication(cursor_, deadline_ns);
+  }
+}
+
+void RingReader::rejoin() noexcept {
+  ConsumerEntry& e = entry();
+  const std::uint64_t published = at(segment_.control().cursor.published).load(memory_order_seq_cst);
+  const std::uint64_t oldest = published >= slot_count_ ? published - slot_count_ + 1 : 0;
+  const std::uint64_t resume = std::max(cursor_, oldest);
+  const std::uint64_t old_cursor = cursor_;
+  if (resume > cursor_) lose(cursor_, resume - 1);
+  store_cursor(resume);  // cursor before state: see attach()
+  std::uint32_t expected = u32(ConsumerState::Evicted);
+  at(e.identity.state).compare_exchange_strong(expected, u32(ConsumerState::Active), memory_order_seq_cst);
+  spdlog::warn("ring {}: consumer '{}' had been evicted by the producer at cursor {}; rejoined at {} ({} frames lost)",
+               segment_.ring_name(), name_, old_cursor, resume, resume - old_cursor);
+}
+
+void RingReader::lose(std::uint64_t first, std::uint64_t last) noexcept {
+  if (first > last) return;
+  ConsumerEntry& e = entry();
+  if (pending_gap_ && pending_gap_->last + 1 == first) {
+    pending_gap_->last = last;
+  } else {
+    pending_gap_ = Gap{first, last};
+    at(e.counters.gaps).fetch_add(1, memory_order_relaxed);
+    at(e.counters.last_gap_first).store(first, memory_order_relaxed);
+  }
+  at(e.counters.last_gap_last).store(last, memory_order_relaxed);
+  at(e.counters.frames_lost).fetch_add(last - first + 1, memory_order_relaxed);
+}
+
+void RingReader::store_cursor(std::uint64_t cursor) noexcept {
+  cursor_ = cursor;
+  ConsumerEntry& e = entry();
+  if (kind_ != ConsumerKind::Every) {
+    at(e.hot.cursor).store(cursor, memory_order_relaxed);
+    return;
+  }
+  // seq_cst: Dekker with the producer's seq_cst store of producer_waiting before it sleeps.
+  at(e.hot.cursor).store(cursor, memory_order_seq_cst);
+  ProducerControl& control = segment_.control();
+  if (at(control.space.producer_waiting).load(memory_order_seq_cst) != 0) {
+    at(control.space.space_word).fetch_add(1, memory_order_release);
+    futex_wake(&control.space.space_word, INT_MAX);
+  }
+}
+
+bool RingReader::release(const FrameView& frame) noexcept {
+  const bool intact = is_intact(frame);
+  ConsumerEntry& e = entry();
+  if (intact) {
+    at(e.counters.frames_read).fetch_add(1, memory_order_relaxed);
+  } else {
+    at(e.counters.frames_torn).fetch_add(1, memory_order_relaxed);
+  }
+  if (kind_ == ConsumerKind::Every && frame.sequence == cursor_) {
+    if (!intact) lose(frame.sequence, frame.sequence);
+    store_cursor(frame.sequence + 1);
+  }
+  const std::uint64_t now_ns = monotonic_ns();
+  at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+  update_rate(now_ns);
+  return intact;
+}
+
+void RingReader::skip_to_now() noexcept {
+  const std::uint64_t published = at(segment_.control().cursor.published).load(memory_order_seq_cst);
+  if (kind_ != ConsumerKind::Newest || published <= cursor_) return;
+  at(entry().counters.frames_skipped).fetch_add(published - cursor_, memory_order_relaxed);
+  store_cursor(published);
+}
+
+ConsumerCounters RingReader::counters() const noexcept {
+  ConsumerEntry& e = entry();
+  ConsumerCounters c;
+  c.frames_read = at(e.counters.frames_read).load(memory_order_relaxed);
+  c.frames_skipped = at(e.counters.frames_skipped).load(memory_order_relaxed);
+  c.frames_torn = at(e.counters.frames_torn).load(memory_order_relaxed);
+  c.gaps = at(e.counters.gaps).load(memory_order_relaxed);
+  c.frames_lost = at(e.counters.frames_lost).load(memory_order_relaxed);
+  c.evictions = at(e.producer_side.evictions).load(memory_order_relaxed);
+  return c;
+}
+
+bool RingReader::is_producer_alive() const noexcept {
+  const ProducerControl& control = segment_.control();
+  const auto pid = at(control.identity.pid).load(memory_order_acquire);
+  return at(control.identity.attached).load(memory_order_acquire) != 0 &&
+         is_process_alive(static_cast<pid_t>(pid), control.identity.start_time_ticks);
+}
+
+void RingReader::update_rate(std::uint64_t now_ns) noexcept {
+  ++rate_window_frames_;
+  if (rate_window_start_ns_ == 0) {
+    rate_window_start_ns_ = now_ns;
+    rate_window_frames_ = 0;
+    return;
+  }
+  const std::uint64_t elapsed = now_ns - rate_window_start_ns_;
+  if (elapsed < kRateWindowNs) return;
+  at(entry().counters.rate_milli_fps)
+      .store(rate_window_frames_ * 1'000'000'000'000ULL / elapsed, memory_order_relaxed);
+  rate_window_start_ns_ = now_ns;
+  rate_window_frames_ = 0;
+}
+
+}  // namespace framering::ring

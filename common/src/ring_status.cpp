@@ -1,0 +1,142 @@
+#include "framering/common/ring_status.hpp"
+
+#include <atomic>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "framering/common/clock.hpp"
+#include "framering/common/process_identity.hpp"
+
+namespace framering::ring {
+namespace {
+
+double age_s(std::uint64_t heartbeat_ns, std::uint64_t now_ns) {
+  return heartbeat_ns == 0 || heartbeat_ns > now_ns ? 0.0 : static_cast<double>(now_ns - heartbeat_ns) / 1e9;
+}
+
+}  // namespace
+
+std::string_view to_string(ConsumerKind kind) noexcept {
+  return kind == ConsumerKind::Every ? "every" : "newest";
+}
+
+std::string_view to_string(ConsumerState state) noexcept {
+  switch (state) {
+    case ConsumerState::Free: return "free";
+    case ConsumerState::Claiming: return "attaching";
+    case ConsumerState::Active: return "active";
+    case ConsumerState::Evicted: return "evicted";
+  }
+  return "unknown";
+}
+
+RingStatus read_status(const Segment& segment) {
+  const std::uint64_t now_ns = monotonic_ns();
+  const SegmentHeader& h = segment.header();
+  const ProducerControl& c = segment.control();
+  RingStatus s;
+  s.ring = segment.ring_name();
+  s.segment = "/dev/shm/" + segment.name();
+  s.geometry = segment.geometry();
+  s.segment_bytes = h.segment_bytes;
+  s.permissions = h.permissions;
+  s.producer_pid = at(c.identity.pid).load(std::memory_order_acquire);
+  s.producer_alive = at(c.identity.attached).load(std::memory_order_acquire) != 0 &&
+                     is_process_alive(static_cast<pid_t>(s.producer_pid), c.identity.start_time_ticks);
+  s.producer_attaches = at(c.identity.attach_count).load(std::memory_order_relaxed);
+  s.published = at(c.cursor.published).load(std::memory_order_acquire);
+  s.rate_fps = s.producer_alive ? static_cast<double>(at(c.stats.rate_milli_fps).load(std::memory_order_relaxed)) / 1000.0 : 0.0;
+  s.heartbeat_age_s = age_s(at(c.identity.heartbeat_ns).load(std::memory_order_relaxed), now_ns);
+  s.frames_dropped = at(c.stats.frames_dropped).load(std::memory_order_relaxed);
+  s.evictions = at(c.stats.evictions).load(std::memory_order_relaxed);
+  s.blocked_s = static_cast<double>(at(c.stats.blocked_ns).load(std::memory_order_relaxed)) / 1e9;
+  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+    const ConsumerEntry& e = segment.consumer(i);
+    const auto state = static_cast<ConsumerState>(at(e.identity.state).load(std::memory_order_acquire));
+    if (state == ConsumerState::Free) continue;
+    ConsumerStatus cs;
+    cs.index = i;
+    cs.name.assign(e.identity.name, ::strnlen(e.identity.name, kConsumerNameBytes));
+    cs.kind = static_cast<ConsumerKind>(e.identity.kind);
+    cs.state = state;
+    cs.pid = at(e.identity.pid).load(std::memory_order_acquire);
+    cs.alive = is_process_alive(static_cast<pid_t>(cs.pid), e.identity.start_time_ticks);
+    cs.cursor = at(e.hot.cursor).load(std::memory_order_acquire);
+    cs.lag = s.published > cs.cursor ? s.published - cs.cursor : 0;
+    cs.frames_read = at(e.counters.frames_read).load(std::memory_order_relaxed);
+    cs.frames_skipped = at(e.counters.frames_skipped).load(std::memory_order_relaxed);
+    cs.frames_torn = at(e.counters.frames_torn).load(std::memory_order_relaxed);
+    cs.gaps = at(e.counters.gaps).load(std::memory_order_relaxed);
+    cs.frames_lost = at(e.counters.frames_lost).load(std::memory_order_relaxed);
+    cs.last_gap_first = at(e.counters.last_gap_first).load(std::memory_order_relaxed);
+    cs.last_gap_last = at(e.counters.last_gap_last).load(std::memory_order_relaxed);
+    cs.evictions = at(e.producer_side.evictions).load(std::memory_order_relaxed);
+    cs.rate_fps = cs.alive ? static_cast<double>(at(e.counters.rate_milli_fps).load(std::memory_order_relaxed)) / 1000.0 : 0.0;
+    cs.heartbeat_age_s = age_s(at(e.hot.heartbeat_ns).load(std::memory_order_relaxed), now_ns);
+    s.consumers.push_back(std::move(cs));
+  }
+  return s;
+}
+
+nlohmann::json to_json(const RingStatus& s) {
+  nlohmann::json consumers = nlohmann::json::array();
+  for (const auto& c : s.consumers) {
+    nlohmann::json gap = nullptr;
+    if (c.gaps > 0) gap = {c.last_gap_first, c.last_gap_last};
+    consumers.push_back({{"index", c.index}, {"name", c.name}, {"kind", to_string(c.kind)},
+                         {"state", to_string(c.state)}, {"pid", c.pid}, {"alive", c.alive},
+                         {"cursor", c.cursor}, {"lag", c.lag}, {"frames_read", c.frames_read},
+                         {"frames_skipped", c.frames_skipped}, {"frames_torn", c.frames_torn},
+                         {"gaps", c.gaps}, {"frames_lost", c.frames_lost}, {"last_gap", gap},
+                         {"evictions", c.evictions}, {"rate_fps", c.rate_fps},
+                         {"heartbeat_age_s", c.heartbeat_age_s}});
+  }
+  return {{"ring", s.ring},
+          {"segment", s.segment},
+          {"geometry",
+           {{"width", s.geometry.width},
+            {"height", s.geometry.height},
+            {"pixel_format", framering::to_string(s.geometry.pixel_format)},
+            {"stride_bytes", s.geometry.row_stride_bytes()},
+            {"slot_count", s.geometry.slot_count},
+            {"slot_stride_bytes", s.geometry.slot_stride_bytes()},
+            {"max_consumers", s.geometry.max_consumers}}},
+          {"segment_bytes", s.segment_bytes},
+          {"permissions", fmt::format("{:04o}", s.permissions)},
+          {"producer", {{"pid", s.producer_pid}, {"alive", s.producer_alive}, {"attaches", s.producer_attaches},
+                        {"published", s.published}, {"rate_fps", s.rate_fps},
+                        {"heartbeat_age_s", s.heartbeat_age_s}, {"frames_dropped", s.frames_dropped},
+                        {"evictions", s.evictions}, {"blocked_s", s.blocked_s}}},
+          {"consumers", consumers}};
+}
+
+std::string format_status(const RingStatus& s) {
+  std::string out = fmt::format("ring {} ({}, {} MiB, mode {:04o})\n  {}\n", s.ring, s.segment,
+                                s.segment_bytes >> 20U, s.permissions, s.geometry.to_string());
+  if (s.producer_pid == 0) {
+    out += "  producer: none yet\n";
+  } else {
+    out += fmt::format("  producer: pid {} {}, published {}, {:.1f} frames/s, dropped {}, evictions {}, "
+                       "blocked {:.2f} s, restarts {}\n",
+                       s.producer_pid, s.producer_alive ? "alive" : "GONE", s.published, s.rate_fps,
+                       s.frames_dropped, s.evictions, s.blocked_s, s.producer_attaches > 0 ? s.producer_attaches - 1 : 0);
+  }
+  if (s.consumers.empty()) {
+    out += "  consumers: none\n";
+    return out;
+  }
+  out += fmt::format("  {:<20} {:<6} {:<9} {:>8} {:>5} {:>12} {:>8} {:>10} {:>8} {:>6} {:>8} {:>6}  {}\n", "consumer",
+                     "kind", "state", "pid", "alive", "cursor", "lag", "read", "skipped", "torn", "lost", "evict",
+                     "last gap");
+  for (const auto& c : s.consumers) {
+    out += fmt::format("  {:<20} {:<6} {:<9} {:>8} {:>5} {:>12} {:>8} {:>10} {:>8} {:>6} {:>8} {:>6}  {}\n", c.name,
+                       to_string(c.kind), to_string(c.state), c.pid, c.alive ? "yes" : "NO", c.cursor, c.lag,
+                       c.frames_read, c.frames_skipped, c.frames_torn, c.frames_lost, c.evictions,
+                       c.gaps > 0 ? fmt::format("[{}, {}]", c.last_gap_first, c.last_gap_last) : "-");
+  }
+  return out;
+}
+
+}  // namespace framering::ring

@@ -1,0 +1,274 @@
+#include "framering/common/segment.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <fmt/format.h>
+
+#include "framering/common/clock.hpp"
+#include "framering/common/error.hpp"
+#include "framering/common/process_identity.hpp"
+
+namespace framering::ring {
+
+namespace bip = boost::interprocess;
+
+struct Segment::Mapping {
+  bip::shared_memory_object object;
+  bip::mapped_region region;
+};
+
+namespace {
+
+constexpr std::string_view kPrefix = "framering.";
+constexpr std::size_t kMaxNamePart = 47;
+
+std::string shm_path(const std::string& name) { return "/dev/shm/" + name; }
+
+// Translates a Boost.Interprocess failure at our boundary into a SegmentError with context.
+[[noreturn]] void throw_segment_error(const std::string& what, const std::string& name,
+                                      const bip::interprocess_exception& e) {
+  const int native = e.get_native_error();
+  std::string detail = native != 0 ? errno_text(native) : std::string{e.what()};
+  std::string hint;
+  if (e.get_error_code() == bip::not_found_error || native == ENOENT) {
+    hint = " (no producer has created it: start `framering acquire` or `framering run` first)";
+  } else if (e.get_error_code() == bip::security_error || native == EACCES || native == EPERM) {
+    hint = " (segments are private to the user that created them unless created with group access)";
+  }
+  throw SegmentError(fmt::format("{} ring segment {}: {}{}", what, shm_path(name), detail, hint));
+}
+
+std::string geometry_text(std::uint32_t width, std::uint32_t height, std::uint32_t pixel_format,
+                          std::uint64_t stride, std::uint32_t slots) {
+  return fmt::format("{}x{} {} (PFNC 0x{:08x}) stride {} B, {} slots", width, height,
+                     to_string(static_cast<PixelFormat>(pixel_format)), pixel_format, stride, slots);
+}
+
+}  // namespace
+
+std::string describe_header(const SegmentHeader& header) {
+  return geometry_text(header.width, header.height, header.pixel_format, header.stride_bytes,
+                       header.slot_count);
+}
+
+void Segment::validate_name(std::string_view what, std::string_view value) {
+  const bool ok_chars = std::all_of(value.begin(), value.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  if (value.empty() || value.size() > kMaxNamePart || !ok_chars) {
+    throw SegmentError(fmt::format("{} name '{}' is not valid: expected 1 to {} characters of "
+                                   "A-Z, a-z, 0-9, '_' or '-'",
+                                   what, value, kMaxNamePart));
+  }
+}
+
+std::string Segment::segment_name(std::string_view instance, std::string_view ring) {
+  validate_name("instance", instance);
+  validate_name("ring", ring);
+  return fmt::format("{}{}.{}", kPrefix, instance, ring);
+}
+
+Segment::Segment(std::unique_ptr<Mapping> mapping, std::string name, std::string ring)
+    : mapping_(std::move(mapping)),
+      base_(static_cast<std::byte*>(mapping_->region.get_address())),
+      size_bytes_(mapping_->region.get_size()),
+      name_(std::move(name)),
+      ring_(std::move(ring)) {}
+
+Segment::Segment(Segment&&) noexcept = default;
+Segment& Segment::operator=(Segment&&) noexcept = default;
+Segment::~Segment() = default;
+
+Segment Segment::create(std::string_view instance, std::string_view ring, const RingGeometry& geometry,
+                        Access access) {
+  geometry.validate();
+  const std::string name = segment_name(instance, ring);
+  const SegmentLayout layout = compute_layout(geometry);
+  const unsigned mode = access == Access::Group ? 0660U : 0600U;
+
+  auto mapping = std::make_unique<Mapping>();
+  try {
+    bip::permissions permissions(mode);  // Boost fchmod()s after shm_open, so umask does not apply
+    mapping->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, permissions);
+  } catch (const bip::interprocess_exception& e) {
+    throw_segment_error("cannot create", name, e);
+  }
+  try {
+    mapping->object.truncate(static_cast<bip::offset_t>(layout.segment_bytes));
+    mapping->region = bip::mapped_region(mapping->object, bip::read_write);
+  } catch (const bip::interprocess_exception& e) {
+    bip::shared_memory_object::remove(name.c_str());
+    throw_segment_error(fmt::format("cannot size ({} B) or map", layout.segment_bytes), name, e);
+  }
+
+  Segment segment(std::move(mapping), name, std::string{ring});
+  // ftruncate zero-fills: every cursor, state and seqlock starts at 0. Fill the header, then
+  // publish it by storing magic last (release: pairs with the acquire load in open()).
+  SegmentHeader& h = segment.header();
+  h.layout_version = kLayoutVersion;
+  h.header_bytes = sizeof(SegmentHeader);
+  h.segment_bytes = layout.segment_bytes;
+  h.segment_id = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32U);
+  h.created_realtime_ns = realtime_ns();
+  h.width = geometry.width;
+  h.height = geometry.height;
+  h.pixel_format = static_cast<std::uint32_t>(geometry.pixel_format);
+  h.bytes_per_pixel = bytes_per_pixel(geometry.pixel_format);
+  const auto format_name = to_string(geometry.pixel_format);
+  std::memcpy(h.pixel_format_name, format_name.data(), std::min(format_name.size(), sizeof h.pixel_format_name - 1));
+  h.stride_bytes = geometry.row_stride_bytes();
+  h.frame_bytes = geometry.frame_bytes();
+  h.slot_count = geometry.slot_count;
+  h.max_consumers = geometry.max_consumers;
+  h.slot_stride_bytes = layout.slot_stride_bytes;
+  h.slot_alignment_bytes = kPageBytes;
+  h.control_offset = layout.control_offset;
+  h.consumers_offset = layout.consumers_offset;
+  h.frame_headers_offset = layout.frame_headers_offset;
+  h.slots_offset = layout.slots_offset;
+  h.consumer_entry_bytes = sizeof(ConsumerEntry);
+  h.frame_header_bytes = sizeof(FrameHeader);
+  h.permissions = mode;
+  std::memcpy(h.ring_name, ring.data(), std::min(ring.size(), sizeof h.ring_name - 1));
+  at(h.magic).store(kMagic, std::memory_order_release);
+  return segment;
+}
+
+Segment Segment::open(std::string_view instance, std::string_view ring, std::optional<RingGeometry> expected,
+                      std::chrono::milliseconds wait_for) {
+  const std::string name = segment_name(instance, ring);
+  const auto deadline = monotonic_ns() + static_cast<std::uint64_t>(
+                                             std::chrono::duration_cast<std::chrono::nanoseconds>(wait_for).count());
+  auto mapping = std::make_unique<Mapping>();
+  bip::offset_t size = 0;
+  for (;;) {
+    try {
+      mapping->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+      // Between the creator's shm_open and ftruncate the segment is 0 bytes long: a creator at
+      // work, within the deadline; a truncated segment after it.
+      if (mapping->object.get_size(size) && size >= static_cast<bip::offset_t>(sizeof(SegmentHeader))) break;
+      if (monotonic_ns() >= deadline) {
+        throw SegmentError(fmt::format("ring segment {} is truncated: {} B, smaller than its {} B header "
+                                       "(a crashed or foreign creator; `framering status --remove-stale` removes it)",
+                                       shm_path(name), size, sizeof(SegmentHeader)));
+      }
+    } catch (const bip::interprocess_exception& e) {
+      const bool missing = e.get_error_code() == bip::not_found_error || e.get_native_error() == ENOENT;
+      if (!missing || monotonic_ns() >= deadline) throw_segment_error("cannot open", name, e);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling for a file to appear
+  }
+
+  try {
+    mapping->region = bip::mapped_region(mapping->object, bip::read_write);
+  } catch (const bip::interprocess_exception& e) {
+    throw_segment_error("cannot map", name, e);
+  }
+  Segment segment(std::move(mapping), name, std::string{ring});
+  const SegmentHeader& h = segment.header();
+
+  // magic == 0 means the creator is still filling the header in: wait for it, within the deadline.
+  std::uint64_t magic = at(h.magic).load(std::memory_order_acquire);
+  while (magic == 0 && monotonic_ns() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    magic = at(h.magic).load(std::memory_order_acquire);
+  }
+  if (magic != kMagic) {
+    throw SegmentError(fmt::format("ring segment {} has magic 0x{:016x}, expected 0x{:016x} (\"FRAMERNG\"): "
+                                   "{}",
+                                   shm_path(name), magic, kMagic,
+                                   magic == 0 ? "its creator never finished initialising it (stale)"
+                                              : "it is not a framering ring"));
+  }
+  if (h.layout_version != kLayoutVersion || h.header_bytes != sizeof(SegmentHeader) ||
+      h.consumer_entry_bytes != sizeof(ConsumerEntry) || h.frame_header_bytes != sizeof(FrameHeader)) {
+    throw SegmentError(fmt::format("ring segment {} has layout version {} (header {} B), this framering "
+                                   "reads layout version {} (header {} B): stop its users and remove it, "
+                                   "or use the framering that created it",
+                                   shm_path(name), h.layout_version, h.header_bytes, kLayoutVersion,
+                                   sizeof(SegmentHeader)));
+  }
+  if (static_cast<std::uint64_t>(size) < h.segment_bytes) {
+    throw SegmentError(fmt::format("ring segment {} is truncated: {} B, but its header says {} B",
+                                   shm_path(name), size, h.segment_bytes));
+  }
+  // A header that is internally inconsistent must not be trusted either.
+  RingGeometry recorded = segment.geometry();
+  const SegmentLayout layout = compute_layout(recorded);
+  if (!is_known_pixel_format(h.pixel_format) || h.slot_count < 2 || h.max_consumers < 1 ||
+      h.max_consumers > kMaxConsumers || layout.slots_offset != h.slots_offset ||
+      layout.slot_stride_bytes != h.slot_stride_bytes || layout.segment_bytes != h.segment_bytes) {
+    throw SegmentError(fmt::format("ring segment {} has an inconsistent header ({}): corrupt or foreign",
+                                   shm_path(name), describe_header(h)));
+  }
+  if (expected) {
+    const RingGeometry& e = *expected;
+    if (e.width != recorded.width || e.height != recorded.height || e.pixel_format != recorded.pixel_format ||
+        e.row_stride_bytes() != recorded.row_stride_bytes() || (e.slot_count != 0 && e.slot_count != recorded.slot_count)) {
+      throw SegmentError(fmt::format("ring segment {} holds {}, expected {}", shm_path(name), describe_header(h),
+                                     geometry_text(e.width, e.height, static_cast<std::uint32_t>(e.pixel_format),
+                                                   e.row_stride_bytes(), e.slot_count)));
+    }
+  }
+  return segment;
+}
+
+bool Segment::remove(std::string_view instance, std::string_view ring) noexcept {
+  try {
+    return bip::shared_memory_object::remove(segment_name(instance, ring).c_str());
+  } catch (...) {
+    return false;
+  }
+}
+
+std::vector<std::string> Segment::list_rings(std::string_view instance) {
+  validate_name("instance", instance);
+  const std::string prefix = fmt::format("{}{}.", kPrefix, instance);
+  std::vector<std::string> rings;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.starts_with(prefix) && file.size() > prefix.size()) rings.push_back(file.substr(prefix.size()));
+  }
+  std::sort(rings.begin(), rings.end());
+  return rings;
+}
+
+RingGeometry Segment::geometry() const noexcept {
+  const SegmentHeader& h = header();
+  RingGeometry g;
+  g.width = h.width;
+  g.height = h.height;
+  g.pixel_format = static_cast<PixelFormat>(h.pixel_format);
+  g.stride_bytes = h.stride_bytes;
+  g.slot_count = h.slot_count;
+  g.max_consumers = h.max_consumers;
+  return g;
+}
+
+bool Segment::has_live_participant() const noexcept {
+  const ProducerControl& c = control();
+  const auto pid = at(c.identity.pid).load(std::memory_order_acquire);
+  if (pid != 0 && is_process_alive(static_cast<pid_t>(pid), c.identity.start_time_ticks)) return true;
+  for (std::uint32_t i = 0; i < max_consumers(); ++i) {
+    const ConsumerEntry& e = consumer(i);
+    const auto state = at(e.identity.state).load(std::memory_order_acquire);
+    if (state == static_cast<std::uint32_t>(ConsumerState::Free)) continue;
+    if (is_process_alive(static_cast<pid_t>(e.identity.pid), e.identity.start_time_ticks)) return true;
+  }
+  return false;
+}
+
+}  // namespace framering::ring

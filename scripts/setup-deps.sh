@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# setup-deps.sh: installs everything framering needs to build and test, from Debian 12's
+# packages only. Idempotent: run it as root as often as you like; it installs only what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev            # Boost.Interprocess (header-only)
+  libcli11-dev            # command lines
+  libfftw3-dev            # FFTW3 single precision (fftwf_*)
+  libspdlog-dev libfmt-dev
+  nlohmann-json3-dev      # JSON output (--json, summaries)
+  libtomlplusplus-dev     # config files
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  python3 python3-numpy   # the Python ring reader and its test (/usr/bin/python3)
+  procps                  # ps, pgrep for tests and status
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "setup-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

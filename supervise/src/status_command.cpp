@@ -1,0 +1,137 @@
+#include "framering/supervise/status_command.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/cli_options.hpp"
+#include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
+#include "framering/common/ring_status.hpp"
+#include "framering/common/segment.hpp"
+#include "framering/common/stop_signal.hpp"
+
+namespace framering::supervise {
+namespace {
+
+struct StatusOptions {
+  CommonOptions common;
+  bool all_instances = false;
+  bool watch = false;
+  double interval_s = 1.0;
+  bool json = false;
+  bool remove_stale = false;
+};
+
+std::vector<std::string> all_instances() {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with("framering.")) continue;
+    const auto dot = file.find('.', 10);
+    if (dot != std::string::npos) names.insert(file.substr(10, dot - 10));
+  }
+  return {names.begin(), names.end()};
+}
+
+// One pass: prints every ring, returns 2 when any could not be read.
+int show_once(const StatusOptions& options) {
+  const std::vector<std::string> instances =
+      options.all_instances ? all_instances() : std::vector<std::string>{options.common.instance};
+  nlohmann::json json = nlohmann::json::array();
+  std::string text;
+  int exit_code = 0;
+  std::size_t rings_seen = 0;
+  for (const auto& instance : instances) {
+    for (const auto& ring : ring::Segment::list_rings(instance)) {
+      ++rings_seen;
+      try {
+        const ring::Segment segment = ring::Segment::open(instance, ring);
+        const ring::RingStatus status = ring::read_status(segment);
+        const bool stale = !segment.has_live_participant();
+        if (options.remove_stale && stale) {
+          ring::Segment::remove(instance, ring);
+          text += fmt::format("removed stale ring {} of instance {} (no live producer or consumer)\n", ring, instance);
+          continue;
+        }
+        auto entry = ring::to_json(status);
+        entry["instance"] = instance;
+        entry["stale"] = stale;
+        json.push_back(std::move(entry));
+        text += fmt::format("instance {}: {}{}", instance, stale ? "[stale: nobody attached] " : "",
+                            ring::format_status(status));
+      } catch (const Error& e) {
+        if (options.remove_stale) {
+          ring::Segment::remove(instance, ring);
+          text += fmt::format("removed unreadable ring {} of instance {}: {}\n", ring, instance, e.what());
+          continue;
+        }
+        exit_code = 2;
+        json.push_back({{"instance", instance}, {"ring", ring}, {"error", e.what()}});
+        text += fmt::format("instance {}: ring {}: ERROR {}\n", instance, ring, e.what());
+      }
+    }
+  }
+  if (options.json) {
+    std::fputs((json.dump(options.watch ? -1 : 2) + "\n").c_str(), stdout);
+  } else {
+    if (rings_seen == 0) {
+      text = options.all_instances ? "no framering rings in /dev/shm\n"
+                                   : fmt::format("no rings for instance '{}' (looked for /dev/shm/framering.{}.*; "
+                                                 "--all shows every instance)\n",
+                                                 options.common.instance, options.common.instance);
+    }
+    if (options.watch) std::fputs("\033[H\033[2J", stdout);
+    std::fputs(text.c_str(), stdout);
+  }
+  std::fflush(stdout);
+  return exit_code;
+}
+
+int run_status(const StatusOptions& options) {
+  setup_logging("status", options.common.log_level);
+  if (!options.all_instances) ring::Segment::validate_name("instance", options.common.instance);
+  if (!options.watch) return show_once(options);
+  install_stop_handlers();
+  int exit_code = 0;
+  while (!stop_requested()) {
+    exit_code = show_once(options);
+    std::this_thread::sleep_for(std::chrono::duration<double>(options.interval_s));  // the refresh period
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+void add_status_subcommand(CLI::App& app, std::function<int()>& action) {
+  auto options = std::make_shared<StatusOptions>();
+  CLI::App* cmd = app.add_subcommand("status", "Show every ring of an instance: geometry, producer, consumers");
+  cmd->footer(
+      "For each ring: geometry, the producer (pid, alive, published sequence, rate, dropped, evictions)\n"
+      "and each consumer (kind, state, cursor, lag, read, skipped, torn, lost, evictions, last gap).\n"
+      "A ring nobody is attached to is marked stale; --remove-stale deletes such rings.\n"
+      "Examples:\n  framering status\n  framering status --instance lab1 --watch\n  framering status --all --json");
+  add_common_options(*cmd, options->common);
+  cmd->add_flag("--all", options->all_instances, "Show the rings of every instance");
+  cmd->add_flag("-w,--watch", options->watch, "Refresh until Ctrl-C");
+  cmd->add_option("--interval", options->interval_s, "Refresh period for --watch, in seconds")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_flag("--json", options->json, "Print JSON (one array per refresh)");
+  cmd->add_flag("--remove-stale", options->remove_stale,
+                "Remove rings that no live process is attached to, and unreadable ones");
+  cmd->callback([options, &action] { action = [options] { return run_status(*options); }; });
+}
+
+}  // namespace framering::supervise
