@@ -52,6 +52,8 @@ struct RingBenchOptions {
   double seconds = 5.0;
   bool json = false;
   bool pin = true;
+  bool with_every = true;   ///< run the every consumer (off: isolate the producer's cost)
+  bool with_newest = true;  ///< run the newest consumer
   // Internal: the role a child process plays, and where it writes its result.
   std::string role;
   std::string result_file;
@@ -173,7 +175,9 @@ int run_producer(const RingBenchOptions& o) {
   }
   const double elapsed_s = static_cast<double>(monotonic_ns() - start) / 1e9;
   write_result(o.result_file, {{"frames", frames}, {"seconds", elapsed_s},
-                               {"frames_per_s", static_cast<double>(frames) / elapsed_s}, {"claim_timeouts", timeouts}});
+                               {"frames_per_s", static_cast<double>(frames) / elapsed_s}, {"claim_timeouts", timeouts},
+                               {"blocked_s", static_cast<double>(ring::at(writer.segment().control().stats.blocked_ns)
+                                                                     .load(std::memory_order_relaxed)) / 1e9}});
   return 0;
 }
 
@@ -257,6 +261,8 @@ pid_t spawn_role(const RingBenchOptions& o, const std::string& role, const std::
                                    "--height", std::to_string(o.height), "--slots", std::to_string(o.slots),
                                    "--seconds", fmt::format("{}", o.seconds), "--log-level", o.common.log_level};
   if (!o.pin) args.emplace_back("--no-pin");
+  if (!o.with_every) args.emplace_back("--no-every");
+  if (!o.with_newest) args.emplace_back("--no-newest");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -310,8 +316,9 @@ int run_parent(RingBenchOptions o) {
   {
     // The parent creates the segment so that both consumers are attached before frame 0.
     auto segment = ring::Segment::create(o.common.instance, kRingName, geometry, ring::Access::Private);
-    const pid_t every_pid = spawn_role(o, "every", (dir / "every.json").string());
-    const pid_t newest_pid = spawn_role(o, "newest", (dir / "newest.json").string());
+    const pid_t every_pid = o.with_every ? spawn_role(o, "every", (dir / "every.json").string()) : 0;
+    const pid_t newest_pid = o.with_newest ? spawn_role(o, "newest", (dir / "newest.json").string()) : 0;
+    const int expected_consumers = (o.with_every ? 1 : 0) + (o.with_newest ? 1 : 0);
     const std::uint64_t deadline = monotonic_ns() + 10'000'000'000ULL;
     for (;;) {
       int attached = 0;
@@ -321,26 +328,34 @@ int run_parent(RingBenchOptions o) {
           ++attached;
         }
       }
-      if (attached == 2) break;
+      if (attached == expected_consumers) break;
       if (monotonic_ns() > deadline) {
-        ::kill(every_pid, SIGKILL);
-        ::kill(newest_pid, SIGKILL);
+        if (every_pid != 0) ::kill(every_pid, SIGKILL);
+        if (newest_pid != 0) ::kill(newest_pid, SIGKILL);
         throw Error("bench: the consumer processes did not attach within 10 s");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
     }
     const pid_t producer_pid = spawn_role(o, "producer", (dir / "producer.json").string());
     failures += wait_child(producer_pid, "producer");
-    ::kill(every_pid, SIGTERM);
-    ::kill(newest_pid, SIGTERM);
-    failures += wait_child(every_pid, "every");
-    failures += wait_child(newest_pid, "newest");
+    if (every_pid != 0) {
+      ::kill(every_pid, SIGTERM);
+      failures += wait_child(every_pid, "every");
+    }
+    if (newest_pid != 0) {
+      ::kill(newest_pid, SIGTERM);
+      failures += wait_child(newest_pid, "newest");
+    }
     ring::Segment::remove(o.common.instance, kRingName);
   }
   if (failures == 0) {
     producer = read_result((dir / "producer.json").string(), "producer");
-    every = read_result((dir / "every.json").string(), "every");
-    newest = read_result((dir / "newest.json").string(), "newest");
+    every = o.with_every ? read_result((dir / "every.json").string(), "every")
+                         : nlohmann::json{{"frames", producer["frames"]}, {"lost", 0}, {"bad_content", 0},
+                                          {"out_of_order", 0}, {"torn", 0}};
+    newest = o.with_newest ? read_result((dir / "newest.json").string(), "newest")
+                           : nlohmann::json{{"frames", 0}, {"torn_shown", 0}, {"torn_detected", 0}, {"skipped", 0},
+                                            {"wake_us", std::vector<double>{}}};
   }
   std::filesystem::remove_all(dir);
   if (failures != 0) return 1;
@@ -372,12 +387,15 @@ int run_parent(RingBenchOptions o) {
       {"every_bad_content", every["bad_content"]},
       {"every_out_of_order", every["out_of_order"]},
       {"lost", lost},
+      {"producer_blocked_s", producer["blocked_s"]},
   };
   if (o.json) {
     fmt::print("{}\n", result.dump(2));
   } else {
     fmt::print("  ring: {:.0f} frames/s ({:.2f} GB/s), ratio to memcpy {:.3f}\n", fps,
                result["bytes_per_s"].get<double>() / 1e9, fps / memcpy_fps);
+    fmt::print("  producer waited {:.2f} s of {:.2f} s for the every consumer\n", producer["blocked_s"].get<double>(),
+               producer["seconds"].get<double>());
     fmt::print("  every consumer: {} frames, lost {}, bad content {}, out of order {}\n", every_frames, lost,
                every["bad_content"].get<std::uint64_t>(), every["out_of_order"].get<std::uint64_t>());
     fmt::print("  newest consumer (60 Hz): {} frames, wake p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us "
@@ -424,6 +442,8 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_flag("!--no-pin", o->pin, "Do not pin the producer and the every consumer to CPUs 0 and 1");
+  cmd->add_flag("!--no-every", o->with_every, "Leave the every consumer out (isolates the producer's cost)");
+  cmd->add_flag("!--no-newest", o->with_newest, "Leave the newest consumer out");
   cmd->add_option("--role", o->role, "internal: the role of a child process")
       ->check(CLI::IsMember({"producer", "every", "newest"}))
       ->group("");
