@@ -261,7 +261,8 @@ RingGeometry Segment::geometry() const noexcept {
 bool Segment::has_live_participant() const noexcept {
   const ProducerControl& c = control();
   const auto pid = at(c.identity.pid).load(std::memory_order_acquire);
-  if (pid != 0 && is_process_alive(static_cast<pid_t>(pid), c.identity.start_time_ticks)) return true;
+  const bool attached = at(c.identity.attached).load(std::memory_order_acquire) != 0;
+  if (pid != 0 && attached && is_process_alive(static_cast<pid_t>(pid), c.identity.start_time_ticks)) return true;
   for (std::uint32_t i = 0; i < max_consumers(); ++i) {
     const ConsumerEntry& e = consumer(i);
     const auto state = at(e.identity.state).load(std::memory_order_acquire);

@@ -1,0 +1,57 @@
+#include "framering/common/test_pattern.hpp"
+
+#include <cstring>
+
+namespace framering {
+namespace {
+
+std::uint32_t mask_of(PixelFormat format) noexcept {
+  const std::uint32_t bits = significant_bits(format);
+  return bits >= 32 ? 0xFFFFFFFFU : (1U << bits) - 1U;
+}
+
+}  // namespace
+
+void fill_test_pattern(std::span<std::byte> frame, const PatternShape& shape, std::uint64_t sequence) noexcept {
+  const std::uint32_t mask = mask_of(shape.pixel_format);
+  const auto base = static_cast<std::uint32_t>(sequence);
+  if (bytes_per_pixel(shape.pixel_format) == 1) {
+    for (std::uint32_t y = 0; y < shape.height; ++y) {
+      auto* row = reinterpret_cast<std::uint8_t*>(frame.data() + std::uint64_t{y} * shape.stride_bytes);
+      const std::uint32_t start = base + 3U * y;
+      for (std::uint32_t x = 0; x < shape.width; ++x) row[x] = static_cast<std::uint8_t>((start + x) & mask);
+    }
+    return;
+  }
+  for (std::uint32_t y = 0; y < shape.height; ++y) {
+    auto* row = reinterpret_cast<std::uint16_t*>(frame.data() + std::uint64_t{y} * shape.stride_bytes);
+    const std::uint32_t start = base + 3U * y;
+    for (std::uint32_t x = 0; x < shape.width; ++x) row[x] = static_cast<std::uint16_t>((start + x) & mask);
+  }
+}
+
+std::optional<PatternMismatch> check_test_pattern(std::span<const std::byte> frame, const PatternShape& shape,
+                                                  std::uint64_t sequence) noexcept {
+  const std::uint32_t mask = mask_of(shape.pixel_format);
+  const auto base = static_cast<std::uint32_t>(sequence);
+  const bool eight_bit = bytes_per_pixel(shape.pixel_format) == 1;
+  for (std::uint32_t y = 0; y < shape.height; ++y) {
+    const std::byte* row = frame.data() + std::uint64_t{y} * shape.stride_bytes;
+    const std::uint32_t start = base + 3U * y;
+    for (std::uint32_t x = 0; x < shape.width; ++x) {
+      const std::uint32_t expected = (start + x) & mask;
+      std::uint32_t actual = 0;
+      if (eight_bit) {
+        actual = static_cast<std::uint8_t>(row[x]);
+      } else {
+        std::uint16_t v = 0;
+        std::memcpy(&v, row + 2ULL * x, 2);
+        actual = v;
+      }
+      if (actual != expected) return PatternMismatch{x, y, expected, actual};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace framering

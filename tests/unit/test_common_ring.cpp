@@ -1,0 +1,426 @@
+// The ring in one process, on real segments: layout, alignment, ordering, newest/every
+// semantics, tearing, gating and eviction, and every way opening a segment can fail.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fftw3.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "framering/common/error.hpp"
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_status.hpp"
+#include "framering/common/ring_writer.hpp"
+#include "framering/common/test_pattern.hpp"
+#include "test_support.hpp"
+
+namespace framering::ring {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RingTest : public ::testing::Test {
+ protected:
+  void SetUp() override { instance_ = test::unique_instance(); }
+  void TearDown() override { test::remove_instance(instance_); }
+
+  static RingGeometry small(std::uint32_t slots = 4) {
+    RingGeometry g;
+    g.width = 32;
+    g.height = 8;
+    g.slot_count = slots;
+    g.max_consumers = 4;
+    return g;
+  }
+
+  // Claims, fills with the test pattern, publishes; returns the sequence.
+  static std::uint64_t publish_one(RingWriter& writer) {
+    auto slot = writer.claim(1s);
+    EXPECT_TRUE(slot.has_value());
+    if (!slot) return UINT64_MAX;
+    const auto& h = writer.segment().header();
+    fill_test_pattern(slot->pixels, {h.width, h.height, h.stride_bytes, PixelFormat::Mono16}, slot->sequence);
+    writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence + 7});
+    return slot->sequence;
+  }
+
+  static bool content_ok(const FrameView& f) {
+    return !check_test_pattern(f.pixels, {f.width, f.height, f.stride_bytes, f.pixel_format}, f.sequence).has_value();
+  }
+
+  std::string instance_;
+};
+
+TEST_F(RingTest, CreatedSegmentDescribesItself) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(5));
+  const SegmentHeader& h = sut.segment().header();
+  EXPECT_EQ(h.magic, kMagic);
+  EXPECT_EQ(std::memcmp(&h.magic, "FRAMERNG", 8), 0);
+  EXPECT_EQ(h.layout_version, kLayoutVersion);
+  EXPECT_EQ(h.width, 32U);
+  EXPECT_EQ(h.height, 8U);
+  EXPECT_EQ(h.pixel_format, static_cast<std::uint32_t>(PixelFormat::Mono16));
+  EXPECT_STREQ(h.pixel_format_name, "Mono16");
+  EXPECT_EQ(h.stride_bytes, 64U);
+  EXPECT_EQ(h.slot_count, 5U);
+  EXPECT_EQ(h.slot_alignment_bytes, 4096U);
+  EXPECT_STREQ(h.ring_name, "raw");
+  EXPECT_FALSE(sut.reattached());
+  EXPECT_EQ(sut.next_sequence(), 0U);
+}
+
+TEST_F(RingTest, EverySlotIsPageAlignedForFftwAndODirect) {
+  RingGeometry g;  // 1920x1080 Mono16: the frame is not a page multiple
+  g.slot_count = 7;
+  auto sut = RingWriter::create_or_attach(instance_, "raw", g);
+  for (std::uint32_t slot = 0; slot < 7; ++slot) {
+    auto* pixels = sut.segment().slot_pixels(slot);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(pixels) % 4096, 0U) << "slot " << slot;
+    EXPECT_EQ(fftwf_alignment_of(reinterpret_cast<float*>(pixels)), 0) << "slot " << slot;
+  }
+  EXPECT_EQ(sut.segment().header().slot_stride_bytes % 4096, 0U);
+}
+
+TEST_F(RingTest, SegmentIsPrivateByDefaultAndGroupReadableOnRequest) {
+  { auto sut = RingWriter::create_or_attach(instance_, "raw", small()); }
+  struct stat st{};
+  ASSERT_EQ(::stat(("/dev/shm/framering." + instance_ + ".raw").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+
+  WriterOptions group;
+  group.access = Access::Group;
+  { auto sut = RingWriter::create_or_attach(instance_, "grp", small(), group); }
+  ASSERT_EQ(::stat(("/dev/shm/framering." + instance_ + ".grp").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660U);
+}
+
+TEST_F(RingTest, EveryConsumerGetsEverySequenceInOrderAcrossWraps) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  for (std::uint64_t expected = 0; expected < 50; ++expected) {
+    ASSERT_EQ(publish_one(writer), expected);
+    auto frame = sut.read(1s);
+    ASSERT_TRUE(frame.has_value());
+    EXPECT_EQ(frame->sequence, expected);
+    EXPECT_EQ(frame->slot, expected % 4);
+    EXPECT_EQ(frame->camera_frame_id, expected + 7);
+    EXPECT_FALSE(frame->gap.has_value());
+    EXPECT_TRUE(content_ok(*frame));
+    EXPECT_TRUE(sut.release(*frame));
+  }
+  EXPECT_EQ(sut.counters().frames_read, 50U);
+  EXPECT_EQ(sut.counters().frames_lost, 0U);
+}
+
+TEST_F(RingTest, EveryConsumerReadsABacklogInOrder) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  for (int i = 0; i < 4; ++i) publish_one(writer);
+  for (std::uint64_t expected = 0; expected < 4; ++expected) {
+    auto frame = sut.read(0s);
+    ASSERT_TRUE(frame.has_value());
+    EXPECT_EQ(frame->sequence, expected);
+    EXPECT_TRUE(sut.release(*frame));
+  }
+  EXPECT_FALSE(sut.read(0s).has_value());
+}
+
+TEST_F(RingTest, ReadWithoutReleaseReturnsTheSameFrame) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  publish_one(writer);
+  publish_one(writer);
+  auto first = sut.read(0s);
+  auto again = sut.read(0s);
+  ASSERT_TRUE(first && again);
+  EXPECT_EQ(first->sequence, again->sequence);
+}
+
+TEST_F(RingTest, ProducerCannotClaimASlotAnEveryConsumerHolds) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 0s});
+  for (int i = 0; i < 4; ++i) publish_one(sut);
+  EXPECT_FALSE(sut.try_claim().has_value()) << "the ring is full of unreleased frames";
+  auto frame = reader.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_TRUE(reader.release(*frame));
+  auto slot = sut.try_claim();
+  ASSERT_TRUE(slot.has_value());
+  EXPECT_EQ(slot->sequence, 4U);
+  EXPECT_EQ(slot->slot, 0U);
+}
+
+TEST_F(RingTest, NewestConsumerNeverGatesTheProducer) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto reader = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(sut.try_claim().has_value()) << i, sut.publish();
+}
+
+TEST_F(RingTest, NewestConsumerGetsTheNewestFrameAndCountsTheSkipped) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  for (int i = 0; i < 6; ++i) publish_one(writer);
+  auto frame = sut.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 5U);
+  EXPECT_TRUE(content_ok(*frame));
+  EXPECT_TRUE(sut.release(*frame));
+  EXPECT_EQ(sut.counters().frames_skipped, 5U);
+  EXPECT_FALSE(sut.read(0s).has_value()) << "no newer frame: nothing, not the same one again";
+  publish_one(writer);
+  frame = sut.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 6U);
+  EXPECT_TRUE(sut.release(*frame));
+}
+
+TEST_F(RingTest, NewestConsumerAttachingLateGetsTheNewestExistingFrame) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  for (int i = 0; i < 3; ++i) publish_one(writer);
+  auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  auto frame = sut.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 2U);
+}
+
+TEST_F(RingTest, SkipToNowWaitsForAFramePublishedAfterIt) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  publish_one(writer);
+  sut.skip_to_now();
+  EXPECT_FALSE(sut.read(0s).has_value());
+  publish_one(writer);
+  auto frame = sut.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 1U);
+}
+
+TEST_F(RingTest, NewestReadLappedByTheProducerIsReportedTornAndCounted) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  publish_one(writer);
+  auto frame = sut.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  for (int i = 0; i < 4; ++i) publish_one(writer);  // wraps onto the slot being read
+  EXPECT_FALSE(sut.is_intact(*frame));
+  EXPECT_FALSE(sut.release(*frame));
+  EXPECT_EQ(sut.counters().frames_torn, 1U);
+  EXPECT_EQ(sut.counters().frames_read, 0U);
+}
+
+TEST_F(RingTest, ReadTimesOutWhenNothingIsPublished) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  auto frame = sut.read(5ms);
+  ASSERT_FALSE(frame.has_value());
+  EXPECT_EQ(frame.error(), ReadError::Timeout);
+}
+
+TEST_F(RingTest, StalledEveryConsumerIsEvictedAndLearnsTheExactGap) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw",
+                                {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 20ms});
+  for (int i = 0; i < 4; ++i) publish_one(writer);
+  auto frame = sut.read(0s);  // reads frame 0 and stalls holding it
+  ASSERT_TRUE(frame.has_value());
+  // The producer waits for the stalled consumer, evicts it after 20 ms, and goes on.
+  for (int i = 0; i < 10; ++i) ASSERT_NE(publish_one(writer), UINT64_MAX);
+  EXPECT_FALSE(sut.release(*frame)) << "frame 0 was overwritten while held";
+  EXPECT_EQ(sut.counters().evictions, 1U);
+  auto next = sut.read(0s);
+  ASSERT_TRUE(next.has_value());
+  // published = 14, 4 slots: the oldest frame that can be intact is 11; 0..10 are lost.
+  ASSERT_TRUE(next->gap.has_value());
+  EXPECT_EQ(*next->gap, (Gap{0, 10}));
+  EXPECT_EQ(next->sequence, 11U);
+  EXPECT_TRUE(content_ok(*next));
+  EXPECT_TRUE(sut.release(*next));
+  EXPECT_EQ(sut.counters().frames_lost, 11U);
+  EXPECT_EQ(sut.counters().gaps, 1U);
+  // Rejoined at cursor 12: it gates the producer again (slots for 14 and 15 are free, 16 is not).
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(writer.try_claim().has_value());
+    writer.publish();
+  }
+  EXPECT_FALSE(writer.try_claim().has_value());
+}
+
+TEST_F(RingTest, SequenceContinuesPastTwoToThe32) {
+  {
+    auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+    // Pretend the segment has lived long: 2^32 - 2 frames published already.
+    at(writer.segment().control().cursor.published).store((1ULL << 32) - 2);
+  }
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  EXPECT_TRUE(writer.reattached());
+  auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  for (std::uint64_t expected = (1ULL << 32) - 2; expected < (1ULL << 32) + 6; ++expected) {
+    ASSERT_EQ(publish_one(writer), expected);
+    auto frame = sut.read(0s);
+    ASSERT_TRUE(frame.has_value());
+    EXPECT_EQ(frame->sequence, expected);
+    EXPECT_EQ(frame->slot, expected % 4);
+    EXPECT_TRUE(content_ok(*frame));
+    EXPECT_TRUE(sut.release(*frame));
+  }
+}
+
+TEST_F(RingTest, ConsumerThatDetachesNoLongerGates) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  {
+    auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 0s});
+    for (int i = 0; i < 4; ++i) publish_one(writer);
+    EXPECT_FALSE(writer.try_claim().has_value());
+  }
+  EXPECT_TRUE(writer.try_claim().has_value());
+}
+
+TEST_F(RingTest, StatusShowsProducerAndConsumers) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  for (int i = 0; i < 3; ++i) publish_one(writer);
+  auto frame = every.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_TRUE(every.release(*frame));
+  const RingStatus sut = read_status(writer.segment());
+  EXPECT_EQ(sut.published, 3U);
+  EXPECT_EQ(sut.producer_pid, static_cast<std::uint32_t>(::getpid()));
+  EXPECT_TRUE(sut.producer_alive);
+  ASSERT_EQ(sut.consumers.size(), 2U);
+  EXPECT_EQ(sut.consumers[0].name, "rec");
+  EXPECT_EQ(sut.consumers[0].kind, ConsumerKind::Every);
+  EXPECT_EQ(sut.consumers[0].cursor, 1U);
+  EXPECT_EQ(sut.consumers[0].lag, 2U);
+  EXPECT_EQ(sut.consumers[0].frames_read, 1U);
+  EXPECT_EQ(sut.consumers[1].name, "view");
+  EXPECT_EQ(sut.consumers[1].kind, ConsumerKind::Newest);
+  EXPECT_NE(format_status(sut).find("rec"), std::string::npos);
+  EXPECT_EQ(to_json(sut)["consumers"][0]["lag"], 2);
+}
+
+// ---- opening: every failure is a clear error naming both sides --------------------------------
+
+std::string open_error(const std::string& instance, const std::string& ring, std::optional<RingGeometry> expected = {}) {
+  try {
+    (void)Segment::open(instance, ring, expected);
+  } catch (const SegmentError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(RingTest, OpeningAMissingRingNamesItAndSaysWhatToStart) {
+  const std::string message = open_error(instance_, "nothere");
+  EXPECT_NE(message.find("/dev/shm/framering." + instance_ + ".nothere"), std::string::npos) << message;
+  EXPECT_NE(message.find("no producer"), std::string::npos) << message;
+}
+
+TEST_F(RingTest, BadNamesAreRejectedBeforeTouchingShm) {
+  for (const std::string& bad : {std::string{}, std::string{"a/b"}, std::string{"../x"}, std::string{"has space"}, std::string{"dot.ted"}, std::string(48, 'a')}) {
+    EXPECT_THROW((void)Segment::segment_name(instance_, bad), SegmentError) << bad;
+    EXPECT_THROW((void)Segment::segment_name(bad, "raw"), SegmentError) << bad;
+  }
+  EXPECT_THROW((void)RingReader::attach(instance_, "raw", {.name = "bad name"}), SegmentError);
+}
+
+TEST_F(RingTest, ConsumerNameMustBeValid) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  try {
+    (void)RingReader::attach(instance_, "raw", {.name = std::string(32, 'x')});
+    FAIL() << "a 32-byte consumer name must be rejected";
+  } catch (const SegmentError& e) {
+    EXPECT_NE(std::string(e.what()).find("consumer name"), std::string::npos);
+  }
+}
+
+TEST_F(RingTest, WrongGeometryNamesBothSides) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  RingGeometry expected = small();
+  expected.width = 64;
+  const std::string message = open_error(instance_, "raw", expected);
+  EXPECT_NE(message.find("32x8"), std::string::npos) << message;
+  EXPECT_NE(message.find("64x8"), std::string::npos) << message;
+}
+
+TEST_F(RingTest, ProducerWithOtherGeometryIsRefusedWhileTheRingIsInUse) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  RingGeometry other = small();
+  other.height = 16;
+  try {
+    (void)RingWriter::create_or_attach(instance_, "raw", other);
+    FAIL() << "expected SegmentError";
+  } catch (const SegmentError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("32x8"), std::string::npos) << message;
+    EXPECT_NE(message.find("32x16"), std::string::npos) << message;
+    EXPECT_NE(message.find("in use"), std::string::npos) << message;
+  }
+  EXPECT_EQ(writer.segment().header().height, 8U) << "the ring in use is untouched";
+}
+
+TEST_F(RingTest, StaleRingWithOtherGeometryIsReplaced) {
+  { auto old = RingWriter::create_or_attach(instance_, "raw", small()); }  // detached: nobody alive
+  RingGeometry other = small();
+  other.height = 16;
+  auto sut = RingWriter::create_or_attach(instance_, "raw", other);
+  EXPECT_FALSE(sut.reattached());
+  EXPECT_EQ(sut.segment().header().height, 16U);
+}
+
+class CorruptSegmentTest : public RingTest {
+ protected:
+  // Creates a valid segment, then overwrites `bytes` at `offset` in its file.
+  void corrupt(std::size_t offset, const void* bytes, std::size_t size) {
+    { auto writer = RingWriter::create_or_attach(instance_, "raw", small()); }
+    std::fstream f("/dev/shm/framering." + instance_ + ".raw", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(size));
+  }
+};
+
+TEST_F(CorruptSegmentTest, ForeignMagicIsRefused) {
+  const char magic[8] = {'N', 'O', 'T', 'O', 'U', 'R', 'S', '!'};
+  corrupt(0, magic, 8);
+  const std::string message = open_error(instance_, "raw");
+  EXPECT_NE(message.find("magic"), std::string::npos) << message;
+  EXPECT_NE(message.find("not a framering ring"), std::string::npos) << message;
+  EXPECT_THROW((void)RingWriter::create_or_attach(instance_, "raw", small()), SegmentError)
+      << "a producer must not overwrite a foreign segment";
+}
+
+TEST_F(CorruptSegmentTest, OtherLayoutVersionIsRefusedNamingBothVersions) {
+  const std::uint32_t version = kLayoutVersion + 1;
+  corrupt(8, &version, 4);
+  const std::string message = open_error(instance_, "raw");
+  EXPECT_NE(message.find(fmt::format("layout version {}", kLayoutVersion + 1)), std::string::npos) << message;
+  EXPECT_NE(message.find(fmt::format("layout version {}", kLayoutVersion)), std::string::npos) << message;
+}
+
+TEST_F(CorruptSegmentTest, TruncatedSegmentIsRefused) {
+  { auto writer = RingWriter::create_or_attach(instance_, "raw", small()); }
+  std::filesystem::resize_file("/dev/shm/framering." + instance_ + ".raw", 8192);
+  const std::string message = open_error(instance_, "raw");
+  EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+}
+
+TEST_F(CorruptSegmentTest, SegmentShorterThanAHeaderIsRefused) {
+  { std::ofstream f("/dev/shm/framering." + instance_ + ".raw"); f << "x"; }
+  const std::string message = open_error(instance_, "raw");
+  EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+}
+
+TEST_F(CorruptSegmentTest, InconsistentHeaderIsRefused) {
+  const std::uint64_t bogus_slots_offset = 12345;
+  corrupt(offsetof(SegmentHeader, slots_offset), &bogus_slots_offset, 8);
+  const std::string message = open_error(instance_, "raw");
+  EXPECT_NE(message.find("inconsistent"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace framering::ring

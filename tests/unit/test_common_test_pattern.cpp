@@ -1,0 +1,60 @@
+#include "framering/common/test_pattern.hpp"
+
+#include <cstring>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace framering {
+namespace {
+
+TEST(TestPattern, PixelsEncodeSequencePlusXPlusThreeY) {
+  const PatternShape shape{5, 4, 12, PixelFormat::Mono16};  // stride 12 B > 10 B of pixels
+  std::vector<std::byte> frame(48, std::byte{0xAB});
+  fill_test_pattern(frame, shape, 70000);
+  std::uint16_t px = 0;
+  std::memcpy(&px, frame.data() + 2 * 12 + 2 * 3, 2);  // x = 3, y = 2
+  EXPECT_EQ(px, static_cast<std::uint16_t>((70000 + 3 + 6) & 0xFFFF));
+  EXPECT_EQ(frame[10], std::byte{0xAB}) << "row padding must be left alone";
+}
+
+TEST(TestPattern, CheckFindsTheFirstWrongPixel) {
+  const PatternShape shape{8, 8, 16, PixelFormat::Mono16};
+  std::vector<std::byte> frame(128);
+  fill_test_pattern(frame, shape, 42);
+  EXPECT_FALSE(check_test_pattern(frame, shape, 42).has_value());
+  frame[5 * 16 + 2 * 6] = std::byte{0xFF};
+  const auto mismatch = check_test_pattern(frame, shape, 42);
+  ASSERT_TRUE(mismatch.has_value());
+  EXPECT_EQ(mismatch->x, 6U);
+  EXPECT_EQ(mismatch->y, 5U);
+}
+
+TEST(TestPattern, AnotherSequenceDoesNotMatch) {
+  const PatternShape shape{8, 2, 16, PixelFormat::Mono16};
+  std::vector<std::byte> frame(32);
+  fill_test_pattern(frame, shape, 1);
+  EXPECT_TRUE(check_test_pattern(frame, shape, 2).has_value());
+}
+
+TEST(TestPattern, Mono12StaysWithinTwelveBits) {
+  const PatternShape shape{4096, 1, 8192, PixelFormat::Mono12};
+  std::vector<std::byte> frame(8192);
+  fill_test_pattern(frame, shape, 0);
+  std::uint16_t px = 0;
+  std::memcpy(&px, frame.data() + 2 * 4095, 2);
+  EXPECT_EQ(px, 0x0FFF);
+  std::memcpy(&px, frame.data(), 2);
+  EXPECT_EQ(px, 0);
+}
+
+TEST(TestPattern, Mono8UsesOneBytePerPixel) {
+  const PatternShape shape{300, 1, 300, PixelFormat::Mono8};
+  std::vector<std::byte> frame(300);
+  fill_test_pattern(frame, shape, 10);
+  EXPECT_EQ(static_cast<std::uint8_t>(frame[299]), (10 + 299) & 0xFF);
+  EXPECT_FALSE(check_test_pattern(frame, shape, 10).has_value());
+}
+
+}  // namespace
+}  // namespace framering
