@@ -77,6 +77,9 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
   const auto kind_code = static_cast<std::uint32_t>(options.kind);
   ProducerControl& control = segment.control();
 
+  // Attach under the consumer-table lock, so that two processes attaching the same name (or a
+  // Python reader, which has no CAS) cannot take the same entry.
+  const Segment::TableLock table_lock = segment.lock_consumer_table();
   for (int attempt = 0; attempt < 200; ++attempt) {
     bool busy = false;
     // 1. Our name already has an entry: resume it if its process is gone.
@@ -202,6 +205,7 @@ RingReader::RingReader(RingReader&& other) noexcept
 
 RingReader::~RingReader() {
   if (moved_from_) return;
+  const Segment::TableLock table_lock = segment_.lock_consumer_table();
   ConsumerEntry& e = entry();
   if (at(e.identity.pid).load(memory_order_acquire) != static_cast<std::uint32_t>(::getpid())) return;
   at(e.hot.ready).store(0, memory_order_relaxed);

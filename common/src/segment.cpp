@@ -1,5 +1,6 @@
 #include "framering/common/segment.hpp"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -256,6 +257,17 @@ RingGeometry Segment::geometry() const noexcept {
   g.slot_count = h.slot_count;
   g.max_consumers = h.max_consumers;
   return g;
+}
+
+Segment::TableLock::TableLock(int fd) noexcept : fd_(fd) {
+  while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+  }
+}
+
+Segment::TableLock::~TableLock() { ::flock(fd_, LOCK_UN); }
+
+Segment::TableLock Segment::lock_consumer_table() const noexcept {
+  return TableLock(mapping_->object.get_mapping_handle().handle);
 }
 
 bool Segment::has_live_participant() const noexcept {

@@ -81,6 +81,22 @@ class Segment {
   [[nodiscard]] std::uint32_t max_consumers() const noexcept { return header().max_consumers; }
   [[nodiscard]] std::uint64_t size_bytes() const noexcept { return size_bytes_; }
 
+  /// Takes the consumer-table lock: flock(LOCK_EX) on the segment's file, held until the
+  /// returned guard is destroyed. Only attach, detach and reclaim of consumer entries take it
+  /// (never the frame path); the kernel drops it when its holder dies, so a crash mid-attach
+  /// leaves nothing locked. It lets readers without compare-and-swap (python/) attach safely.
+  class TableLock {
+   public:
+    explicit TableLock(int fd) noexcept;
+    ~TableLock();
+    TableLock(const TableLock&) = delete;
+    TableLock& operator=(const TableLock&) = delete;
+
+   private:
+    int fd_;
+  };
+  [[nodiscard]] TableLock lock_consumer_table() const noexcept;
+
   /// Whether any participant recorded in the segment (producer or consumer) is alive.
   [[nodiscard]] bool has_live_participant() const noexcept;
 
