@@ -87,25 +87,35 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
       ConsumerEntry& e = segment.consumer(i);
       const std::uint32_t state = at(e.identity.state).load(memory_order_acquire);
       if (state == u32(ConsumerState::Free) || entry_name(e) != name) continue;
+      std::uint32_t old_pid = at(e.identity.pid).load(memory_order_acquire);
+      const bool old_alive = is_process_alive(static_cast<pid_t>(old_pid), e.identity.start_time_ticks);
       if (state == u32(ConsumerState::Claiming)) {
-        busy = true;  // someone is attaching under this name right now
+        // Attaches hold the table lock, so a Claiming entry is a process that died mid-attach
+        // (or one without the lock): free a dead one, wait briefly for a live one.
+        if (old_alive) {
+          busy = true;
+        } else {
+          std::uint32_t claiming = state;
+          at(e.identity.state).compare_exchange_strong(claiming, u32(ConsumerState::Free), memory_order_seq_cst);
+        }
         continue;
       }
-      std::uint32_t old_pid = at(e.identity.pid).load(memory_order_acquire);
-      if (old_pid != self && is_process_alive(static_cast<pid_t>(old_pid), e.identity.start_time_ticks)) {
-        throw SegmentError(fmt::format("ring {}: consumer name '{}' is in use by live pid {}: choose another name",
-                                       ring, name, old_pid));
+      if (old_alive) {
+        throw SegmentError(fmt::format("ring {}: consumer name '{}' is in use by live pid {}{}: choose another name",
+                                       ring, name, old_pid, old_pid == self ? " (this process)" : ""));
       }
       if (e.identity.kind != kind_code) {
         throw SegmentError(fmt::format("ring {}: consumer '{}' was attached as a {} consumer, not {}: choose "
                                        "another name",
                                        ring, name, kind_name(e.identity.kind), kind_name(kind_code)));
       }
+      // Start time before pid: a reader of the pair sees (dead pid, new ticks), still dead,
+      // never (our pid, the dead one's ticks).
+      e.identity.start_time_ticks = self_start;
       if (!at(e.identity.pid).compare_exchange_strong(old_pid, self, memory_order_seq_cst)) {
         busy = true;  // another restart won the race: look again
         continue;
       }
-      e.identity.start_time_ticks = self_start;
       e.identity.stall_timeout_ns = static_cast<std::uint64_t>(options.stall_timeout.count());
       e.identity.dead_timeout_ns = static_cast<std::uint64_t>(options.dead_timeout.count());
       at(e.identity.attach_count).fetch_add(1, memory_order_relaxed);
@@ -132,8 +142,8 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
       if (!at(e.identity.state).compare_exchange_strong(expected, u32(ConsumerState::Claiming), memory_order_seq_cst)) {
         continue;
       }
+      e.identity.start_time_ticks = self_start;  // before pid: see above
       at(e.identity.pid).store(self, memory_order_release);
-      e.identity.start_time_ticks = self_start;
       e.identity.kind = kind_code;
       e.identity.attach_count = 1;
       e.identity.stall_timeout_ns = static_cast<std::uint64_t>(options.stall_timeout.count());
@@ -306,8 +316,7 @@ std::expected<FrameView, ReadError> RingReader::read_every(std::uint64_t deadlin
     const std::uint64_t published = at(control.cursor.published).load(memory_order_seq_cst);
     if (published > cursor_) {
       if (try_view(cursor_, view)) {
-        view.gap = pending_gap_;
-        pending_gap_.reset();
+        view.gap = pending_gap_;  // cleared at release(): a repeated read() reports it again
         return view;
       }
       // Frame cursor_ was overwritten: only possible once evicted (or in the instant of
@@ -378,6 +387,7 @@ bool RingReader::release(const FrameView& frame) noexcept {
     at(e.counters.frames_torn).fetch_add(1, memory_order_relaxed);
   }
   if (kind_ == ConsumerKind::Every && frame.sequence == cursor_) {
+    pending_gap_.reset();  // delivered with this frame
     if (!intact) lose(frame.sequence, frame.sequence);
     store_cursor(frame.sequence + 1);
   }

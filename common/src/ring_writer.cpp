@@ -84,24 +84,26 @@ RingWriter RingWriter::create_or_attach(std::string_view instance, std::string_v
   ProducerControl& control = segment.control();
   const auto self = static_cast<std::uint32_t>(::getpid());
   const std::uint64_t self_start = process_start_ticks(::getpid());
-  for (;;) {
-    std::uint32_t old_pid = at(control.identity.pid).load(memory_order_acquire);
+  {
+    // Under the table lock, so that two producers starting at once cannot both see the role
+    // free; the kernel drops the lock if we die holding it.
+    const Segment::TableLock table_lock = segment.lock_consumer_table();
+    const std::uint32_t old_pid = at(control.identity.pid).load(memory_order_acquire);
     const bool old_attached = at(control.identity.attached).load(memory_order_acquire) != 0;
-    if (old_pid != 0 && old_pid != self && old_attached &&
-        is_process_alive(static_cast<pid_t>(old_pid), control.identity.start_time_ticks)) {
-      throw SegmentError(fmt::format("ring segment /dev/shm/{} already has a live producer, pid {}: one "
+    if (old_pid != 0 && old_attached && is_process_alive(static_cast<pid_t>(old_pid), control.identity.start_time_ticks)) {
+      throw SegmentError(fmt::format("ring segment /dev/shm/{} already has a live producer, pid {}{}: one "
                                      "producer per ring",
-                                     segment.name(), old_pid));
+                                     segment.name(), old_pid, old_pid == self ? " (this process)" : ""));
     }
-    // Take the producer role over from a dead (or detached) one: the CAS makes two restarting
-    // producers race safely.
-    if (at(control.identity.pid).compare_exchange_strong(old_pid, self, memory_order_seq_cst)) break;
+    // Take the producer role over from a dead or detached one. Start time before pid, so that
+    // nobody sees our pid paired with the dead producer's start time.
+    control.identity.start_time_ticks = self_start;
+    at(control.identity.pid).store(self, memory_order_seq_cst);
+    at(control.identity.attached).store(1, memory_order_seq_cst);
   }
-  control.identity.start_time_ticks = self_start;
   at(control.identity.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
   at(control.identity.attach_count).fetch_add(1, memory_order_relaxed);
   at(control.space.producer_waiting).store(0, memory_order_relaxed);  // a dead producer may have left it set
-  at(control.identity.attached).store(1, memory_order_release);
 
   RingWriter writer(std::move(segment), reattached);
   writer.next_ = at(control.cursor.published).load(memory_order_acquire);

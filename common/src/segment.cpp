@@ -193,24 +193,45 @@ Segment Segment::open(std::string_view instance, std::string_view ring, std::opt
                                    magic == 0 ? "its creator never finished initialising it (stale)"
                                               : "it is not a framering ring"));
   }
-  if (h.layout_version != kLayoutVersion || h.header_bytes != sizeof(SegmentHeader) ||
-      h.consumer_entry_bytes != sizeof(ConsumerEntry) || h.frame_header_bytes != sizeof(FrameHeader)) {
+  if (h.layout_version != kLayoutVersion || h.header_bytes != sizeof(SegmentHeader)) {
     throw SegmentError(fmt::format("ring segment {} has layout version {} (header {} B), this framering "
                                    "reads layout version {} (header {} B): stop its users and remove it, "
                                    "or use the framering that created it",
                                    shm_path(name), h.layout_version, h.header_bytes, kLayoutVersion,
                                    sizeof(SegmentHeader)));
   }
+  if (h.consumer_entry_bytes != sizeof(ConsumerEntry) || h.frame_header_bytes != sizeof(FrameHeader)) {
+    throw SegmentError(fmt::format("ring segment {} says layout version {} but has {} B consumer entries and "
+                                   "{} B frame headers, where this framering has {} B and {} B: a build "
+                                   "that changed the layout without bumping its version",
+                                   shm_path(name), h.layout_version, h.consumer_entry_bytes,
+                                   h.frame_header_bytes, sizeof(ConsumerEntry), sizeof(FrameHeader)));
+  }
   if (static_cast<std::uint64_t>(size) < h.segment_bytes) {
     throw SegmentError(fmt::format("ring segment {} is truncated: {} B, but its header says {} B",
                                    shm_path(name), size, h.segment_bytes));
   }
-  // A header that is internally inconsistent must not be trusted either.
+  // A header that is internally inconsistent must not be trusted either: every offset the
+  // accessors use is recomputed from the geometry and must match.
   RingGeometry recorded = segment.geometry();
-  const SegmentLayout layout = compute_layout(recorded);
-  if (!is_known_pixel_format(h.pixel_format) || h.slot_count < 2 || h.max_consumers < 1 ||
-      h.max_consumers > kMaxConsumers || layout.slots_offset != h.slots_offset ||
-      layout.slot_stride_bytes != h.slot_stride_bytes || layout.segment_bytes != h.segment_bytes) {
+  bool consistent = is_known_pixel_format(h.pixel_format) && h.max_consumers >= 1 && h.max_consumers <= kMaxConsumers;
+  if (consistent) {
+    try {
+      recorded.validate();
+    } catch (const ConfigError&) {
+      consistent = false;
+    }
+  }
+  if (consistent) {
+    const SegmentLayout layout = compute_layout(recorded);
+    consistent = h.bytes_per_pixel == bytes_per_pixel(recorded.pixel_format) &&
+                 h.stride_bytes >= std::uint64_t{h.width} * h.bytes_per_pixel &&
+                 h.frame_bytes == recorded.frame_bytes() && h.slot_alignment_bytes == kPageBytes &&
+                 h.control_offset == layout.control_offset && h.consumers_offset == layout.consumers_offset &&
+                 h.frame_headers_offset == layout.frame_headers_offset && h.slots_offset == layout.slots_offset &&
+                 h.slot_stride_bytes == layout.slot_stride_bytes && h.segment_bytes == layout.segment_bytes;
+  }
+  if (!consistent) {
     throw SegmentError(fmt::format("ring segment {} has an inconsistent header ({}): corrupt or foreign",
                                    shm_path(name), describe_header(h)));
   }

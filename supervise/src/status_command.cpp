@@ -45,6 +45,17 @@ std::vector<std::string> all_instances() {
   return {names.begin(), names.end()};
 }
 
+// A segment a producer is creating right now is 0 bytes long or has magic 0 for a moment:
+// give the creator a second before calling it unreadable.
+bool is_being_created(const std::string& instance, const std::string& ring) {
+  try {
+    (void)ring::Segment::open(instance, ring, std::nullopt, std::chrono::milliseconds{1000});
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 // One pass: prints every ring, returns 2 when any could not be read.
 int show_once(const StatusOptions& options) {
   const std::vector<std::string> instances =
@@ -72,7 +83,7 @@ int show_once(const StatusOptions& options) {
         text += fmt::format("instance {}: {}{}", instance, stale ? "[stale: nobody attached] " : "",
                             ring::format_status(status));
       } catch (const Error& e) {
-        if (options.remove_stale) {
+        if (options.remove_stale && !is_being_created(instance, ring)) {
           ring::Segment::remove(instance, ring);
           text += fmt::format("removed unreadable ring {} of instance {}: {}\n", ring, instance, e.what());
           continue;

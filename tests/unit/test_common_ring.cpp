@@ -237,6 +237,9 @@ TEST_F(RingTest, StalledEveryConsumerIsEvictedAndLearnsTheExactGap) {
   // published = 14, 4 slots: the oldest frame that can be intact is 11; 0..10 are lost.
   ASSERT_TRUE(next->gap.has_value());
   EXPECT_EQ(*next->gap, (Gap{0, 10}));
+  auto again = sut.read(0s);  // not released yet: the same frame, and the gap told again
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->gap, next->gap);
   EXPECT_EQ(next->sequence, 11U);
   EXPECT_TRUE(content_ok(*next));
   EXPECT_TRUE(sut.release(*next));
@@ -420,6 +423,49 @@ TEST_F(CorruptSegmentTest, InconsistentHeaderIsRefused) {
   corrupt(offsetof(SegmentHeader, slots_offset), &bogus_slots_offset, 8);
   const std::string message = open_error(instance_, "raw");
   EXPECT_NE(message.find("inconsistent"), std::string::npos) << message;
+}
+
+TEST_F(CorruptSegmentTest, HeaderWithAWildBlockOffsetIsRefusedNotFollowed) {
+  const std::uint64_t wild = 1ULL << 40;  // following it would fault
+  corrupt(offsetof(SegmentHeader, frame_headers_offset), &wild, 8);
+  const std::string message = open_error(instance_, "raw");
+  EXPECT_NE(message.find("inconsistent"), std::string::npos) << message;
+}
+
+TEST_F(CorruptSegmentTest, EntrySizeMismatchUnderTheSameVersionIsExplained) {
+  const std::uint32_t entry_bytes = 256;
+  corrupt(offsetof(SegmentHeader, consumer_entry_bytes), &entry_bytes, 4);
+  const std::string message = open_error(instance_, "raw");
+  EXPECT_NE(message.find("256 B consumer entries"), std::string::npos) << message;
+}
+
+TEST_F(RingTest, SecondProducerInTheSameProcessIsRefused) {
+  auto first = RingWriter::create_or_attach(instance_, "raw", small());
+  EXPECT_THROW((void)RingWriter::create_or_attach(instance_, "raw", small()), SegmentError);
+}
+
+TEST_F(RingTest, ConsumerNameHeldInThisProcessIsRefused) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto first = RingReader::attach(instance_, "raw", {.name = "view"});
+  try {
+    (void)RingReader::attach(instance_, "raw", {.name = "view"});
+    FAIL() << "a name in use must be refused";
+  } catch (const SegmentError& e) {
+    EXPECT_NE(std::string(e.what()).find("in use"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_status(writer.segment()).consumers.size(), 1U) << "the first reader keeps its entry";
+}
+
+TEST_F(RingTest, ConsumerTableFullOfLiveConsumersIsAClearError) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());  // 4 entries
+  std::vector<RingReader> readers;
+  for (int i = 0; i < 4; ++i) readers.push_back(RingReader::attach(instance_, "raw", {.name = "c" + std::to_string(i)}));
+  try {
+    (void)RingReader::attach(instance_, "raw", {.name = "c4"});
+    FAIL() << "the table is full";
+  } catch (const SegmentError& e) {
+    EXPECT_NE(std::string(e.what()).find("table is full"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

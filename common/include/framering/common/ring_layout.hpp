@@ -127,7 +127,8 @@ enum class ConsumerState : std::uint32_t { Free = 0, Claiming = 1, Active = 2, E
 struct alignas(64) ConsumerEntry {
   struct alignas(64) Hot {
     /// Every: the next sequence it will read; all below are released and may be overwritten.
-    /// Newest: last sequence read + 1. Consumer stores seq_cst (Dekker with `producer_waiting`).
+    /// Newest: the oldest sequence it would still take (last returned + 1; at attach, the
+    /// newest published one). Consumer stores seq_cst (Dekker with `producer_waiting`).
     std::uint64_t cursor;
     /// 1 while the consumer waits for a newer frame. The producer, after publishing, exchanges
     /// it to 0 and wakes `wake_word`; consumers not Ready cost the producer no syscall.
