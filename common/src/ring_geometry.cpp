@@ -61,9 +61,9 @@ void RingGeometry::validate() const {
 }
 
 std::string RingGeometry::to_string() const {
-  return fmt::format("{}x{} {} stride {} B, {} slots of {} B", width, height,
+  return fmt::format("{}x{} {} stride {} B, {} slots of {} B, {} consumer entries", width, height,
                      framering::to_string(pixel_format), row_stride_bytes(), slot_count,
-                     slot_stride_bytes());
+                     slot_stride_bytes(), max_consumers);
 }
 
 SegmentLayout compute_layout(const RingGeometry& geometry) noexcept {

@@ -29,14 +29,14 @@ constexpr std::uint64_t kRateWindowNs = 1'000'000'000;
 
 constexpr auto u32(ConsumerState state) { return static_cast<std::uint32_t>(state); }
 
-void validate_consumer_name(std::string_view ring, std::string_view name) {
+void validate_consumer_name(std::string_view segment, std::string_view name) {
   const bool ok_chars = std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
   if (name.empty() || name.size() >= kConsumerNameBytes || !ok_chars) {
-    throw SegmentError(fmt::format("ring {}: consumer name '{}' is not valid: expected 1 to {} characters of "
+    throw SegmentError(fmt::format("/dev/shm/{}: consumer name '{}' is not valid: expected 1 to {} characters of "
                                    "A-Z, a-z, 0-9, '_' or '-'",
-                                   ring, name, kConsumerNameBytes - 1));
+                                   segment, name, kConsumerNameBytes - 1));
   }
 }
 
@@ -73,7 +73,7 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
   const std::string name = options.name.empty()
                                ? fmt::format("{}-{}", kind_name(static_cast<std::uint32_t>(options.kind)), self)
                                : options.name;
-  validate_consumer_name(ring, name);
+  validate_consumer_name(segment.name(), name);
   const auto kind_code = static_cast<std::uint32_t>(options.kind);
   ProducerControl& control = segment.control();
 
@@ -101,13 +101,14 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
         continue;
       }
       if (old_alive) {
-        throw SegmentError(fmt::format("ring {}: consumer name '{}' is in use by live pid {}{}: choose another name",
-                                       ring, name, old_pid, old_pid == self ? " (this process)" : ""));
+        throw SegmentError(fmt::format("ring {} (/dev/shm/{}): consumer name '{}' is in use by live pid {}{}: "
+                                       "choose another name",
+                                       ring, segment.name(), name, old_pid, old_pid == self ? " (this process)" : ""));
       }
       if (e.identity.kind != kind_code) {
-        throw SegmentError(fmt::format("ring {}: consumer '{}' was attached as a {} consumer, not {}: choose "
-                                       "another name",
-                                       ring, name, kind_name(e.identity.kind), kind_name(kind_code)));
+        throw SegmentError(fmt::format("ring {} (/dev/shm/{}): consumer '{}' was attached as a {} consumer, not "
+                                       "{}: choose another name",
+                                       ring, segment.name(), name, kind_name(e.identity.kind), kind_name(kind_code)));
       }
       // Start time before pid: a reader of the pair sees (dead pid, new ticks), still dead,
       // never (our pid, the dead one's ticks).
@@ -191,9 +192,9 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
       }
     }
     if (!reclaimed && attempt > 0) {
-      throw SegmentError(fmt::format("ring {}: its consumer table is full ({} entries, all held by live processes "
-                                     "or by every-consumers the producer still waits for)",
-                                     ring, segment.max_consumers()));
+      throw SegmentError(fmt::format("ring {} (/dev/shm/{}): its consumer table is full ({} entries, all held by "
+                                     "live processes or by every-consumers the producer still waits for)",
+                                     ring, segment.name(), segment.max_consumers()));
     }
   }
   throw SegmentError(fmt::format("ring {}: could not attach consumer '{}': its entry kept changing", ring, name));

@@ -2,15 +2,19 @@
 // tests (the acquire stage arrives with the pipeline; until then this is the test producer).
 //
 //   ring_peer produce --instance I --ring R --frames N [--width --height --slots --format]
+//                     [--stop-at S]... [--kill-mid-write-at S]
 //   ring_peer every   --instance I --ring R --name C --frames N [--verify] [--stop-after K]
-//   ring_peer newest  --instance I --ring R --until-sequence S [--verify]
+//   ring_peer newest  --instance I --ring R --until-sequence S [--verify] [--stop-before-release K]
 //
 // Each prints one JSON object on stdout when it ends; errors go to stderr with exit code 2.
+// The --stop-* options make the process SIGSTOP itself at a known point, so that a test can look
+// at the ring while it is there (wait for /proc state 'T', then SIGCONT it) without sleeping.
 // Frames carry the test pattern (framering/common/test_pattern.hpp), so --verify checks every
 // pixel against the frame's sequence.
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -45,7 +49,7 @@ struct Options {
   int claim_timeout_ms = 10000;
   bool group_access = false;
   std::uint64_t kill_mid_write_at = UINT64_MAX;  ///< produce: SIGKILL itself after writing half of this sequence
-  std::uint64_t stop_at = UINT64_MAX;            ///< produce: SIGSTOP itself before claiming this sequence
+  std::vector<std::uint64_t> stop_at;            ///< produce: SIGSTOP itself before claiming these sequences
   // consumers
   std::string name;
   std::uint64_t until_sequence = UINT64_MAX;
@@ -54,6 +58,11 @@ struct Options {
   int stall_timeout_ms = 10000;
   int dead_timeout_ms = 2000;
   std::uint64_t stop_after = UINT64_MAX;  ///< every/newest: SIGSTOP itself after this many frames
+  /// every/newest: SIGSTOP itself while holding the frame of its K-th read(), before reading its
+  /// pixels and releasing it (so that a test can make the producer lap it: a certain tear)
+  std::uint64_t stop_before_release = UINT64_MAX;
+  bool stop_before_exit = false;          ///< every/newest: SIGSTOP itself after printing, still attached
+  int wait_for_segment_ms = 10000;        ///< every/newest: how long to wait for the ring to appear
   int delay_us = 0;                       ///< consumers: extra time spent per frame
 };
 
@@ -90,7 +99,7 @@ int produce(const Options& o) {
   const auto period = o.rate_hz > 0 ? std::chrono::nanoseconds{static_cast<std::int64_t>(1e9 / o.rate_hz)} : 0ns;
   auto next = std::chrono::steady_clock::now();
   while (published < o.frames && !stop_requested()) {
-    if (writer.next_sequence() == o.stop_at) ::raise(SIGSTOP);
+    if (std::ranges::find(o.stop_at, writer.next_sequence()) != o.stop_at.end()) ::raise(SIGSTOP);
     auto slot = writer.claim(std::chrono::milliseconds{o.claim_timeout_ms});
     if (!slot) {
       ++timeouts;
@@ -121,10 +130,11 @@ int consume(const Options& o, ring::ConsumerKind kind) {
   ro.kind = kind;
   ro.stall_timeout = std::chrono::milliseconds{o.stall_timeout_ms};
   ro.dead_timeout = std::chrono::milliseconds{o.dead_timeout_ms};
-  ro.wait_for_segment = 10s;
+  ro.wait_for_segment = std::chrono::milliseconds{o.wait_for_segment_ms};
   auto reader = ring::RingReader::attach(o.instance, o.ring, ro);
   const std::uint64_t cursor_at_start = reader.cursor();
   std::uint64_t frames = 0;
+  std::uint64_t reads = 0;
   std::uint64_t bad_content = 0;
   std::uint64_t torn_shown = 0;
   std::uint64_t torn_detected = 0;
@@ -140,6 +150,7 @@ int consume(const Options& o, ring::ConsumerKind kind) {
       timed_out = true;
       break;
     }
+    if (++reads == o.stop_before_release) ::raise(SIGSTOP);
     if (frame->gap) gaps.push_back({frame->gap->first, frame->gap->last});
     bool content_ok = true;
     if (o.verify) content_ok = !check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence).has_value();
@@ -182,6 +193,7 @@ int consume(const Options& o, ring::ConsumerKind kind) {
          {"resumed", reader.resumed()},
          {"cursor_at_start", cursor_at_start},
          {"timed_out", timed_out}});
+  if (o.stop_before_exit) ::raise(SIGSTOP);  // still attached: its entry can be inspected
   return timed_out ? 1 : 0;
 }
 
@@ -204,7 +216,7 @@ int main(int argc, char** argv) {
   app.add_option("--claim-timeout-ms", o.claim_timeout_ms);
   app.add_flag("--group-access", o.group_access);
   app.add_option("--kill-mid-write-at", o.kill_mid_write_at);
-  app.add_option("--stop-at", o.stop_at);
+  app.add_option("--stop-at", o.stop_at)->take_all();
   app.add_option("--name", o.name);
   app.add_option("--until-sequence", o.until_sequence);
   app.add_flag("--verify", o.verify);
@@ -212,6 +224,9 @@ int main(int argc, char** argv) {
   app.add_option("--stall-timeout-ms", o.stall_timeout_ms);
   app.add_option("--dead-timeout-ms", o.dead_timeout_ms);
   app.add_option("--stop-after", o.stop_after);
+  app.add_option("--stop-before-release", o.stop_before_release);
+  app.add_flag("--stop-before-exit", o.stop_before_exit);
+  app.add_option("--wait-for-segment-ms", o.wait_for_segment_ms);
   app.add_option("--delay-us", o.delay_us);
   CLI11_PARSE(app, argc, argv);
   try {

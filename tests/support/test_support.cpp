@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -33,7 +34,7 @@ std::string read_file(const std::string& path) {
 
 std::string env_or(const char* name, const char* fallback) {
   const char* value = std::getenv(name);
-  return value != nullptr ? value : fallback;
+  return value != nullptr && *value != '\0' ? value : fallback;
 }
 
 }  // namespace
@@ -59,8 +60,9 @@ void remove_instance(const std::string& instance) {
   }
 }
 
-std::string framering_bin() { return env_or("FRAMERING_BIN", "framering"); }
-std::string ring_peer_bin() { return env_or("RING_PEER", "ring_peer"); }
+std::string framering_bin() { return env_or("FRAMERING_BIN", FRAMERING_TEST_FRAMERING_BIN); }
+std::string ring_peer_bin() { return env_or("RING_PEER", FRAMERING_TEST_RING_PEER_BIN); }
+std::string source_dir() { return env_or("FRAMERING_SOURCE_DIR", FRAMERING_TEST_SOURCE_DIR); }
 
 namespace {
 std::mutex g_watchdog_mutex;
@@ -112,7 +114,12 @@ Child::Child(std::vector<std::string> argv) {
   args.push_back(nullptr);
   const int rc = ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::to_string(rc));
+  if (rc != 0) {
+    std::error_code ec;
+    std::filesystem::remove(out_path_, ec);
+    std::filesystem::remove(err_path_, ec);
+    throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  }
 }
 
 Child::~Child() {

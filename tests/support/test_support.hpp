@@ -18,10 +18,12 @@ namespace framering::test {
 /// Removes every /dev/shm segment of `instance` (for TearDown).
 void remove_instance(const std::string& instance);
 
-/// Path of the built `framering` executable (env FRAMERING_BIN, set by CTest).
+/// Path of the built `framering` executable (env FRAMERING_BIN overrides the built one).
 [[nodiscard]] std::string framering_bin();
-/// Path of the built `ring_peer` test tool (env RING_PEER, set by CTest).
+/// Path of the built `ring_peer` test tool (env RING_PEER overrides the built one).
 [[nodiscard]] std::string ring_peer_bin();
+/// The source tree (env FRAMERING_SOURCE_DIR overrides), for test data and config/.
+[[nodiscard]] std::string source_dir();
 
 /// Aborts the test process with a message if it is still alive after `limit`: the in-test
 /// watchdog every waiting test installs (CTest's TIMEOUT is the outer one). Disarms on

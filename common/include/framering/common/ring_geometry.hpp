@@ -33,7 +33,7 @@ struct RingGeometry {
   /// or more than 65536 slots, max_consumers outside 1..64, or a segment over 64 GiB.
   void validate() const;
 
-  /// "1920x1080 Mono16 stride 3840 B, 16 slots of 4149248 B".
+  /// "1920x1080 Mono16 stride 3840 B, 16 slots of 4149248 B, 16 consumer entries".
   [[nodiscard]] std::string to_string() const;
 
   friend bool operator==(const RingGeometry&, const RingGeometry&) = default;
