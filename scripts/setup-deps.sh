@@ -13,6 +13,10 @@ packages=(
   libtomlplusplus-dev     # config files
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  libopencv-dev           # acquire (image files, video), display (window, PNG snapshots)
+  libtiff-dev             # multi-page 16-bit TIFF
+  opencv-doc              # real footage for config/video.toml: .../examples/data/vtest.avi
+  xvfb xauth imagemagick  # display tests: a real window under Xvfb, and its screenshot
   python3 python3-numpy   # the Python ring reader and its test (/usr/bin/python3)
   procps                  # ps, pgrep for tests and status
 )
