@@ -5,13 +5,10 @@
 #include <functional>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
-#include "framering/acquire/acquire_command.hpp"
 #include "framering/bench/ring_bench.hpp"
 #include "framering/common/error.hpp"
-#include "framering/display/display_command.hpp"
-#include "framering/process/process_command.hpp"
+#include "framering/supervise/run_command.hpp"
 #include "framering/supervise/status_command.hpp"
 
 int main(int argc, char** argv) {
@@ -20,16 +17,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run `framering <command> --help` for each command's options.");
   std::function<int()> action;
-  framering::acquire::add_acquire_subcommand(app, action);
-  framering::process::add_process_subcommand(app, action);
-  framering::display::add_display_subcommand(app, action);
+  framering::supervise::add_stage_subcommands(app, action);
+  framering::supervise::add_run_subcommand(app, action);
   framering::supervise::add_status_subcommand(app, action);
   framering::bench::add_bench_subcommand(app, action);
   CLI11_PARSE(app, argc, argv);
   try {
     return action ? action() : 0;
   } catch (const framering::Error& e) {
-    spdlog::error("{}", e.what());
     std::fprintf(stderr, "framering: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

@@ -32,7 +32,7 @@ std::string_view to_string(ConsumerState state) noexcept {
   return "unknown";
 }
 
-RingStatus read_status(const Segment& segment) {
+RingStatus read_status(const Segment& segment, bool include_detached) {
   const std::uint64_t now_ns = monotonic_ns();
   const SegmentHeader& h = segment.header();
   const ProducerControl& c = segment.control();
@@ -55,7 +55,7 @@ RingStatus read_status(const Segment& segment) {
   for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
     const ConsumerEntry& e = segment.consumer(i);
     const auto state = static_cast<ConsumerState>(at(e.identity.state).load(std::memory_order_acquire));
-    if (state == ConsumerState::Free) continue;
+    if (state == ConsumerState::Free && (!include_detached || e.identity.name[0] == '\0')) continue;
     ConsumerStatus cs;
     cs.index = i;
     cs.name.assign(e.identity.name, ::strnlen(e.identity.name, kConsumerNameBytes));

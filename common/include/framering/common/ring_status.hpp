@@ -53,8 +53,10 @@ struct RingStatus {
   std::vector<ConsumerStatus> consumers;  ///< entries in use, by table index
 };
 
-/// Reads `segment`'s header, control block and consumer table.
-[[nodiscard]] RingStatus read_status(const Segment& segment);
+/// Reads `segment`'s header, control block and consumer table. With `include_detached`, also
+/// the entries consumers left when they detached (state Free, name and counters intact until
+/// the entry is reused): what the supervisor's summary reads after the stages have exited.
+[[nodiscard]] RingStatus read_status(const Segment& segment, bool include_detached = false);
 
 /// The snapshot as JSON (keys as the field names above).
 [[nodiscard]] nlohmann::json to_json(const RingStatus& status);

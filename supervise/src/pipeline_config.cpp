@@ -1,0 +1,212 @@
+#include "framering/supervise/pipeline_config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "framering/common/error.hpp"
+#include "framering/common/segment.hpp"
+
+namespace framering::supervise {
+namespace {
+
+// Reserved keys of a [[stage]] table; everything else is an option of its subcommand.
+const std::set<std::string, std::less<>> kStageKeys = {"name", "run"};
+const std::set<std::string, std::less<>> kTopKeys = {"instance", "restart", "stage"};
+const std::set<std::string, std::less<>> kRestartKeys = {"max_restarts", "backoff_ms", "backoff_max_ms"};
+
+std::string where(const std::string& source, const toml::node& node) {
+  return fmt::format("{}:{}:{}", source, node.source().begin.line, node.source().begin.column);
+}
+
+[[noreturn]] void fail(const std::string& source, const toml::node& node, const std::string& what) {
+  throw ConfigError(fmt::format("{}: {}", where(source, node), what));
+}
+
+std::string scalar_text(const std::string& source, const std::string& context, const std::string& key,
+                        const toml::node& value) {
+  if (const auto* s = value.as_string()) return s->get();
+  if (const auto* i = value.as_integer()) return std::to_string(i->get());
+  if (const auto* f = value.as_floating_point()) return fmt::format("{}", f->get());
+  if (const auto* b = value.as_boolean()) return b->get() ? "true" : "false";
+  fail(source, value, fmt::format("{} key '{}': expected a string, number or boolean, got a {}", context, key,
+                                  toml::impl::node_type_friendly_names[static_cast<int>(value.type())]));
+}
+
+std::uint32_t read_u32(const std::string& source, const toml::node& node, const std::string& key,
+                       std::int64_t min, std::int64_t max) {
+  const auto* i = node.as_integer();
+  if (i == nullptr || i->get() < min || i->get() > max) {
+    fail(source, node, fmt::format("[restart] key '{}': expected an integer in {}..{}", key, min, max));
+  }
+  return static_cast<std::uint32_t>(i->get());
+}
+
+// Parses `framering <run> <args>` with the stage's own parser; the CLI11 message, or "".
+std::string check_with_parser(const StageParserFactory& stages, const std::string& run,
+                              const std::vector<std::string>& args) {
+  CLI::App app{"framering"};
+  std::function<int()> action;
+  stages(app, action);
+  std::vector<std::string> argv = {run, "--instance", "config-check"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::reverse(argv.begin(), argv.end());  // CLI11 consumes the vector from its back
+  try {
+    app.parse(argv);
+  } catch (const CLI::ParseError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool has_subcommand(const StageParserFactory& stages, const std::string& run) {
+  CLI::App app{"framering"};
+  std::function<int()> action;
+  stages(app, action);
+  try {
+    (void)app.get_subcommand(run);
+    return true;
+  } catch (const CLI::OptionNotFound&) {
+    return false;
+  }
+}
+
+std::vector<std::string> subcommand_names(const StageParserFactory& stages) {
+  CLI::App app{"framering"};
+  std::function<int()> action;
+  stages(app, action);
+  std::vector<std::string> names;
+  for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+  return names;
+}
+
+}  // namespace
+
+PipelineConfig parse_pipeline(const std::string& text, const std::string& source, const StageParserFactory& stages) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: TOML syntax: {}", source, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+  PipelineConfig config;
+  config.source = source;
+  for (const auto& [key, value] : root) {
+    if (!kTopKeys.contains(key.str())) {
+      fail(source, value, fmt::format("unknown key '{}' (expected instance, [restart] or [[stage]])", key.str()));
+    }
+  }
+  if (const auto* instance = root.get("instance")) {
+    const auto* s = instance->as_string();
+    if (s == nullptr) fail(source, *instance, "key 'instance': expected a string");
+    try {
+      ring::Segment::validate_name("instance", s->get());
+    } catch (const Error& e) {
+      fail(source, *instance, e.what());
+    }
+    config.instance = s->get();
+  }
+  if (const auto* restart_node = root.get("restart")) {
+    const auto* restart = restart_node->as_table();
+    if (restart == nullptr) fail(source, *restart_node, "'restart' must be a table: [restart]");
+    for (const auto& [key, value] : *restart) {
+      const std::string k{key.str()};
+      if (!kRestartKeys.contains(k)) {
+        fail(source, value, fmt::format("[restart] unknown key '{}' (expected max_restarts, backoff_ms, backoff_max_ms)", k));
+      }
+      if (k == "max_restarts") config.restart.max_restarts = read_u32(source, value, k, 0, 1000);
+      if (k == "backoff_ms") config.restart.backoff_ms = read_u32(source, value, k, 1, 600'000);
+      if (k == "backoff_max_ms") config.restart.backoff_max_ms = read_u32(source, value, k, 1, 3'600'000);
+    }
+  }
+  const auto* stage_node = root.get("stage");
+  if (stage_node == nullptr) {
+    throw ConfigError(fmt::format("{}: no [[stage]] tables: a pipeline needs at least one stage", source));
+  }
+  const auto* stage_array = stage_node->as_array();
+  if (stage_array == nullptr || !stage_array->is_array_of_tables()) {
+    fail(source, *stage_node, "'stage' must be an array of tables: write each one as [[stage]]");
+  }
+  std::set<std::string> names;
+  for (const auto& element : *stage_array) {
+    const auto& table = *element.as_table();
+    StageConfig stage;
+    stage.line = static_cast<std::uint32_t>(table.source().begin.line);
+    const auto* name = table.get("name");
+    if (name == nullptr || !name->is_string()) {
+      fail(source, table, "[[stage]] needs name = \"...\" (a label, and the consumer name of a consuming stage)");
+    }
+    stage.name = name->as_string()->get();
+    try {
+      ring::Segment::validate_name("stage", stage.name);
+    } catch (const Error& e) {
+      fail(source, *name, e.what());
+    }
+    if (!names.insert(stage.name).second) fail(source, *name, fmt::format("stage name '{}' is used twice", stage.name));
+    stage.run = stage.name;
+    if (const auto* run = table.get("run")) {
+      if (!run->is_string()) fail(source, *run, fmt::format("[[stage]] '{}' key 'run': expected a string", stage.name));
+      stage.run = run->as_string()->get();
+    }
+    if (!has_subcommand(stages, stage.run) || stage.run == "run" || stage.run == "status" || stage.run == "bench") {
+      const auto* node = table.get("run") != nullptr ? table.get("run") : name;
+      std::vector<std::string> runnable;
+      for (const auto& n : subcommand_names(stages)) {
+        if (n != "run" && n != "status" && n != "bench") runnable.push_back(n);
+      }
+      fail(source, *node, fmt::format("[[stage]] '{}': '{}' is not a stage command (expected one of: {})", stage.name,
+                                      stage.run, fmt::join(runnable, ", ")));
+    }
+    const std::string context = fmt::format("[[stage]] '{}'", stage.name);
+    std::vector<std::pair<const toml::node*, std::vector<std::string>>> per_key;
+    for (const auto& [key, value] : table) {
+      const std::string k{key.str()};
+      if (kStageKeys.contains(k)) continue;
+      if (k == "instance") {
+        fail(source, value, fmt::format("{} key 'instance': set the instance at the top of the file, not per stage", context));
+      }
+      std::vector<std::string> args;
+      if (const auto* b = value.as_boolean()) {
+        args.push_back(fmt::format("--{}={}", k, b->get() ? "true" : "false"));
+      } else if (const auto* array = value.as_array()) {
+        args.push_back("--" + k);
+        for (const auto& item : *array) args.push_back(scalar_text(source, context, k, item));
+      } else {
+        args.push_back("--" + k);
+        args.push_back(scalar_text(source, context, k, value));
+      }
+      per_key.emplace_back(&value, args);
+      stage.args.insert(stage.args.end(), args.begin(), args.end());
+    }
+    // Check with the stage's own parser; on failure, find the key that fails alone.
+    const std::string error = check_with_parser(stages, stage.run, stage.args);
+    if (!error.empty()) {
+      for (const auto& [node, args] : per_key) {
+        const std::string alone = check_with_parser(stages, stage.run, args);
+        if (!alone.empty()) {
+          fail(source, *node, fmt::format("{} key '{}': framering {} says: {}", context,
+                                          args.front().substr(2, args.front().find('=') - 2), stage.run, alone));
+        }
+      }
+      fail(source, table, fmt::format("{}: framering {} says: {}", context, stage.run, error));
+    }
+    config.stages.push_back(std::move(stage));
+  }
+  return config;
+}
+
+PipelineConfig load_pipeline(const std::string& path, const StageParserFactory& stages) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read the pipeline file: {}", path, errno_text(errno)));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_pipeline(text.str(), path, stages);
+}
+
+}  // namespace framering::supervise
