@@ -1,0 +1,2 @@
+framering_add_test(test_supervise_pipeline_config SOURCES test_supervise_pipeline_config.cpp LABELS unit TIMEOUT 30
+  LIBS framering::supervise)
