@@ -1,1 +1,0 @@
-framering_add_test(test_supervise_run SOURCES test_supervise_run.cpp LABELS multiprocess TIMEOUT 240)
