@@ -1,7 +1,8 @@
 #include "framering/supervise/supervisor.hpp"
 
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +26,6 @@
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
 
-extern char** environ;
 
 namespace framering::supervise {
 namespace {
@@ -167,27 +167,30 @@ class Supervisor {
     std::vector<char*> argv;
     for (auto& a : stage.argv) argv.push_back(a.data());
     argv.push_back(nullptr);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Its own process group: a Ctrl-C at the terminal reaches only the supervisor, which then
-    // stops the stages in order. Default signal handling and an empty mask in the child.
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    sigset_t empty;
-    sigemptyset(&empty);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, options_.executable.c_str(), nullptr, &attr, argv.data(), environ);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      spdlog::error("run: cannot start stage {}: {}", stage.config.name, errno_text(rc));
-      stage.last_exit = "could not be started: " + errno_text(rc);
+    // fork + exec rather than posix_spawn, for what the child must do before exec: its own
+    // process group (a Ctrl-C at the terminal reaches only the supervisor, which then stops the
+    // stages in order) and PR_SET_PDEATHSIG (a supervisor killed outright takes its stages with
+    // it instead of leaving orphans on the rings). The supervisor is single-threaded.
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);  // the supervisor died before prctl
+      struct sigaction default_action{};
+      default_action.sa_handler = SIG_DFL;
+      for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) ::sigaction(sig, &default_action, nullptr);
+      sigset_t empty;
+      sigemptyset(&empty);
+      ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+      ::execv(options_.executable.c_str(), argv.data());
+      std::fprintf(stderr, "framering run: cannot execute %s: %s\n", options_.executable.c_str(), std::strerror(errno));
+      ::_exit(127);
+    }
+    if (pid < 0) {
+      const int err = errno;
+      spdlog::error("run: cannot start stage {}: {}", stage.config.name, errno_text(err));
+      stage.last_exit = "could not be started: " + errno_text(err);
       schedule_restart(stage);
       return;
     }
