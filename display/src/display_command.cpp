@@ -1,14 +1,519 @@
+// display_command.cpp: `framering display`, a Newest consumer of one ring. With a display it
+// shows the newest frame in an OpenCV window (contrast stretch, colour map, overlay of rates and
+// counters; keys q/Esc, s, p, c); without one it writes PNG snapshots. It never slows the
+// producer: it reads with a timeout (Ready-based backpressure, in RingReader), copies the frame
+// out of its slot, releases it, and drops the copy when release() says the producer lapped it.
 #include "framering/display/display_command.hpp"
 
-#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <opencv2/core.hpp>
+#include <opencv2/highgui.hpp>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/clock.hpp"
+#include "framering/common/cli_options.hpp"
 #include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/segment.hpp"
+#include "framering/common/stop_signal.hpp"
+#include "framering/display/colormap.hpp"
+#include "framering/display/contrast.hpp"
+#include "framering/display/frame_renderer.hpp"
+#include "framering/display/snapshot_writer.hpp"
 
 namespace framering::display {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kRateLogPeriodNs = 5'000'000'000ULL;
+/// The longest a blocking call waits before looking at the stop flag again.
+constexpr auto kPollPeriod = 100ms;
+
+struct DisplayOptions {
+  CommonOptions common;
+  std::string ring = "processed";
+  std::string name = "display";
+  std::string contrast = "percentile";
+  double percentile_low = 0.1;
+  double percentile_high = 99.9;
+  std::uint32_t fixed_min = 0;
+  std::uint32_t fixed_max = 65535;
+  bool fixed_max_given = false;
+  std::string colormap = "none";
+  bool headless = false;
+  bool no_overlay = false;
+  double max_fps = 60.0;
+  std::string snapshot_dir = ".";
+  double snapshot_every_s = 5.0;
+  bool snapshot = false;
+  bool snapshot_raw = false;
+  double wait_for_ring_s = 10.0;
+  std::uint64_t frames = 0;
+};
+
+double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+std::uint64_t to_ns(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e9)); }
+
+// Attaches as a Newest consumer, waiting up to --wait-for-ring-s for a producer to create the
+// ring while watching the stop flag. nullopt when stopped while waiting.
+std::optional<ring::RingReader> attach_when_ready(const DisplayOptions& o) {
+  const std::filesystem::path path = "/dev/shm/" + ring::Segment::segment_name(o.common.instance, o.ring);
+  const std::uint64_t deadline_ns = monotonic_ns() + to_ns(o.wait_for_ring_s);
+  bool said_waiting = false;
+  for (;;) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      ring::ReaderOptions ro;
+      ro.name = o.name;
+      ro.kind = ring::ConsumerKind::Newest;
+      // The segment exists: give its creator time to finish the header.
+      ro.wait_for_segment = std::chrono::milliseconds{1000};
+      try {
+        return ring::RingReader::attach(o.common.instance, o.ring, ro);
+      } catch (const SegmentError&) {
+        if (std::filesystem::exists(path, ec) || monotonic_ns() >= deadline_ns) throw;
+        // Removed between our look and the open: keep waiting for a new one.
+      }
+    }
+    if (stop_requested()) return std::nullopt;
+    if (monotonic_ns() >= deadline_ns) {
+      throw SegmentError(fmt::format(
+          "ring '{}' of instance '{}' does not exist: {} did not appear within --wait-for-ring-s {} "
+          "(start its producer first: `framering acquire`, `framering process` or `framering run`)",
+          o.ring, o.common.instance, path.string(), o.wait_for_ring_s));
+    }
+    if (!said_waiting) {
+      spdlog::info("waiting up to {} s for ring '{}' of instance '{}' ({})", o.wait_for_ring_s, o.ring,
+                   o.common.instance, path.string());
+      said_waiting = true;
+    }
+    std::this_thread::sleep_for(20ms);  // polling for a file to appear
+  }
+}
+
+/// A frame copied out of the ring: raw pixels (rows packed) and where it came from.
+struct TakenFrame {
+  std::uint64_t sequence = 0;
+  PixelFormat pixel_format = PixelFormat::Mono16;
+};
+
+MonoImageView view_of(const cv::Mat& raw, PixelFormat format) {
+  return {std::span<const std::byte>(reinterpret_cast<const std::byte*>(raw.data), raw.step[0] * raw.rows),
+          static_cast<std::uint32_t>(raw.cols), static_cast<std::uint32_t>(raw.rows), raw.step[0], format};
+}
+
+// Takes the newest frame: copies its pixels into `raw`, releases it, and returns it when it was
+// intact all along. nullopt on timeout, or when the producer lapped the read (counted as torn
+// by the reader; the copy is not to be shown).
+std::optional<TakenFrame> take_frame(ring::RingReader& reader, cv::Mat& raw, std::chrono::nanoseconds timeout) {
+  auto frame = reader.read(timeout);
+  if (!frame) return std::nullopt;
+  FrameRenderer::copy_raw({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, raw);
+  const TakenFrame taken{frame->sequence, frame->pixel_format};
+  if (!reader.release(*frame)) {
+    spdlog::debug("frame {} was overwritten while being copied (torn): not shown", taken.sequence);
+    return std::nullopt;
+  }
+  return taken;
+}
+
+/// Frames per second over a sliding window of about one second.
+class RateMeter {
+ public:
+  void tick(std::uint64_t now_ns) {
+    ++count_;
+    if (start_ns_ == 0) start_ns_ = now_ns;
+    const std::uint64_t elapsed = now_ns - start_ns_;
+    if (elapsed >= 1'000'000'000ULL) {
+      rate_ = static_cast<double>(count_) / seconds(elapsed);
+      count_ = 0;
+      start_ns_ = now_ns;
+    }
+  }
+  [[nodiscard]] double rate() const noexcept { return rate_; }
+
+ private:
+  std::uint64_t start_ns_ = 0;
+  std::uint64_t count_ = 0;
+  double rate_ = 0;
+};
+
+/// What every mode counts, for the periodic rate line and the summary.
+struct Tally {
+  std::uint64_t start_ns = monotonic_ns();
+  std::uint64_t shown = 0;      ///< frames rendered and shown (window) or written (snapshots)
+  std::uint64_t snapshots = 0;  ///< PNG files written
+  std::uint64_t last_log_ns = monotonic_ns();
+  std::uint64_t shown_at_last_log = 0;
+  std::optional<std::uint64_t> last_sequence;
+  ContrastLimits limits;
+};
+
+void log_rates(const DisplayOptions& o, const ring::RingReader& reader, Tally& t, const FrameRenderer& renderer) {
+  const std::uint64_t now = monotonic_ns();
+  if (now - t.last_log_ns < kRateLogPeriodNs) return;
+  const auto c = reader.counters();
+  spdlog::info("ring {}: shown {:.1f} fps, sequence {}, read {}, skipped {}, torn {}, snapshots {}, contrast {} [{}, {}]",
+               o.ring, static_cast<double>(t.shown - t.shown_at_last_log) / seconds(now - t.last_log_ns),
+               t.last_sequence ? fmt::to_string(*t.last_sequence) : std::string{"-"}, c.frames_read, c.frames_skipped,
+               c.frames_torn, t.snapshots, to_string(renderer.contrast().settings().mode),
+               t.limits.low, t.limits.high);
+  t.last_log_ns = now;
+  t.shown_at_last_log = t.shown;
+}
+
+void log_summary(const DisplayOptions& o, const ring::RingReader& reader, const Tally& t, std::string_view why) {
+  const auto c = reader.counters();
+  spdlog::info("display of ring {} ended ({}): shown {} frames, {} snapshots in {:.1f} s; read {}, skipped {}, torn {}",
+               o.ring, why, t.shown, t.snapshots, seconds(monotonic_ns() - t.start_ns), c.frames_read,
+               c.frames_skipped, c.frames_torn);
+}
+
+std::string_view stop_reason() { return stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+// ---- headless: snapshots -----------------------------------------------------------------------
+
+int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer, SnapshotWriter& writer) {
+  const bool single = o.snapshot;
+  const std::uint64_t wanted = single ? 1 : o.frames;
+  const std::uint64_t period_ns = to_ns(o.snapshot_every_s);
+  Tally t;
+  cv::Mat raw;
+  cv::Mat image;
+  std::uint64_t next_due_ns = monotonic_ns();
+  while (!stop_requested() && (wanted == 0 || t.snapshots < wanted)) {
+    const std::uint64_t now = monotonic_ns();
+    log_rates(o, reader, t, renderer);
+    if (now < next_due_ns) {
+      // The snapshot period (not a synchronisation): wake at least every kPollPeriod for the stop flag.
+      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds{next_due_ns - now},
+                                                                      kPollPeriod));
+      continue;
+    }
+    const auto taken = take_frame(reader, raw, kPollPeriod);
+    if (!taken) continue;
+    const MonoImageView view = view_of(raw, taken->pixel_format);
+    if (o.snapshot_raw) {
+      image = raw;
+    } else {
+      t.limits = renderer.render(view, image);
+    }
+    std::filesystem::path written;
+    try {
+      written = writer.write(image, taken->sequence);
+    } catch (const Error& e) {
+      if (single) throw;
+      spdlog::error("{}", e.what());
+      next_due_ns = monotonic_ns() + period_ns;
+      continue;
+    }
+    ++t.snapshots;
+    ++t.shown;
+    t.last_sequence = taken->sequence;
+    spdlog::debug("wrote {} (sequence {})", written.string(), taken->sequence);
+    if (single) spdlog::info("wrote {} (sequence {})", written.string(), taken->sequence);
+    next_due_ns += period_ns;
+    if (next_due_ns < monotonic_ns()) next_due_ns = monotonic_ns() + period_ns;  // fell behind: keep the period
+  }
+  log_summary(o, reader, t, stop_requested() ? stop_reason() : "frames done");
+  return 0;
+}
+
+// ---- window --------------------------------------------------------------------------------------
+
+class DisplayWindow {
+ public:
+  DisplayWindow(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer)
+      : o_(o), reader_(reader), renderer_(renderer),
+        title_(fmt::format("framering display: {} / {}", o.common.instance, o.ring)) {
+    try {
+      cv::namedWindow(title_, cv::WINDOW_GUI_NORMAL | cv::WINDOW_KEEPRATIO | cv::WINDOW_NORMAL);
+    } catch (const cv::Exception& e) {
+      throw Error(fmt::format("cannot open a window on DISPLAY={}: {} (use --headless for snapshots)",
+                              std::getenv("DISPLAY") != nullptr ? std::getenv("DISPLAY") : "", e.what()));
+    }
+  }
+  ~DisplayWindow() {
+    try {
+      cv::destroyWindow(title_);
+      cv::waitKey(1);
+    } catch (const cv::Exception&) {  // closed by the user already
+    }
+  }
+  DisplayWindow(const DisplayWindow&) = delete;
+  DisplayWindow& operator=(const DisplayWindow&) = delete;
+
+  int run() {
+    const std::uint64_t period_ns = to_ns(1.0 / o_.max_fps);
+    std::uint64_t next_show_ns = 0;
+    std::string_view why = "frames done";
+    while (o_.frames == 0 || t_.shown < o_.frames) {
+      if (stop_requested()) {
+        why = stop_reason();
+        break;
+      }
+      log_rates(o_, reader_, t_, renderer_);
+      const std::uint64_t now = monotonic_ns();
+      const std::uint64_t wait_ns = next_show_ns > now ? next_show_ns - now : 0;
+      // waitKey runs the GUI event loop; its delay is what caps the refresh at --max-fps.
+      const int key = cv::waitKey(static_cast<int>(std::clamp<std::uint64_t>(wait_ns / 1'000'000, 1, 100)));
+      if (key >= 0 && !handle_key(key & 0xFF)) {
+        why = "quit key";
+        break;
+      }
+      if (t_.shown > 0 && !is_visible()) {
+        why = "window closed";
+        break;
+      }
+      if (paused_ || monotonic_ns() < next_show_ns) continue;
+      const auto taken = take_frame(reader_, raw_, 20ms);
+      if (!taken) continue;
+      format_ = taken->pixel_format;
+      t_.last_sequence = taken->sequence;
+      t_.limits = renderer_.render(view_of(raw_, format_), image_);
+      rate_.tick(monotonic_ns());
+      ++t_.shown;
+      show();
+      // On the --max-fps cadence; after a pause or a slow frame, from now (no catching up).
+      next_show_ns = std::max(next_show_ns + period_ns, monotonic_ns());
+    }
+    log_summary(o_, reader_, t_, why);
+    return 0;
+  }
+
+ private:
+  // Returns false to quit.
+  bool handle_key(int key) {
+    switch (key) {
+      case 'q':
+      case 'Q':
+      case 27:  // Esc
+        return false;
+      case 's':
+      case 'S':
+        snapshot();
+        break;
+      case 'p':
+      case 'P':
+        paused_ = !paused_;
+        spdlog::info("{}", paused_ ? "paused" : "resumed");
+        if (t_.last_sequence) show();
+        break;
+      case 'c':
+      case 'C':
+        renderer_.contrast().set_mode(next_contrast_mode(renderer_.contrast().settings().mode));
+        spdlog::info("contrast {}", to_string(renderer_.contrast().settings().mode));
+        if (t_.last_sequence) {  // show the current frame again in the new mode (it matters when paused)
+          t_.limits = renderer_.render(view_of(raw_, format_), image_);
+          show();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  void snapshot() {
+    if (!t_.last_sequence) {
+      spdlog::warn("no frame shown yet: no snapshot");
+      return;
+    }
+    try {
+      if (!writer_) writer_.emplace(o_.snapshot_dir, o_.ring);
+      const auto path = writer_->write(o_.snapshot_raw ? raw_ : image_, *t_.last_sequence);
+      ++t_.snapshots;
+      spdlog::info("wrote {} (sequence {})", path.string(), *t_.last_sequence);
+    } catch (const Error& e) {
+      spdlog::error("snapshot: {}", e.what());
+    }
+  }
+
+  [[nodiscard]] bool is_visible() const {
+    try {
+      const double visible = cv::getWindowProperty(title_, cv::WND_PROP_VISIBLE);
+      return !(visible >= 0.0 && visible < 0.5);  // -1: the backend cannot tell
+    } catch (const cv::Exception&) {
+      return false;
+    }
+  }
+
+  void show() {
+    if (image_.cols != shown_cols_ || image_.rows != shown_rows_) {
+      cv::resizeWindow(title_, image_.cols, image_.rows);  // one screen pixel per frame pixel to start with
+      shown_cols_ = image_.cols;
+      shown_rows_ = image_.rows;
+    }
+    if (o_.no_overlay) {
+      cv::imshow(title_, image_);
+      return;
+    }
+    image_.copyTo(overlaid_);
+    draw_overlay(overlaid_);
+    cv::imshow(title_, overlaid_);
+  }
+
+  void draw_overlay(cv::Mat& image) const {
+    const auto c = reader_.counters();
+    const std::string line1 = fmt::format("{:.1f} fps  seq {}  skipped {}  torn {}", rate_.rate(),
+                                          t_.last_sequence.value_or(0), c.frames_skipped, c.frames_torn);
+    const std::string line2 =
+        fmt::format("{} [{}, {}]  {}{}", to_string(renderer_.contrast().settings().mode), t_.limits.low,
+                    t_.limits.high, renderer_.colormap().name(), paused_ ? "  PAUSED" : "");
+    const double scale = std::clamp(image.rows / 900.0, 0.35, 1.5);
+    const int thickness = std::max(1, static_cast<int>(std::lround(scale * 1.5)));
+    const int line_height = static_cast<int>(std::lround(28 * scale)) + 4;
+    int y = line_height;
+    for (const std::string& line : {line1, line2}) {
+      // A dark outline under light text stays readable on any colour map.
+      cv::putText(image, line, {6, y}, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar::all(0), thickness + 2, cv::LINE_AA);
+      cv::putText(image, line, {6, y}, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar::all(255), thickness, cv::LINE_AA);
+      y += line_height;
+    }
+  }
+
+  const DisplayOptions& o_;
+  ring::RingReader& reader_;
+  FrameRenderer& renderer_;
+  std::string title_;
+  Tally t_;
+  RateMeter rate_;
+  cv::Mat raw_;
+  cv::Mat image_;
+  cv::Mat overlaid_;
+  PixelFormat format_ = PixelFormat::Mono16;
+  bool paused_ = false;
+  int shown_cols_ = 0;
+  int shown_rows_ = 0;
+  std::optional<SnapshotWriter> writer_;
+};
+
+// ---- the command ---------------------------------------------------------------------------------
+
+int run_display(const DisplayOptions& o) {
+  setup_logging("display", o.common.log_level);
+  ring::Segment::validate_name("instance", o.common.instance);
+  ring::Segment::validate_name("ring", o.ring);
+
+  ContrastSettings contrast;
+  contrast.mode = parse_contrast_mode(o.contrast).value_or(ContrastMode::Percentile);
+  contrast.percentile_low = o.percentile_low;
+  contrast.percentile_high = o.percentile_high;
+  contrast.fixed_min = o.fixed_min;
+  if (o.fixed_max_given) contrast.fixed_max = o.fixed_max;
+  FrameRenderer renderer(contrast, Colormap::from_name(o.colormap));
+
+  const char* display = std::getenv("DISPLAY");
+  const bool has_display = display != nullptr && *display != '\0';
+  const bool windowed = !o.snapshot && !o.headless && has_display;
+  // Snapshots are what a headless display is for: check the directory before waiting for anything.
+  std::optional<SnapshotWriter> writer;
+  if (!windowed) writer.emplace(o.snapshot_dir, o.ring);
+
+  install_stop_handlers();
+  auto reader = attach_when_ready(o);
+  if (!reader) {
+    spdlog::info("stopped ({}) while waiting for ring '{}'", stop_reason(), o.ring);
+    return 0;
+  }
+  const auto& h = reader->segment().header();
+  spdlog::info("display of ring {} (instance {}): {}x{} {}, consumer '{}'{}; {}", o.ring, o.common.instance, h.width,
+               h.height, to_string(static_cast<PixelFormat>(h.pixel_format)), reader->name(),
+               reader->resumed() ? " (resumed)" : "",
+               windowed          ? fmt::format("window on DISPLAY={}", display)
+               : o.snapshot      ? fmt::format("one snapshot into {}", writer->directory().string())
+                                 : fmt::format("a snapshot every {} s into {}{}", o.snapshot_every_s,
+                                          writer->directory().string(), has_display ? " (--headless)" : " (no DISPLAY)"));
+  if (!windowed) return run_snapshots(o, *reader, renderer, *writer);
+  DisplayWindow window(o, *reader, renderer);
+  return window.run();
+}
+
+}  // namespace
 
 void add_display_subcommand(CLI::App& app, std::function<int()>& action) {
-  CLI::App* cmd = app.add_subcommand("display", "(being built)");
-  cmd->callback([&action] { action = [] () -> int { throw Error("framering display is not built yet"); }; });
+  auto o = std::make_shared<DisplayOptions>();
+  CLI::App* cmd = app.add_subcommand("display", "Show the newest frame of a ring in a window, or write PNG snapshots");
+  cmd->footer(
+      "A newest consumer: it takes the newest frame when it is ready for one and never slows the producer.\n"
+      "With a display ($DISPLAY set, no --headless): a window with an overlay of the display rate, sequence,\n"
+      "and skipped and torn counts. Keys: q/Esc quit, s snapshot (PNG into --snapshot-dir), p pause,\n"
+      "c cycle the contrast mode (minmax, percentile, fixed).\n"
+      "Without one: a PNG every --snapshot-every-s into --snapshot-dir, named <ring>-<sequence>.png, and\n"
+      "latest.png (replaced atomically); --snapshot writes one and exits. Snapshots are the contrast-stretched\n"
+      "(and colour-mapped) 8-bit image without overlay; --snapshot-raw writes the frame as it is (16-bit PNG).\n"
+      "Exit codes: 0 ok, 2 could not start, 100+ command-line errors.\n"
+      "Examples:\n"
+      "  framering display --ring raw --contrast percentile --colormap inferno\n"
+      "  framering display --ring processed --headless --snapshot-every-s 10 --snapshot-dir /tmp/shots\n"
+      "  framering display --ring raw --snapshot --snapshot-dir .");
+  add_common_options(*cmd, o->common);
+  cmd->add_option("--ring", o->ring, "Ring to show")->capture_default_str();
+  cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-])")->capture_default_str();
+  cmd->add_option("--contrast", o->contrast, "Contrast stretch to 8 bits: minmax, percentile or fixed")
+      ->check(CLI::IsMember({"minmax", "percentile", "fixed"}))
+      ->capture_default_str();
+  cmd->add_option("--percentile-low", o->percentile_low, "percentile: the percentile (in %) that maps to black")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  cmd->add_option("--percentile-high", o->percentile_high, "percentile: the percentile (in %) that maps to white")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  cmd->add_option("--fixed-min", o->fixed_min, "fixed: the count that maps to black")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--fixed-max", o->fixed_max,
+                  "fixed: the count that maps to white (default: the pixel format's full scale, 65535 for Mono16)")
+      ->check(CLI::Range(0, 65535))
+      ->each([o](const std::string&) { o->fixed_max_given = true; });
+  cmd->add_option("--colormap", o->colormap, "Colour map: " + Colormap::names())
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            try {
+              (void)Colormap::from_name(name);
+              return {};
+            } catch (const ConfigError& e) {
+              return e.what();
+            }
+          },
+          "NAME", "colormap"))
+      ->capture_default_str();
+  cmd->add_flag("--headless", o->headless, "No window even when $DISPLAY is set: write snapshots");
+  cmd->add_flag("--no-overlay", o->no_overlay, "Window: no text over the image");
+  cmd->add_option("--max-fps", o->max_fps, "Window: most refreshes per second")
+      ->check(CLI::Range(0.1, 1000.0))
+      ->capture_default_str();
+  cmd->add_option("--snapshot-dir", o->snapshot_dir, "Directory for PNG snapshots (created when missing)")
+      ->capture_default_str();
+  cmd->add_option("--snapshot-every-s", o->snapshot_every_s, "Headless: seconds between snapshots")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str();
+  cmd->add_flag("--snapshot", o->snapshot, "Write one snapshot of the newest frame and exit (no window)");
+  cmd->add_flag("--snapshot-raw", o->snapshot_raw,
+                "Snapshots hold the frame's own counts (16-bit PNG for 16-bit formats), not the 8-bit image");
+  cmd->add_option("--wait-for-ring-s", o->wait_for_ring_s, "Seconds to wait for the ring to be created")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--frames", o->frames, "Stop after showing (or snapshotting) this many frames; 0 = until stopped")
+      ->capture_default_str();
+  cmd->callback([o, &action] { action = [o] { return run_display(*o); }; });
 }
 
 }  // namespace framering::display
