@@ -1,14 +1,314 @@
+// acquire_command.cpp: `framering acquire`: parse, build the source, create or re-attach the
+// ring, and run the producer loop (paced, counted, stoppable).
 #include "framering/acquire/acquire_command.hpp"
 
-#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <ctime>
 
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framering/acquire/file_source.hpp"
+#include "framering/acquire/pattern_source.hpp"
+#include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
+#include "framering/common/pixel_format.hpp"
+#include "framering/common/ring_writer.hpp"
+#include "framering/common/stop_signal.hpp"
 
 namespace framering::acquire {
+namespace {
+
+constexpr std::uint64_t kNsPerSecond = 1'000'000'000ULL;
+// Longest single wait inside a claim, so that SIGINT/SIGTERM end a blocked claim promptly.
+constexpr std::uint64_t kClaimSliceNs = 50'000'000ULL;
+
+PixelFormat parse_format(const std::string& name) {
+  const auto format = parse_pixel_format(name);
+  if (!format) {
+    throw ConfigError(fmt::format("--pixel-format '{}' is not a PFNC mono format: expected Mono8, Mono10, Mono12, "
+                                  "Mono14 or Mono16 (spelt exactly so)", name));
+  }
+  return *format;
+}
+
+std::unique_ptr<FrameSource> make_source(const AcquireOptions& o, PixelFormat format) {
+  if (o.source == "files") {
+    auto source = std::make_unique<FileSource>(
+        FileSourceOptions{.path = o.path, .loop = o.loop, .scale_to_16bit = o.scale_to_16bit, .pixel_format = format});
+    const PatternShape shape = source->shape();
+    if ((o.width_given && o.width != shape.width) || (o.height_given && o.height != shape.height)) {
+      throw ConfigError(fmt::format("--path '{}' holds {}x{} frames but --width/--height ask for {}x{}: leave them out "
+                                    "(the ring follows the source) or give the source's size",
+                                    o.path, shape.width, shape.height, o.width, o.height));
+    }
+    return source;
+  }
+  if (o.source != "pattern") throw ConfigError(fmt::format("--source '{}' is not pattern or files", o.source));
+  const auto scene = parse_scene(o.scene);
+  if (!scene) throw ConfigError(fmt::format("--scene '{}' is not microscopy, droplets, testpattern or grating", o.scene));
+  ring::RingGeometry check;
+  check.width = o.width;
+  check.height = o.height;
+  check.pixel_format = format;
+  check.validate();  // before a scene sizes its tables by width and height
+  return std::make_unique<PatternSource>(PatternOptions{.width = o.width,
+                                                        .height = o.height,
+                                                        .pixel_format = format,
+                                                        .scene = *scene,
+                                                        .seed = o.seed,
+                                                        .grating_cycles_per_pixel = o.grating_cycles_per_pixel,
+                                                        .grating_angle_deg = o.grating_angle_deg,
+                                                        .grating_amplitude_counts = o.grating_amplitude});
+}
+
+// Sleeps until `deadline_ns` on CLOCK_MONOTONIC (an absolute schedule: lateness does not
+// accumulate). Returns early when a stop is requested (the signal interrupts the sleep).
+void sleep_until(std::uint64_t deadline_ns) noexcept {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(deadline_ns / kNsPerSecond);
+  ts.tv_nsec = static_cast<long>(deadline_ns % kNsPerSecond);
+  while (!stop_requested()) {
+    const int rc = ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    if (rc != EINTR) return;
+  }
+}
+
+// Counters of one run, and the periodic info line.
+struct Stats {
+  std::uint64_t published = 0;
+  std::uint64_t dropped_claim = 0;       // a claim timed out: an every consumer held the slot
+  std::uint64_t dropped_unreadable = 0;  // the source could not read a frame
+  std::uint64_t late_ticks = 0;          // the schedule slipped by a whole period or more
+  std::uint64_t first_sequence = 0;
+  std::uint64_t start_ns = 0;
+  std::uint64_t window_start_ns = 0;
+  std::uint64_t window_published = 0;
+  std::uint64_t window_dropped = 0;
+
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_claim + dropped_unreadable; }
+};
+
+void log_window(Stats& s, std::uint64_t now_ns, std::uint64_t next_sequence) {
+  const double seconds = static_cast<double>(now_ns - s.window_start_ns) / 1e9;
+  const std::uint64_t frames = s.published - s.window_published;
+  const std::uint64_t dropped = s.dropped() - s.window_dropped;
+  spdlog::info("published {} frames in {:.1f} s ({:.1f} fps), next sequence {}; dropped {} (total {}: {} claim timeouts, "
+               "{} unreadable){}",
+               frames, seconds, seconds > 0 ? static_cast<double>(frames) / seconds : 0.0, next_sequence, dropped,
+               s.dropped(), s.dropped_claim, s.dropped_unreadable,
+               s.late_ticks > 0 ? fmt::format("; fell behind the rate {} times", s.late_ticks) : std::string{});
+  s.window_start_ns = now_ns;
+  s.window_published = s.published;
+  s.window_dropped = s.dropped();
+}
+
+enum class ClaimOutcome { Claimed, TimedOut, Stopped };
+
+// Claims in slices of at most kClaimSliceNs until `timeout_ns` has passed, checking for a stop
+// between slices (the writer's eviction timers carry over between calls).
+ClaimOutcome claim_slot(ring::RingWriter& writer, std::uint64_t timeout_ns, ring::WritableSlot& out) noexcept {
+  const std::uint64_t deadline = monotonic_ns() + timeout_ns;
+  while (true) {
+    const std::uint64_t now = monotonic_ns();
+    const std::uint64_t slice = now >= deadline ? 0 : std::min(deadline - now, kClaimSliceNs);
+    auto slot = writer.claim(std::chrono::nanoseconds{slice});
+    if (slot) {
+      out = *slot;
+      return ClaimOutcome::Claimed;
+    }
+    if (stop_requested()) return ClaimOutcome::Stopped;
+    if (monotonic_ns() >= deadline) return ClaimOutcome::TimedOut;
+  }
+}
+
+}  // namespace
+
+int run_acquire(const AcquireOptions& o) {
+  setup_logging("acquire", o.common.log_level);
+  install_stop_handlers();
+  ring::Segment::validate_name("instance", o.common.instance);
+  ring::Segment::validate_name("ring", o.ring);
+  if (!(o.rate_hz >= 0.0 && o.rate_hz <= 1e6)) throw ConfigError(fmt::format("--rate-hz {} is outside 0..1000000", o.rate_hz));
+  const PixelFormat format = parse_format(o.pixel_format);
+  std::unique_ptr<FrameSource> source = make_source(o, format);
+  const PatternShape source_shape = source->shape();
+
+  ring::RingGeometry geometry;
+  geometry.width = source_shape.width;
+  geometry.height = source_shape.height;
+  geometry.pixel_format = format;
+  geometry.slot_count = o.slots;
+  geometry.max_consumers = o.max_consumers;
+  geometry.validate();
+  ring::WriterOptions writer_options;
+  writer_options.access = o.group_access ? ring::Access::Group : ring::Access::Private;
+  ring::RingWriter writer = ring::RingWriter::create_or_attach(o.common.instance, o.ring, geometry, writer_options);
+  const auto& header = writer.segment().header();
+  const PatternShape frame{header.width, header.height, header.stride_bytes, static_cast<PixelFormat>(header.pixel_format)};
+
+  spdlog::info("{} -> ring {} of instance {} ({}, {} at sequence {}); rate {}, {}", source->describe(), o.ring,
+               o.common.instance, geometry.to_string(), writer.reattached() ? "re-attached" : "created",
+               writer.next_sequence(), o.rate_hz > 0 ? fmt::format("{} Hz", o.rate_hz) : std::string{"flat out"},
+               o.frames > 0 ? fmt::format("{} frames", o.frames) : std::string{"until SIGINT/SIGTERM"});
+
+  const std::uint64_t period_ns = o.rate_hz > 0 ? static_cast<std::uint64_t>(std::llround(1e9 / o.rate_hz)) : 0;
+  const std::uint64_t claim_timeout_ns = std::uint64_t{o.claim_timeout_ms} * 1'000'000ULL;
+  const auto stats_interval_ns = static_cast<std::uint64_t>(std::max(0.1, o.stats_interval_s) * 1e9);
+  Stats stats;
+  stats.first_sequence = writer.next_sequence();
+  stats.start_ns = monotonic_ns();
+  stats.window_start_ns = stats.start_ns;
+  std::uint64_t next_tick_ns = stats.start_ns;
+  bool source_ended = false;
+
+  while (!stop_requested() && (o.frames == 0 || stats.published < o.frames)) {
+    if (period_ns > 0) {
+      sleep_until(next_tick_ns);
+      if (stop_requested()) break;
+      next_tick_ns += period_ns;
+      const std::uint64_t now = monotonic_ns();
+      if (now > next_tick_ns + period_ns) {  // more than a period behind: re-anchor, no burst
+        ++stats.late_ticks;
+        next_tick_ns = now;
+      }
+    }
+    const auto grabbed = source->grab();
+    if (!grabbed) {
+      if (grabbed.error() == GrabError::EndOfSource) {
+        source_ended = true;
+        break;
+      }
+      ++stats.dropped_unreadable;
+      writer.count_dropped(1);
+      continue;
+    }
+    ring::WritableSlot slot;
+    const ClaimOutcome claimed = claim_slot(writer, claim_timeout_ns, slot);
+    if (claimed == ClaimOutcome::Stopped) break;
+    if (claimed == ClaimOutcome::TimedOut) {
+      ++stats.dropped_claim;
+      writer.count_dropped(1);
+      if (stats.dropped_claim == 1 || stats.dropped_claim % 100 == 0) {
+        spdlog::warn("dropped source frame {}: an every consumer held slot {} for {} ms ({} claim timeouts so far)",
+                     grabbed->camera_frame_id, writer.next_sequence() % header.slot_count, o.claim_timeout_ms,
+                     stats.dropped_claim);
+      }
+    } else {
+      source->write(slot.pixels, frame, slot.sequence);
+      writer.publish({.timestamp_ns = grabbed->timestamp_ns, .camera_frame_id = grabbed->camera_frame_id});
+      ++stats.published;
+    }
+    const std::uint64_t now = monotonic_ns();
+    if (now - stats.window_start_ns >= stats_interval_ns) log_window(stats, now, writer.next_sequence());
+  }
+
+  const double seconds = static_cast<double>(monotonic_ns() - stats.start_ns) / 1e9;
+  const std::string why = stop_requested() ? fmt::format("stopped by signal {}", stop_signal())
+                          : source_ended   ? std::string{"end of source"}
+                                           : std::string{"frame count reached"};
+  const std::string range = stats.published > 0
+                                ? fmt::format("sequences {}..{}", stats.first_sequence, writer.next_sequence() - 1)
+                                : std::string{"no sequence"};
+  const auto level = stats.dropped() > 0 ? spdlog::level::warn : spdlog::level::info;
+  spdlog::log(level, "acquire done ({}): published {} frames ({}) in {:.2f} s, {:.1f} fps; dropped {} ({} claim timeouts, "
+              "{} unreadable source frames)",
+              why, stats.published, range, seconds, seconds > 0 ? static_cast<double>(stats.published) / seconds : 0.0,
+              stats.dropped(), stats.dropped_claim, stats.dropped_unreadable);
+  return stats.dropped() > 0 ? 3 : 0;
+}
 
 void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
-  CLI::App* cmd = app.add_subcommand("acquire", "(being built)");
-  cmd->callback([&action] { action = [] () -> int { throw Error("framering acquire is not built yet"); }; });
+  auto o = std::make_shared<AcquireOptions>();
+  CLI::App* cmd = app.add_subcommand("acquire", "Produce frames into a ring: synthetic scenes, TIFF stacks, image sequences, videos");
+  cmd->footer(
+      "The only producer of its ring: it creates the ring, or re-attaches to a compatible one and continues\n"
+      "its sequence. Frames are rendered or converted straight into the claimed slot. camera_frame_id is the\n"
+      "source's own counter (frames since start; files: index in the file or sequence, counting across loops);\n"
+      "timestamps are CLOCK_REALTIME at render or grab.\n"
+      "Scenes (--source pattern), in Mono16 counts, shifted right for Mono8/Mono12:\n"
+      "  microscopy   Gaussian beads drifting on a dark background, Poisson shot noise (seeded)\n"
+      "  droplets     skyscreen's droplet rings: concentric rings that expand and fade (seeded)\n"
+      "  testpattern  pixel(x, y) = (sequence + x + 3y) & mask: any consumer can verify every pixel\n"
+      "  grating      32768 + amplitude * sin(2 pi f (x cos a + y sin a)), static, for filter tests\n"
+      "Files (--source files): the ring's width and height follow the source; --width/--height, if given,\n"
+      "must match it. Colour becomes grey; 8-bit into a 16-bit ring is scaled x257 (see --scale-to-16bit).\n"
+      "Every info line (each --stats-interval-s) gives the publish rate and frames dropped.\n"
+      "Exit codes: 0 done (frame count reached, end of a --no-loop source, or SIGINT/SIGTERM);\n"
+      "2 could not start; 3 frames were dropped (claim timeouts or unreadable source frames).\n"
+      "Examples:\n"
+      "  framering acquire --instance lab1\n"
+      "  framering acquire --scene testpattern --width 640 --height 480 --rate-hz 0 --frames 1000\n"
+      "  framering acquire --source files --path stack.tif --rate-hz 10\n"
+      "  framering acquire --source files --path '/data/run7/*.png' --no-loop --pixel-format Mono8");
+  add_common_options(*cmd, o->common);
+
+  auto* ring_group = cmd->add_option_group("Ring");
+  ring_group->add_option("--ring", o->ring, "Ring to produce into: /dev/shm/framering.<instance>.<ring>")->capture_default_str();
+  ring_group->add_option("--slots", o->slots, "Frames the ring holds")->check(CLI::Range(2, 65536))->capture_default_str();
+  ring_group->add_option("--max-consumers", o->max_consumers, "Consumer table entries")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  ring_group->add_flag("--group-access", o->group_access, "Create the ring 0660 (the group may attach) instead of 0600");
+  ring_group->add_option("--pixel-format", o->pixel_format, "Ring pixel format, PFNC name: Mono8, Mono12 or Mono16 (also Mono10, Mono14)")
+      ->capture_default_str();
+
+  auto* pacing = cmd->add_option_group("Pacing");
+  pacing->add_option("--source", o->source, "Where frames come from")
+      ->check(CLI::IsMember({"pattern", "files"}))
+      ->capture_default_str();
+  pacing->add_option("--rate-hz", o->rate_hz, "Frames per second on an absolute schedule; 0 = as fast as possible")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  pacing->add_option("--frames", o->frames, "Publish exactly this many frames, then exit; 0 = until SIGINT/SIGTERM")
+      ->capture_default_str();
+  pacing->add_option("--claim-timeout-ms", o->claim_timeout_ms,
+                     "How long to wait for an every consumer to free the next slot before dropping the frame (counted, logged)")
+      ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
+  pacing->add_option("--stats-interval-s", o->stats_interval_s, "Seconds between info lines with rates and drops")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+
+  auto* pattern = cmd->add_option_group("Pattern source");
+  auto* width = pattern->add_option("--width", o->width, "Frame width in pixels (files: must match the source if given)")
+                    ->check(CLI::Range(1, 65536))
+                    ->capture_default_str();
+  auto* height = pattern->add_option("--height", o->height, "Frame height in pixels (files: must match the source if given)")
+                     ->check(CLI::Range(1, 65536))
+                     ->capture_default_str();
+  pattern->add_option("--scene", o->scene, "Synthetic scene")
+      ->check(CLI::IsMember({"microscopy", "droplets", "testpattern", "grating"}))
+      ->capture_default_str();
+  pattern->add_option("--seed", o->seed, "Seed of the microscopy and droplets scenes (same seed, same frames)")
+      ->capture_default_str();
+  pattern->add_option("--grating-cycles-per-pixel", o->grating_cycles_per_pixel, "Grating frequency (period = 1/f pixels), 0 < f <= 0.5")
+      ->capture_default_str();
+  pattern->add_option("--grating-angle-deg", o->grating_angle_deg, "Grating direction in degrees; 0 = varies along x")
+      ->capture_default_str();
+  pattern->add_option("--grating-amplitude", o->grating_amplitude, "Grating amplitude in Mono16 counts around the mean 32768")
+      ->capture_default_str();
+
+  auto* files = cmd->add_option_group("Files source");
+  files->add_option("--path", o->path,
+                    "A multi-page TIFF (8/16-bit), a folder of images (sorted by name), a glob like 'dir/*.png' (quoted), "
+                    "or a video (OpenCV VideoCapture)");
+  files->add_flag("--loop,!--no-loop", o->loop, "Start over after the last frame (default: on; --no-loop: one pass, then exit 0)");
+  files->add_flag("--scale-to-16bit,!--no-scale-to-16bit", o->scale_to_16bit,
+                  "Stretch 8-bit sources to a 16-bit ring's range, Mono16: x257 so 255 -> 65535 (default: on; "
+                  "--no-scale-to-16bit copies 0..255 as is)");
+
+  cmd->callback([o, &action, width, height] {
+    o->width_given = width->count() > 0;
+    o->height_given = height->count() > 0;
+    action = [o] { return run_acquire(*o); };
+  });
 }
 
 }  // namespace framering::acquire

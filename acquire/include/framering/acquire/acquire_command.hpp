@@ -1,13 +1,54 @@
 // acquire_command.hpp: `framering acquire`: the producer of a ring: synthetic patterns, image files and videos.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
+
+#include "framering/common/cli_options.hpp"
 
 namespace CLI {
 class App;
 }
 
 namespace framering::acquire {
+
+/// Everything `framering acquire` takes; the defaults are the command line's.
+struct AcquireOptions {
+  CommonOptions common;
+  std::string ring = "raw";
+  std::uint32_t slots = 16;
+  std::uint32_t max_consumers = 16;
+  bool group_access = false;
+  std::string source = "pattern";  ///< pattern | files
+  double rate_hz = 30.0;           ///< frames per second on an absolute schedule; 0 = flat out
+  std::uint64_t frames = 0;        ///< publish exactly this many, then exit; 0 = until SIGINT/SIGTERM
+  std::uint32_t claim_timeout_ms = 1000;
+  // pattern
+  std::uint32_t width = 1920;
+  std::uint32_t height = 1080;
+  bool width_given = false;   ///< files: width was on the command line, so it must match the source
+  bool height_given = false;  ///< files: likewise for height
+  std::string pixel_format = "Mono16";
+  std::string scene = "microscopy";
+  std::uint64_t seed = 1;
+  double grating_cycles_per_pixel = 0.05;
+  double grating_angle_deg = 0.0;
+  double grating_amplitude = 16000.0;
+  // files
+  std::string path;
+  bool loop = true;
+  bool scale_to_16bit = true;
+  /// Seconds between the info lines with rates and drops.
+  double stats_interval_s = 5.0;
+};
+
+/// Runs the producer until `frames` are published, the file source ends (no --loop) or
+/// SIGINT/SIGTERM. Returns 0, or 3 when frames were dropped (a claim timed out, or a file of a
+/// sequence could not be read): every drop is counted in the ring and logged. Throws
+/// framering::Error (ConfigError, SourceError, SegmentError) when it cannot start: main() logs
+/// it and exits 2.
+[[nodiscard]] int run_acquire(const AcquireOptions& options);
 
 /// Adds the `acquire` subcommand to `app`. When the user selects it, `action` is set to the
 /// function that runs it and returns the exit code (0 ok, 2 could not start, 3 lost frames).

@@ -1,0 +1,67 @@
+// frame_source.hpp: what the acquire loop asks of a source (pattern, files): grab the next frame,
+// then write it straight into the ring slot the loop claimed (zero-copy into shared memory).
+//
+// The loop calls, per frame: grab() (may block on I/O: decode a file, read a video), then
+// RingWriter::claim(), then write() into the claimed slot, then publish(). A frame grabbed but
+// not written (the claim timed out) is a dropped frame; the source's own counter has moved on, so
+// consumers see the drop as a gap in camera_frame_id.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+
+#include "framering/common/error.hpp"
+#include "framering/common/test_pattern.hpp"
+
+namespace framering::acquire {
+
+/// A start-up failure of a source: a path that does not exist or cannot be decoded, an image of
+/// an unsupported depth, options that contradict the source. what() names the input and what
+/// was expected. main() maps it to exit code 2.
+class SourceError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// What grab() returns for a frame the source produced.
+struct GrabbedFrame {
+  std::uint64_t camera_frame_id = 0;  ///< the source's own counter: frames grabbed since start, 0-based
+  std::uint64_t timestamp_ns = 0;     ///< CLOCK_REALTIME ns since the Unix epoch at grab
+};
+
+enum class GrabError {
+  EndOfSource,  ///< no more frames (a file source without --loop after its one pass)
+  Unreadable,   ///< this frame could not be read (a file in a sequence); its id is used up: a source drop
+};
+
+/// A source of frames of one fixed shape. One thread calls it. Frame-path calls allocate
+/// nothing once running (a file decoder may, inside OpenCV).
+class FrameSource {
+ public:
+  FrameSource() = default;
+  virtual ~FrameSource() = default;
+  FrameSource(const FrameSource&) = delete;
+  FrameSource& operator=(const FrameSource&) = delete;
+
+  /// Width, height and pixel format of every frame (stride_bytes = width * bytes per pixel;
+  /// the ring's own stride is passed to write()).
+  [[nodiscard]] virtual PatternShape shape() const noexcept = 0;
+
+  /// Produces the next frame inside the source (decodes it, or takes the time of a synthetic
+  /// one) and gives its id and timestamp. Blocks only on I/O.
+  [[nodiscard]] virtual std::expected<GrabbedFrame, GrabError> grab() noexcept = 0;
+
+  /// Writes the frame last grabbed into `pixels`: `frame.height` rows `frame.stride_bytes`
+  /// apart, `frame.width` pixels of `frame.pixel_format` each (which equal shape()'s).
+  /// `sequence` is the ring sequence it will be published as (synthetic scenes are a function
+  /// of it). Requires a successful grab() since the last write().
+  virtual void write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept = 0;
+
+  /// One line for the log: "pattern microscopy, seed 1" or "files /data/stack.tif (TIFF, 200 pages, 16-bit)".
+  [[nodiscard]] virtual std::string describe() const = 0;
+};
+
+}  // namespace framering::acquire
