@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "framering/bench/process_bench.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/cli_options.hpp"
 #include "framering/common/error.hpp"
@@ -509,6 +510,7 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
       ->group("");
   cmd->add_option("--result", o->result_file, "internal: where a child writes its result")->group("");
   cmd->callback([o, &action] { action = [o] { return run_ring_bench(*o); }; });
+  add_process_bench(*bench, action);
 }
 
 }  // namespace framering::bench

@@ -1,14 +1,327 @@
+// process_command.cpp: `framering process`: a consumer of one ring (newest by default, so a slow
+// filter never slows acquisition; every for lossless processing) and the producer of another.
+//
+// Start-up order matters: open the input ring (waiting for it) to learn the frame shape, plan
+// (seconds with FFTW_MEASURE, a minute with FFTW_PATIENT, instant with wisdom), create the
+// output ring, and only then attach as a consumer, so that an every consumer never gates the
+// producer while it plans.
+//
+// Per frame:
+//   read input ──► load (pixels -> float) ──► release input ──► r2c, mask, c2r ──► claim output
+//   ──► store (float -> pixels, into the slot) ──► publish {input timestamp, input sequence}
+// A Newest consumer can be lapped while it loads: release() then says so, and the frame is
+// dropped before anything is published.
 #include "framering/process/process_command.hpp"
 
-#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_writer.hpp"
+#include "framering/common/segment.hpp"
+#include "framering/common/stop_signal.hpp"
+#include "framering/process/fourier_filter.hpp"
 
 namespace framering::process {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long one read or claim waits before the loop looks at the stop flag again.
+constexpr auto kPollTimeout = 100ms;
+
+struct Totals {
+  std::uint64_t processed = 0;     ///< frames filtered and published
+  std::uint64_t torn = 0;          ///< input reads discarded because the producer lapped them
+  std::uint64_t lost = 0;          ///< every: input frames reported in gaps
+  std::uint64_t gaps = 0;
+  std::uint64_t claim_waits = 0;   ///< output claims that timed out (a slow every consumer downstream)
+};
+
+FilterSpec spec_of(const ProcessOptions& o) {
+  const auto mode = parse_filter_mode(o.mode);
+  if (!mode) throw ConfigError(fmt::format("--mode {} is not one of identity, lowpass, highpass, bandpass, bandstop, logpower", o.mode));
+  // A cut-off the mode does not use is a mistake worth a clear word (lowpass --low-cutoff 0.1
+  // would otherwise run with the default --high-cutoff).
+  if (*mode == FilterMode::Lowpass && o.low_cutoff_given) {
+    throw ConfigError("--mode lowpass uses --high-cutoff (the upper edge of its pass band), not --low-cutoff");
+  }
+  if (*mode == FilterMode::Highpass && o.high_cutoff_given) {
+    throw ConfigError("--mode highpass uses --low-cutoff (the lower edge of its pass band), not --high-cutoff");
+  }
+  if ((*mode == FilterMode::Identity || *mode == FilterMode::LogPower) && (o.low_cutoff_given || o.high_cutoff_given)) {
+    throw ConfigError(fmt::format("--mode {} has no cut-offs", o.mode));
+  }
+  if (*mode == FilterMode::LogPower && o.output_offset != 0.0) throw ConfigError("--mode logpower takes no --offset");
+  FilterSpec spec{*mode, o.low_cutoff, o.high_cutoff, o.output_offset};
+  spec.validate();
+  return spec;
+}
+
+PlanOptions plan_options_of(const ProcessOptions& o) {
+  PlanOptions p;
+  const auto rigor = parse_planner_rigor(o.planner);
+  if (!rigor) throw ConfigError(fmt::format("--planner {} is not one of estimate, measure, patient", o.planner));
+  p.rigor = *rigor;
+  p.threads = o.threads;
+  if (!o.no_wisdom) {
+    if (!o.wisdom.empty()) {
+      p.wisdom_path = o.wisdom;
+    } else {
+      p.wisdom_path = default_wisdom_path();
+      if (!p.wisdom_path) spdlog::warn("neither XDG_CACHE_HOME nor HOME is set: FFTW wisdom will not be cached (--wisdom PATH)");
+    }
+  }
+  return p;
+}
+
+ring::Segment open_input(const ProcessOptions& o) {
+  const auto wait = std::chrono::milliseconds{static_cast<std::int64_t>(o.wait_for_input_s * 1000.0)};
+  try {
+    return ring::Segment::open(o.common.instance, o.input_ring, std::nullopt, wait);
+  } catch (const SegmentError& e) {
+    throw SegmentError(fmt::format("input ring '{}' of instance '{}' could not be opened after waiting {} s for it: {}",
+                                   o.input_ring, o.common.instance, o.wait_for_input_s, e.what()));
+  }
+}
+
+void log_plan(const FourierFilter& filter, const PlanOptions& plan, const ProcessOptions& o) {
+  const PlanReport& r = filter.report();
+  const double planning_s = std::chrono::duration<double>(r.planning_time).count();
+  const std::string wisdom = plan.wisdom_path ? plan.wisdom_path->string() : std::string{"(none)"};
+  if (r.wisdom_used) {
+    spdlog::info("plans for {}x{} ({}, {} thread(s)) came from wisdom {} in {:.3f} s: no planning", filter.shape().width,
+                 filter.shape().height, o.planner, o.threads, wisdom, planning_s);
+  } else {
+    spdlog::info("planned {}x{} ({}, {} thread(s)) in {:.3f} s; wisdom {} {}", filter.shape().width,
+                 filter.shape().height, o.planner, o.threads, planning_s, wisdom,
+                 r.wisdom_written ? "updated" : (r.wisdom_read ? "read but had no plan for this" : "not saved"));
+  }
+  if (!r.wisdom_problem.empty()) spdlog::warn("{} (the next start will plan again)", r.wisdom_problem);
+}
+
+nlohmann::json summary_json(const Totals& t, const ring::ConsumerCounters& c, std::uint64_t published, double seconds) {
+  return {{"processed", t.processed},  {"published", published},     {"input_read", c.frames_read},
+          {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
+          {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", seconds},
+          {"frames_per_s", seconds > 0 ? static_cast<double>(t.processed) / seconds : 0.0}};
+}
+
+}  // namespace
+
+int run_process(const ProcessOptions& o) {
+  const FilterSpec spec = spec_of(o);
+  const PlanOptions plan = plan_options_of(o);
+  const auto kind = o.consumer == "every" ? ring::ConsumerKind::Every : ring::ConsumerKind::Newest;
+
+  // 1. The input's shape.
+  ring::Segment input = open_input(o);
+  const ring::SegmentHeader& h = input.header();
+  const FilterShape shape{h.width, h.height, static_cast<PixelFormat>(h.pixel_format)};
+  ring::RingGeometry input_geometry;
+  input_geometry.width = h.width;
+  input_geometry.height = h.height;
+  input_geometry.pixel_format = shape.pixel_format;
+  input_geometry.stride_bytes = h.stride_bytes;
+  input_geometry.slot_count = 0;  // any
+  spdlog::info("input ring '{}': {}x{} {}, stride {} B, {} slots", o.input_ring, h.width, h.height,
+               to_string(shape.pixel_format), h.stride_bytes, h.slot_count);
+
+  // 2. Plans, once.
+  FourierFilter filter(shape, spec, plan);
+  log_plan(filter, plan, o);
+  if (stop_requested()) {
+    spdlog::info("stopped while planning; nothing processed");
+    return 0;
+  }
+
+  // 3. The output ring: same width, height and format; its own (packed) stride.
+  ring::RingGeometry output_geometry;
+  output_geometry.width = h.width;
+  output_geometry.height = h.height;
+  output_geometry.pixel_format = shape.pixel_format;
+  output_geometry.slot_count = o.output_slots;
+  output_geometry.validate();
+  auto writer = ring::RingWriter::create_or_attach(o.common.instance, o.output_ring, output_geometry);
+  const std::uint64_t output_stride = writer.segment().header().stride_bytes;
+
+  // 4. Attach last (see the file comment).
+  ring::ReaderOptions ro;
+  ro.name = o.name;
+  ro.kind = kind;
+  ro.expected = input_geometry;
+  ro.stall_timeout = std::chrono::nanoseconds{static_cast<std::int64_t>(o.stall_timeout_s * 1e9)};
+  auto reader = ring::RingReader::attach(o.common.instance, o.input_ring, ro);
+  spdlog::info("{} consumer '{}' of '{}' -> producer of '{}' ({} slots{}), mode {}{}", o.consumer, o.name, o.input_ring,
+               o.output_ring, o.output_slots, writer.reattached() ? ", re-attached" : "", o.mode,
+               spec.mode == FilterMode::Identity || spec.mode == FilterMode::LogPower
+                   ? std::string{}
+                   : fmt::format(" (low cut-off {}, high cut-off {} cycles/pixel)", spec.low_cutoff, spec.high_cutoff));
+
+  Totals totals;
+  const std::uint64_t start_ns = monotonic_ns();
+  const auto report_every_ns = static_cast<std::uint64_t>(o.report_interval_s * 1e9);
+  std::uint64_t report_start_ns = start_ns;
+  std::uint64_t report_start_processed = 0;
+  ring::ConsumerCounters report_start_counters{};
+  const std::uint64_t published_at_start = writer.next_sequence();
+
+  while (!stop_requested() && (o.frames == 0 || totals.processed < o.frames)) {
+    const std::uint64_t now_ns = monotonic_ns();
+    if (report_every_ns > 0 && now_ns - report_start_ns >= report_every_ns) {
+      const auto c = reader.counters();
+      const double seconds = static_cast<double>(now_ns - report_start_ns) / 1e9;
+      spdlog::info("{:.1f} frames/s processed; in the last {:.1f} s: skipped {}, torn {}, lost {} (total processed {})",
+                   static_cast<double>(totals.processed - report_start_processed) / seconds, seconds,
+                   c.frames_skipped - report_start_counters.frames_skipped,
+                   c.frames_torn - report_start_counters.frames_torn, c.frames_lost - report_start_counters.frames_lost,
+                   totals.processed);
+      report_start_ns = now_ns;
+      report_start_processed = totals.processed;
+      report_start_counters = c;
+    }
+
+    auto frame = reader.read(kPollTimeout);
+    if (!frame) continue;
+    if (frame->gap) {
+      ++totals.gaps;
+      totals.lost += frame->gap->count();
+      spdlog::warn("lost input frames {}..{} ({} frames): this consumer was evicted or lapped", frame->gap->first,
+                   frame->gap->last, frame->gap->count());
+    }
+    if (!filter.load(frame->pixels, frame->stride_bytes)) {
+      spdlog::critical("input frame {} is smaller than its ring's geometry {}x{}: broken invariant", frame->sequence,
+                       shape.width, shape.height);
+      std::abort();
+    }
+    const ring::FrameMetadata metadata{.timestamp_ns = frame->timestamp_ns, .camera_frame_id = frame->sequence};
+    if (!reader.release(*frame)) {
+      ++totals.torn;  // the producer overwrote it while we loaded it: never published
+      continue;
+    }
+    filter.transform();
+    // A stop while the output ring is full (a stalled every consumer downstream) drops this
+    // frame; otherwise every intact input frame read is published.
+    std::optional<ring::WritableSlot> slot;
+    do {
+      if (auto claimed = writer.claim(kPollTimeout)) {
+        slot = *claimed;
+      } else {
+        ++totals.claim_waits;
+      }
+    } while (!slot && !stop_requested());
+    if (!slot) break;
+    (void)filter.store(slot->pixels, output_stride);  // cannot fail: the output ring has the input's shape
+    writer.publish(metadata);
+    ++totals.processed;
+  }
+
+  const double seconds = static_cast<double>(monotonic_ns() - start_ns) / 1e9;
+  const auto counters = reader.counters();
+  const std::uint64_t published = writer.next_sequence() - published_at_start;
+  spdlog::info("processed {} frames in {:.1f} s ({:.1f} frames/s): input read {}, skipped {}, torn {} (discarded), "
+               "lost {} in {} gaps; output published {}, waited on a full output ring {} times",
+               totals.processed, seconds, seconds > 0 ? static_cast<double>(totals.processed) / seconds : 0.0,
+               counters.frames_read, counters.frames_skipped, counters.frames_torn, totals.lost, totals.gaps, published,
+               totals.claim_waits);
+  if (stop_signal() != 0) spdlog::debug("stopped by signal {}", stop_signal());
+  // One JSON line on stdout, for the supervisor and tests.
+  std::printf("%s\n", summary_json(totals, counters, published, seconds).dump().c_str());
+  std::fflush(stdout);
+  if (kind == ring::ConsumerKind::Every && (totals.lost > 0 || counters.frames_lost > 0)) {
+    spdlog::error("lost {} input frames: exit code 3", std::max(totals.lost, counters.frames_lost));
+    return 3;
+  }
+  return 0;
+}
 
 void add_process_subcommand(CLI::App& app, std::function<int()>& action) {
-  CLI::App* cmd = app.add_subcommand("process", "(being built)");
-  cmd->callback([&action] { action = [] () -> int { throw Error("framering process is not built yet"); }; });
+  auto o = std::make_shared<ProcessOptions>();
+  CLI::App* cmd = app.add_subcommand("process", "Filter frames in the Fourier plane (FFTW) from one ring into another");
+  cmd->footer(
+      "Reads --input-ring, writes --output-ring (same width, height and pixel format). Each frame:\n"
+      "pixels -> float, r2c, multiply by a Gaussian mask in the Fourier plane, c2r, / (width*height),\n"
+      "rounded and clamped to the format's range. Cut-offs are radial frequencies in cycles/pixel\n"
+      "(0.5 = Nyquist along an axis), each where the mask's gain is 1/2:\n"
+      "  lowpass  G = 2^-(f/fh)^2          highpass G = 1 - 2^-(f/fl)^2\n"
+      "  bandpass G = 2^-((f-fc)/hw)^2     bandstop G = 1 - 2^-((f-fc)/hw)^2\n"
+      "  with fl = --low-cutoff, fh = --high-cutoff, fc = (fl+fh)/2, hw = (fh-fl)/2.\n"
+      "logpower shows log(1+|F|^2), zero frequency centred, stretched to the full range per frame.\n"
+      "Output frames carry the input's timestamp and, as camera_frame_id, the input's ring sequence.\n"
+      "Prints one JSON summary line on stdout at exit. Exit codes: 0 ok, 2 could not start,\n"
+      "3 an every consumer lost frames.\n"
+      "Example: framering process --mode bandpass --low-cutoff 0.05 --high-cutoff 0.2 --threads 2");
+  add_common_options(*cmd, o->common);
+  cmd->add_option("--input-ring", o->input_ring, "Ring to read")->capture_default_str();
+  cmd->add_option("--output-ring", o->output_ring, "Ring to create (or re-attach) and write")->capture_default_str();
+  cmd->add_option("--output-slots", o->output_slots, "Slots of the output ring")
+      ->check(CLI::Range(2, 65536))
+      ->capture_default_str();
+  cmd->add_option("--name", o->name, "Consumer name on the input ring")->capture_default_str();
+  cmd->add_option("--consumer", o->consumer,
+                  "newest: the newest frame, never slows acquisition (skips frames when slow); every: every frame, "
+                  "in order (gates the producer)")
+      ->check(CLI::IsMember({"newest", "every"}))
+      ->capture_default_str();
+  cmd->add_option("--mode", o->mode, "identity, lowpass, highpass, bandpass, bandstop or logpower")
+      ->check(CLI::IsMember({"identity", "lowpass", "highpass", "bandpass", "bandstop", "logpower"}))
+      ->capture_default_str();
+  CLI::Option* low = cmd->add_option("--low-cutoff", o->low_cutoff,
+                                     "Lower edge of the pass (stop) band in cycles/pixel, gain 1/2 there: "
+                                     "highpass, bandpass, bandstop")
+                         ->capture_default_str();
+  CLI::Option* high = cmd->add_option("--high-cutoff", o->high_cutoff,
+                                      "Upper edge of the pass (stop) band in cycles/pixel, gain 1/2 there: "
+                                      "lowpass, bandpass, bandstop")
+                          ->capture_default_str();
+  cmd->add_option("--offset", o->output_offset,
+                  "Counts added to every output pixel after filtering, before rounding and clamping (e.g. 32768 "
+                  "to see the negative half of a highpass or bandpass result)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "FFTW threads per transform")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--planner", o->planner,
+                  "FFTW planner: estimate (instant, slower plans), measure (seconds), patient (about a minute, "
+                  "plans ~10-20% faster); wisdom makes later starts instant")
+      ->check(CLI::IsMember({"estimate", "measure", "patient"}))
+      ->capture_default_str();
+  cmd->add_option("--wisdom", o->wisdom,
+                  "FFTW wisdom file, read before planning and rewritten after it [default: "
+                  "$XDG_CACHE_HOME/framering/fftw-wisdom-<hostname>.dat, or ~/.cache/framering/... without it]");
+  cmd->add_flag("--no-wisdom", o->no_wisdom, "Neither read nor write a wisdom file");
+  cmd->add_option("--frames", o->frames, "Publish this many frames, then exit; 0 = until SIGINT/SIGTERM")
+      ->capture_default_str();
+  cmd->add_option("--wait-for-input-s", o->wait_for_input_s, "How long to wait for the input ring to appear, in seconds")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--stall-timeout-s", o->stall_timeout_s,
+                  "every: the producer evicts this consumer (a gap, exit code 3) after it makes no progress for this "
+                  "long; 0 = never")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--report-interval-s", o->report_interval_s, "Seconds between rate reports in the log; 0 = none")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->callback([o, low, high, &action] {
+    o->low_cutoff_given = low->count() > 0;
+    o->high_cutoff_given = high->count() > 0;
+    action = [o] {
+      setup_logging("process", o->common.log_level);
+      install_stop_handlers();
+      return run_process(*o);
+    };
+  });
 }
 
 }  // namespace framering::process

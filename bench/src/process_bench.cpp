@@ -1,0 +1,537 @@
+// process_bench.cpp: `framering bench process`: how close the process stage on real rings comes
+// to the bare FFTW work it does, both measured in the same run.
+//
+//   bare loop (in the parent, before and after the pipeline; the mean is the baseline):
+//       u16 -> float, r2c, mask, c2r, float -> u16 on prepared frames in plain fftwf_malloc
+//       buffers, with the same plan flags, threads and per-pixel kernels as the stage; no ring
+//   pipeline (four processes):
+//       producer  `bench process --role producer`: memcpy of prepared frames into "raw", flat out
+//       stage     the real `framering process --consumer every` (every frame is processed)
+//       drain     `bench process --role drain`: every consumer of "processed"; checks that the
+//                 input sequences arrive complete and in order, and times them (it does not
+//                 read the pixels, so that it takes as little CPU from the stage as possible)
+//   ratio = pipeline frames/s / bare frames/s
+// Wisdom: the parent plans first and saves wisdom, so the stage's own planning is a wisdom hit.
+#include "framering/bench/process_bench.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fftw3.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/cli_options.hpp"
+#include "framering/common/clock.hpp"
+#include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_writer.hpp"
+#include "framering/common/segment.hpp"
+#include "framering/common/stop_signal.hpp"
+#include "framering/process/fftw_planner.hpp"
+#include "framering/process/filter_mask.hpp"
+#include "framering/process/pixel_kernels.hpp"
+
+extern char** environ;
+
+namespace framering::bench {
+namespace {
+
+using process::FftwFloats;
+
+struct ProcessBenchOptions {
+  CommonOptions common;
+  std::uint32_t width = 1920;
+  std::uint32_t height = 1080;
+  int threads = 1;
+  std::string mode = "bandpass";
+  double low_cutoff = 0.02;
+  double high_cutoff = 0.2;
+  std::string planner = "measure";
+  std::string wisdom;  ///< empty: the per-machine default
+  bool no_wisdom = false;
+  double seconds = 5.0;
+  std::uint32_t slots = 16;
+  bool json = false;
+  // Internal: the role of a child process and where it writes its result.
+  std::string role;
+  std::string result_file;
+};
+
+constexpr const char* kInputRing = "raw";
+constexpr const char* kOutputRing = "processed";
+constexpr const char* kStageName = "process";
+constexpr const char* kDrainName = "bench-drain";
+constexpr int kPreparedFrames = 4;
+constexpr std::uint32_t kOutputSlots = 8;
+
+ring::RingGeometry geometry_of(const ProcessBenchOptions& o) {
+  ring::RingGeometry g;
+  g.width = o.width;
+  g.height = o.height;
+  g.pixel_format = PixelFormat::Mono16;
+  g.slot_count = o.slots;
+  g.max_consumers = 4;
+  return g;
+}
+
+process::FilterSpec spec_of(const ProcessBenchOptions& o) {
+  const auto mode = process::parse_filter_mode(o.mode);
+  if (!mode || *mode == process::FilterMode::LogPower) throw ConfigError(fmt::format("--mode {} cannot be benchmarked", o.mode));
+  process::FilterSpec spec{*mode, o.low_cutoff, o.high_cutoff};
+  spec.validate();
+  return spec;
+}
+
+process::PlannerRigor rigor_of(const ProcessBenchOptions& o) {
+  const auto rigor = process::parse_planner_rigor(o.planner);
+  if (!rigor) throw ConfigError(fmt::format("--planner {} is not estimate, measure or patient", o.planner));
+  return *rigor;
+}
+
+std::optional<std::filesystem::path> wisdom_of(const ProcessBenchOptions& o) {
+  if (o.no_wisdom) return std::nullopt;
+  if (!o.wisdom.empty()) return std::filesystem::path(o.wisdom);
+  return process::default_wisdom_path();
+}
+
+// Distinct prepared Mono16 frames, as a camera driver's buffers would be: smooth gradients
+// plus texture, every value in range.
+std::vector<FftwFloats> prepared_frames(const ProcessBenchOptions& o) {
+  const std::size_t pixels = std::size_t{o.width} * o.height;
+  std::vector<FftwFloats> frames;
+  for (int k = 0; k < kPreparedFrames; ++k) {
+    frames.push_back(process::allocate_fftw_floats((pixels + 1) / 2));  // pixels u16 = pixels/2 floats
+    auto* px = reinterpret_cast<std::uint16_t*>(frames.back().get());
+    for (std::size_t i = 0; i < pixels; ++i) {
+      const std::size_t x = i % o.width;
+      const std::size_t y = i / o.width;
+      px[i] = static_cast<std::uint16_t>((x * 13 + y * 7 + static_cast<std::size_t>(k) * 1013 + (i * 2654435761U >> 20)) & 0xFFFF);
+    }
+  }
+  return frames;
+}
+
+void write_result(const std::string& path, const nlohmann::json& result) {
+  std::ofstream out(path);
+  out << result.dump() << '\n';
+  if (!out) throw Error(fmt::format("bench: cannot write result file {}", path));
+}
+
+nlohmann::json read_result(const std::string& path, const std::string& role) {
+  std::ifstream in(path);
+  nlohmann::json j;
+  if (!(in >> j)) throw Error(fmt::format("bench: the {} process left no result in {}", role, path));
+  return j;
+}
+
+// The bare FFTW loop, with plans made here (the parent) for the same problem and flags as the
+// stage's FourierFilter; it reports whether they came from wisdom and saves wisdom for the stage.
+struct BareLoop {
+  FftwFloats real;
+  FftwFloats spectrum;
+  FftwFloats mask;
+  fftwf_plan forward = nullptr;
+  fftwf_plan backward = nullptr;
+  std::size_t spectrum_count = 0;
+  bool from_wisdom = false;
+  double planning_s = 0;
+
+  BareLoop(const ProcessBenchOptions& o, const process::FilterSpec& spec) {
+    const std::size_t n = std::size_t{o.width} * o.height;
+    spectrum_count = std::size_t{o.height} * (o.width / 2 + 1);
+    real = process::allocate_fftw_floats(n);
+    spectrum = process::allocate_fftw_floats(2 * spectrum_count);
+    mask = process::allocate_fftw_floats(spectrum_count);
+    const auto gains = process::build_mask(o.width, o.height, spec);
+    std::memcpy(mask.get(), gains.data(), spectrum_count * sizeof(float));
+    process::set_planner_threads(o.threads);
+    const auto wisdom = wisdom_of(o);
+    if (wisdom) (void)process::import_wisdom(*wisdom);
+    const unsigned flags = process::planner_flags(rigor_of(o));
+    auto* complex = reinterpret_cast<fftwf_complex*>(spectrum.get());
+    const int n0 = static_cast<int>(o.height);
+    const int n1 = static_cast<int>(o.width);
+    const std::uint64_t start = monotonic_ns();
+    forward = fftwf_plan_dft_r2c_2d(n0, n1, real.get(), complex, flags | FFTW_WISDOM_ONLY);
+    backward = fftwf_plan_dft_c2r_2d(n0, n1, complex, real.get(), flags | FFTW_WISDOM_ONLY);
+    from_wisdom = forward != nullptr && backward != nullptr;
+    if (forward == nullptr) forward = fftwf_plan_dft_r2c_2d(n0, n1, real.get(), complex, flags);
+    if (backward == nullptr) backward = fftwf_plan_dft_c2r_2d(n0, n1, complex, real.get(), flags);
+    planning_s = static_cast<double>(monotonic_ns() - start) / 1e9;
+    if (forward == nullptr || backward == nullptr) throw process::PlanError("bench: FFTW could not plan");
+    if (wisdom && !from_wisdom) {
+      if (auto saved = process::export_wisdom(*wisdom); !saved) spdlog::warn("{}", saved.error());
+    }
+  }
+  BareLoop(const BareLoop&) = delete;
+  BareLoop& operator=(const BareLoop&) = delete;
+  ~BareLoop() {
+    if (forward != nullptr) fftwf_destroy_plan(forward);
+    if (backward != nullptr) fftwf_destroy_plan(backward);
+  }
+
+  // Frames per second over `seconds`.
+  double run(const ProcessBenchOptions& o, const std::vector<FftwFloats>& sources, double seconds) const {
+    std::vector<FftwFloats> outputs;
+    for (std::uint32_t i = 0; i < kOutputSlots; ++i) outputs.push_back(process::allocate_fftw_floats((std::size_t{o.width} * o.height + 1) / 2));
+    const std::uint64_t stride = std::uint64_t{o.width} * 2;
+    const float scale = 1.0F / static_cast<float>(std::size_t{o.width} * o.height);
+    std::uint64_t frames = 0;
+    const std::uint64_t start = monotonic_ns();
+    const auto budget = static_cast<std::uint64_t>(seconds * 1e9);
+    while (monotonic_ns() - start < budget) {
+      const auto* in = reinterpret_cast<const std::byte*>(sources[frames % sources.size()].get());
+      auto* out = reinterpret_cast<std::byte*>(outputs[frames % outputs.size()].get());
+      process::pixels_to_float(in, stride, PixelFormat::Mono16, o.width, o.height, real.get());
+      fftwf_execute(forward);
+      process::multiply_by_mask(spectrum.get(), mask.get(), spectrum_count);
+      fftwf_execute(backward);
+      process::float_to_pixels(real.get(), scale, 0.0F, PixelFormat::Mono16, o.width, o.height, out, stride);
+      ++frames;
+    }
+    return static_cast<double>(frames) / (static_cast<double>(monotonic_ns() - start) / 1e9);
+  }
+};
+
+int run_producer(const ProcessBenchOptions& o) {
+  auto writer = ring::RingWriter::create_or_attach(o.common.instance, kInputRing, geometry_of(o));
+  const std::size_t frame_bytes = writer.segment().header().frame_bytes;
+  const auto sources = prepared_frames(o);
+  std::uint64_t frames = 0;
+  std::uint64_t timeouts = 0;
+  const std::uint64_t start = monotonic_ns();
+  const auto budget = static_cast<std::uint64_t>(o.seconds * 1e9);
+  while (monotonic_ns() - start < budget && !stop_requested()) {
+    auto slot = writer.claim(std::chrono::seconds{5});
+    if (!slot) {
+      ++timeouts;
+      continue;
+    }
+    std::memcpy(slot->pixels.data(), sources[frames % sources.size()].get(), frame_bytes);
+    writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence});
+    ++frames;
+  }
+  const double elapsed_s = static_cast<double>(monotonic_ns() - start) / 1e9;
+  write_result(o.result_file, {{"frames", frames}, {"seconds", elapsed_s},
+                               {"frames_per_s", static_cast<double>(frames) / elapsed_s}, {"claim_timeouts", timeouts}});
+  return 0;
+}
+
+int run_drain(const ProcessBenchOptions& o) {
+  ring::ReaderOptions ro;
+  ro.name = kDrainName;
+  ro.kind = ring::ConsumerKind::Every;
+  ro.stall_timeout = std::chrono::seconds{60};
+  ro.wait_for_segment = std::chrono::seconds{10};
+  auto reader = ring::RingReader::attach(o.common.instance, kOutputRing, ro);
+  std::uint64_t frames = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t first_ns = 0;
+  std::uint64_t last_ns = 0;
+  std::optional<std::uint64_t> last_input;
+  for (;;) {
+    auto frame = reader.read(std::chrono::milliseconds{100});
+    if (!frame) {
+      const auto published = ring::at(reader.segment().control().cursor.published).load(std::memory_order_acquire);
+      if (stop_requested() && reader.cursor() >= published) break;
+      continue;
+    }
+    const std::uint64_t now = monotonic_ns();
+    if (frames == 0) first_ns = now;
+    last_ns = now;
+    if (frame->gap) lost += frame->gap->count();
+    // The stage is an every consumer: input sequences (its camera_frame_id) must be consecutive.
+    if (last_input && frame->camera_frame_id != *last_input + 1) ++out_of_order;
+    last_input = frame->camera_frame_id;
+    if (!reader.release(*frame)) ++lost;
+    ++frames;
+  }
+  write_result(o.result_file, {{"frames", frames}, {"lost", lost}, {"out_of_order", out_of_order},
+                               {"seconds", static_cast<double>(last_ns - first_ns) / 1e9},
+                               {"frames_per_s", frames > 1 ? static_cast<double>(frames - 1) /
+                                                                 (static_cast<double>(last_ns - first_ns) / 1e9)
+                                                           : 0.0}});
+  return 0;
+}
+
+// Starts /proc/self/exe with `args`; with `quiet_stdout` its stdout goes to /dev/null (the
+// stage prints a JSON summary there, which must not mix with the bench's own --json).
+pid_t spawn(std::vector<std::string> args, const std::string& what, bool quiet_stdout = false) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  if (quiet_stdout) ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw Error(fmt::format("bench: cannot start the {} process: {}", what, errno_text(rc)));
+  return pid;
+}
+
+pid_t spawn_role(const ProcessBenchOptions& o, const std::string& role, const std::string& result) {
+  return spawn({"framering", "bench", "process", "--role", role, "--result", result, "--instance", o.common.instance,
+                "--width", std::to_string(o.width), "--height", std::to_string(o.height), "--slots",
+                std::to_string(o.slots), "--seconds", fmt::format("{}", o.seconds), "--log-level", o.common.log_level},
+               role);
+}
+
+pid_t spawn_stage(const ProcessBenchOptions& o, const process::FilterSpec& spec) {
+  std::vector<std::string> args = {"framering", "process", "--instance", o.common.instance, "--input-ring", kInputRing,
+                                   "--output-ring", kOutputRing, "--output-slots", std::to_string(kOutputSlots),
+                                   "--name", kStageName, "--consumer", "every", "--mode", o.mode, "--threads",
+                                   std::to_string(o.threads), "--planner", o.planner, "--stall-timeout-s", "60",
+                                   "--report-interval-s", "0", "--log-level", o.common.log_level};
+  if (spec.mode != process::FilterMode::Lowpass && spec.mode != process::FilterMode::Identity) {
+    args.insert(args.end(), {"--low-cutoff", fmt::format("{}", o.low_cutoff)});
+  }
+  if (spec.mode != process::FilterMode::Highpass && spec.mode != process::FilterMode::Identity) {
+    args.insert(args.end(), {"--high-cutoff", fmt::format("{}", o.high_cutoff)});
+  }
+  const auto wisdom = wisdom_of(o);
+  if (wisdom) {
+    args.insert(args.end(), {"--wisdom", wisdom->string()});
+  } else {
+    args.emplace_back("--no-wisdom");
+  }
+  return spawn(args, "process stage", /*quiet_stdout=*/true);
+}
+
+// Exit status of `pid`, waiting for it; -1 if it did not exit normally.
+int wait_child(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool has_exited(pid_t pid) {
+  int status = 0;
+  return ::waitpid(pid, &status, WNOHANG) == pid;
+}
+
+bool consumer_active(const ring::Segment& segment, std::string_view name) {
+  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+    const ring::ConsumerEntry& e = segment.consumer(i);
+    if (ring::at(e.identity.state).load(std::memory_order_acquire) ==
+            static_cast<std::uint32_t>(ring::ConsumerState::Active) &&
+        std::string_view(e.identity.name) == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Polls `condition` every 5 ms (another process's progress) until it holds, `alive` fails, or
+// `timeout_s` passes.
+template <class Condition, class Alive>
+bool wait_for(Condition condition, Alive alive, double timeout_s) {
+  const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(timeout_s * 1e9);
+  while (!condition()) {
+    if (!alive() || monotonic_ns() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process
+  }
+  return true;
+}
+
+struct PipelineResult {
+  nlohmann::json producer;
+  nlohmann::json drain;
+  int stage_exit = -1;
+};
+
+PipelineResult run_pipeline(ProcessBenchOptions o, const process::FilterSpec& spec) {
+  o.common.instance = fmt::format("bench-process-{}", ::getpid());
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("framering-bench-process-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  PipelineResult result;
+  pid_t stage = -1;
+  pid_t drain = -1;
+  pid_t producer = -1;
+  auto kill_all = [&] {
+    for (pid_t pid : {producer, drain, stage}) {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        (void)wait_child(pid);
+      }
+    }
+  };
+  try {
+    // The parent creates "raw" so that the stage and the drain are attached before frame 0.
+    const auto input = ring::Segment::create(o.common.instance, kInputRing, geometry_of(o), ring::Access::Private);
+    stage = spawn_stage(o, spec);
+    if (!wait_for([&] { return consumer_active(input, kStageName); }, [&] { return !has_exited(stage); }, 600.0)) {
+      stage = -1;
+      throw Error("bench: the process stage did not attach to its input (see its log above)");
+    }
+    const auto output = ring::Segment::open(o.common.instance, kOutputRing);
+    drain = spawn_role(o, "drain", (dir / "drain.json").string());
+    if (!wait_for([&] { return consumer_active(output, kDrainName); }, [&] { return !has_exited(drain); }, 30.0)) {
+      drain = -1;
+      throw Error("bench: the drain process did not attach");
+    }
+    producer = spawn_role(o, "producer", (dir / "producer.json").string());
+    const int producer_exit = wait_child(producer);
+    producer = -1;
+    if (producer_exit != 0) throw Error(fmt::format("bench: the producer failed (exit {})", producer_exit));
+    // Let the stage finish what is in "raw", then stop it and the drain.
+    const auto published = [](const ring::Segment& s) {
+      return ring::at(s.control().cursor.published).load(std::memory_order_acquire);
+    };
+    (void)wait_for([&] { return published(output) >= published(input); }, [&] { return !has_exited(stage); }, 60.0);
+    ::kill(stage, SIGTERM);
+    result.stage_exit = wait_child(stage);
+    stage = -1;
+    ::kill(drain, SIGTERM);
+    const int drain_exit = wait_child(drain);
+    drain = -1;
+    if (drain_exit != 0) throw Error(fmt::format("bench: the drain failed (exit {})", drain_exit));
+    result.producer = read_result((dir / "producer.json").string(), "producer");
+    result.drain = read_result((dir / "drain.json").string(), "drain");
+  } catch (...) {
+    kill_all();
+    ring::Segment::remove(o.common.instance, kInputRing);
+    ring::Segment::remove(o.common.instance, kOutputRing);
+    std::filesystem::remove_all(dir);
+    throw;
+  }
+  ring::Segment::remove(o.common.instance, kInputRing);
+  ring::Segment::remove(o.common.instance, kOutputRing);
+  std::filesystem::remove_all(dir);
+  return result;
+}
+
+int run_parent(const ProcessBenchOptions& o) {
+  const process::FilterSpec spec = spec_of(o);
+  geometry_of(o).validate();
+  const auto wisdom = wisdom_of(o);
+  if (!o.json) {
+    fmt::print("bench process: {}x{} Mono16, mode {}, {} thread(s), planner {}, {} s per phase, wisdom {}\n", o.width,
+               o.height, o.mode, o.threads, o.planner, o.seconds, wisdom ? wisdom->string() : std::string{"(none)"});
+    std::fflush(stdout);
+  }
+  const auto sources = prepared_frames(o);
+  const BareLoop bare(o, spec);
+  if (!o.json) {
+    fmt::print("  plans {} in {:.2f} s\n", bare.from_wisdom ? "from wisdom" : "made", bare.planning_s);
+    std::fflush(stdout);
+  }
+  const double bare_before = bare.run(o, sources, o.seconds);
+  if (!o.json) {
+    fmt::print("  bare FFTW loop: {:.1f} frames/s\n", bare_before);
+    std::fflush(stdout);
+  }
+  const PipelineResult pipeline = run_pipeline(o, spec);
+  const double bare_after = bare.run(o, sources, o.seconds);
+  const double bare_fps = (bare_before + bare_after) / 2;
+  const double fps = pipeline.drain["frames_per_s"].get<double>();
+  const std::uint64_t published = pipeline.producer["frames"].get<std::uint64_t>();
+  const std::uint64_t drained = pipeline.drain["frames"].get<std::uint64_t>();
+  const std::uint64_t lost = pipeline.drain["lost"].get<std::uint64_t>() + (published - std::min(published, drained));
+  const nlohmann::json result = {
+      {"width", o.width},
+      {"height", o.height},
+      {"pixel_format", "Mono16"},
+      {"mode", o.mode},
+      {"threads", o.threads},
+      {"planner", o.planner},
+      {"seconds", o.seconds},
+      {"frames_per_s", fps},
+      {"bare_fftw_frames_per_s", bare_fps},
+      {"bare_fftw_frames_per_s_before", bare_before},
+      {"bare_fftw_frames_per_s_after", bare_after},
+      {"ratio", bare_fps > 0 ? fps / bare_fps : 0.0},
+      {"producer_frames_per_s", pipeline.producer["frames_per_s"]},
+      {"frames", published},
+      {"frames_out", drained},
+      {"lost", lost},
+      {"out_of_order", pipeline.drain["out_of_order"]},
+      {"stage_exit_code", pipeline.stage_exit},
+      {"plans_from_wisdom", bare.from_wisdom},
+      {"planning_s", bare.planning_s},
+  };
+  if (o.json) {
+    fmt::print("{}\n", result.dump(2));
+  } else {
+    fmt::print("  bare FFTW loop after: {:.1f} frames/s (mean {:.1f})\n", bare_after, bare_fps);
+    fmt::print("  pipeline (producer -> raw -> framering process --consumer every -> processed -> drain): "
+               "{:.1f} frames/s, ratio to bare {:.3f}\n",
+               fps, result["ratio"].get<double>());
+    fmt::print("  frames in {}, out {}, lost {}, out of order {}, stage exit code {}\n", published, drained, lost,
+               pipeline.drain["out_of_order"].get<std::uint64_t>(), pipeline.stage_exit);
+  }
+  const bool clean = lost == 0 && pipeline.drain["out_of_order"].get<std::uint64_t>() == 0 && pipeline.stage_exit == 0;
+  return clean ? 0 : 3;
+}
+
+int run_process_bench(const ProcessBenchOptions& o) {
+  setup_logging(o.role.empty() ? "bench" : "bench-" + o.role, o.common.log_level);
+  install_stop_handlers();
+  if (o.role == "producer") return run_producer(o);
+  if (o.role == "drain") return run_drain(o);
+  return run_parent(o);
+}
+
+}  // namespace
+
+void add_process_bench(CLI::App& bench, std::function<int()>& action) {
+  auto o = std::make_shared<ProcessBenchOptions>();
+  o->common.log_level = "warn";
+  CLI::App* cmd = bench.add_subcommand(
+      "process", "Process stage throughput on rings against the bare FFTW loop it runs, in the same run");
+  cmd->footer(
+      "Runs the bare loop (u16 -> float, r2c, mask, c2r, float -> u16 on prepared frames, same plan flags,\n"
+      "threads and kernels as the stage, no ring) before and after the pipeline, and the pipeline: a\n"
+      "producer publishing prepared frames flat out into 'raw', the real `framering process --consumer\n"
+      "every` and a consumer draining 'processed', as separate processes for --seconds. Reports both\n"
+      "rates and ratio = pipeline / bare. Exit code 3 when frames were lost or reordered.\n"
+      "Example: framering bench process --threads 2 --json");
+  add_common_options(*cmd, o->common);
+  cmd->add_option("--width", o->width, "Frame width in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
+  cmd->add_option("--height", o->height, "Frame height in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "FFTW threads")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--mode", o->mode, "Filter mode")
+      ->check(CLI::IsMember({"identity", "lowpass", "highpass", "bandpass", "bandstop"}))
+      ->capture_default_str();
+  cmd->add_option("--low-cutoff", o->low_cutoff, "Cycles/pixel (see framering process --help)")->capture_default_str();
+  cmd->add_option("--high-cutoff", o->high_cutoff, "Cycles/pixel (see framering process --help)")->capture_default_str();
+  cmd->add_option("--planner", o->planner, "estimate, measure or patient")
+      ->check(CLI::IsMember({"estimate", "measure", "patient"}))
+      ->capture_default_str();
+  cmd->add_option("--wisdom", o->wisdom, "FFTW wisdom file [default: the per-machine one framering process uses]");
+  cmd->add_flag("--no-wisdom", o->no_wisdom, "No wisdom file (the stage then plans again)");
+  cmd->add_option("--seconds", o->seconds, "Length of each measured phase, in seconds")
+      ->check(CLI::Range(0.2, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--slots", o->slots, "Slots of the input ring")->check(CLI::Range(2, 4096))->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->add_option("--role", o->role, "internal: the role of a child process")
+      ->check(CLI::IsMember({"producer", "drain"}))
+      ->group("");
+  cmd->add_option("--result", o->result_file, "internal: where a child writes its result")->group("");
+  cmd->callback([o, &action] { action = [o] { return run_process_bench(*o); }; });
+}
+
+}  // namespace framering::bench

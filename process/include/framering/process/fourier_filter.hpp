@@ -1,0 +1,128 @@
+// fourier_filter.hpp: one frame through the Fourier plane: pixels -> float, FFTW r2c, multiply
+// by a real mask, c2r, scale by 1/(width*height), float -> pixels (rounded and clamped); or,
+// in LogPower mode, log(1 + |F|^2) of the r2c result with the zero frequency centred.
+//
+// FFTW's transforms are unnormalised: c2r(r2c(x)) = width*height * x, hence the scale.
+// Source: FFTW 3.3 manual, "Multi-Dimensional DFTs of Real Data" (the height x (width/2 + 1)
+// half-plane layout) and "What FFTW Really Computes" (no normalisation).
+//
+//   load(pixels) ──► real[h x w] ──r2c──► spectrum[h x (w/2+1)] ──× mask──► ──c2r──► real ──► store(pixels)
+//
+// Plans are made once, in the constructor, for this instance's own fftwf_malloc buffers; the
+// frame path (load, transform, store) allocates nothing and plans nothing.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "framering/common/pixel_format.hpp"
+#include "framering/process/fftw_planner.hpp"
+#include "framering/process/filter_mask.hpp"
+
+struct fftwf_plan_s;  // fftw3.h: typedef struct fftwf_plan_s* fftwf_plan
+
+namespace framering::process {
+
+/// The frames a filter is built for.
+struct FilterShape {
+  std::uint32_t width = 0;   ///< pixels per row
+  std::uint32_t height = 0;  ///< rows
+  PixelFormat pixel_format = PixelFormat::Mono16;
+};
+
+/// How the plans are made.
+struct PlanOptions {
+  PlannerRigor rigor = PlannerRigor::Measure;
+  int threads = 1;  ///< FFTW threads per transform (fftwf_plan_with_nthreads)
+  /// Wisdom file read before planning and rewritten after it when anything had to be planned;
+  /// nullopt: no wisdom file.
+  std::optional<std::filesystem::path> wisdom_path;
+};
+
+/// What planning did, for the start-up log.
+struct PlanReport {
+  bool wisdom_read = false;  ///< the wisdom file existed and was imported
+  bool wisdom_used = false;  ///< every plan came from wisdom (nothing was measured)
+  bool wisdom_written = false;
+  std::chrono::nanoseconds planning_time{0};  ///< both plans, wisdom import and export excluded
+  std::string wisdom_problem;  ///< why the wisdom file could not be written; empty when fine
+};
+
+/// Frame-path outcomes of FourierFilter.
+enum class FilterError {
+  InputTooSmall,   ///< fewer than (height-1)*stride + width pixels' bytes, or stride < a row
+  OutputTooSmall,  ///< the same, for the output
+};
+
+/// A filter in the Fourier plane for one frame shape, with its plans and buffers. Move-only.
+/// One thread at a time per instance (it owns FFTW's scratch arrays); plans execute on up to
+/// PlanOptions::threads threads of FFTW's own.
+class FourierFilter {
+ public:
+  /// Builds the mask and makes both plans (LogPower: the r2c plan only), reading and updating
+  /// the wisdom file. Throws ConfigError for an invalid shape, spec or thread count, PlanError
+  /// when FFTW cannot plan. An unwritable wisdom file is not an error: see
+  /// PlanReport::wisdom_problem.
+  FourierFilter(const FilterShape& shape, const FilterSpec& spec, const PlanOptions& options);
+  FourierFilter(FourierFilter&& other) noexcept;
+  FourierFilter& operator=(FourierFilter&&) = delete;
+  FourierFilter(const FourierFilter&) = delete;
+  FourierFilter& operator=(const FourierFilter&) = delete;
+  ~FourierFilter();
+
+  /// Converts one input frame into the real buffer: `pixels` holds height rows of width
+  /// pixels in the shape's format, rows `stride_bytes` apart. After it returns the frame's
+  /// memory is no longer needed (a ring slot may be released). Allocates nothing.
+  [[nodiscard]] std::expected<void, FilterError> load(std::span<const std::byte> pixels,
+                                                      std::uint64_t stride_bytes) noexcept;
+
+  /// The transforms on the loaded frame: r2c, mask, c2r (LogPower: r2c and log power).
+  void transform() noexcept;
+
+  /// Writes the result as height rows of width pixels, `stride_bytes` apart: filter modes
+  /// scale by 1/(width*height), add FilterSpec::output_offset, round to nearest and clamp to
+  /// [0, max_pixel_value];
+  /// LogPower writes log(1 + |F(ky, kx)|^2) with (ky, kx) = (0, 0) at pixel (height/2,
+  /// width/2) (fftshift; the other half plane from Hermitian symmetry), stretched linearly so
+  /// that the frame's smallest value is 0 and its largest max_pixel_value (all 0 when they
+  /// are equal). Allocates nothing.
+  [[nodiscard]] std::expected<void, FilterError> store(std::span<std::byte> pixels,
+                                                       std::uint64_t stride_bytes) noexcept;
+
+  /// load, transform, store.
+  [[nodiscard]] std::expected<void, FilterError> apply(std::span<const std::byte> input,
+                                                       std::uint64_t input_stride_bytes, std::span<std::byte> output,
+                                                       std::uint64_t output_stride_bytes) noexcept;
+
+  /// The mask: height x (width/2 + 1) gains (build_mask); empty for LogPower.
+  [[nodiscard]] std::span<const float> mask() const noexcept { return {mask_.get(), mask_count_}; }
+  [[nodiscard]] const FilterShape& shape() const noexcept { return shape_; }
+  [[nodiscard]] const FilterSpec& spec() const noexcept { return spec_; }
+  [[nodiscard]] const PlanReport& report() const noexcept { return report_; }
+
+ private:
+  [[nodiscard]] bool fits(std::size_t bytes, std::uint64_t stride_bytes) const noexcept;
+  void store_log_power(std::byte* pixels, std::uint64_t stride_bytes) const noexcept;
+
+  FilterShape shape_;
+  FilterSpec spec_;
+  PlanReport report_;
+  std::size_t real_count_ = 0;      ///< height * width
+  std::size_t spectrum_count_ = 0;  ///< height * (width/2 + 1) complex values
+  std::size_t mask_count_ = 0;
+  FftwFloats real_;      ///< height x width floats: r2c input, c2r output (LogPower: log power)
+  FftwFloats spectrum_;  ///< height x (width/2 + 1) fftwf_complex
+  FftwFloats mask_;      ///< height x (width/2 + 1) gains
+  fftwf_plan_s* forward_ = nullptr;   ///< r2c real_ -> spectrum_
+  fftwf_plan_s* backward_ = nullptr;  ///< c2r spectrum_ -> real_ (null for LogPower)
+  float log_min_ = 0.0F;      ///< LogPower: the frame's smallest and largest log power
+  float log_max_ = 0.0F;
+};
+
+}  // namespace framering::process

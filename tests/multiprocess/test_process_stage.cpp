@@ -1,0 +1,239 @@
+// `framering process` between real processes: a ring_peer producer writing the test pattern
+// into "raw", the real framering binary filtering it into "processed", and this test as a
+// consumer of "processed" checking every output frame against the pattern of the input frame
+// it came from (camera_frame_id = the input's ring sequence). Processes are paused at known
+// points (ring_peer's --stop-at, SIGSTOP of the stage) instead of sleeping.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/test_pattern.hpp"
+#include "ring_process.hpp"
+#include "test_support.hpp"
+
+namespace framering::process {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::Child;
+
+std::string str(std::uint64_t value) { return std::to_string(value); }
+
+class ProcessStage : public ::testing::Test {
+ protected:
+  void SetUp() override { instance_ = test::unique_instance(); }
+  void TearDown() override { test::remove_instance(instance_); }
+
+  [[nodiscard]] std::vector<std::string> peer(const std::string& role, std::vector<std::string> extra) const {
+    return test::peer_argv(role, instance_, std::move(extra));
+  }
+
+  [[nodiscard]] std::vector<std::string> process(std::vector<std::string> extra) const {
+    std::vector<std::string> argv{"process", "--instance", instance_, "--planner", "estimate", "--no-wisdom"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return test::framering_argv(argv);
+  }
+
+  [[nodiscard]] std::uint64_t published(const std::string& ring) const {
+    const auto status = test::ring_status(instance_, ring);
+    return status ? status->published : 0;
+  }
+
+  [[nodiscard]] bool producer_stopped_at(const Child& producer, std::uint64_t sequence) const {
+    return test::wait_until(
+        [&] { return test::process_state(producer.pid()) == 'T' && published("raw") == sequence; }, 20s);
+  }
+
+  // This test's own every consumer of "processed".
+  [[nodiscard]] ring::RingReader attach_output_reader() const {
+    ring::ReaderOptions ro;
+    ro.name = "check";
+    ro.kind = ring::ConsumerKind::Every;
+    ro.stall_timeout = 60s;
+    return ring::RingReader::attach(instance_, "processed", ro);
+  }
+
+  std::string instance_;
+};
+
+// What the test saw on "processed".
+struct OutputCheck {
+  std::uint64_t frames = 0;
+  std::uint64_t bad_content = 0;
+  std::uint64_t not_increasing = 0;  ///< camera_frame_id (input sequence) not above the previous one
+  std::uint64_t gaps = 0;
+  std::optional<std::uint64_t> last_input_sequence;
+  std::vector<std::uint64_t> input_sequences;
+};
+
+// Reads "processed" until it has seen the frame made from input sequence `last_input` (or
+// `max_frames` frames), checking each against the pattern of its input sequence.
+OutputCheck read_output(ring::RingReader& reader, std::uint64_t last_input, std::uint64_t max_frames) {
+  OutputCheck check;
+  while (check.frames < max_frames && check.last_input_sequence != last_input) {
+    auto frame = reader.read(20s);
+    if (!frame) {
+      ADD_FAILURE() << "no output frame within 20 s after " << check.frames << " frames";
+      break;
+    }
+    if (frame->gap) ++check.gaps;
+    const std::uint64_t input_sequence = frame->camera_frame_id;
+    const bool ok = !check_test_pattern(frame->pixels, {frame->width, frame->height, frame->stride_bytes,
+                                                        frame->pixel_format},
+                                        input_sequence)
+                         .has_value();
+    EXPECT_TRUE(reader.release(*frame));
+    if (!ok) ++check.bad_content;
+    if (check.last_input_sequence && input_sequence <= *check.last_input_sequence) ++check.not_increasing;
+    check.last_input_sequence = input_sequence;
+    check.input_sequences.push_back(input_sequence);
+    ++check.frames;
+  }
+  return check;
+}
+
+TEST_F(ProcessStage, EveryConsumerIdentityPublishesEveryInputFrameUnchangedAndInOrder) {
+  test::Watchdog watchdog(90s);
+  constexpr std::uint64_t kFrames = 300;
+  Child producer(peer("produce", {"--ring", "raw", "--width", "64", "--height", "48", "--slots", "8", "--frames",
+                                  str(kFrames), "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+  Child sut(process({"--mode", "identity", "--consumer", "every", "--frames", str(kFrames)}));
+  ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+  auto reader = attach_output_reader();  // "processed" exists: the stage creates it before attaching
+
+  producer.signal(SIGCONT);
+  const OutputCheck check = read_output(reader, kFrames - 1, kFrames);
+
+  ASSERT_EQ(test::finish(producer, 20s), 0) << producer.out() << producer.err();
+  ASSERT_EQ(test::finish(sut, 20s), 0) << sut.out() << sut.err();
+  std::vector<std::uint64_t> all(kFrames);
+  for (std::uint64_t i = 0; i < kFrames; ++i) all[i] = i;
+  EXPECT_EQ(check.input_sequences, all);  // every input frame, in order, none twice
+  EXPECT_EQ(check.bad_content, 0U);
+  EXPECT_EQ(check.gaps, 0U);
+  const json summary = test::report_of(sut.out());
+  ASSERT_TRUE(summary.is_object()) << sut.out();
+  EXPECT_EQ(summary["processed"], kFrames);
+  EXPECT_EQ(summary["published"], kFrames);
+  EXPECT_EQ(summary["input_lost"], 0);
+  EXPECT_EQ(summary["input_torn"], 0);
+}
+
+TEST_F(ProcessStage, NewestConsumerUnderAFastProducerSkipsFramesAndPublishesOnlyIntactOnes) {
+  test::Watchdog watchdog(100s);
+  constexpr std::uint64_t kFrames = 3000;
+  // Two slots: the producer laps the stage as soon as it is two frames ahead, so tears happen.
+  Child producer(peer("produce", {"--ring", "raw", "--width", "256", "--height", "256", "--slots", "2", "--frames",
+                                  str(kFrames), "--stop-at", "0", "--stop-at", "200"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+  Child sut(process({"--mode", "identity", "--consumer", "newest"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+  auto reader = attach_output_reader();
+  // Pause the stage while it waits for its first frame, and publish 200 frames past it.
+  sut.signal(SIGSTOP);
+  ASSERT_TRUE(test::wait_stopped(sut, 20s));
+  producer.signal(SIGCONT);
+  ASSERT_TRUE(producer_stopped_at(producer, 200)) << producer.err();
+  sut.signal(SIGCONT);
+  const OutputCheck first = read_output(reader, 199, 1);  // the newest frame, not frame 0
+  ASSERT_EQ(first.input_sequences, std::vector<std::uint64_t>{199});
+
+  producer.signal(SIGCONT);  // the rest, flat out
+  const OutputCheck rest = read_output(reader, kFrames - 1, kFrames);
+  ASSERT_EQ(test::finish(producer, 30s), 0) << producer.out() << producer.err();
+  sut.signal(SIGTERM);
+
+  ASSERT_EQ(test::finish(sut, 20s), 0) << sut.out() << sut.err();
+  EXPECT_EQ(rest.last_input_sequence, kFrames - 1);
+  EXPECT_EQ(rest.bad_content, 0U);  // no torn frame was ever published
+  EXPECT_EQ(rest.not_increasing, 0U);
+  const json summary = test::report_of(sut.out());
+  ASSERT_TRUE(summary.is_object()) << sut.out();
+  EXPECT_GE(summary["input_skipped"].get<std::uint64_t>(), 199U);
+  EXPECT_EQ(summary["published"].get<std::uint64_t>(), first.frames + rest.frames);
+  EXPECT_EQ(summary["published"], summary["input_read"]);  // every intact read published, no torn one
+  std::cout << "newest stage: " << summary.dump() << "\n";
+}
+
+TEST_F(ProcessStage, EveryConsumerEvictedWhileStalledExitsWithCodeThree) {
+  test::Watchdog watchdog(90s);
+  Child producer(peer("produce", {"--ring", "raw", "--width", "64", "--height", "48", "--slots", "8", "--frames",
+                                  "100", "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+  Child sut(process({"--mode", "lowpass", "--consumer", "every", "--frames", "1", "--stall-timeout-s", "0.2"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+  sut.signal(SIGSTOP);  // stalled before its first frame: the producer fills the ring, waits, evicts it
+  ASSERT_TRUE(test::wait_stopped(sut, 20s));
+  producer.signal(SIGCONT);
+  ASSERT_EQ(test::finish(producer, 30s), 0) << producer.out() << producer.err();
+
+  sut.signal(SIGCONT);
+
+  ASSERT_EQ(test::finish(sut, 20s), 3) << sut.out() << sut.err();
+  const json summary = test::report_of(sut.out());
+  ASSERT_TRUE(summary.is_object()) << sut.out();
+  EXPECT_GT(summary["input_lost"].get<std::uint64_t>(), 0U);
+  EXPECT_NE(sut.err().find("lost input frames"), std::string::npos) << sut.err();
+}
+
+TEST_F(ProcessStage, MissingInputRingExitsWithCodeTwoNamingItAfterTheWait) {
+  test::Watchdog watchdog(60s);
+
+  const auto sut = test::run(process({"--input-ring", "nosuch", "--wait-for-input-s", "0.3"}), 30s);
+
+  EXPECT_EQ(sut.exit_code, 2) << sut.err;
+  EXPECT_NE(sut.err.find("input ring 'nosuch' of instance '" + instance_ + "'"), std::string::npos) << sut.err;
+  EXPECT_NE(sut.err.find("0.3 s"), std::string::npos) << sut.err;
+}
+
+TEST_F(ProcessStage, InputRingCreatedDuringTheWaitIsUsed) {
+  test::Watchdog watchdog(90s);
+  Child sut(process({"--mode", "identity", "--consumer", "every", "--frames", "1", "--wait-for-input-s", "30"}));
+  // The stage is waiting for "raw"; create it now (stopped before its first frame).
+  Child producer(peer("produce", {"--ring", "raw", "--frames", "1000", "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+  ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+
+  producer.signal(SIGCONT);
+
+  ASSERT_EQ(test::finish(sut, 30s), 0) << sut.out() << sut.err();
+  const json summary = test::report_of(sut.out());
+  ASSERT_TRUE(summary.is_object()) << sut.out();
+  EXPECT_EQ(summary["processed"], 1);
+  producer.signal(SIGTERM);
+  (void)test::finish(producer, 20s);
+}
+
+TEST_F(ProcessStage, UnknownModeIsAParseError) {
+  test::Watchdog watchdog(30s);
+
+  const auto sut = test::run(process({"--mode", "sharpen"}), 20s);
+
+  EXPECT_GE(sut.exit_code, 100) << sut.err;
+  EXPECT_NE(sut.err.find("--mode"), std::string::npos) << sut.err;
+}
+
+TEST_F(ProcessStage, CutOffTheModeDoesNotUseIsRejected) {
+  test::Watchdog watchdog(30s);
+  Child producer(peer("produce", {"--ring", "raw", "--frames", "1", "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+
+  const auto sut = test::run(process({"--mode", "lowpass", "--low-cutoff", "0.1"}), 20s);
+
+  EXPECT_EQ(sut.exit_code, 2) << sut.err;
+  EXPECT_NE(sut.err.find("uses --high-cutoff"), std::string::npos) << sut.err;
+  producer.signal(SIGKILL);
+}
+
+}  // namespace
+}  // namespace framering::process
