@@ -158,6 +158,15 @@ int run_acquire(const AcquireOptions& o) {
                writer.next_sequence(), o.rate_hz > 0 ? fmt::format("{} Hz", o.rate_hz) : std::string{"flat out"},
                o.frames > 0 ? fmt::format("{} frames", o.frames) : std::string{"until SIGINT/SIGTERM"});
 
+  if (o.wait_for_consumers > 0 &&
+      !writer.wait_for_consumers(o.wait_for_consumers,
+                                 std::chrono::milliseconds{static_cast<std::int64_t>(o.wait_for_consumers_s * 1000)},
+                                 stop_requested)) {
+    if (stop_requested()) return 0;
+    spdlog::warn("ring {}: {} consumer(s) expected, not all attached within {} s; producing anyway", o.ring,
+                 o.wait_for_consumers, o.wait_for_consumers_s);
+  }
+
   const std::uint64_t period_ns = o.rate_hz > 0 ? static_cast<std::uint64_t>(std::llround(1e9 / o.rate_hz)) : 0;
   const std::uint64_t claim_timeout_ns = std::uint64_t{o.claim_timeout_ms} * 1'000'000ULL;
   const auto stats_interval_ns = static_cast<std::uint64_t>(std::max(0.1, o.stats_interval_s) * 1e9);
@@ -267,6 +276,14 @@ void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   pacing->add_option("--frames", o->frames, "Publish exactly this many frames, then exit; 0 = until SIGINT/SIGTERM")
+      ->capture_default_str();
+  pacing->add_option("--wait-for-consumers", o->wait_for_consumers,
+                     "Publish nothing until this many consumers are attached to the ring (framering run sets it "
+                     "to the pipeline's consumers of this ring, so a bounded run loses no first frames)")
+      ->capture_default_str();
+  pacing->add_option("--wait-for-consumers-s", o->wait_for_consumers_s,
+                     "How long to wait for them, in seconds, before producing anyway")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   pacing->add_option("--claim-timeout-ms", o->claim_timeout_ms,
                      "How long to wait for an every consumer to free the next slot before dropping the frame (counted, logged)")

@@ -288,6 +288,25 @@ void RingWriter::wake_ready_consumers() noexcept {
   }
 }
 
+bool RingWriter::wait_for_consumers(std::uint32_t count, std::chrono::milliseconds timeout,
+                                    bool (*should_stop)()) const {
+  const std::uint64_t deadline =
+      monotonic_ns() + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count());
+  for (;;) {
+    std::uint32_t attached = 0;
+    for (std::uint32_t i = 0; i < segment_.max_consumers(); ++i) {
+      const auto state = at(segment_.consumer(i).identity.state).load(memory_order_acquire);
+      if (state == static_cast<std::uint32_t>(ConsumerState::Active) ||
+          state == static_cast<std::uint32_t>(ConsumerState::Evicted)) {
+        ++attached;
+      }
+    }
+    if (attached >= count) return true;
+    if (monotonic_ns() >= deadline || (should_stop != nullptr && should_stop())) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
+  }
+}
+
 void RingWriter::count_dropped(std::uint64_t frames) noexcept {
   at(segment_.control().stats.frames_dropped).fetch_add(frames, memory_order_relaxed);
 }

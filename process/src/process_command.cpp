@@ -157,6 +157,15 @@ int run_process(const ProcessOptions& o) {
   auto writer = ring::RingWriter::create_or_attach(o.common.instance, o.output_ring, output_geometry);
   const std::uint64_t output_stride = writer.segment().header().stride_bytes;
 
+  if (o.wait_for_consumers > 0 &&
+      !writer.wait_for_consumers(o.wait_for_consumers,
+                                 std::chrono::milliseconds{static_cast<std::int64_t>(o.wait_for_consumers_s * 1000)},
+                                 stop_requested)) {
+    if (stop_requested()) return 0;
+    spdlog::warn("ring {}: {} consumer(s) expected, not all attached within {} s; producing anyway", o.output_ring,
+                 o.wait_for_consumers, o.wait_for_consumers_s);
+  }
+
   // 4. Attach last (see the file comment).
   ring::ReaderOptions ro;
   ro.name = o.name;
@@ -301,6 +310,14 @@ void add_process_subcommand(CLI::App& app, std::function<int()>& action) {
                   "$XDG_CACHE_HOME/framering/fftw-wisdom-<hostname>.dat, or ~/.cache/framering/... without it]");
   cmd->add_flag("--no-wisdom", o->no_wisdom, "Neither read nor write a wisdom file");
   cmd->add_option("--frames", o->frames, "Publish this many frames, then exit; 0 = until SIGINT/SIGTERM")
+      ->capture_default_str();
+  cmd->add_option("--wait-for-consumers", o->wait_for_consumers,
+                  "Publish nothing until this many consumers are attached to the output ring (framering run "
+                  "sets it to the pipeline's consumers of that ring)")
+      ->capture_default_str();
+  cmd->add_option("--wait-for-consumers-s", o->wait_for_consumers_s,
+                  "How long to wait for them, in seconds, before producing anyway")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   cmd->add_option("--wait-for-input-s", o->wait_for_input_s, "How long to wait for the input ring to appear, in seconds")
       ->check(CLI::Range(0.0, 86400.0))

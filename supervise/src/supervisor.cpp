@@ -71,6 +71,40 @@ bool args_have(const std::vector<std::string>& args, const std::string& option) 
   });
 }
 
+// The value of `option` in `args`, else its default in the stage's parser, else "".
+std::string option_value(const StageParserFactory& stages, const std::string& run, const std::vector<std::string>& args,
+                         const std::string& option) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == option && i + 1 < args.size()) return args[i + 1];
+    if (args[i].starts_with(option + "=")) return args[i].substr(option.size() + 1);
+  }
+  CLI::App app{"framering"};
+  std::function<int()> action;
+  stages(app, action);
+  const auto* opt = app.get_subcommand(run)->get_option_no_throw(option);
+  return opt != nullptr ? opt->get_default_str() : std::string{};
+}
+
+// Which rings a stage produces and consumes, by the options each stage command names them with.
+struct RingRoles {
+  std::vector<std::string> produces;
+  std::vector<std::string> consumes;
+};
+
+RingRoles ring_roles(const StageParserFactory& stages, const StageConfig& stage) {
+  RingRoles roles;
+  auto value = [&](const std::string& option) { return option_value(stages, stage.run, stage.args, option); };
+  if (stage.run == "acquire") {
+    roles.produces.push_back(value("--ring"));
+  } else if (stage.run == "process") {
+    roles.consumes.push_back(value("--input-ring"));
+    roles.produces.push_back(value("--output-ring"));
+  } else if (has_option(stages, stage.run, "--ring")) {
+    roles.consumes.push_back(value("--ring"));
+  }
+  return roles;
+}
+
 class Supervisor {
  public:
   Supervisor(PipelineConfig config, RunOptions options, const StageParserFactory& factory)
@@ -90,6 +124,21 @@ class Supervisor {
         stage.argv.insert(stage.argv.end(), {"--frames", std::to_string(options_.frames)});
       }
       stages_.push_back(std::move(stage));
+    }
+    // A producer publishes nothing until the pipeline's consumers of its ring are attached, so
+    // that a bounded run loses no first frames to a consumer still starting up.
+    std::map<std::string, std::uint32_t> consumers_of;
+    for (const auto& stage : stages_) {
+      for (const auto& ring_name : ring_roles(factory, stage.config).consumes) ++consumers_of[ring_name];
+    }
+    for (auto& stage : stages_) {
+      if (args_have(stage.config.args, "--wait-for-consumers") ||
+          !has_option(factory, stage.config.run, "--wait-for-consumers")) {
+        continue;
+      }
+      std::uint32_t count = 0;
+      for (const auto& ring_name : ring_roles(factory, stage.config).produces) count += consumers_of[ring_name];
+      if (count > 0) stage.argv.insert(stage.argv.end(), {"--wait-for-consumers", std::to_string(count)});
     }
   }
 

@@ -87,6 +87,7 @@ output-ring = "processed"
 mode = "identity"
 consumer = "every"
 planner = "estimate"
+wait-for-consumers = 1   # the check below
 )");
   test::Child run({test::framering_bin(), "run", "--config", config, "--frames", "400", "--summary-json", summary_path()});
   // An every consumer of the output, attached as soon as the ring exists: every frame it gets
@@ -142,7 +143,6 @@ rate-hz = 0
 [[stage]]
 name = "process"
 mode = "lowpass"
-low-cutoff = 0.05
 high-cutoff = 0.05
 consumer = "every"
 planner = "estimate"

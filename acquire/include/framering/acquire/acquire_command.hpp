@@ -24,6 +24,8 @@ struct AcquireOptions {
   double rate_hz = 30.0;           ///< frames per second on an absolute schedule; 0 = flat out
   std::uint64_t frames = 0;        ///< publish exactly this many, then exit; 0 = until SIGINT/SIGTERM
   std::uint32_t claim_timeout_ms = 1000;
+  std::uint32_t wait_for_consumers = 0;      ///< publish nothing until this many consumers are attached
+  double wait_for_consumers_s = 30.0;        ///< then go on anyway, with a warning
   // pattern
   std::uint32_t width = 1920;
   std::uint32_t height = 1080;

@@ -10,6 +10,7 @@
 #include <expected>
 #include <span>
 #include <string_view>
+#include <thread>
 
 #include "framering/common/segment.hpp"
 
@@ -68,6 +69,13 @@ class RingWriter {
 
   /// Publishes the claimed slot and wakes the consumers that are Ready. Requires a claim.
   void publish(const FrameMetadata& metadata = {}) noexcept;
+
+  /// Waits until at least `count` consumers are attached (any kind), so that a bounded run
+  /// does not publish its first frames before the pipeline's consumers exist. Returns whether
+  /// they came within `timeout`; also returns (false) at SIGINT/SIGTERM when `should_stop` says
+  /// so. Polls the consumer table every 5 ms: start-up only, never the frame path.
+  [[nodiscard]] bool wait_for_consumers(std::uint32_t count, std::chrono::milliseconds timeout,
+                                        bool (*should_stop)() = nullptr) const;
 
   /// Counts frames the producer discarded (a source drop, or a frame not claimed in time).
   void count_dropped(std::uint64_t frames) noexcept;

@@ -33,6 +33,8 @@ struct ProcessOptions {
   bool no_wisdom = false;
   std::uint64_t frames = 0;       ///< frames to publish, then exit; 0 = until SIGINT/SIGTERM
   double wait_for_input_s = 10.0;
+  std::uint32_t wait_for_consumers = 0;  ///< publish nothing until this many consumers are on the output ring
+  double wait_for_consumers_s = 30.0;
   double stall_timeout_s = 10.0;  ///< every: the producer evicts this consumer after it stalls this long
   double report_interval_s = 5.0;
 };

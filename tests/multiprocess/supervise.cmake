@@ -1,0 +1,1 @@
+framering_add_test(test_supervise_run SOURCES test_supervise_run.cpp LABELS multiprocess TIMEOUT 240)
