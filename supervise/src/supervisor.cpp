@@ -472,7 +472,7 @@ class Supervisor {
     bool lost_any = false;
     bool failed = could_not_start_;
     nlohmann::json stages = nlohmann::json::array();
-    std::string table = fmt::format("\nrun summary: {} s, instance {}, pipeline {}\n", elapsed_s, config_.instance,
+    std::string table = fmt::format("\nrun summary: {:.1f} s, instance {}, pipeline {}\n", elapsed_s, config_.instance,
                                     config_.source);
     table += fmt::format("  {:<12} {:>10} {:>9} {:>9} {:>7} {:>8} {:>7} {:>9}  {}\n", "stage", "frames", "rate/s",
                          "skipped", "torn", "dropped", "lost", "restarts", "end");
