@@ -128,7 +128,7 @@ wait-for-consumers = 1   # the check below
   EXPECT_TRUE(ring::Segment::list_rings(instance_).empty()) << "the run removes its rings";
 }
 
-TEST_F(RunTest, LowPassRemovesAKnownSinusoid) {
+TEST_F(RunTest, BandStopRemovesAKnownSinusoid) {
   test::Watchdog watchdog(100s);
   const std::string config = write_config(R"(
 [[stage]]
@@ -142,8 +142,9 @@ rate-hz = 0
 
 [[stage]]
 name = "process"
-mode = "lowpass"
-high-cutoff = 0.05
+mode = "bandstop"
+low-cutoff = 0.2    # the stop band, centred on the grating's 0.25 cycles/pixel
+high-cutoff = 0.3
 consumer = "every"
 planner = "estimate"
 )");
