@@ -25,7 +25,6 @@ using std::memory_order_release;
 using std::memory_order_seq_cst;
 
 constexpr std::uint64_t kMaxSleepNs = 100'000'000;  // wake at least this often to heartbeat
-constexpr std::uint64_t kRateWindowNs = 1'000'000'000;
 
 constexpr auto u32(ConsumerState state) { return static_cast<std::uint32_t>(state); }
 
@@ -209,8 +208,7 @@ RingReader::RingReader(RingReader&& other) noexcept
       slot_count_(other.slot_count_),
       cursor_(other.cursor_),
       pending_gap_(other.pending_gap_),
-      rate_window_start_ns_(other.rate_window_start_ns_),
-      rate_window_frames_(other.rate_window_frames_) {
+      rate_(other.rate_) {
   other.moved_from_ = true;
 }
 
@@ -394,7 +392,7 @@ bool RingReader::release(const FrameView& frame) noexcept {
   }
   const std::uint64_t now_ns = monotonic_ns();
   at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
-  update_rate(now_ns);
+  if (const auto rate = rate_.tick(now_ns)) at(entry().counters.rate_milli_fps).store(*rate, memory_order_relaxed);
   return intact;
 }
 
@@ -424,19 +422,5 @@ bool RingReader::is_producer_alive() const noexcept {
          is_process_alive(static_cast<pid_t>(pid), control.identity.start_time_ticks);
 }
 
-void RingReader::update_rate(std::uint64_t now_ns) noexcept {
-  ++rate_window_frames_;
-  if (rate_window_start_ns_ == 0) {
-    rate_window_start_ns_ = now_ns;
-    rate_window_frames_ = 0;
-    return;
-  }
-  const std::uint64_t elapsed = now_ns - rate_window_start_ns_;
-  if (elapsed < kRateWindowNs) return;
-  at(entry().counters.rate_milli_fps)
-      .store(rate_window_frames_ * 1'000'000'000'000ULL / elapsed, memory_order_relaxed);
-  rate_window_start_ns_ = now_ns;
-  rate_window_frames_ = 0;
-}
 
 }  // namespace framering::ring

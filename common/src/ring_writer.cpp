@@ -25,7 +25,6 @@ using std::memory_order_seq_cst;
 
 constexpr std::uint64_t kAliveCheckIntervalNs = 20'000'000;  // /proc reads while blocked: 50/s
 constexpr std::uint64_t kWaitSliceNs = 10'000'000;           // re-check eviction timers this often
-constexpr std::uint64_t kRateWindowNs = 1'000'000'000;
 
 bool same_geometry(const RingGeometry& a, const RingGeometry& b) {
   return a.width == b.width && a.height == b.height && a.pixel_format == b.pixel_format &&
@@ -126,8 +125,7 @@ RingWriter::RingWriter(RingWriter&& other) noexcept
       blocked_since_ns_(other.blocked_since_ns_),
       dead_since_ns_(other.dead_since_ns_),
       last_alive_check_ns_(other.last_alive_check_ns_),
-      rate_window_start_ns_(other.rate_window_start_ns_),
-      rate_window_frames_(other.rate_window_frames_) {
+      rate_(other.rate_) {
   other.moved_from_ = true;
 }
 
@@ -272,7 +270,7 @@ void RingWriter::publish(const FrameMetadata& metadata) noexcept {
   claimed_ = false;
   wake_ready_consumers();
   at(control.identity.heartbeat_ns).store(now_ns, memory_order_relaxed);
-  update_rate(now_ns);
+  if (const auto rate = rate_.tick(now_ns)) at(segment_.control().stats.rate_milli_fps).store(*rate, memory_order_relaxed);
 }
 
 void RingWriter::wake_ready_consumers() noexcept {
@@ -311,19 +309,5 @@ void RingWriter::count_dropped(std::uint64_t frames) noexcept {
   at(segment_.control().stats.frames_dropped).fetch_add(frames, memory_order_relaxed);
 }
 
-void RingWriter::update_rate(std::uint64_t now_ns) noexcept {
-  ++rate_window_frames_;
-  if (rate_window_start_ns_ == 0) {
-    rate_window_start_ns_ = now_ns;
-    rate_window_frames_ = 0;
-    return;
-  }
-  const std::uint64_t elapsed = now_ns - rate_window_start_ns_;
-  if (elapsed < kRateWindowNs) return;
-  const std::uint64_t milli_fps = rate_window_frames_ * 1'000'000'000'000ULL / elapsed;
-  at(segment_.control().stats.rate_milli_fps).store(milli_fps, memory_order_relaxed);
-  rate_window_start_ns_ = now_ns;
-  rate_window_frames_ = 0;
-}
 
 }  // namespace framering::ring

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "framering/common/rate_window.hpp"
 #include "framering/common/segment.hpp"
 
 namespace framering::ring {
@@ -146,7 +147,6 @@ class RingReader {
   void rejoin() noexcept;
   void lose(std::uint64_t first, std::uint64_t last) noexcept;
   void store_cursor(std::uint64_t cursor) noexcept;
-  void update_rate(std::uint64_t now_ns) noexcept;
 
   Segment segment_;
   std::uint32_t index_ = 0;
@@ -157,8 +157,7 @@ class RingReader {
   std::uint32_t slot_count_ = 0;
   std::uint64_t cursor_ = 0;            ///< next sequence wanted
   std::optional<Gap> pending_gap_;      ///< lost frames not yet reported to the caller
-  std::uint64_t rate_window_start_ns_ = 0;
-  std::uint64_t rate_window_frames_ = 0;
+  RateWindow rate_;
 };
 
 }  // namespace framering::ring

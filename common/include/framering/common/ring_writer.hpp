@@ -12,6 +12,7 @@
 #include <string_view>
 #include <thread>
 
+#include "framering/common/rate_window.hpp"
 #include "framering/common/segment.hpp"
 
 namespace framering::ring {
@@ -91,7 +92,6 @@ class RingWriter {
   [[nodiscard]] int find_blocking_consumer(std::uint64_t sequence) const noexcept;
   bool maybe_evict(int index, std::uint64_t now_ns) noexcept;
   void wake_ready_consumers() noexcept;
-  void update_rate(std::uint64_t now_ns) noexcept;
 
   Segment segment_;
   bool reattached_ = false;
@@ -107,8 +107,7 @@ class RingWriter {
   std::uint64_t blocked_since_ns_ = 0;
   std::uint64_t dead_since_ns_ = 0;
   std::uint64_t last_alive_check_ns_ = 0;
-  std::uint64_t rate_window_start_ns_ = 0;
-  std::uint64_t rate_window_frames_ = 0;
+  RateWindow rate_;
 };
 
 }  // namespace framering::ring
