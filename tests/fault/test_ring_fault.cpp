@@ -322,7 +322,7 @@ TEST_F(RingFault, ProducerKilledMidWriteAndRestartedContinuesTheSequenceForConsu
   EXPECT_EQ(published(), kKilledAt);
   {
     const Segment segment = Segment::open(instance_, "raw");
-    EXPECT_EQ(at(segment.frame_header(kKilledAt % segment.slot_count()).seqlock).load(), 2 * kKilledAt + 1)
+    EXPECT_EQ(at(segment.frame_header(static_cast<std::uint32_t>(kKilledAt % segment.slot_count())).seqlock).load(), 2 * kKilledAt + 1)
         << "the producer died with that slot half written";
   }
   Child restarted(peer("produce", {"--frames", str(kMore)}));
