@@ -84,6 +84,13 @@ class DisplayWindow : public ::testing::Test {
         30s))
         << "Xvfb did not report a display: " << xvfb_->err();
     display_ = ":" + number;
+    // The server must still be up, with its socket, before anything connects to it; an X server
+    // that could not start here is an environment without a usable Xvfb, not a display bug.
+    const std::string socket = "/tmp/.X11-unix/X" + number;
+    if (!test::wait_until([&] { return !xvfb_->running() || fs::exists(socket); }, 10s) || xvfb_->wait(0ms) != -1) {
+      GTEST_SKIP() << "Xvfb reported display " << display_ << " but did not stay up with " << socket << ": "
+                   << xvfb_->err();
+    }
     ::setenv("DISPLAY", display_.c_str(), 1);  // inherited by the children spawned below
   }
 
