@@ -14,6 +14,8 @@
 // Wisdom: the parent plans first and saves wisdom, so the stage's own planning is a wisdom hit.
 #include "framering/bench/process_bench.hpp"
 
+#include "bench_support.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -131,19 +133,6 @@ std::vector<FftwFloats> prepared_frames(const ProcessBenchOptions& o) {
   return frames;
 }
 
-void write_result(const std::string& path, const nlohmann::json& result) {
-  std::ofstream out(path);
-  out << result.dump() << '\n';
-  if (!out) throw Error(fmt::format("bench: cannot write result file {}", path));
-}
-
-nlohmann::json read_result(const std::string& path, const std::string& role) {
-  std::ifstream in(path);
-  nlohmann::json j;
-  if (!(in >> j)) throw Error(fmt::format("bench: the {} process left no result in {}", role, path));
-  return j;
-}
-
 // The bare FFTW loop, with plans made here (the parent) for the same problem and flags as the
 // stage's FourierFilter; it reports whether they came from wisdom and saves wisdom for the stage.
 struct BareLoop {
@@ -215,25 +204,10 @@ struct BareLoop {
 
 int run_producer(const ProcessBenchOptions& o) {
   auto writer = ring::RingWriter::create_or_attach(o.common.instance, kInputRing, geometry_of(o));
-  const std::size_t frame_bytes = writer.segment().header().frame_bytes;
   const auto sources = prepared_frames(o);
-  std::uint64_t frames = 0;
-  std::uint64_t timeouts = 0;
-  const std::uint64_t start = monotonic_ns();
-  const auto budget = static_cast<std::uint64_t>(o.seconds * 1e9);
-  while (monotonic_ns() - start < budget && !stop_requested()) {
-    auto slot = writer.claim(std::chrono::seconds{5});
-    if (!slot) {
-      ++timeouts;
-      continue;
-    }
-    std::memcpy(slot->pixels.data(), sources[frames % sources.size()].get(), frame_bytes);
-    writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence});
-    ++frames;
-  }
-  const double elapsed_s = static_cast<double>(monotonic_ns() - start) / 1e9;
-  write_result(o.result_file, {{"frames", frames}, {"seconds", elapsed_s},
-                               {"frames_per_s", static_cast<double>(frames) / elapsed_s}, {"claim_timeouts", timeouts}});
+  std::vector<const std::byte*> pointers;
+  for (const auto& s : sources) pointers.push_back(reinterpret_cast<const std::byte*>(s.get()));
+  write_result(o.result_file, produce_copies(writer, pointers, o.seconds, false));
   return 0;
 }
 

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench_support.hpp"
 #include "framering/bench/process_bench.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/cli_options.hpp"
@@ -104,11 +105,6 @@ std::vector<AlignedBuffer> prepared_frames(std::size_t frame_bytes) {
   return frames;
 }
 
-void stamp(std::byte* frame, std::size_t frame_bytes, std::uint64_t sequence) noexcept {
-  std::memcpy(frame, &sequence, sizeof sequence);
-  std::memcpy(frame + frame_bytes - sizeof sequence, &sequence, sizeof sequence);
-}
-
 bool stamps_match(const std::byte* frame, std::size_t frame_bytes, std::uint64_t sequence) noexcept {
   std::uint64_t head = 0;
   std::uint64_t tail = 0;
@@ -128,12 +124,6 @@ std::uint64_t sum_words(const std::byte* frame, std::size_t frame_bytes) noexcep
     b ^= words[i + 1];
   }
   return a + b;
-}
-
-void write_result(const std::string& path, const nlohmann::json& result) {
-  std::ofstream out(path);
-  out << result.dump() << '\n';
-  if (!out) throw Error(fmt::format("bench: cannot write result file {}", path));
 }
 
 double memcpy_baseline(const RingBenchOptions& o, double seconds) {
@@ -202,28 +192,10 @@ double contended_baseline(const RingBenchOptions& o, double seconds) {
 int run_producer(const RingBenchOptions& o) {
   if (o.pin) pin_to_cpu(0);
   auto writer = ring::RingWriter::create_or_attach(o.common.instance, kRingName, geometry_of(o));
-  const std::size_t frame_bytes = writer.segment().header().frame_bytes;
-  auto sources = prepared_frames(frame_bytes);
-  std::uint64_t frames = 0;
-  std::uint64_t timeouts = 0;
-  const std::uint64_t start = monotonic_ns();
-  const auto budget = static_cast<std::uint64_t>(o.seconds * 1e9);
-  while (monotonic_ns() - start < budget && !stop_requested()) {
-    auto slot = writer.claim(std::chrono::seconds{5});
-    if (!slot) {
-      ++timeouts;
-      continue;
-    }
-    std::memcpy(slot->pixels.data(), sources[frames % sources.size()].get(), frame_bytes);
-    stamp(slot->pixels.data(), frame_bytes, slot->sequence);
-    writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence});
-    ++frames;
-  }
-  const double elapsed_s = static_cast<double>(monotonic_ns() - start) / 1e9;
-  write_result(o.result_file, {{"frames", frames}, {"seconds", elapsed_s},
-                               {"frames_per_s", static_cast<double>(frames) / elapsed_s}, {"claim_timeouts", timeouts},
-                               {"blocked_s", static_cast<double>(ring::at(writer.segment().control().stats.blocked_ns)
-                                                                     .load(std::memory_order_relaxed)) / 1e9}});
+  const auto sources = prepared_frames(writer.segment().header().frame_bytes);
+  std::vector<const std::byte*> pointers;
+  for (const auto& s : sources) pointers.push_back(s.get());
+  write_result(o.result_file, produce_copies(writer, pointers, o.seconds, true));
   return 0;
 }
 
@@ -316,13 +288,6 @@ pid_t spawn_role(const RingBenchOptions& o, const std::string& role, const std::
   const int rc = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
   if (rc != 0) throw Error(fmt::format("bench: cannot start the {} process: {}", role, errno_text(rc)));
   return pid;
-}
-
-nlohmann::json read_result(const std::string& path, const std::string& role) {
-  std::ifstream in(path);
-  nlohmann::json j;
-  if (!(in >> j)) throw Error(fmt::format("bench: the {} process left no result in {}", role, path));
-  return j;
 }
 
 double percentile(std::vector<double> values, double p) {

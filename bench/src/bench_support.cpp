@@ -1,0 +1,59 @@
+#include "bench_support.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "framering/common/clock.hpp"
+#include "framering/common/error.hpp"
+#include "framering/common/stop_signal.hpp"
+
+namespace framering::bench {
+
+void write_result(const std::string& path, const nlohmann::json& result) {
+  std::ofstream out(path);
+  out << result.dump() << '\n';
+  if (!out) throw Error(fmt::format("bench: cannot write result file {}", path));
+}
+
+nlohmann::json read_result(const std::string& path, const std::string& role) {
+  std::ifstream in(path);
+  nlohmann::json j;
+  if (!(in >> j)) throw Error(fmt::format("bench: the {} process left no result in {}", role, path));
+  return j;
+}
+
+void stamp(std::byte* frame, std::size_t frame_bytes, std::uint64_t sequence) noexcept {
+  std::memcpy(frame, &sequence, sizeof sequence);
+  std::memcpy(frame + frame_bytes - sizeof sequence, &sequence, sizeof sequence);
+}
+
+nlohmann::json produce_copies(ring::RingWriter& writer, const std::vector<const std::byte*>& sources, double seconds,
+                              bool stamp_sequence) {
+  const std::size_t frame_bytes = writer.segment().header().frame_bytes;
+  std::uint64_t frames = 0;
+  std::uint64_t timeouts = 0;
+  const std::uint64_t start = monotonic_ns();
+  const auto budget = static_cast<std::uint64_t>(seconds * 1e9);
+  while (monotonic_ns() - start < budget && !stop_requested()) {
+    auto slot = writer.claim(std::chrono::seconds{5});
+    if (!slot) {
+      ++timeouts;
+      continue;
+    }
+    std::memcpy(slot->pixels.data(), sources[frames % sources.size()], frame_bytes);
+    if (stamp_sequence) stamp(slot->pixels.data(), frame_bytes, slot->sequence);
+    writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence});
+    ++frames;
+  }
+  const double elapsed_s = static_cast<double>(monotonic_ns() - start) / 1e9;
+  const double blocked_s =
+      static_cast<double>(ring::at(writer.segment().control().stats.blocked_ns).load(std::memory_order_relaxed)) / 1e9;
+  return {{"frames", frames}, {"seconds", elapsed_s}, {"frames_per_s", static_cast<double>(frames) / elapsed_s},
+          {"claim_timeouts", timeouts}, {"blocked_s", blocked_s}};
+}
+
+}  // namespace framering::bench

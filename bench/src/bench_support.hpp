@@ -1,0 +1,31 @@
+// bench_support.hpp: what the benchmarks' child processes share: their result files and the
+// producer that copies prepared frames into claimed slots as fast as the ring lets it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "framering/common/ring_writer.hpp"
+
+namespace framering::bench {
+
+/// Writes one child's result as one JSON line; throws Error naming the path when it cannot.
+void write_result(const std::string& path, const nlohmann::json& result);
+
+/// Reads a child's result; throws Error naming the role and the path when there is none.
+[[nodiscard]] nlohmann::json read_result(const std::string& path, const std::string& role);
+
+/// Claims, memcpy's `sources[i % n]` (frame_bytes each) into the slot, optionally stamps the
+/// sequence into the first and last 8 bytes, publishes; for `seconds` or until SIGINT/SIGTERM.
+/// Returns {frames, seconds, frames_per_s, claim_timeouts, blocked_s} for the result file.
+[[nodiscard]] nlohmann::json produce_copies(ring::RingWriter& writer, const std::vector<const std::byte*>& sources,
+                                            double seconds, bool stamp_sequence);
+
+/// The sequence stamp produce_copies writes: `sequence` in the first and last 8 bytes.
+void stamp(std::byte* frame, std::size_t frame_bytes, std::uint64_t sequence) noexcept;
+
+}  // namespace framering::bench
