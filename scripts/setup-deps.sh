@@ -19,6 +19,11 @@ packages=(
   xvfb xauth imagemagick  # display tests: a real window under Xvfb, and its screenshot
   python3 python3-numpy   # the Python ring reader and its test (/usr/bin/python3)
   procps                  # ps, pgrep for tests and status
+  libtiff-tools python3-tifffile  # record tests: tiffinfo and tifffile read recordings back
+  imagej                  # record test: ImageJ opens a recording as a stack (under xvfb-run)
+  libaravis-dev libusb-1.0-0-dev  # acquire --source aravis (pkg-config aravis-0.8 needs libusb's .pc)
+  aravis-tools aravis-tools-cli   # arv-fake-gv-camera-0.8 (camera emulator for tests), arv-tool-0.8
+  ola ola-python          # led tests: olad receives our E1.31 and the Python client reads it back
 )
 
 missing=()
