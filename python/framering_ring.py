@@ -60,7 +60,7 @@ __all__ = [
 # ---- constants (common/include/framering/common/ring_layout.hpp, ring_geometry.hpp) ------------
 
 MAGIC = 0x474E52454D415246          # b"FRAMERNG" read as a little-endian uint64
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 MAX_CONSUMERS = 64
 NAME_BYTES = 48                     # SegmentHeader.ring_name, NUL-terminated
 CONSUMER_NAME_BYTES = 32            # ConsumerEntry.identity.name, NUL-terminated
@@ -68,7 +68,7 @@ PAGE_BYTES = 4096                   # slot alignment and slot stride unit
 CACHE_LINE_BYTES = 64
 
 SEGMENT_HEADER_BYTES = 256
-PRODUCER_CONTROL_BYTES = 256
+PRODUCER_CONTROL_BYTES = 320
 CONSUMER_ENTRY_BYTES = 320
 FRAME_HEADER_BYTES = 64
 
@@ -90,8 +90,8 @@ SEGMENT_HEADER_FIELDS = {
     "ring_name": (160, "48s"), "reserved": (208, "48s"),
 }
 
-# ProducerControl: four cache lines.
-PRODUCER_CONTROL_BLOCKS = {"cursor": 0, "identity": 64, "space": 128, "stats": 192}
+# ProducerControl: five cache lines.
+PRODUCER_CONTROL_BLOCKS = {"cursor": 0, "identity": 64, "space": 128, "stats": 192, "source": 256}
 PRODUCER_CONTROL_FIELDS = {
     "published": (0, "Q"),
     "pid": (64, "I"), "attached": (68, "I"), "start_time_ticks": (72, "Q"), "heartbeat_ns": (80, "Q"),
@@ -99,6 +99,9 @@ PRODUCER_CONTROL_FIELDS = {
     "space_word": (128, "I"), "producer_waiting": (132, "I"),
     "frames_dropped": (192, "Q"), "evictions": (200, "Q"), "blocked_ns": (208, "Q"),
     "rate_milli_fps": (216, "Q"),
+    "source_frames_lost": (256, "Q"), "source_frames_incomplete": (264, "Q"), "source_frames_timed_out": (272, "Q"),
+    "source_underruns": (280, "Q"), "source_packets_missing": (288, "Q"), "source_packets_resent": (296, "Q"),
+    "source_outages": (304, "Q"), "source_connected": (312, "Q"),
 }
 
 # ConsumerEntry: five cache lines.
@@ -118,7 +121,7 @@ CONSUMER_ENTRY_FIELDS = {
 FRAME_HEADER_FIELDS = {
     "seqlock": (0, "Q"), "sequence": (8, "Q"), "timestamp_ns": (16, "Q"),
     "publish_monotonic_ns": (24, "Q"), "camera_frame_id": (32, "Q"), "width": (40, "I"),
-    "height": (44, "I"), "pixel_format": (48, "I"), "flags": (52, "I"), "reserved": (56, "Q"),
+    "height": (44, "I"), "pixel_format": (48, "I"), "flags": (52, "I"), "source_frames_lost": (56, "Q"),
 }
 
 # ConsumerKind and ConsumerState.

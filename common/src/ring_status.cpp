@@ -52,6 +52,14 @@ RingStatus read_status(const Segment& segment, bool include_detached) {
   s.frames_dropped = at(c.stats.frames_dropped).load(std::memory_order_relaxed);
   s.evictions = at(c.stats.evictions).load(std::memory_order_relaxed);
   s.blocked_s = static_cast<double>(at(c.stats.blocked_ns).load(std::memory_order_relaxed)) / 1e9;
+  s.source.frames_lost = at(c.source.frames_lost).load(std::memory_order_relaxed);
+  s.source.frames_incomplete = at(c.source.frames_incomplete).load(std::memory_order_relaxed);
+  s.source.frames_timed_out = at(c.source.frames_timed_out).load(std::memory_order_relaxed);
+  s.source.underruns = at(c.source.underruns).load(std::memory_order_relaxed);
+  s.source.packets_missing = at(c.source.packets_missing).load(std::memory_order_relaxed);
+  s.source.packets_resent = at(c.source.packets_resent).load(std::memory_order_relaxed);
+  s.source.outages = at(c.source.outages).load(std::memory_order_relaxed);
+  s.source.connected = at(c.source.connected).load(std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
     const ConsumerEntry& e = segment.consumer(i);
     const auto state = static_cast<ConsumerState>(at(e.identity.state).load(std::memory_order_acquire));
@@ -109,6 +117,10 @@ nlohmann::json to_json(const RingStatus& s) {
                         {"published", s.published}, {"rate_fps", s.rate_fps},
                         {"heartbeat_age_s", s.heartbeat_age_s}, {"frames_dropped", s.frames_dropped},
                         {"evictions", s.evictions}, {"blocked_s", s.blocked_s}}},
+          {"source", {{"frames_lost", s.source.frames_lost}, {"frames_incomplete", s.source.frames_incomplete},
+                      {"frames_timed_out", s.source.frames_timed_out}, {"underruns", s.source.underruns},
+                      {"packets_missing", s.source.packets_missing}, {"packets_resent", s.source.packets_resent},
+                      {"outages", s.source.outages}, {"connected", s.source.connected != 0}}},
           {"consumers", consumers}};
 }
 
@@ -122,6 +134,14 @@ std::string format_status(const RingStatus& s) {
                        "blocked {:.2f} s, restarts {}\n",
                        s.producer_pid, s.producer_alive ? "alive" : "GONE", s.published, s.rate_fps,
                        s.frames_dropped, s.evictions, s.blocked_s, s.producer_attaches > 0 ? s.producer_attaches - 1 : 0);
+  }
+  const auto& src = s.source;
+  if (src.frames_lost + src.frames_incomplete + src.frames_timed_out + src.underruns + src.packets_missing +
+          src.packets_resent + src.outages + src.connected != 0) {
+    out += fmt::format("  source: {}, lost {} frames (incomplete {}, timed out {}, underruns {}), packets missing {}, "
+                       "resent {}, outages {}\n",
+                       src.connected != 0 ? "connected" : "AWAY", src.frames_lost, src.frames_incomplete,
+                       src.frames_timed_out, src.underruns, src.packets_missing, src.packets_resent, src.outages);
   }
   if (s.consumers.empty()) {
     out += "  consumers: none\n";

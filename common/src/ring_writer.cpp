@@ -259,6 +259,10 @@ void RingWriter::publish(const FrameMetadata& metadata) noexcept {
   header.height = geometry.height;
   header.pixel_format = geometry.pixel_format;
   header.flags = 0;
+  header.source_frames_lost = metadata.source_frames_lost;
+  if (metadata.source_frames_lost != 0) {
+    at(segment_.control().source.frames_lost).fetch_add(metadata.source_frames_lost, memory_order_relaxed);
+  }
   const std::uint64_t now_ns = monotonic_ns();
   header.publish_monotonic_ns = now_ns;
   // release: pairs with the reader's acquire load of the seqlock (frame complete).
@@ -303,6 +307,31 @@ bool RingWriter::wait_for_consumers(std::uint32_t count, std::chrono::millisecon
     if (monotonic_ns() >= deadline || (should_stop != nullptr && should_stop())) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
   }
+}
+
+void RingWriter::set_source_stats(const ProducerControl::SourceStats& stats) noexcept {
+  ProducerControl::SourceStats& out = segment_.control().source;
+  at(out.frames_incomplete).store(stats.frames_incomplete, memory_order_relaxed);
+  at(out.frames_timed_out).store(stats.frames_timed_out, memory_order_relaxed);
+  at(out.underruns).store(stats.underruns, memory_order_relaxed);
+  at(out.packets_missing).store(stats.packets_missing, memory_order_relaxed);
+  at(out.packets_resent).store(stats.packets_resent, memory_order_relaxed);
+  at(out.outages).store(stats.outages, memory_order_relaxed);
+  at(out.connected).store(stats.connected, memory_order_relaxed);
+}
+
+ProducerControl::SourceStats RingWriter::source_stats() const noexcept {
+  const ProducerControl::SourceStats& in = segment_.control().source;
+  ProducerControl::SourceStats out{};
+  out.frames_lost = at(in.frames_lost).load(memory_order_relaxed);
+  out.frames_incomplete = at(in.frames_incomplete).load(memory_order_relaxed);
+  out.frames_timed_out = at(in.frames_timed_out).load(memory_order_relaxed);
+  out.underruns = at(in.underruns).load(memory_order_relaxed);
+  out.packets_missing = at(in.packets_missing).load(memory_order_relaxed);
+  out.packets_resent = at(in.packets_resent).load(memory_order_relaxed);
+  out.outages = at(in.outages).load(memory_order_relaxed);
+  out.connected = at(in.connected).load(memory_order_relaxed);
+  return out;
 }
 
 void RingWriter::count_dropped(std::uint64_t frames) noexcept {

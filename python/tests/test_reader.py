@@ -343,10 +343,12 @@ class OpenRejectsWhatItCannotTrust(unittest.TestCase):
 
     def test_another_layout_version_names_both_versions(self):
         data = self.real_header()
-        data[8:12] = (2).to_bytes(4, "little")
-        path = self.make_segment("version2", bytes(data))
-        with self.assertRaisesRegex(ValueError, f"{path} has layout version 2 .* reads layout version 1"):
-            fr.Ring.open(INSTANCE, "version2")
+        other = fr.LAYOUT_VERSION + 1
+        data[8:12] = other.to_bytes(4, "little")
+        path = self.make_segment("otherversion", bytes(data))
+        with self.assertRaisesRegex(ValueError,
+                                    f"{path} has layout version {other} .* reads layout version {fr.LAYOUT_VERSION}"):
+            fr.Ring.open(INSTANCE, "otherversion")
 
     def test_truncated_and_inconsistent_segments_are_refused(self):
         data = self.real_header()

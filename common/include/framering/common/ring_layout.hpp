@@ -6,7 +6,7 @@
 // Segment layout (docs/ring-layout.md has it byte by byte):
 //
 //   0                     SegmentHeader     256 B, immutable once `magic` is set
-//   control_offset        ProducerControl   4 cache lines
+//   control_offset        ProducerControl   5 cache lines
 //   consumers_offset      ConsumerEntry[max_consumers], 320 B each
 //   frame_headers_offset  FrameHeader[slot_count], 64 B each (the per-slot seqlock + metadata)
 //   slots_offset          slot 0 pixels | slot 1 pixels | ... each slot_stride_bytes apart
@@ -36,7 +36,7 @@ template <class T>
 
 /// "FRAMERNG" as 8 ASCII bytes; read as a little-endian uint64.
 inline constexpr std::uint64_t kMagic = 0x474E52454D415246ULL;
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::uint32_t kMaxConsumers = 64;
 inline constexpr std::size_t kNameBytes = 48;          ///< ring name, NUL-terminated
 inline constexpr std::size_t kConsumerNameBytes = 32;  ///< consumer name, NUL-terminated
@@ -109,6 +109,19 @@ struct alignas(64) ProducerControl {
     std::uint64_t blocked_ns;        ///< total CLOCK_MONOTONIC ns spent waiting for gating consumers
     std::uint64_t rate_milli_fps;    ///< publish rate over the last ~second, in frames/s * 1000
   } stats;
+  /// What the source (a camera, a stream) reports it lost before anything reached the ring.
+  /// Producer only, relaxed stores; totals over the producer's life (a restarted producer
+  /// starts from what it finds). All zero for sources that cannot lose frames (pattern, files).
+  struct alignas(64) SourceStats {
+    std::uint64_t frames_lost;        ///< source frames that never reached the ring (sum of FrameHeader::source_frames_lost)
+    std::uint64_t frames_incomplete;  ///< frames the source delivered damaged (missing packets) and the producer discarded
+    std::uint64_t frames_timed_out;   ///< frames the source started but did not finish in time
+    std::uint64_t underruns;          ///< frames the source dropped for want of a free buffer
+    std::uint64_t packets_missing;    ///< network packets never received (GigE Vision GVSP)
+    std::uint64_t packets_resent;     ///< packets the camera had to resend
+    std::uint64_t outages;            ///< times the source disappeared (cable, power, crash)
+    std::uint64_t connected;          ///< 1 while the source delivers, 0 while it is away
+  } source;
 };
 
 /// Consumer kinds (DESIGN.md, "Two kinds of consumer").
@@ -189,7 +202,9 @@ struct alignas(64) FrameHeader {
   std::uint32_t height;
   std::uint32_t pixel_format;          ///< PFNC code
   std::uint32_t flags;                 ///< reserved, 0
-  std::uint64_t reserved;
+  /// Source frames lost just before this one (a camera frame-id gap, a failed buffer, an
+  /// outage); 0 normally. Not ring loss: the ring's sequence has no hole there.
+  std::uint64_t source_frames_lost;
 };
 
 // ---- the layout, proved ------------------------------------------------------------------------
@@ -208,11 +223,12 @@ static_assert(offsetof(SegmentHeader, control_offset) == 112);
 static_assert(offsetof(SegmentHeader, ring_name) == 160);
 
 static_assert(std::is_trivially_copyable_v<ProducerControl> && std::is_standard_layout_v<ProducerControl>);
-static_assert(sizeof(ProducerControl) == 256);
+static_assert(sizeof(ProducerControl) == 320);
 static_assert(offsetof(ProducerControl, cursor) == 0);
 static_assert(offsetof(ProducerControl, identity) == 64);
 static_assert(offsetof(ProducerControl, space) == 128);
 static_assert(offsetof(ProducerControl, stats) == 192);
+static_assert(offsetof(ProducerControl, source) == 256);
 
 static_assert(std::is_trivially_copyable_v<ConsumerEntry> && std::is_standard_layout_v<ConsumerEntry>);
 static_assert(sizeof(ConsumerEntry) == 320);
@@ -227,5 +243,6 @@ static_assert(std::is_trivially_copyable_v<FrameHeader> && std::is_standard_layo
 static_assert(sizeof(FrameHeader) == 64 && alignof(FrameHeader) == 64);
 static_assert(offsetof(FrameHeader, camera_frame_id) == 32);
 static_assert(offsetof(FrameHeader, width) == 40);
+static_assert(offsetof(FrameHeader, source_frames_lost) == 56);
 
 }  // namespace framering::ring

@@ -50,6 +50,7 @@ struct RingStatus {
   std::uint64_t frames_dropped = 0;
   std::uint64_t evictions = 0;
   double blocked_s = 0;  ///< total time the producer waited for every consumers
+  ProducerControl::SourceStats source{};  ///< what the source (camera) lost before the ring
   std::vector<ConsumerStatus> consumers;  ///< entries in use, by table index
 };
 

@@ -29,6 +29,9 @@ struct WriterOptions {
 struct FrameMetadata {
   std::uint64_t timestamp_ns = 0;     ///< CLOCK_REALTIME ns when acquired; 0 = now
   std::uint64_t camera_frame_id = 0;  ///< the source's own frame counter
+  /// Source frames lost just before this one (camera frame-id gap, failed buffer, outage).
+  /// Added to the producer's SourceStats::frames_lost as well.
+  std::uint64_t source_frames_lost = 0;
 };
 
 /// A claimed slot: write `pixels` (height rows, `stride_bytes` apart), then publish().
@@ -80,6 +83,12 @@ class RingWriter {
 
   /// Counts frames the producer discarded (a source drop, or a frame not claimed in time).
   void count_dropped(std::uint64_t frames) noexcept;
+
+  /// Stores the source's loss counters (totals) for `framering status` and the run summary.
+  /// `frames_lost` is ignored: publish() keeps it from FrameMetadata::source_frames_lost.
+  void set_source_stats(const ProducerControl::SourceStats& stats) noexcept;
+  /// The source counters as stored in the segment (a restarted producer continues from them).
+  [[nodiscard]] ProducerControl::SourceStats source_stats() const noexcept;
 
   /// The sequence the next claim gets (= frames published over the segment's life).
   [[nodiscard]] std::uint64_t next_sequence() const noexcept { return next_; }
