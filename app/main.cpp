@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "framering/acquire/cameras_command.hpp"
 #include "framering/bench/ring_bench.hpp"
 #include "framering/common/error.hpp"
 #include "framering/supervise/run_command.hpp"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   framering::supervise::add_stage_subcommands(app, action);
   framering::supervise::add_run_subcommand(app, action);
   framering::supervise::add_status_subcommand(app, action);
+  framering::acquire::add_cameras_subcommand(app, action);
   framering::bench::add_bench_subcommand(app, action);
   CLI11_PARSE(app, argc, argv);
   try {

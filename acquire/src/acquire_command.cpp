@@ -13,7 +13,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framering/acquire/aravis_source.hpp"
 #include "framering/acquire/file_source.hpp"
+#include "framering/acquire/opencv_source.hpp"
 #include "framering/acquire/pattern_source.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
@@ -38,7 +40,39 @@ PixelFormat parse_format(const std::string& name) {
   return *format;
 }
 
+AravisSourceOptions aravis_options(const AcquireOptions& o) {
+  AravisSourceOptions a;
+  a.camera_id = o.camera;
+  if (o.pixel_format_given) a.pixel_format = o.pixel_format;
+  if (o.width_given) a.width = o.width;
+  if (o.height_given) a.height = o.height;
+  if (o.offset_x_given) a.offset_x = o.offset_x;
+  if (o.offset_y_given) a.offset_y = o.offset_y;
+  if (o.exposure_given) a.exposure_us = o.exposure_us;
+  if (o.gain_given) a.gain = o.gain;
+  if (o.rate_given && o.rate_hz > 0 && o.trigger != "Software") a.frame_rate_hz = o.rate_hz;
+  a.trigger = o.trigger;
+  a.stream_buffers = o.stream_buffers;
+  a.packet_size_bytes = o.packet_size_bytes;
+  a.packet_socket = o.packet_socket;
+  a.wait_for_camera = o.wait_for_camera;
+  a.frame_timeout_s = o.camera_timeout_s;
+  a.reconnect_max_s = o.reconnect_max_s;
+  return a;
+}
+
 std::unique_ptr<FrameSource> make_source(const AcquireOptions& o, PixelFormat format) {
+  if (o.source == "aravis") return std::make_unique<AravisSource>(aravis_options(o));
+  if (o.source == "opencv") {
+    OpenCvSourceOptions c;
+    c.device = o.device;
+    c.pixel_format = format;
+    c.scale_8bit = o.scale_to_16bit;
+    if (o.width_given) c.width = o.width;
+    if (o.height_given) c.height = o.height;
+    if (o.rate_given && o.rate_hz > 0) c.fps = o.rate_hz;
+    return std::make_unique<OpenCvSource>(c);
+  }
   if (o.source == "files") {
     auto source = std::make_unique<FileSource>(
         FileSourceOptions{.path = o.path, .loop = o.loop, .scale_to_16bit = o.scale_to_16bit, .pixel_format = format});
@@ -50,7 +84,9 @@ std::unique_ptr<FrameSource> make_source(const AcquireOptions& o, PixelFormat fo
     }
     return source;
   }
-  if (o.source != "pattern") throw ConfigError(fmt::format("--source '{}' is not pattern or files", o.source));
+  if (o.source != "pattern") {
+    throw ConfigError(fmt::format("--source '{}' is not pattern, files, aravis or opencv", o.source));
+  }
   const auto scene = parse_scene(o.scene);
   if (!scene) throw ConfigError(fmt::format("--scene '{}' is not microscopy, droplets, testpattern or grating", o.scene));
   ring::RingGeometry check;
@@ -138,12 +174,13 @@ int run_acquire(const AcquireOptions& o) {
   if (!(o.rate_hz >= 0.0 && o.rate_hz <= 1e6)) throw ConfigError(fmt::format("--rate-hz {} is outside 0..1000000", o.rate_hz));
   const PixelFormat format = parse_format(o.pixel_format);
   std::unique_ptr<FrameSource> source = make_source(o, format);
+  if (stop_requested()) return 0;  // stopped while waiting for a camera
   const PatternShape source_shape = source->shape();
 
   ring::RingGeometry geometry;
   geometry.width = source_shape.width;
   geometry.height = source_shape.height;
-  geometry.pixel_format = format;
+  geometry.pixel_format = source_shape.pixel_format;  // a camera's own format when --pixel-format was not given
   geometry.slot_count = o.slots;
   geometry.max_consumers = o.max_consumers;
   geometry.validate();
@@ -155,7 +192,10 @@ int run_acquire(const AcquireOptions& o) {
 
   spdlog::info("{} -> ring {} of instance {} ({}, {} at sequence {}); rate {}, {}", source->describe(), o.ring,
                o.common.instance, geometry.to_string(), writer.reattached() ? "re-attached" : "created",
-               writer.next_sequence(), o.rate_hz > 0 ? fmt::format("{} Hz", o.rate_hz) : std::string{"flat out"},
+               writer.next_sequence(),
+               source->paces_itself()  ? std::string{"paced by the source"}
+               : o.rate_hz > 0         ? fmt::format("{} Hz", o.rate_hz)
+                                       : std::string{"flat out"},
                o.frames > 0 ? fmt::format("{} frames", o.frames) : std::string{"until SIGINT/SIGTERM"});
 
   if (o.wait_for_consumers > 0 &&
@@ -167,7 +207,22 @@ int run_acquire(const AcquireOptions& o) {
                  o.wait_for_consumers, o.wait_for_consumers_s);
   }
 
-  const std::uint64_t period_ns = o.rate_hz > 0 ? static_cast<std::uint64_t>(std::llround(1e9 / o.rate_hz)) : 0;
+  // Source losses: the ring keeps totals over producer restarts, so this run adds to what it finds.
+  const ring::ProducerControl::SourceStats source_base = writer.source_stats();
+  const std::uint64_t source_lost_before = source_base.frames_lost;
+  source->set_stats_sink([&writer, source_base](const ring::ProducerControl::SourceStats& s) {
+    ring::ProducerControl::SourceStats total = s;
+    total.frames_incomplete += source_base.frames_incomplete;
+    total.frames_timed_out += source_base.frames_timed_out;
+    total.underruns += source_base.underruns;
+    total.packets_missing += source_base.packets_missing;
+    total.packets_resent += source_base.packets_resent;
+    total.outages += source_base.outages;
+    writer.set_source_stats(total);
+  });
+
+  const bool paced = o.rate_hz > 0 && !source->paces_itself();
+  const std::uint64_t period_ns = paced ? static_cast<std::uint64_t>(std::llround(1e9 / o.rate_hz)) : 0;
   const std::uint64_t claim_timeout_ns = std::uint64_t{o.claim_timeout_ms} * 1'000'000ULL;
   const auto stats_interval_ns = static_cast<std::uint64_t>(std::max(0.1, o.stats_interval_s) * 1e9);
   Stats stats;
@@ -190,6 +245,7 @@ int run_acquire(const AcquireOptions& o) {
     }
     const auto grabbed = source->grab();
     if (!grabbed) {
+      if (grabbed.error() == GrabError::Stopped) break;
       if (grabbed.error() == GrabError::EndOfSource) {
         source_ended = true;
         break;
@@ -211,13 +267,18 @@ int run_acquire(const AcquireOptions& o) {
       }
     } else {
       source->write(slot.pixels, frame, slot.sequence);
-      writer.publish({.timestamp_ns = grabbed->timestamp_ns, .camera_frame_id = grabbed->camera_frame_id});
+      writer.publish({.timestamp_ns = grabbed->timestamp_ns,
+                      .camera_frame_id = grabbed->camera_frame_id,
+                      .source_frames_lost = grabbed->source_frames_lost});
       ++stats.published;
     }
     const std::uint64_t now = monotonic_ns();
     if (now - stats.window_start_ns >= stats_interval_ns) log_window(stats, now, writer.next_sequence());
   }
 
+  source->flush_stats();
+  const ring::ProducerControl::SourceStats source_stats = writer.source_stats();
+  const std::uint64_t source_lost = source_stats.frames_lost - source_lost_before;
   const double seconds = static_cast<double>(monotonic_ns() - stats.start_ns) / 1e9;
   const std::string why = stop_requested() ? fmt::format("stopped by signal {}", stop_signal())
                           : source_ended   ? std::string{"end of source"}
@@ -225,17 +286,27 @@ int run_acquire(const AcquireOptions& o) {
   const std::string range = stats.published > 0
                                 ? fmt::format("sequences {}..{}", stats.first_sequence, writer.next_sequence() - 1)
                                 : std::string{"no sequence"};
-  const auto level = stats.dropped() > 0 ? spdlog::level::warn : spdlog::level::info;
-  spdlog::log(level, "acquire done ({}): published {} frames ({}) in {:.2f} s, {:.1f} fps; dropped {} ({} claim timeouts, "
-              "{} unreadable source frames)",
+  const bool lost = stats.dropped() > 0 || source_lost > 0;
+  const std::string source_line =
+      o.source == "aravis"
+          ? fmt::format("; camera (ring totals): {} frames lost, {} incomplete, {} timed out, {} underruns, {} packets "
+                        "missing, {} resent, {} outages",
+                        source_stats.frames_lost, source_stats.frames_incomplete, source_stats.frames_timed_out,
+                        source_stats.underruns, source_stats.packets_missing, source_stats.packets_resent,
+                        source_stats.outages)
+          : std::string{};
+  spdlog::log(lost ? spdlog::level::warn : spdlog::level::info,
+              "acquire done ({}): published {} frames ({}) in {:.2f} s, {:.1f} fps; dropped {} ({} claim timeouts, "
+              "{} unreadable source frames){}",
               why, stats.published, range, seconds, seconds > 0 ? static_cast<double>(stats.published) / seconds : 0.0,
-              stats.dropped(), stats.dropped_claim, stats.dropped_unreadable);
-  return stats.dropped() > 0 ? 3 : 0;
+              stats.dropped(), stats.dropped_claim, stats.dropped_unreadable, source_line);
+  return lost ? 3 : 0;
 }
 
 void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
   auto o = std::make_shared<AcquireOptions>();
-  CLI::App* cmd = app.add_subcommand("acquire", "Produce frames into a ring: synthetic scenes, TIFF stacks, image sequences, videos");
+  CLI::App* cmd = app.add_subcommand(
+      "acquire", "Produce frames into a ring: synthetic scenes, TIFF stacks, image sequences, videos, GenICam and V4L2 cameras");
   cmd->footer(
       "The only producer of its ring: it creates the ring, or re-attaches to a compatible one and continues\n"
       "its sequence. Frames are rendered or converted straight into the claimed slot. camera_frame_id is the\n"
@@ -248,14 +319,24 @@ void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
       "  grating      32768 + amplitude * sin(2 pi f (x cos a + y sin a)), static, for filter tests\n"
       "Files (--source files): the ring's width and height follow the source; --width/--height, if given,\n"
       "must match it. Colour becomes grey; 8-bit into a 16-bit ring is scaled x257 (see --scale-to-16bit).\n"
+      "GenICam cameras (--source aravis, GigE Vision / USB3 Vision through Aravis): the ring follows the camera's\n"
+      "settings as read back after --pixel-format, --width/--height/--offset-x/--offset-y, --exposure-us, --gain,\n"
+      "--rate-hz (AcquisitionFrameRate) and --trigger are applied (options left out keep the camera's own).\n"
+      "camera_frame_id is the camera's frame id (GigE Vision: 16-bit, wraps 65535 -> 1); a gap in it, a failed\n"
+      "buffer or an outage is counted per frame (source_frames_lost) and in `framering status`. When the camera\n"
+      "disappears the ring stays up; acquire reconnects with backoff and goes on with the sequence.\n"
+      "V4L2 devices, streams and videos (--source opencv --device 0|/dev/video0|URL|file): converted to\n"
+      "--pixel-format (Mono8 or Mono16; colour to grey); the device's real size and rate are logged.\n"
       "Every info line (each --stats-interval-s) gives the publish rate and frames dropped.\n"
       "Exit codes: 0 done (frame count reached, end of a --no-loop source, or SIGINT/SIGTERM);\n"
-      "2 could not start; 3 frames were dropped (claim timeouts or unreadable source frames).\n"
+      "2 could not start; 3 frames were dropped (claim timeouts or unreadable source frames) or the camera lost some.\n"
       "Examples:\n"
       "  framering acquire --instance lab1\n"
       "  framering acquire --scene testpattern --width 640 --height 480 --rate-hz 0 --frames 1000\n"
       "  framering acquire --source files --path stack.tif --rate-hz 10\n"
-      "  framering acquire --source files --path '/data/run7/*.png' --no-loop --pixel-format Mono8");
+      "  framering acquire --source files --path '/data/run7/*.png' --no-loop --pixel-format Mono8\n"
+      "  framering acquire --source aravis --camera Aravis-Fake-GV01 --pixel-format Mono16 --width 1920 --height 1080 --rate-hz 100\n"
+      "  framering acquire --source opencv --device /dev/video0 --pixel-format Mono8");
   add_common_options(*cmd, o->common);
 
   auto* ring_group = cmd->add_option_group("Ring");
@@ -265,16 +346,21 @@ void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   ring_group->add_flag("--group-access", o->group_access, "Create the ring 0660 (the group may attach) instead of 0600");
-  ring_group->add_option("--pixel-format", o->pixel_format, "Ring pixel format, PFNC name: Mono8, Mono12 or Mono16 (also Mono10, Mono14)")
-      ->capture_default_str();
+  auto* pixel_format =
+      ring_group->add_option("--pixel-format", o->pixel_format,
+                             "Ring pixel format, PFNC name: Mono8, Mono12 or Mono16 (also Mono10, Mono14); aravis: set on the "
+                             "camera (left out: the camera's own)")
+          ->capture_default_str();
 
   auto* pacing = cmd->add_option_group("Pacing");
   pacing->add_option("--source", o->source, "Where frames come from")
-      ->check(CLI::IsMember({"pattern", "files"}))
+      ->check(CLI::IsMember({"pattern", "files", "aravis", "opencv"}))
       ->capture_default_str();
-  pacing->add_option("--rate-hz", o->rate_hz, "Frames per second on an absolute schedule; 0 = as fast as possible")
-      ->check(CLI::Range(0.0, 1e6))
-      ->capture_default_str();
+  auto* rate = pacing->add_option("--rate-hz", o->rate_hz,
+                                  "Frames per second on an absolute schedule; 0 = as fast as possible. aravis: sets the "
+                                  "camera's AcquisitionFrameRate (left out: the camera's own); opencv device: asked of it")
+                   ->check(CLI::Range(0.0, 1e6))
+                   ->capture_default_str();
   pacing->add_option("--frames", o->frames, "Publish exactly this many frames, then exit; 0 = until SIGINT/SIGTERM")
       ->capture_default_str();
   pacing->add_option("--wait-for-consumers", o->wait_for_consumers,
@@ -321,9 +407,52 @@ void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
                   "Stretch 8-bit sources to a 16-bit ring's range, Mono16: x257 so 255 -> 65535 (default: on; "
                   "--no-scale-to-16bit copies 0..255 as is)");
 
-  cmd->callback([o, &action, width, height] {
+  auto* camera = cmd->add_option_group("Camera source (aravis: GenICam through Aravis)");
+  camera->add_option("--camera", o->camera,
+                     "Camera: an Aravis id from `framering cameras` (Aravis-Fake-GV01), a serial or an IP address; "
+                     "empty: the first one found");
+  auto* offset_x = camera->add_option("--offset-x", o->offset_x, "OffsetX of the region, pixels")->check(CLI::Range(0, 65535));
+  auto* offset_y = camera->add_option("--offset-y", o->offset_y, "OffsetY of the region, pixels")->check(CLI::Range(0, 65535));
+  auto* exposure = camera->add_option("--exposure-us", o->exposure_us, "ExposureTime in microseconds")
+                       ->check(CLI::Range(0.001, 1e9));
+  auto* gain = camera->add_option("--gain", o->gain, "Gain in the camera's unit (usually dB; GainRaw on older cameras)");
+  camera->add_option("--trigger", o->trigger,
+                     "off (free run), or a TriggerSource for FrameStart: Software (acquire triggers once per frame, "
+                     "paced by --rate-hz), Line0, ...; left out: the camera's own");
+  camera->add_option("--stream-buffers", o->stream_buffers, "Aravis buffers queued for the stream (frames in flight)")
+      ->check(CLI::Range(2, 1024))
+      ->capture_default_str();
+  camera->add_option("--packet-size-bytes", o->packet_size_bytes,
+                     "GigE Vision packet size (GevSCPSPacketSize); 9000 needs jumbo frames on a real NIC (use 1500 "
+                     "without); 0 = let Aravis negotiate")
+      ->check(CLI::Range(0, 16404))
+      ->capture_default_str();
+  camera->add_flag("--packet-socket", o->packet_socket,
+                   "Let Aravis receive through an AF_PACKET socket (root only, faster on real NICs; receives nothing on lo)");
+  camera->add_flag("--wait-for-camera", o->wait_for_camera,
+                   "At start, wait (retrying with backoff) for a camera that is not there yet, instead of exiting 2");
+  camera->add_option("--camera-timeout-s", o->camera_timeout_s,
+                     "Free run: after this long without a frame, check the camera; if it does not answer, it is an outage")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  camera->add_option("--reconnect-max-s", o->reconnect_max_s,
+                     "Longest wait between reconnection attempts (the backoff starts at 0.1 s and doubles)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+
+  auto* capture = cmd->add_option_group("OpenCV source (opencv: V4L2 devices, streams, videos)");
+  capture->add_option("--device", o->device, "V4L2 device index (0) or path (/dev/video0), a URL (rtsp://...) or a video file")
+      ->capture_default_str();
+
+  cmd->callback([o, &action, width, height, pixel_format, rate, offset_x, offset_y, exposure, gain] {
     o->width_given = width->count() > 0;
     o->height_given = height->count() > 0;
+    o->pixel_format_given = pixel_format->count() > 0;
+    o->rate_given = rate->count() > 0;
+    o->offset_x_given = offset_x->count() > 0;
+    o->offset_y_given = offset_y->count() > 0;
+    o->exposure_given = exposure->count() > 0;
+    o->gain_given = gain->count() > 0;
     action = [o] { return run_acquire(*o); };
   });
 }

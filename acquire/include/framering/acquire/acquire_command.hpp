@@ -1,4 +1,5 @@
-// acquire_command.hpp: `framering acquire`: the producer of a ring: synthetic patterns, image files and videos.
+// acquire_command.hpp: `framering acquire`: the producer of a ring: synthetic patterns, image files,
+// videos, GenICam cameras (Aravis) and V4L2 devices (OpenCV).
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,9 @@ struct AcquireOptions {
   std::uint32_t slots = 16;
   std::uint32_t max_consumers = 16;
   bool group_access = false;
-  std::string source = "pattern";  ///< pattern | files
+  std::string source = "pattern";  ///< pattern | files | aravis | opencv
   double rate_hz = 30.0;           ///< frames per second on an absolute schedule; 0 = flat out
+  bool rate_given = false;         ///< aravis: --rate-hz was given, so it sets AcquisitionFrameRate
   std::uint64_t frames = 0;        ///< publish exactly this many, then exit; 0 = until SIGINT/SIGTERM
   std::uint32_t claim_timeout_ms = 1000;
   std::uint32_t wait_for_consumers = 0;      ///< publish nothing until this many consumers are attached
@@ -32,6 +34,7 @@ struct AcquireOptions {
   bool width_given = false;   ///< files: width was on the command line, so it must match the source
   bool height_given = false;  ///< files: likewise for height
   std::string pixel_format = "Mono16";
+  bool pixel_format_given = false;  ///< aravis: set the camera's PixelFormat (else keep the camera's)
   std::string scene = "microscopy";
   std::uint64_t seed = 1;
   double grating_cycles_per_pixel = 0.05;
@@ -41,13 +44,33 @@ struct AcquireOptions {
   std::string path;
   bool loop = true;
   bool scale_to_16bit = true;
+  // aravis (GenICam); the *_given flags say which settings to apply to the camera
+  std::string camera;  ///< Aravis device id, serial or address; empty = the first found
+  std::uint32_t offset_x = 0;
+  std::uint32_t offset_y = 0;
+  bool offset_x_given = false;
+  bool offset_y_given = false;
+  double exposure_us = 0;
+  bool exposure_given = false;
+  double gain = 0;
+  bool gain_given = false;
+  std::string trigger;  ///< "" keep, "off", or a TriggerSource (Software, Line0, ...)
+  std::uint32_t stream_buffers = 16;
+  std::uint32_t packet_size_bytes = 9000;
+  bool packet_socket = false;
+  bool wait_for_camera = false;
+  double camera_timeout_s = 2.0;
+  double reconnect_max_s = 5.0;
+  // opencv
+  std::string device = "0";  ///< V4L2 index or path, URL, or video file
   /// Seconds between the info lines with rates and drops.
   double stats_interval_s = 5.0;
 };
 
 /// Runs the producer until `frames` are published, the file source ends (no --loop) or
 /// SIGINT/SIGTERM. Returns 0, or 3 when frames were dropped (a claim timed out, or a file of a
-/// sequence could not be read): every drop is counted in the ring and logged. Throws
+/// sequence could not be read) or the source lost frames (a camera's frame-id gaps, outages):
+/// every loss is counted in the ring and logged. Throws
 /// framering::Error (ConfigError, SourceError, SegmentError) when it cannot start: main() logs
 /// it and exits 2.
 [[nodiscard]] int run_acquire(const AcquireOptions& options);

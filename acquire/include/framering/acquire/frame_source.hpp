@@ -1,4 +1,4 @@
-// frame_source.hpp: what the acquire loop asks of a source (pattern, files): grab the next frame,
+// frame_source.hpp: what the acquire loop asks of a source (pattern, files, aravis, opencv): grab the next frame,
 // then write it straight into the ring slot the loop claimed (zero-copy into shared memory).
 //
 // The loop calls, per frame: grab() (may block on I/O: decode a file, read a video), then
@@ -10,10 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <span>
 #include <string>
 
 #include "framering/common/error.hpp"
+#include "framering/common/ring_layout.hpp"
 #include "framering/common/test_pattern.hpp"
 
 namespace framering::acquire {
@@ -30,12 +32,20 @@ class SourceError : public Error {
 struct GrabbedFrame {
   std::uint64_t camera_frame_id = 0;  ///< the source's own counter: frames grabbed since start, 0-based
   std::uint64_t timestamp_ns = 0;     ///< CLOCK_REALTIME ns since the Unix epoch at grab
+  /// Source frames lost just before this one (a camera frame-id gap, an outage estimate);
+  /// goes to FrameMetadata::source_frames_lost. 0 for sources that cannot lose frames.
+  std::uint64_t source_frames_lost = 0;
 };
 
 enum class GrabError {
   EndOfSource,  ///< no more frames (a file source without --loop after its one pass)
   Unreadable,   ///< this frame could not be read (a file in a sequence); its id is used up: a source drop
+  Stopped,      ///< SIGINT/SIGTERM arrived while the source waited (a camera): end the loop
 };
+
+/// Receives a source's loss counters (totals since the source started; frames_lost is
+/// ignored, the ring sums it from GrabbedFrame::source_frames_lost).
+using SourceStatsSink = std::function<void(const ring::ProducerControl::SourceStats&)>;
 
 /// A source of frames of one fixed shape. One thread calls it. Frame-path calls allocate
 /// nothing once running (a file decoder may, inside OpenCV).
@@ -59,6 +69,18 @@ class FrameSource {
   /// `sequence` is the ring sequence it will be published as (synthetic scenes are a function
   /// of it). Requires a successful grab() since the last write().
   virtual void write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept = 0;
+
+  /// Sources that lose frames before the ring (cameras) report their counters to `sink`: about
+  /// once a second, at every change of connection (also while grab() waits for a camera that
+  /// went away) and at flush_stats(). Called on the grabbing thread only. Default: nothing.
+  virtual void set_stats_sink(SourceStatsSink sink) { (void)sink; }
+
+  /// Reports the counters to the sink now (the loop calls it before it ends). Default: nothing.
+  virtual void flush_stats() {}
+
+  /// True when the source sets the pace itself (a free-running camera: grab() blocks until
+  /// the camera's next frame), so the loop must not pace it with --rate-hz.
+  [[nodiscard]] virtual bool paces_itself() const noexcept { return false; }
 
   /// One line for the log: "pattern microscopy, seed 1" or "files /data/stack.tif (TIFF, 200 pages, 16-bit)".
   [[nodiscard]] virtual std::string describe() const = 0;

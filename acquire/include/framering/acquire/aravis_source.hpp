@@ -1,0 +1,93 @@
+// aravis_source.hpp: frames from a GenICam camera (GigE Vision or USB3 Vision) through libaravis
+// 0.8: configure it with standard feature names, stream into Aravis buffers, copy each complete
+// frame once into the claimed ring slot, count every kind of loss, and ride out the camera
+// going away (reconnect with backoff, the ring and its consumers stay up).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "framering/acquire/frame_source.hpp"
+
+namespace framering::acquire {
+
+/// How to find and set up the camera. Unset optionals leave the camera's own setting. Feature
+/// names are the GenICam SFNC ones, through Aravis' ArvCamera helpers (which also know the
+/// older names, e.g. ExposureTimeAbs / GainRaw, that the emulator and many cameras use).
+struct AravisSourceOptions {
+  /// Aravis device id ("Aravis-Fake-GV01", "<vendor>-<serial>"), serial, or IP address; empty:
+  /// the first camera found.
+  std::string camera_id;
+  std::optional<std::string> pixel_format;  ///< PFNC name (PixelFormat): Mono8, Mono10, Mono12, Mono14, Mono16
+  std::optional<std::uint32_t> width;       ///< Width, pixels
+  std::optional<std::uint32_t> height;      ///< Height, pixels
+  std::optional<std::uint32_t> offset_x;    ///< OffsetX, pixels
+  std::optional<std::uint32_t> offset_y;    ///< OffsetY, pixels
+  std::optional<double> exposure_us;        ///< ExposureTime (or ExposureTimeAbs), µs
+  std::optional<double> gain;               ///< Gain (or GainRaw), in the camera's unit (usually dB)
+  std::optional<double> frame_rate_hz;      ///< AcquisitionFrameRate (enabled when the camera has the switch)
+  /// "" leaves triggers as they are; "off": free run (TriggerMode=Off); else a TriggerSource
+  /// (Software, Line0, ...) for FrameStart with TriggerMode=On. With Software, grab() sends
+  /// TriggerSoftware once per frame and the loop paces with --rate-hz.
+  std::string trigger;
+  std::uint32_t stream_buffers = 16;      ///< Aravis buffers queued on the stream (>= 2)
+  std::uint32_t packet_size_bytes = 9000; ///< GigE Vision GevSCPSPacketSize; 0 = let Aravis negotiate
+  bool packet_socket = false;             ///< GigE: let Aravis use its AF_PACKET receiver (root only; receives nothing on lo)
+  bool wait_for_camera = false;           ///< at start, wait for the camera instead of failing
+  double frame_timeout_s = 2.0;           ///< no frame this long (free run): probe the camera; an unanswered probe is an outage
+  double reconnect_max_s = 5.0;           ///< cap of the exponential reconnect backoff (starts at 0.1 s, doubles)
+};
+
+/// The Aravis source. The ring's shape is the camera's after the options are applied (Width,
+/// Height and PixelFormat read back), which must be a mono PFNC format the ring knows, unpacked
+/// (Mono8; Mono10/12/14/16 in 16 bits). Per frame: GrabbedFrame::camera_frame_id is the GVSP
+/// block id (16 bits on GigE Vision 1.x: it wraps 65535 -> 1, 0 is never used), timestamp_ns
+/// the buffer's system timestamp (CLOCK_REALTIME when Aravis received the frame's leader: the
+/// camera's own tick counter is not wall-clock and is logged, not stored), and
+/// source_frames_lost the frame-id gap before it (modulo the wrap), or after an outage the
+/// estimate max(1, round(outage seconds x frame rate)). Incomplete, failed or timed-out buffers
+/// never reach the ring: they are counted (SourceStats frames_incomplete / frames_timed_out)
+/// and the frame-id gap they leave counts them as lost.
+///
+/// Copies between the socket and the ring: the kernel copies each GVSP packet into Aravis'
+/// packet buffer (recvmsg), Aravis copies its payload into the frame's ArvBuffer, write()
+/// copies the ArvBuffer into the slot (one memcpy, row by row only when strides differ): three,
+/// two of them in user space.
+class AravisSource final : public FrameSource {
+ public:
+  /// Opens the camera, applies the options, reads the settings back and starts streaming.
+  /// Throws SourceError naming the camera looked for and the cameras found when it is absent
+  /// (unless wait_for_camera: then waits, with backoff, until it appears or SIGINT/SIGTERM;
+  /// after a stop, is_open() is false), when a feature cannot be set (naming the feature, the
+  /// value and the camera's error), or when the format is not a mono one the ring holds.
+  explicit AravisSource(const AravisSourceOptions& options);
+  ~AravisSource() override;
+
+  /// False only when a stop arrived while waiting for the camera at start.
+  [[nodiscard]] bool is_open() const noexcept;
+
+  [[nodiscard]] PatternShape shape() const noexcept override;
+  [[nodiscard]] std::expected<GrabbedFrame, GrabError> grab() noexcept override;
+  void write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept override;
+  [[nodiscard]] std::string describe() const override;
+  void set_stats_sink(SourceStatsSink sink) override;
+  void flush_stats() override;
+  [[nodiscard]] bool paces_itself() const noexcept override;
+
+  /// Totals so far (frames_lost = sum of source_frames_lost handed out).
+  [[nodiscard]] ring::ProducerControl::SourceStats stats() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Frames lost between two GigE Vision block ids: `next` following `previous` directly gives 0.
+/// 16-bit ids (both <= 65535) wrap 65535 -> 1 (0 is reserved: GigE Vision 1.2, section 24.2,
+/// "block_id ... 0 is reserved"), so 65535 -> 1 gives 0 and 65534 -> 2 gives 2. Larger
+/// (extended, 64-bit) ids do not wrap; an id that goes backwards there gives 0 (a camera restart).
+[[nodiscard]] std::uint64_t frame_id_gap(std::uint64_t previous, std::uint64_t next) noexcept;
+
+}  // namespace framering::acquire

@@ -1,0 +1,525 @@
+#include "framering/acquire/aravis_source.hpp"
+
+#include <arv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/clock.hpp"
+#include "framering/common/pixel_format.hpp"
+#include "framering/common/stop_signal.hpp"
+
+namespace framering::acquire {
+namespace {
+
+constexpr std::uint64_t kMaxShortFrameId = 65535;
+constexpr guint64 kPopSliceUs = 100'000;         // longest wait in one pop: stop and outage checks between
+constexpr std::uint64_t kStatsPeriodNs = 1'000'000'000ULL;
+constexpr double kFirstBackoffS = 0.1;
+
+// Owns a GError and gives its message.
+struct GErrorBox {
+  GError* error = nullptr;
+  GErrorBox() = default;
+  GErrorBox(const GErrorBox&) = delete;
+  GErrorBox& operator=(const GErrorBox&) = delete;
+  ~GErrorBox() { clear(); }
+  GError** out() {
+    clear();
+    return &error;
+  }
+  void clear() {
+    if (error != nullptr) g_error_free(error);
+    error = nullptr;
+  }
+  [[nodiscard]] bool failed() const { return error != nullptr; }
+  [[nodiscard]] std::string message() const { return error != nullptr ? std::string{error->message} : std::string{}; }
+};
+
+// Sleeps `seconds` in slices, returning early (false) at SIGINT/SIGTERM. The signal may be
+// delivered to one of Aravis' threads, so a slice ends the wait, not the signal itself.
+bool sleep_unless_stopped(double seconds) {
+  const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(seconds * 1e9);
+  while (!stop_requested()) {
+    const std::uint64_t now = monotonic_ns();
+    if (now >= deadline) return true;
+    std::this_thread::sleep_for(std::chrono::nanoseconds{std::min<std::uint64_t>(deadline - now, 50'000'000ULL)});
+  }
+  return false;
+}
+
+// "Aravis-Fake-GV01 (127.0.0.1), Basler-1234 (192.168.1.20)" or "none".
+std::string cameras_found() {
+  arv_update_device_list();
+  std::vector<std::string> found;
+  for (unsigned i = 0; i < arv_get_n_devices(); ++i) {
+    const char* id = arv_get_device_id(i);
+    const char* address = arv_get_device_address(i);
+    found.push_back(fmt::format("{} ({})", id != nullptr ? id : "?", address != nullptr ? address : "?"));
+  }
+  return found.empty() ? std::string{"none"} : fmt::format("{}", fmt::join(found, ", "));
+}
+
+}  // namespace
+
+std::uint64_t frame_id_gap(std::uint64_t previous, std::uint64_t next) noexcept {
+  if (next == previous) return 0;
+  if (next > previous) return next - previous - 1;
+  if (previous <= kMaxShortFrameId && next >= 1) return (kMaxShortFrameId - previous) + (next - 1);
+  return 0;  // extended ids going backwards, or a 0 id: a camera restart, not a gap we can size
+}
+
+struct AravisSource::Impl {
+  AravisSourceOptions options;
+  ArvCamera* camera = nullptr;
+  ArvStream* stream = nullptr;
+  gulong control_lost_handler = 0;
+  std::atomic<bool> control_lost{false};  // set by Aravis' heartbeat thread, read by grab()
+  ArvBuffer* held = nullptr;              // grabbed, not yet written
+
+  std::string name;  // the camera's id once connected (what the logs name)
+  std::string model;
+  PatternShape shape_{};
+  bool shape_fixed = false;  // the ring exists with shape_: a reconnected camera must match it
+  std::string format_name;
+  std::size_t payload_bytes = 0;
+  double frame_rate_hz = 0;  // as read back; 0 when the camera has no frame-rate feature
+  bool software_trigger = false;
+  bool free_running = true;
+
+  bool has_previous_id = false;
+  std::uint64_t previous_id = 0;
+  std::uint64_t pending_lost = 0;  // outage estimate for the next frame
+
+  // Counters: ours, plus the totals of streams already closed (a reconnect makes a new stream).
+  ring::ProducerControl::SourceStats totals{};
+  std::uint64_t closed_underruns = 0;
+  std::uint64_t closed_missing = 0;
+  std::uint64_t closed_resent = 0;
+  SourceStatsSink sink;
+  std::uint64_t last_stats_ns = 0;
+  std::uint64_t frames_delivered = 0;
+
+  static void on_control_lost(ArvDevice* /*device*/, gpointer self) {
+    static_cast<Impl*>(self)->control_lost.store(true, std::memory_order_release);
+  }
+
+  [[nodiscard]] std::string looked_for() const {
+    return options.camera_id.empty() ? std::string{"the first GenICam camera found"}
+                                     : fmt::format("GenICam camera '{}'", options.camera_id);
+  }
+
+  // Sets a feature through `setter`, naming it and the value on failure.
+  template <typename Setter>
+  void set_feature(const char* feature, const std::string& value, Setter&& setter) {
+    GErrorBox error;
+    setter(error.out());
+    if (error.failed()) {
+      throw SourceError(fmt::format("camera {}: cannot set {} to {}: {}", name, feature, value, error.message()));
+    }
+  }
+
+  // Opens the camera and applies every option; throws SourceError (absent, or a setting the
+  // camera refuses). Leaves camera == nullptr on failure.
+  void connect() {
+    GErrorBox error;
+    camera = arv_camera_new(options.camera_id.empty() ? nullptr : options.camera_id.c_str(), error.out());
+    if (camera == nullptr) {
+      throw SourceError(fmt::format("no {} ({}); cameras found: {}. Start or plug in the camera, check --camera "
+                                    "(an id from `framering cameras`), or pass --wait-for-camera to wait for it",
+                                    looked_for(), error.failed() ? error.message() : "not found", cameras_found()));
+    }
+    try {
+      const PatternShape ring_shape = shape_;
+      configure();
+      if (shape_fixed && (shape_.width != ring_shape.width || shape_.height != ring_shape.height ||
+                          shape_.pixel_format != ring_shape.pixel_format)) {
+        const std::string now = fmt::format("{}x{} {}", shape_.width, shape_.height, format_name);
+        shape_ = ring_shape;
+        throw SourceError(fmt::format("camera {} came back as {}, the ring holds {}x{} {}", name, now, ring_shape.width,
+                                      ring_shape.height, to_string(ring_shape.pixel_format)));
+      }
+      shape_fixed = true;
+      start_stream();
+    } catch (...) {
+      disconnect();
+      throw;
+    }
+  }
+
+  void configure() {
+    GErrorBox error;
+    const char* id = arv_camera_get_device_id(camera, error.out());
+    name = id != nullptr ? id : (options.camera_id.empty() ? "?" : options.camera_id);
+    const char* vendor = arv_camera_get_vendor_name(camera, error.out());
+    const char* model_name = arv_camera_get_model_name(camera, error.out());
+    model = fmt::format("{} {}", vendor != nullptr ? vendor : "?", model_name != nullptr ? model_name : "?");
+
+    if (arv_camera_is_gv_device(camera)) {
+      if (!options.packet_socket) arv_camera_gv_set_stream_options(camera, ARV_GV_STREAM_OPTION_PACKET_SOCKET_DISABLED);
+      if (options.packet_size_bytes > 0) {
+        set_feature("GevSCPSPacketSize", std::to_string(options.packet_size_bytes),
+                    [&](GError** e) { arv_camera_gv_set_packet_size(camera, static_cast<gint>(options.packet_size_bytes), e); });
+      }
+    }
+    arv_camera_stop_acquisition(camera, error.out());  // a camera left streaming refuses some settings
+    if (options.pixel_format) {
+      set_feature("PixelFormat", *options.pixel_format,
+                  [&](GError** e) { arv_camera_set_pixel_format_from_string(camera, options.pixel_format->c_str(), e); });
+    }
+    if (options.width || options.height || options.offset_x || options.offset_y) {
+      gint x = 0, y = 0, w = 0, h = 0;
+      arv_camera_get_region(camera, &x, &y, &w, &h, error.out());
+      if (options.offset_x) x = static_cast<gint>(*options.offset_x);
+      if (options.offset_y) y = static_cast<gint>(*options.offset_y);
+      if (options.width) w = static_cast<gint>(*options.width);
+      if (options.height) h = static_cast<gint>(*options.height);
+      set_feature("the region (OffsetX, OffsetY, Width, Height)", fmt::format("{}, {}, {}x{}", x, y, w, h),
+                  [&](GError** e) { arv_camera_set_region(camera, x, y, w, h, e); });
+    }
+    if (options.exposure_us) {
+      set_feature("ExposureTime (µs)", fmt::format("{}", *options.exposure_us),
+                  [&](GError** e) { arv_camera_set_exposure_time(camera, *options.exposure_us, e); });
+    }
+    if (options.gain) {
+      set_feature("Gain", fmt::format("{}", *options.gain), [&](GError** e) { arv_camera_set_gain(camera, *options.gain, e); });
+    }
+    if (!options.trigger.empty()) {
+      if (options.trigger == "off") {
+        set_feature("TriggerMode", "Off", [&](GError** e) { arv_camera_clear_triggers(camera, e); });
+      } else {
+        set_feature("TriggerSource", options.trigger,
+                    [&](GError** e) { arv_camera_set_trigger(camera, options.trigger.c_str(), e); });
+      }
+    }
+    software_trigger = options.trigger == "Software";
+    free_running = options.trigger.empty() || options.trigger == "off";
+    if (options.frame_rate_hz) {
+      set_feature("AcquisitionFrameRate", fmt::format("{} Hz", *options.frame_rate_hz),
+                  [&](GError** e) { arv_camera_set_frame_rate(camera, *options.frame_rate_hz, e); });
+    }
+    set_feature("AcquisitionMode", "Continuous",
+                [&](GError** e) { arv_camera_set_acquisition_mode(camera, ARV_ACQUISITION_MODE_CONTINUOUS, e); });
+
+    // Read back: the ring follows what the camera does, not what was asked.
+    gint x = 0, y = 0, w = 0, h = 0;
+    arv_camera_get_region(camera, &x, &y, &w, &h, error.out());
+    if (error.failed()) throw SourceError(fmt::format("camera {}: cannot read its region: {}", name, error.message()));
+    const char* format = arv_camera_get_pixel_format_as_string(camera, error.out());
+    format_name = format != nullptr ? format : "?";
+    const auto ring_format = parse_pixel_format(format_name);
+    if (!ring_format) {
+      throw SourceError(fmt::format("camera {} sends PixelFormat {}: not a mono format the ring holds; set --pixel-format "
+                                    "to Mono8, Mono10, Mono12, Mono14 or Mono16 (unpacked)", name, format_name));
+    }
+    shape_ = PatternShape{static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(h),
+                          std::uint64_t{static_cast<std::uint32_t>(w)} * bytes_per_pixel(*ring_format), *ring_format};
+    payload_bytes = arv_camera_get_payload(camera, error.out());
+    if (error.failed()) throw SourceError(fmt::format("camera {}: cannot read PayloadSize: {}", name, error.message()));
+    if (payload_bytes != shape_.stride_bytes * shape_.height) {
+      throw SourceError(fmt::format("camera {}: PayloadSize is {} bytes but {}x{} {} is {} bytes (chunk data or padding "
+                                    "is not supported: turn ChunkModeActive off)", name, payload_bytes, w, h, format_name,
+                                    shape_.stride_bytes * shape_.height));
+    }
+    frame_rate_hz = 0;
+    if (arv_camera_is_frame_rate_available(camera, error.out())) {
+      frame_rate_hz = arv_camera_get_frame_rate(camera, error.out());
+      if (error.failed()) frame_rate_hz = 0;
+    }
+    // Later connections (after an outage) must give the same frames: pin what was read back.
+    options.pixel_format = format_name;
+    options.offset_x = static_cast<std::uint32_t>(x);
+    options.offset_y = static_cast<std::uint32_t>(y);
+    options.width = shape_.width;
+    options.height = shape_.height;
+  }
+
+  void start_stream() {
+    GErrorBox error;
+    stream = arv_camera_create_stream(camera, nullptr, nullptr, error.out());
+    if (stream == nullptr) {
+      throw SourceError(fmt::format("camera {}: cannot create its stream: {}", name, error.failed() ? error.message() : "?"));
+    }
+    if (ARV_IS_GV_STREAM(stream)) {
+      // The default 208 KiB socket receive buffer cannot hold a multi-megabyte frame: let Aravis
+      // size it to the payload (PEERS.md: required on loopback, helps on any NIC).
+      g_object_set(stream, "socket-buffer", ARV_GV_STREAM_SOCKET_BUFFER_AUTO, nullptr);
+    }
+    for (std::uint32_t i = 0; i < std::max<std::uint32_t>(2, options.stream_buffers); ++i) {
+      arv_stream_push_buffer(stream, arv_buffer_new(payload_bytes, nullptr));
+    }
+    control_lost.store(false, std::memory_order_release);
+    control_lost_handler = g_signal_connect(arv_camera_get_device(camera), "control-lost", G_CALLBACK(&Impl::on_control_lost), this);
+    arv_camera_start_acquisition(camera, error.out());
+    if (error.failed()) throw SourceError(fmt::format("camera {}: AcquisitionStart failed: {}", name, error.message()));
+  }
+
+  // Stops and releases the camera and its stream, keeping the stream's totals.
+  void disconnect() {
+    if (held != nullptr) {
+      g_object_unref(held);
+      held = nullptr;
+    }
+    if (camera != nullptr && stream != nullptr && !control_lost.load(std::memory_order_acquire)) {
+      GErrorBox error;
+      arv_camera_stop_acquisition(camera, error.out());  // may fail when the camera is gone: nothing to do
+    }
+    if (stream != nullptr) {
+      const auto s = stream_counters();
+      closed_underruns += s.underruns;
+      closed_missing += s.packets_missing;
+      closed_resent += s.packets_resent;
+      g_object_unref(stream);
+      stream = nullptr;
+    }
+    if (camera != nullptr) {
+      if (control_lost_handler != 0) g_signal_handler_disconnect(arv_camera_get_device(camera), control_lost_handler);
+      control_lost_handler = 0;
+      g_object_unref(camera);
+      camera = nullptr;
+    }
+  }
+
+  // The current stream's own counters (underruns, missing and resent packets).
+  [[nodiscard]] ring::ProducerControl::SourceStats stream_counters() const {
+    ring::ProducerControl::SourceStats s{};
+    if (stream == nullptr) return s;
+    guint64 completed = 0, failures = 0, underruns = 0;
+    arv_stream_get_statistics(stream, &completed, &failures, &underruns);
+    s.underruns = underruns;
+    if (ARV_IS_GV_STREAM(stream)) {
+      guint64 resent = 0, missing = 0;
+      arv_gv_stream_get_statistics(ARV_GV_STREAM(stream), &resent, &missing);
+      s.packets_missing = missing;
+      s.packets_resent = resent;
+    }
+    return s;
+  }
+
+  [[nodiscard]] ring::ProducerControl::SourceStats current() const {
+    ring::ProducerControl::SourceStats s = totals;
+    const auto live = stream_counters();
+    s.underruns = closed_underruns + live.underruns;
+    s.packets_missing = closed_missing + live.packets_missing;
+    s.packets_resent = closed_resent + live.packets_resent;
+    s.connected = camera != nullptr ? 1 : 0;
+    return s;
+  }
+
+  void report(bool now) {
+    const std::uint64_t t = monotonic_ns();
+    if (!sink || (!now && t - last_stats_ns < kStatsPeriodNs)) return;
+    last_stats_ns = t;
+    sink(current());
+  }
+
+  // Opens the camera, retrying with backoff until it answers or a stop; false at a stop.
+  bool connect_with_backoff(const char* why) {
+    double backoff_s = kFirstBackoffS;
+    std::uint64_t attempts = 0;
+    while (!stop_requested()) {
+      try {
+        connect();
+        return true;
+      } catch (const SourceError& e) {
+        ++attempts;
+        if (attempts == 1 || attempts % 10 == 0) {
+          spdlog::warn("{}: {} not back yet (attempt {}: {}); retrying every {:.1f} s at most", why, looked_for(), attempts,
+                       e.what(), options.reconnect_max_s);
+        }
+      }
+      report(false);
+      if (!sleep_unless_stopped(backoff_s)) return false;
+      backoff_s = std::min(backoff_s * 2, options.reconnect_max_s);
+    }
+    return false;
+  }
+
+  // The camera went away: keep the ring, reconnect, and charge the frames missed to the next one.
+  bool ride_out_outage(const std::string& why) {
+    ++totals.outages;
+    const std::uint64_t start = monotonic_ns();
+    spdlog::error("camera {} lost ({}): the ring and its consumers stay up; reconnecting with backoff (at most {:.1f} s "
+                  "between tries)", name, why, options.reconnect_max_s);
+    const double rate = frame_rate_hz;
+    disconnect();
+    report(true);
+    if (!connect_with_backoff("camera outage")) return false;
+    const double seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
+    const auto estimate = static_cast<std::uint64_t>(std::max(1.0, std::round(seconds * (rate > 0 ? rate : 1.0))));
+    pending_lost += estimate;
+    has_previous_id = false;  // the camera's counter restarts (or jumps): the estimate stands in for the gap
+    spdlog::warn("camera {} back after {:.1f} s ({} {}x{} {}): resuming; about {} frames lost in the outage (outage "
+                 "{} so far)", name, seconds, model, shape_.width, shape_.height, format_name, estimate, totals.outages);
+    report(true);
+    return true;
+  }
+
+  // Whether the camera still answers a register read.
+  [[nodiscard]] bool camera_answers() const {
+    GErrorBox error;
+    (void)arv_camera_get_integer(camera, "Width", error.out());
+    return !error.failed();
+  }
+
+  std::expected<GrabbedFrame, GrabError> grab() {
+    std::uint64_t idle_since = monotonic_ns();
+    bool trigger_sent = false;
+    while (true) {
+      if (stop_requested()) return std::unexpected(GrabError::Stopped);
+      if (control_lost.load(std::memory_order_acquire)) {
+        if (!ride_out_outage("control lost: it stopped answering GVCP heartbeats")) return std::unexpected(GrabError::Stopped);
+        idle_since = monotonic_ns();
+        trigger_sent = false;
+        continue;
+      }
+      if (software_trigger && !trigger_sent) {
+        GErrorBox error;
+        arv_camera_software_trigger(camera, error.out());
+        trigger_sent = !error.failed();
+      }
+      ArvBuffer* buffer = arv_stream_timeout_pop_buffer(stream, kPopSliceUs);
+      report(false);
+      if (buffer == nullptr) {
+        const std::uint64_t now = monotonic_ns();
+        if (free_running && static_cast<double>(now - idle_since) / 1e9 >= options.frame_timeout_s) {
+          if (!camera_answers()) {
+            if (!ride_out_outage(fmt::format("no frame for {:.1f} s and it does not answer", options.frame_timeout_s))) {
+              return std::unexpected(GrabError::Stopped);
+            }
+            trigger_sent = false;
+          } else {
+            spdlog::warn("camera {}: no frame for {:.1f} s, but it answers; still waiting", name, options.frame_timeout_s);
+          }
+          idle_since = monotonic_ns();
+        }
+        continue;
+      }
+      const ArvBufferStatus status = arv_buffer_get_status(buffer);
+      if (status != ARV_BUFFER_STATUS_SUCCESS) {
+        if (status == ARV_BUFFER_STATUS_TIMEOUT) {
+          ++totals.frames_timed_out;
+        } else {
+          ++totals.frames_incomplete;
+        }
+        const std::uint64_t bad = totals.frames_timed_out + totals.frames_incomplete;
+        if (bad == 1 || bad % 100 == 0) {
+          spdlog::warn("camera {}: frame {} not complete (buffer status {}): discarded, never written to the ring "
+                       "({} incomplete, {} timed out so far)", name, arv_buffer_get_frame_id(buffer),
+                       static_cast<int>(status), totals.frames_incomplete, totals.frames_timed_out);
+        }
+        arv_stream_push_buffer(stream, buffer);
+        trigger_sent = false;
+        continue;
+      }
+      std::size_t size = 0;
+      (void)arv_buffer_get_image_data(buffer, &size);
+      if (size < payload_bytes || arv_buffer_get_image_width(buffer) != static_cast<gint>(shape_.width) ||
+          arv_buffer_get_image_height(buffer) != static_cast<gint>(shape_.height)) {
+        ++totals.frames_incomplete;
+        spdlog::warn("camera {}: frame {} is {}x{} ({} bytes), the ring is {}x{}: discarded", name,
+                     arv_buffer_get_frame_id(buffer), arv_buffer_get_image_width(buffer),
+                     arv_buffer_get_image_height(buffer), size, shape_.width, shape_.height);
+        arv_stream_push_buffer(stream, buffer);
+        continue;
+      }
+      const std::uint64_t id = arv_buffer_get_frame_id(buffer);
+      std::uint64_t lost = pending_lost;
+      if (has_previous_id) lost += frame_id_gap(previous_id, id);
+      pending_lost = 0;
+      has_previous_id = true;
+      previous_id = id;
+      std::uint64_t timestamp = arv_buffer_get_system_timestamp(buffer);
+      if (timestamp == 0) timestamp = realtime_ns();
+      if (frames_delivered == 0) {
+        spdlog::info("camera {}: first frame, id {}, camera timestamp {} ns (camera clock), received at {} ns "
+                     "(CLOCK_REALTIME)", name, id, arv_buffer_get_timestamp(buffer), timestamp);
+      }
+      ++frames_delivered;
+      totals.frames_lost += lost;
+      held = buffer;
+      return GrabbedFrame{.camera_frame_id = id, .timestamp_ns = timestamp, .source_frames_lost = lost};
+    }
+  }
+
+  void write(std::span<std::byte> pixels, const PatternShape& frame) {
+    std::size_t size = 0;
+    const auto* data = static_cast<const std::byte*>(arv_buffer_get_image_data(held, &size));
+    const std::size_t row_bytes = shape_.stride_bytes;
+    if (frame.stride_bytes == row_bytes) {
+      std::memcpy(pixels.data(), data, row_bytes * shape_.height);
+    } else {
+      for (std::uint32_t y = 0; y < shape_.height; ++y) {
+        std::memcpy(pixels.data() + y * frame.stride_bytes, data + y * row_bytes, row_bytes);
+      }
+    }
+    arv_stream_push_buffer(stream, held);
+    held = nullptr;
+  }
+};
+
+AravisSource::AravisSource(const AravisSourceOptions& options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  if (!(options.frame_timeout_s > 0) || !(options.reconnect_max_s >= kFirstBackoffS)) {
+    throw ConfigError(fmt::format("--camera-timeout-s {} must be > 0 and --reconnect-max-s {} at least {}",
+                                  options.frame_timeout_s, options.reconnect_max_s, kFirstBackoffS));
+  }
+  if (!options.wait_for_camera) {
+    impl_->connect();
+  } else {
+    spdlog::info("waiting for {} (--wait-for-camera); found now: {}", impl_->looked_for(), cameras_found());
+    if (!impl_->connect_with_backoff("waiting for the camera")) return;
+  }
+  spdlog::info("camera {} ({}): {}x{} at ({}, {}) {}, {} bytes a frame, {}, {} stream buffers{}", impl_->name, impl_->model,
+               impl_->shape_.width, impl_->shape_.height, *impl_->options.offset_x, *impl_->options.offset_y,
+               impl_->format_name, impl_->payload_bytes,
+               impl_->frame_rate_hz > 0 ? fmt::format("AcquisitionFrameRate {:.3g} Hz", impl_->frame_rate_hz)
+                                        : std::string{"no frame-rate feature"},
+               std::max<std::uint32_t>(2, options.stream_buffers),
+               impl_->free_running ? std::string{", free run"} : fmt::format(", triggered by {}", options.trigger));
+}
+
+AravisSource::~AravisSource() { impl_->disconnect(); }
+
+bool AravisSource::is_open() const noexcept { return impl_->camera != nullptr; }
+
+PatternShape AravisSource::shape() const noexcept { return impl_->shape_; }
+
+std::expected<GrabbedFrame, GrabError> AravisSource::grab() noexcept {
+  try {
+    return impl_->grab();
+  } catch (const std::exception& e) {  // std::bad_alloc, fmt: nothing recoverable here
+    spdlog::critical("camera {}: {}", impl_->name, e.what());
+    std::abort();
+  }
+}
+
+void AravisSource::write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t /*sequence*/) noexcept {
+  impl_->write(pixels, frame);
+}
+
+std::string AravisSource::describe() const {
+  return fmt::format("aravis camera {} ({}, {}x{} {})", impl_->name, impl_->model, impl_->shape_.width, impl_->shape_.height,
+                     impl_->format_name);
+}
+
+void AravisSource::set_stats_sink(SourceStatsSink sink) {
+  impl_->sink = std::move(sink);
+  impl_->report(true);
+}
+
+void AravisSource::flush_stats() { impl_->report(true); }
+
+bool AravisSource::paces_itself() const noexcept { return !impl_->software_trigger; }
+
+ring::ProducerControl::SourceStats AravisSource::stats() const noexcept { return impl_->current(); }
+
+}  // namespace framering::acquire

@@ -1,0 +1,70 @@
+#include "convert.hpp"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/pixel_format.hpp"
+
+namespace framering::acquire {
+namespace {
+
+std::string depth_name(int depth) {
+  switch (depth) {
+    case CV_8U: return "8-bit unsigned";
+    case CV_8S: return "8-bit signed";
+    case CV_16U: return "16-bit unsigned";
+    case CV_16S: return "16-bit signed";
+    case CV_32S: return "32-bit integer";
+    case CV_32F: return "32-bit float";
+    case CV_64F: return "64-bit float";
+    default: return "unknown depth";
+  }
+}
+
+}  // namespace
+
+std::string unconvertible_reason(const cv::Mat& frame) {
+  if (frame.empty()) return "it decodes to no image";
+  if (frame.depth() != CV_8U && frame.depth() != CV_16U) {
+    return fmt::format("its samples are {}; expected 8- or 16-bit unsigned", depth_name(frame.depth()));
+  }
+  if (frame.channels() != 1 && frame.channels() != 3 && frame.channels() != 4) {
+    return fmt::format("it has {} channels; expected 1 (grey), 3 (BGR) or 4 (BGRA)", frame.channels());
+  }
+  return {};
+}
+
+void convert_into_slot(const cv::Mat& frame, cv::Mat& grey_scratch, std::span<std::byte> pixels, const PatternShape& shape,
+                       bool scale_8bit) {
+  const int ring_depth = bytes_per_pixel(shape.pixel_format) == 1 ? CV_8U : CV_16U;
+  const std::uint32_t bits = significant_bits(shape.pixel_format);
+  const double max_value = static_cast<double>((1U << bits) - 1U);
+  cv::Mat dst(static_cast<int>(shape.height), static_cast<int>(shape.width), CV_MAKETYPE(ring_depth, 1),
+              static_cast<void*>(pixels.data()), static_cast<std::size_t>(shape.stride_bytes));
+  const int code = frame.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY;
+  if (frame.depth() == ring_depth) {
+    if (frame.channels() == 1) {
+      frame.copyTo(dst);
+    } else {
+      cv::cvtColor(frame, dst, code);
+    }
+    if (ring_depth == CV_16U && bits < 16) cv::min(dst, max_value, dst);
+  } else {
+    const cv::Mat* source = &frame;
+    if (frame.channels() != 1) {
+      cv::cvtColor(frame, grey_scratch, code);
+      source = &grey_scratch;
+    }
+    const double alpha = frame.depth() == CV_8U ? (scale_8bit ? max_value / 255.0 : 1.0) : 1.0 / 257.0;
+    source->convertTo(dst, ring_depth, alpha);
+  }
+  if (dst.data != reinterpret_cast<uchar*>(pixels.data())) {
+    spdlog::critical("OpenCV reallocated the slot's Mat header: the frame did not land in the ring");
+    std::abort();
+  }
+}
+
+}  // namespace framering::acquire
