@@ -157,11 +157,14 @@ struct AravisSource::Impl {
 
   void configure() {
     GErrorBox error;
-    const char* id = arv_camera_get_device_id(camera, error.out());
-    name = id != nullptr ? id : (options.camera_id.empty() ? "?" : options.camera_id);
+    // Named as the user named it, else as Aravis' discovery does: <vendor>-<model>-<serial>.
     const char* vendor = arv_camera_get_vendor_name(camera, error.out());
     const char* model_name = arv_camera_get_model_name(camera, error.out());
+    const char* serial = arv_camera_get_device_serial_number(camera, error.out());
     model = fmt::format("{} {}", vendor != nullptr ? vendor : "?", model_name != nullptr ? model_name : "?");
+    name = !options.camera_id.empty() ? options.camera_id
+                                      : fmt::format("{}-{}-{}", vendor != nullptr ? vendor : "?",
+                                                    model_name != nullptr ? model_name : "?", serial != nullptr ? serial : "?");
 
     if (arv_camera_is_gv_device(camera)) {
       if (!options.packet_socket) arv_camera_gv_set_stream_options(camera, ARV_GV_STREAM_OPTION_PACKET_SOCKET_DISABLED);
@@ -332,7 +335,7 @@ struct AravisSource::Impl {
       } catch (const SourceError& e) {
         ++attempts;
         if (attempts == 1 || attempts % 10 == 0) {
-          spdlog::warn("{}: {} not back yet (attempt {}: {}); retrying every {:.1f} s at most", why, looked_for(), attempts,
+          spdlog::warn("{}: {} not there yet (attempt {}: {}); retrying, at most {:.1f} s apart", why, looked_for(), attempts,
                        e.what(), options.reconnect_max_s);
         }
       }

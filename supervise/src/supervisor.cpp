@@ -374,6 +374,8 @@ class Supervisor {
     std::uint64_t dropped = 0;
     std::uint64_t lost = 0;
     std::uint64_t gaps = 0;
+    std::uint64_t source_lost = 0;  // frames the producer's source (a camera) lost before the ring
+    std::string source_line;        // its loss counters, when it reports any
     nlohmann::json rings = nlohmann::json::object();
   };
 
@@ -387,6 +389,19 @@ class Supervisor {
         s.dropped += ring.frames_dropped;
         s.rings[ring.ring] = {{"role", "producer"}, {"published", ring.published}, {"dropped", ring.frames_dropped},
                               {"evictions", ring.evictions}};
+        const auto& src = ring.source;
+        if (src.frames_lost + src.frames_incomplete + src.frames_timed_out + src.underruns + src.packets_missing +
+                src.packets_resent + src.outages > 0) {
+          s.source_lost += src.frames_lost;
+          s.source_line += fmt::format("  {} source ({}): {} frames lost, {} incomplete, {} timed out, {} underruns, {} "
+                                       "packets missing, {} resent, {} outages\n", stage.config.name, ring.ring,
+                                       src.frames_lost, src.frames_incomplete, src.frames_timed_out, src.underruns,
+                                       src.packets_missing, src.packets_resent, src.outages);
+        }
+        s.rings[ring.ring]["source"] = {{"frames_lost", src.frames_lost}, {"frames_incomplete", src.frames_incomplete},
+                                        {"frames_timed_out", src.frames_timed_out}, {"underruns", src.underruns},
+                                        {"packets_missing", src.packets_missing}, {"packets_resent", src.packets_resent},
+                                        {"outages", src.outages}};
       }
       for (const auto& c : ring.consumers) {
         if (c.name != stage.config.name) continue;
@@ -414,11 +429,14 @@ class Supervisor {
         continue;
       }
       double rate = 0;
-      std::uint64_t lag = 0, skipped = 0, lost = 0, dropped = 0;
+      std::uint64_t lag = 0, skipped = 0, lost = 0, dropped = 0, source_lost = 0;
+      bool source_away = false;
       for (const auto& ring : rings) {
         if (stage.pids.contains(static_cast<pid_t>(ring.producer_pid))) {
           rate = ring.rate_fps;
           dropped += ring.frames_dropped;
+          source_lost += ring.source.frames_lost;
+          source_away = source_away || (ring.source.outages > 0 && ring.source.connected == 0);
         }
         for (const auto& c : ring.consumers) {
           if (c.name != stage.config.name) continue;
@@ -433,6 +451,8 @@ class Supervisor {
       if (skipped > 0) part += fmt::format(" skip {}", skipped);
       if (dropped > 0) part += fmt::format(" DROP {}", dropped);
       if (lost > 0) part += fmt::format(" LOST {}", lost);
+      if (source_lost > 0) part += fmt::format(" SOURCE LOST {}", source_lost);
+      if (source_away) part += " CAMERA AWAY";
       if (stage.restarts > 0) part += fmt::format(" restarts {}", stage.restarts);
       parts.push_back(part);
     }
@@ -476,10 +496,12 @@ class Supervisor {
                                     config_.source);
     table += fmt::format("  {:<12} {:>10} {:>9} {:>9} {:>7} {:>8} {:>7} {:>9}  {}\n", "stage", "frames", "rate/s",
                          "skipped", "torn", "dropped", "lost", "restarts", "end");
+    std::string source_lines;
     for (const auto& stage : stages_) {
       const StageSummary s = summarize(stage, rings);
       const double rate = elapsed_s > 0 ? static_cast<double>(s.frames) / elapsed_s : 0.0;
-      lost_any = lost_any || s.lost > 0 || s.dropped > 0;
+      lost_any = lost_any || s.lost > 0 || s.dropped > 0 || s.source_lost > 0;
+      source_lines += s.source_line;
       failed = failed || stage.given_up;
       table += fmt::format("  {:<12} {:>10} {:>9.1f} {:>9} {:>7} {:>8} {:>7} {:>9}  {}\n", stage.config.name, s.frames,
                            rate, s.skipped, s.torn, s.dropped, s.lost, stage.restarts,
@@ -489,6 +511,7 @@ class Supervisor {
                         {"lost", s.lost}, {"gaps", s.gaps}, {"restarts", stage.restarts},
                         {"given_up", stage.given_up}, {"end", stage.last_exit}, {"rings", s.rings}});
     }
+    table += source_lines;
     const int exit_code = failed ? 2 : lost_any ? 3 : 0;
     table += fmt::format("  result: {}\n", exit_code == 0   ? "ok, nothing lost"
                                            : exit_code == 3 ? "FRAMES LOST (exit code 3)"

@@ -1,0 +1,397 @@
+// The real `framering acquire --source aravis` against Aravis' GigE Vision camera emulator
+// (arv-fake-gv-camera-0.8 on loopback, started and stopped by each test), read by consumers
+// through this process's own mapping: full-HD Mono16 frames arrive bit-exact with consistent
+// frame ids across the 16-bit wrap; killing and restarting the camera mid-run is an outage the
+// ring survives (recorded, counted, sequence continuing); injected packet loss is counted and no
+// damaged frame reaches the ring; a missing camera is a clear error, or waited for on request;
+// `framering cameras` lists the emulator.
+//
+// The emulator binds the fixed GigE Vision control port 3956: every test that starts it holds
+// the CTest resource lock `aravis_emulator`.
+//
+// Emulator facts (PEERS.md, confirmed by these tests): Mono16 pixel(x, y) =
+// (256 * (x + y + frame_id)) % 65535, little-endian; 16-bit frame ids wrapping 65535 -> 1, a
+// fresh emulator starting near 65400.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_writer.hpp"
+#include "ring_process.hpp"
+#include "test_support.hpp"
+
+namespace framering::acquire {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Child;
+
+constexpr const char* kEmulator = "/usr/bin/arv-fake-gv-camera-0.8";
+constexpr const char* kArvTool = "/usr/bin/arv-tool-0.8";
+constexpr std::uint64_t kIdModulus = 65535;  // ids 1..65535; 0 is never used
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Frames lost between two emulator frame ids, written independently of acquire's frame_id_gap:
+// the ids count 1, 2, ..., 65535, 1, 2, ... so the distance is taken modulo 65535.
+std::uint64_t expected_gap(std::uint64_t previous, std::uint64_t next) {
+  const std::uint64_t step = (next + kIdModulus - previous) % kIdModulus;  // 1 when consecutive
+  return step == 0 ? 0 : step - 1;
+}
+
+// The emulator's Mono16 image for `frame_id`, checked row by row against a table of the
+// sequence (256 * k) % 65535: row y of frame f is that table from k = (y + f) % 65535.
+class EmulatorPattern {
+ public:
+  explicit EmulatorPattern(std::uint32_t width) : width_(width), table_(kIdModulus + width + 1) {
+    for (std::size_t k = 0; k < table_.size(); ++k) table_[k] = static_cast<std::uint16_t>((256 * k) % kIdModulus);
+  }
+  // Rows that differ from the formula (0 = bit-exact).
+  [[nodiscard]] std::uint32_t bad_rows(const ring::FrameView& frame) const {
+    std::uint32_t bad = 0;
+    for (std::uint32_t y = 0; y < frame.height; ++y) {
+      const std::uint64_t k = (y + frame.camera_frame_id) % kIdModulus;
+      if (std::memcmp(frame.pixels.data() + y * frame.stride_bytes, &table_[k], std::size_t{width_} * 2) != 0) ++bad;
+    }
+    return bad;
+  }
+
+ private:
+  std::uint32_t width_;
+  std::vector<std::uint16_t> table_;
+};
+
+// One emulator on 127.0.0.1 with a serial of this test's own; killed (SIGKILL) at destruction.
+class Emulator {
+ public:
+  explicit Emulator(std::string serial, int lost_packets_per_thousand = 0) : serial_(std::move(serial)) {
+    std::vector<std::string> argv{kEmulator, "-i", "127.0.0.1", "-s", serial_};
+    if (lost_packets_per_thousand > 0) {
+      argv.emplace_back("-r");
+      argv.push_back(std::to_string(lost_packets_per_thousand));
+    }
+    child_ = std::make_unique<Child>(argv);
+  }
+  [[nodiscard]] std::string id() const { return "Aravis-Fake-" + serial_; }
+  // Waits until it answers GVCP on 127.0.0.1 with its serial (arv-tool reads DeviceID).
+  [[nodiscard]] bool wait_ready(std::chrono::milliseconds timeout) const {
+    return test::wait_until(
+        [&] {
+          const auto r = test::run({kArvTool, "-a", "127.0.0.1", "control", "DeviceID"}, 10s);
+          return contains(r.out, "DeviceID = " + serial_);
+        },
+        timeout);
+  }
+  void kill() { child_.reset(); }  // Child's destructor SIGKILLs and reaps
+  [[nodiscard]] bool running() const { return child_ && child_->running(); }
+
+ private:
+  std::string serial_;
+  std::unique_ptr<Child> child_;
+};
+
+class AravisSourceStage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kEmulator) || !std::filesystem::exists(kArvTool)) {
+      GTEST_SKIP() << kEmulator << " or " << kArvTool << " is missing (Debian aravis-tools, aravis-tools-cli)";
+    }
+    instance_ = test::unique_instance();
+    serial_ = "T" + std::to_string(::getpid());
+  }
+  void TearDown() override {
+    if (!instance_.empty()) test::remove_instance(instance_);
+  }
+
+  [[nodiscard]] static ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 32) {
+    ring::RingGeometry g;
+    g.width = width;
+    g.height = height;
+    g.pixel_format = PixelFormat::Mono16;
+    g.slot_count = slots;
+    g.max_consumers = 16;
+    return g;
+  }
+
+  // Creates the ring with acquire's geometry so that a consumer attached now sees frame 0.
+  void create_ring(const ring::RingGeometry& g) const { const auto writer = ring::RingWriter::create_or_attach(instance_, "raw", g); }
+
+  [[nodiscard]] ring::RingReader every(const ring::RingGeometry& g) const {
+    ring::ReaderOptions options;
+    options.name = "check";
+    options.kind = ring::ConsumerKind::Every;
+    options.expected = g;
+    options.stall_timeout = 100s;
+    return ring::RingReader::attach(instance_, "raw", options);
+  }
+
+  [[nodiscard]] std::vector<std::string> acquire(const std::string& camera, std::uint32_t width, std::uint32_t height,
+                                                 std::vector<std::string> extra) const {
+    std::vector<std::string> args{"acquire", "--instance", instance_, "--log-level", "info", "--source", "aravis",
+                                  "--camera", camera, "--pixel-format", "Mono16", "--width", std::to_string(width),
+                                  "--height", std::to_string(height), "--slots", "32", "--stats-interval-s", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::framering_argv(std::move(args));
+  }
+
+  std::string instance_;
+  std::string serial_;
+};
+
+// Reads frames until `count` arrived, checking each; returns false (with a gtest failure) on a
+// read timeout.
+struct FrameChecks {
+  std::uint64_t frames = 0;
+  std::uint64_t bad_rows = 0;
+  std::uint64_t torn = 0;
+  std::uint64_t id_mismatch = 0;  // source_frames_lost != the id gap
+  std::uint64_t source_lost = 0;
+  std::uint64_t wraps = 0;
+  std::uint64_t max_lost_one_frame = 0;
+  bool has_previous = false;
+  std::uint64_t previous_id = 0;
+  std::uint64_t next_sequence = 0;
+  std::uint64_t sequence_errors = 0;
+
+  void check(const ring::FrameView& f, const EmulatorPattern& pattern, bool after_outage = false) {
+    bad_rows += pattern.bad_rows(f);
+    if (f.sequence != next_sequence) ++sequence_errors;
+    next_sequence = f.sequence + 1;
+    if (has_previous) {
+      if (f.camera_frame_id < previous_id) ++wraps;
+      // After an outage the camera restarts its counter: acquire reports an estimate instead.
+      if (!after_outage && f.source_frames_lost != expected_gap(previous_id, f.camera_frame_id)) ++id_mismatch;
+    }
+    if (f.camera_frame_id == 0 || f.camera_frame_id > 65535) ++id_mismatch;
+    source_lost += f.source_frames_lost;
+    max_lost_one_frame = std::max(max_lost_one_frame, f.source_frames_lost);
+    has_previous = true;
+    previous_id = f.camera_frame_id;
+    ++frames;
+  }
+};
+
+TEST_F(AravisSourceStage, FullHdMono16FramesArriveBitExactWithFrameIdsAcrossTheWrap) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s)) << "the emulator did not answer on 127.0.0.1";
+  constexpr std::uint64_t kFrames = 220;
+  const auto g = geometry(1920, 1080);
+  create_ring(g);
+  auto reader = every(g);
+  const EmulatorPattern pattern(1920);
+
+  Child producer(acquire(camera.id(), 1920, 1080, {"--rate-hz", "50", "--frames", std::to_string(kFrames)}));
+
+  FrameChecks checks;
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    ASSERT_EQ(frame->width, 1920U);
+    ASSERT_EQ(frame->height, 1080U);
+    ASSERT_EQ(frame->pixel_format, PixelFormat::Mono16);
+    EXPECT_GT(frame->timestamp_ns, 1'600'000'000'000'000'000ULL) << "CLOCK_REALTIME ns";
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  const int code = test::finish(producer, 30s);
+  EXPECT_EQ(checks.bad_rows, 0U) << "rows that differ from (256 * (x + y + frame_id)) % 65535";
+  EXPECT_EQ(checks.torn, 0U);
+  EXPECT_EQ(checks.sequence_errors, 0U);
+  EXPECT_EQ(checks.id_mismatch, 0U) << "source_frames_lost must equal the frame-id gap (modulo the 16-bit wrap)";
+  EXPECT_GE(checks.wraps, 1U) << "a fresh emulator starts near 65400: 220 frames cross 65535 -> 1";
+  const auto status = test::ring_status(instance_);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->published, kFrames);
+  EXPECT_EQ(status->source.frames_lost, checks.source_lost) << "the ring's total is the sum of the per-frame counts";
+  EXPECT_EQ(status->source.outages, 0U);
+  EXPECT_EQ(code, checks.source_lost > 0 ? 3 : 0) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "Aravis-Fake-" + serial_)) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "1920x1080")) << producer.err();
+  std::printf("[ info ] %llu frames, %llu source frames lost, %llu wrap(s)\n", static_cast<unsigned long long>(checks.frames),
+              static_cast<unsigned long long>(checks.source_lost), static_cast<unsigned long long>(checks.wraps));
+}
+
+TEST_F(AravisSourceStage, CameraKilledAndRestartedIsAnOutageTheRingAndItsConsumersSurvive) {
+  test::Watchdog watchdog(110s);
+  auto camera = std::make_unique<Emulator>(serial_);
+  ASSERT_TRUE(camera->wait_ready(20s));
+  const auto g = geometry(640, 480);
+  create_ring(g);
+  auto reader = every(g);
+  const EmulatorPattern pattern(640);
+  // A newest consumer in its own process: it must ride out the outage and see frames after it.
+  constexpr std::uint64_t kFramesBefore = 40;
+  constexpr std::uint64_t kFramesAfter = 40;
+  Child watcher(test::peer_argv("newest", instance_,
+                                {"--ring", "raw", "--name", "live", "--until-sequence", std::to_string(kFramesBefore + kFramesAfter / 2),
+                                 "--read-timeout-ms", "60000"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "live", watcher.pid(), 20s)) << watcher.err();
+
+  Child producer(acquire(camera->id(), 640, 480, {"--rate-hz", "100", "--camera-timeout-s", "0.5", "--reconnect-max-s", "0.5"}));
+
+  FrameChecks checks;
+  for (std::uint64_t i = 0; i < kFramesBefore; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  camera->kill();
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto s = test::ring_status(instance_);
+        return s && s->source.outages == 1 && s->source.connected == 0;
+      },
+      30s))
+      << "acquire did not record the outage: " << producer.err();
+  ASSERT_TRUE(producer.running()) << "acquire must keep the ring up: " << producer.err();
+
+  // Frames published before acquire noticed are still read; then the camera comes back.
+  camera = std::make_unique<Emulator>(serial_);
+  ASSERT_TRUE(camera->wait_ready(20s));
+  std::uint64_t outage_gap = 0;
+  bool first_after = true;
+  const std::uint64_t published_before = test::ring_status(instance_)->published;
+  while (checks.frames < published_before + kFramesAfter) {
+    const auto frame = reader.read(30s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << checks.frames << " after the restart: " << producer.err();
+    const bool after = frame->sequence >= published_before;
+    if (after && first_after) {
+      outage_gap = frame->source_frames_lost;
+      first_after = false;
+    }
+    checks.check(*frame, pattern, after && frame->sequence == published_before);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  EXPECT_EQ(test::finish(watcher, 60s), 0) << "the newest consumer: " << watcher.err();
+  producer.signal(SIGTERM);
+  const int code = test::finish(producer, 30s);
+  EXPECT_EQ(checks.bad_rows, 0U);
+  EXPECT_EQ(checks.torn, 0U);
+  EXPECT_EQ(checks.sequence_errors, 0U) << "the sequence continues through the outage";
+  EXPECT_EQ(checks.id_mismatch, 0U);
+  EXPECT_GE(outage_gap, 1U) << "the first frame after the outage carries the estimated loss";
+  const auto status = test::ring_status(instance_);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->source.outages, 1U);
+  EXPECT_EQ(status->source.connected, 1U);
+  EXPECT_EQ(status->source.frames_lost, checks.source_lost);
+  EXPECT_EQ(code, 3) << "frames were lost: " << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "camera " + camera->id() + " lost")) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "back after")) << producer.err();
+}
+
+TEST_F(AravisSourceStage, InjectedPacketLossIsCountedAndNoDamagedFrameReachesTheRing) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_, /*lost_packets_per_thousand=*/20);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  constexpr std::uint64_t kFrames = 150;
+  const auto g = geometry(640, 480);
+  create_ring(g);
+  auto reader = every(g);
+  const EmulatorPattern pattern(640);
+
+  Child producer(acquire(camera.id(), 640, 480, {"--rate-hz", "100", "--frames", std::to_string(kFrames)}));
+
+  FrameChecks checks;
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  const int code = test::finish(producer, 30s);
+  EXPECT_EQ(checks.bad_rows, 0U) << "a frame with a lost packet reached the ring";
+  EXPECT_EQ(checks.torn, 0U);
+  EXPECT_EQ(checks.id_mismatch, 0U);
+  const auto status = test::ring_status(instance_);
+  ASSERT_TRUE(status.has_value());
+  const auto& s = status->source;
+  EXPECT_GT(s.packets_missing + s.packets_resent + s.frames_incomplete, 0U)
+      << "2% of packets dropped by the emulator must show in the counters";
+  EXPECT_EQ(s.frames_lost, checks.source_lost);
+  EXPECT_EQ(code, checks.source_lost > 0 ? 3 : 0) << producer.err();
+  std::printf("[ info ] packets missing %llu, resent %llu; frames incomplete %llu, timed out %llu, lost %llu\n",
+              static_cast<unsigned long long>(s.packets_missing), static_cast<unsigned long long>(s.packets_resent),
+              static_cast<unsigned long long>(s.frames_incomplete), static_cast<unsigned long long>(s.frames_timed_out),
+              static_cast<unsigned long long>(s.frames_lost));
+}
+
+TEST_F(AravisSourceStage, MissingCameraAtStartIsAClearErrorNamingWhatWasLookedFor) {
+  test::Watchdog watchdog(60s);
+  const std::string missing = "Aravis-Fake-NONE" + serial_;
+  const auto r = test::run(test::framering_argv({"acquire", "--instance", instance_, "--source", "aravis", "--camera", missing}), 40s);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "framering: no GenICam camera '" + missing + "'")) << r.err;
+  EXPECT_TRUE(contains(r.err, "cameras found:")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--wait-for-camera")) << r.err;
+  EXPECT_FALSE(test::ring_status(instance_).has_value()) << "no ring is created without a camera";
+}
+
+TEST_F(AravisSourceStage, WaitForCameraStartsStreamingWhenTheCameraAppears) {
+  test::Watchdog watchdog(100s);
+  constexpr std::uint64_t kFrames = 20;
+  Child producer(test::framering_argv({"acquire", "--instance", instance_, "--log-level", "info", "--source", "aravis",
+                                       "--camera", "Aravis-Fake-" + serial_, "--wait-for-camera", "--reconnect-max-s",
+                                       "0.5", "--pixel-format", "Mono16", "--width", "320", "--height", "240",
+                                       "--rate-hz", "100", "--frames", std::to_string(kFrames)}));
+  ASSERT_TRUE(test::wait_until([&] { return contains(producer.err(), "not there yet"); }, 30s))
+      << "acquire should say it is waiting: " << producer.err();
+  EXPECT_FALSE(test::ring_status(instance_).has_value()) << "no ring before the camera says its geometry";
+
+  Emulator camera(serial_);
+  const int code = test::finish(producer, 60s);
+  const auto status = test::ring_status(instance_);
+  ASSERT_TRUE(status.has_value()) << producer.err();
+  EXPECT_EQ(status->published, kFrames);
+  EXPECT_EQ(status->geometry.width, 320U);
+  EXPECT_EQ(status->geometry.height, 240U);
+  EXPECT_EQ(code, status->source.frames_lost > 0 ? 3 : 0) << producer.err();
+}
+
+TEST_F(AravisSourceStage, CamerasCommandListsTheEmulator) {
+  test::Watchdog watchdog(60s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  bool listed = false;
+  nlohmann::json entry;
+  // Discovery is a broadcast with a timeout: retried until it answers, with a deadline.
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto r = test::run(test::framering_argv({"cameras", "--json"}), 20s);
+        if (r.exit_code != 0) return false;
+        const auto json = nlohmann::json::parse(r.out, nullptr, false);
+        if (json.is_discarded()) return false;
+        for (const auto& c : json["genicam"]) {
+          if (c["id"] == camera.id()) {
+            entry = c;
+            listed = true;
+          }
+        }
+        return listed && json.contains("v4l2");
+      },
+      30s));
+  EXPECT_EQ(entry["serial"], serial_);
+  EXPECT_EQ(entry["address"], "127.0.0.1");
+  EXPECT_EQ(entry["model"], "Fake");
+  EXPECT_EQ(entry["vendor"], "Aravis");
+  const auto table = test::run(test::framering_argv({"cameras"}), 20s);
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_TRUE(contains(table.out, "GenICam cameras")) << table.out;
+  EXPECT_TRUE(contains(table.out, "V4L2 devices")) << table.out;
+}
+
+}  // namespace
+}  // namespace framering::acquire
