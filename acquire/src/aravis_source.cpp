@@ -353,6 +353,7 @@ struct AravisSource::Impl {
     spdlog::error("camera {} lost ({}): the ring and its consumers stay up; reconnecting with backoff (at most {:.1f} s "
                   "between tries)", name, why, options.reconnect_max_s);
     const double rate = frame_rate_hz;
+    control_lost.store(true, std::memory_order_release);  // gone: disconnect() must not wait on GVCP replies
     disconnect();
     report(true);
     if (!connect_with_backoff("camera outage")) return false;

@@ -1,6 +1,7 @@
 // The real `framering acquire --source opencv`: a V4L2 device that is not there is a clear
 // error naming it (this machine has none), and a video file through the same VideoCapture path
-// arrives as Mono8 grey frames equal to OpenCV's own conversion.
+// arrives as Mono8 grey frames equal to OpenCV's own conversion; the example camera pipelines
+// (config/genicam.toml, config/webcam.toml) pass every stage's own option parser.
 #include <unistd.h>
 
 #include <chrono>
@@ -115,6 +116,15 @@ TEST_F(OpenCvSourceStage, VideoFileArrivesAsMono8GreyFramesEqualToOpenCvsConvers
   EXPECT_EQ(test::finish(producer, 30s), 0) << producer.err();
   EXPECT_TRUE(contains(producer.err(), "768x576")) << "the real size is logged: " << producer.err();
   EXPECT_TRUE(contains(producer.err(), "fps as reported")) << producer.err();
+}
+
+TEST(CameraConfigs, GenicamAndWebcamPipelinesPassEveryStagesOwnParser) {
+  test::Watchdog watchdog(50s);
+  for (const std::string name : {"genicam.toml", "webcam.toml"}) {
+    const auto r = test::run({test::framering_bin(), "run", "--dry-run", "--config", test::source_dir() + "/config/" + name}, 20s);
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_TRUE(contains(r.out, "framering acquire")) << r.out;
+  }
 }
 
 }  // namespace
