@@ -66,10 +66,14 @@ def measure(framering, width, height, rate_hz, duration_s):
         cpu0 = children_cpu_s()
         out, wall = run_for([ARV_CAMERA_TEST, "-n", camera, "-w", str(width), "-h", str(height), "--features",
                              "PixelFormat=Mono16", "-f", str(rate_hz), "-a", "--no-packet-socket", "-i", "9000",
-                             "--duration", str(duration_s)], duration_s + 30)
+                             "--duration", str(int(round(duration_s)))], duration_s + 30)
         base_cpu = children_cpu_s() - cpu0
         m = re.search(r"n_completed_buffers\s*=\s*(\d+)", out)
-        base_frames = int(m.group(1)) if m else 0
+        if not m:
+            sys.exit("camera_figures: arv-camera-test printed no statistics:\n" + out[-2000:])
+        base_frames = int(m.group(1))
+        m = re.search(r"n_failures\s*=\s*(\d+)", out)
+        base_failed = int(m.group(1)) if m else 0
         # framering acquire into a ring nobody reads (the producer never waits).
         instance = f"fig{os.getpid()}"
         cpu0 = children_cpu_s()
@@ -80,6 +84,8 @@ def measure(framering, width, height, rate_hz, duration_s):
         m = re.search(r"published (\d+) frames \(.*?\) in ([0-9.]+) s", out)
         frames = int(m.group(1)) if m else 0
         seconds = float(m.group(2)) if m else wall_f
+        m = re.search(r"(\d+) incomplete, (\d+) timed out", out)
+        failed = int(m.group(1)) + int(m.group(2)) if m else 0
         for name in os.listdir("/dev/shm"):
             if name.startswith(f"framering.{instance}."):
                 os.unlink(os.path.join("/dev/shm", name))
@@ -88,10 +94,11 @@ def measure(framering, width, height, rate_hz, duration_s):
         return {
             "width": width, "height": height, "pixel_format": "Mono16", "asked_rate_hz": rate_hz,
             "frame_bytes": width * height * 2,
-            "baseline_arv_camera_test": {"frames": base_frames, "seconds": wall, "fps": base_frames / duration_s,
+            "baseline_arv_camera_test": {"frames": base_frames, "failed_frames": base_failed, "seconds": wall,
+                                          "fps": base_frames / duration_s,
                                           "cpu_s": base_cpu,
                                           "cpu_ms_per_frame": 1000 * base_cpu / base_frames if base_frames else None},
-            "framering_acquire": {"frames": frames, "seconds": seconds, "fps": frames / seconds, "cpu_s": ring_cpu,
+            "framering_acquire": {"frames": frames, "failed_frames": failed, "seconds": seconds, "fps": frames / seconds, "cpu_s": ring_cpu,
                                   "cpu_ms_per_frame": 1000 * ring_cpu / frames},
             "copies_socket_to_ring": {"kernel_to_aravis_packet_buffer": 1, "aravis_packet_to_arv_buffer": 1,
                                       "arv_buffer_to_ring_slot": 1},
@@ -120,15 +127,15 @@ def main():
         return
     print(f"Aravis emulator on 127.0.0.1, Mono16, asked {args.rate_hz:g} Hz, {args.duration_s:g} s each; "
           f"load average at start {load:.2f} on {os.cpu_count()} cores")
-    print(f"{'size':>11} {'what':<34} {'frames':>7} {'fps':>7} {'CPU ms/frame':>13} {'MB/s':>8}")
+    print(f"{'size':>11} {'what':<36} {'frames':>7} {'failed':>7} {'fps':>7} {'CPU ms/frame':>13} {'MB/s':>8}")
     for r in results:
         size = f"{r['width']}x{r['height']}"
         b = r["baseline_arv_camera_test"]
         f = r["framering_acquire"]
         mb = r["frame_bytes"] / 1e6
-        print(f"{size:>11} {'arv-camera-test (baseline, no copy)':<34} {b['frames']:>7} {b['fps']:>7.1f} "
+        print(f"{size:>11} {'arv-camera-test (baseline, no copy)':<36} {b['frames']:>7} {b['failed_frames']:>7} {b['fps']:>7.1f} "
               f"{b['cpu_ms_per_frame'] or 0:>13.2f} {b['fps'] * mb:>8.0f}")
-        print(f"{size:>11} {'framering acquire -> ring':<34} {f['frames']:>7} {f['fps']:>7.1f} "
+        print(f"{size:>11} {'framering acquire -> ring':<36} {f['frames']:>7} {f['failed_frames']:>7} {f['fps']:>7.1f} "
               f"{f['cpu_ms_per_frame']:>13.2f} {f['fps'] * mb:>8.0f}")
     print("copies per frame, socket to ring: 3 (kernel -> Aravis packet buffer in recvmsg; Aravis packet -> "
           "ArvBuffer, memcpy; ArvBuffer -> ring slot, memcpy): 2 in user space")
