@@ -280,9 +280,12 @@ class Supervisor {
       stage.running = false;
       stage.last_exit = describe_status(status);
       const std::uint64_t ran_ns = monotonic_ns() - stage.started_ns;
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      // 3 = ran to its end but lost frames (a camera's losses, claim timeouts): finished, not a
+      // crash to restart; the loss is in the rings and makes the run's own exit code 3.
+      if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3)) {
         stage.finished = true;
-        spdlog::info("run: {} (pid {}) finished", stage.config.name, pid);
+        spdlog::log(WEXITSTATUS(status) == 0 ? spdlog::level::info : spdlog::level::warn, "run: {} (pid {}) finished{}",
+                    stage.config.name, pid, WEXITSTATUS(status) == 0 ? "" : " (exit code 3: it lost frames)");
         continue;
       }
       if (stopping_) continue;

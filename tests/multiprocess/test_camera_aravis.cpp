@@ -4,7 +4,7 @@
 // frame ids across the 16-bit wrap; killing and restarting the camera mid-run is an outage the
 // ring survives (recorded, counted, sequence continuing); injected packet loss is counted and no
 // damaged frame reaches the ring; a missing camera is a clear error, or waited for on request;
-// `framering cameras` lists the emulator.
+// `framering run` shows the camera's losses in its summary; `framering cameras` lists the emulator.
 //
 // The emulator binds the fixed GigE Vision control port 3956: every test that starts it holds
 // the CTest resource lock `aravis_emulator`.
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -327,6 +328,34 @@ TEST_F(AravisSourceStage, InjectedPacketLossIsCountedAndNoDamagedFrameReachesThe
               static_cast<unsigned long long>(s.packets_missing), static_cast<unsigned long long>(s.packets_resent),
               static_cast<unsigned long long>(s.frames_incomplete), static_cast<unsigned long long>(s.frames_timed_out),
               static_cast<unsigned long long>(s.frames_lost));
+}
+
+TEST_F(AravisSourceStage, RunSummaryShowsTheCamerasLossCounters) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_, /*lost_packets_per_thousand=*/20);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  const auto dir = std::filesystem::temp_directory_path() / (instance_ + "-run");
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "camera.toml";
+  {
+    std::ofstream out(config);
+    out << "instance = \"" << instance_ << "\"\n[[stage]]\nname = \"acquire\"\nsource = \"aravis\"\ncamera = \"" << camera.id()
+        << "\"\npixel-format = \"Mono16\"\nwidth = 320\nheight = 240\nrate-hz = 100\n";
+  }
+  const auto summary = dir / "summary.json";
+  const auto r = test::run(test::framering_argv({"run", "--config", config.string(), "--frames", "60", "--summary-json",
+                                                 summary.string()}),
+                           80s);
+  std::ifstream in(summary);
+  const auto json = nlohmann::json::parse(in, nullptr, false);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(json.is_discarded()) << r.err;
+  const auto& source = json["stages"][0]["rings"]["raw"]["source"];
+  ASSERT_TRUE(source.is_object()) << json.dump(2);
+  EXPECT_GT(source["packets_missing"].get<std::uint64_t>() + source["frames_incomplete"].get<std::uint64_t>(), 0U)
+      << json.dump(2);
+  EXPECT_TRUE(contains(r.err, "acquire source (raw):")) << "the summary table names the camera's losses: " << r.err;
+  EXPECT_EQ(r.exit_code, source["frames_lost"].get<std::uint64_t>() > 0 ? 3 : 0) << r.err;
 }
 
 TEST_F(AravisSourceStage, MissingCameraAtStartIsAClearErrorNamingWhatWasLookedFor) {

@@ -51,6 +51,7 @@ class OpenCvSource final : public FrameSource {
   [[nodiscard]] std::string describe() const override;
   [[nodiscard]] bool paces_itself() const noexcept override;
 
+  /// What --device named: a V4L2 device, a stream URL or a video file (decides the pacing).
   [[nodiscard]] CaptureKind kind() const noexcept;
 
  private:
