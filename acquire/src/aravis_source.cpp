@@ -265,31 +265,44 @@ struct AravisSource::Impl {
     if (error.failed()) throw SourceError(fmt::format("camera {}: AcquisitionStart failed: {}", name, error.message()));
   }
 
-  // Stops and releases the camera and its stream, keeping the stream's totals.
+  // Stops and releases the camera and its stream, keeping the stream's totals. A camera that is
+  // gone costs Aravis a GVCP timeout per register it still writes while finalising the stream and
+  // the device (about 7.5 s with the emulator killed): that happens on a thread of its own, so
+  // that reconnecting starts at once; the destructor joins it.
   void disconnect() {
     if (held != nullptr) {
       g_object_unref(held);
       held = nullptr;
     }
-    if (camera != nullptr && stream != nullptr && !control_lost.load(std::memory_order_acquire)) {
+    const bool gone = control_lost.load(std::memory_order_acquire);
+    if (camera != nullptr && stream != nullptr && !gone) {
       GErrorBox error;
-      arv_camera_stop_acquisition(camera, error.out());  // may fail when the camera is gone: nothing to do
+      arv_camera_stop_acquisition(camera, error.out());  // may fail: nothing more to do
     }
     if (stream != nullptr) {
       const auto s = stream_counters();
       closed_underruns += s.underruns;
       closed_missing += s.packets_missing;
       closed_resent += s.packets_resent;
-      g_object_unref(stream);
-      stream = nullptr;
     }
-    if (camera != nullptr) {
-      if (control_lost_handler != 0) g_signal_handler_disconnect(arv_camera_get_device(camera), control_lost_handler);
-      control_lost_handler = 0;
-      g_object_unref(camera);
-      camera = nullptr;
+    if (camera != nullptr && control_lost_handler != 0) {
+      g_signal_handler_disconnect(arv_camera_get_device(camera), control_lost_handler);
+    }
+    control_lost_handler = 0;
+    auto release = [old_stream = stream, old_camera = camera] {
+      if (old_stream != nullptr) g_object_unref(old_stream);
+      if (old_camera != nullptr) g_object_unref(old_camera);
+    };
+    stream = nullptr;
+    camera = nullptr;
+    if (gone) {
+      releasers.emplace_back(release);
+    } else {
+      release();
     }
   }
+
+  std::vector<std::thread> releasers;  // finalising cameras that went away (see disconnect)
 
   // The current stream's own counters (underruns, missing and resent packets).
   [[nodiscard]] ring::ProducerControl::SourceStats stream_counters() const {
@@ -355,7 +368,7 @@ struct AravisSource::Impl {
     const double rate = frame_rate_hz;
     control_lost.store(true, std::memory_order_release);  // gone: disconnect() must not wait on GVCP replies
     disconnect();
-    report(true);
+    report(true);  // status shows the camera away (connected 0, outages + 1) from now on
     if (!connect_with_backoff("camera outage")) return false;
     const double seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
     const auto estimate = static_cast<std::uint64_t>(std::max(1.0, std::round(seconds * (rate > 0 ? rate : 1.0))));
@@ -491,7 +504,10 @@ AravisSource::AravisSource(const AravisSourceOptions& options) : impl_(std::make
                impl_->free_running ? std::string{", free run"} : fmt::format(", triggered by {}", options.trigger));
 }
 
-AravisSource::~AravisSource() { impl_->disconnect(); }
+AravisSource::~AravisSource() {
+  impl_->disconnect();
+  for (auto& releaser : impl_->releasers) releaser.join();
+}
 
 bool AravisSource::is_open() const noexcept { return impl_->camera != nullptr; }
 
