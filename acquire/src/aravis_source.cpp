@@ -133,9 +133,15 @@ struct AravisSource::Impl {
     GErrorBox error;
     camera = arv_camera_new(options.camera_id.empty() ? nullptr : options.camera_id.c_str(), error.out());
     if (camera == nullptr) {
+      const std::string found = cameras_found();
+      const std::string why = error.failed() ? error.message() : std::string{"not found"};
+      if (!options.camera_id.empty() && found.find(options.camera_id) != std::string::npos) {
+        throw SourceError(fmt::format("cannot open {} ({}); it is there (cameras found: {}): is another program "
+                                      "controlling it?", looked_for(), why, found));
+      }
       throw SourceError(fmt::format("no {} ({}); cameras found: {}. Start or plug in the camera, check --camera "
                                     "(an id from `framering cameras`), or pass --wait-for-camera to wait for it",
-                                    looked_for(), error.failed() ? error.message() : "not found", cameras_found()));
+                                    looked_for(), why, found));
     }
     try {
       const PatternShape ring_shape = shape_;
@@ -167,6 +173,10 @@ struct AravisSource::Impl {
                                                     model_name != nullptr ? model_name : "?", serial != nullptr ? serial : "?");
 
     if (arv_camera_is_gv_device(camera)) {
+      if (!arv_gv_device_is_controller(ARV_GV_DEVICE(arv_camera_get_device(camera)))) {
+        throw SourceError(fmt::format("camera {} ({}) is controlled by another program (GigE Vision allows one "
+                                      "controller at a time): stop that program, then start acquire again", name, model));
+      }
       if (!options.packet_socket) arv_camera_gv_set_stream_options(camera, ARV_GV_STREAM_OPTION_PACKET_SOCKET_DISABLED);
       if (options.packet_size_bytes > 0) {
         set_feature("GevSCPSPacketSize", std::to_string(options.packet_size_bytes),

@@ -3,7 +3,8 @@
 // through this process's own mapping: full-HD Mono16 frames arrive bit-exact with consistent
 // frame ids across the 16-bit wrap; killing and restarting the camera mid-run is an outage the
 // ring survives (recorded, counted, sequence continuing); injected packet loss is counted and no
-// damaged frame reaches the ring; a missing camera is a clear error, or waited for on request;
+// damaged frame reaches the ring; a missing camera, or one another program controls, is a clear
+// error, or waited for on request;
 // `framering run` shows the camera's losses in its summary; `framering cameras` lists the emulator.
 //
 // The emulator binds the fixed GigE Vision control port 3956: every test that starts it holds
@@ -367,6 +368,28 @@ TEST_F(AravisSourceStage, MissingCameraAtStartIsAClearErrorNamingWhatWasLookedFo
   EXPECT_TRUE(contains(r.err, "cameras found:")) << r.err;
   EXPECT_TRUE(contains(r.err, "--wait-for-camera")) << r.err;
   EXPECT_FALSE(test::ring_status(instance_).has_value()) << "no ring is created without a camera";
+}
+
+TEST_F(AravisSourceStage, CameraControlledByAnotherAcquireIsAClearError) {
+  test::Watchdog watchdog(60s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  Child first(acquire(camera.id(), 320, 240, {"--rate-hz", "50"}));
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto s = test::ring_status(instance_);
+        return s && s->published > 0;
+      },
+      30s))
+      << first.err();
+  const auto r = test::run(
+      test::framering_argv({"acquire", "--instance", instance_, "--ring", "second", "--source", "aravis", "--camera", camera.id()}),
+      30s);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "framering: camera " + camera.id() + " (Aravis Fake) is controlled by another program")) << r.err;
+  EXPECT_TRUE(first.running()) << "the first acquire goes on: " << first.err();
+  first.signal(SIGTERM);
+  EXPECT_NE(test::finish(first, 30s), -1);
 }
 
 TEST_F(AravisSourceStage, WaitForCameraStartsStreamingWhenTheCameraAppears) {
