@@ -151,7 +151,9 @@ TEST_F(LedStage, BadGeometryUnwritablePathAndUnresolvableHostFailToStartClearly)
       {{}, "no LED output"},
   };
   for (const BadStart& c : cases) {
-    const auto r = test::run(led(c.args), 20s);
+    std::vector<std::string> argv{"led", "--instance", instance_, "--wait-for-ring-s", "0"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const auto r = test::run(test::framering_argv(argv), 20s);
     EXPECT_EQ(r.exit_code, 2) << c.message << "\n" << r.err;
     EXPECT_NE(r.err.find("framering: "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
