@@ -160,5 +160,18 @@ TEST_F(LedStage, BadGeometryUnwritablePathAndUnresolvableHostFailToStartClearly)
   }
 }
 
+TEST(LedCli, HelpSaysLedZeroIsAtTheHubByDefaultAndTheShippedConfigChecks) {
+  test::Watchdog watchdog(60s);
+  const auto help = test::run(test::framering_argv({"led", "--help"}), 20s);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("at the HUB by default"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--led0 TEXT:{hub,rim}=hub"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("Example"), std::string::npos) << help.out;
+  const auto dry = test::run(
+      test::framering_argv({"run", "--config", test::source_dir() + "/config/led.toml", "--dry-run"}), 20s);
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("led --"), std::string::npos) << dry.out;
+}
+
 }  // namespace
 }  // namespace framering::display
