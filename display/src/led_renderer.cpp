@@ -27,6 +27,24 @@ LedRenderer::LedRenderer(const LedGeometry& geometry, const DiscPlacement& place
         static_cast<std::uint8_t>(std::lround(255.0 * std::pow(i / 255.0, colour.gamma)));
   }
   gray_.resize(geometry_.led_count());
+  // The colour map of every 8-bit value, once (cv::applyColorMap on a 0..255 ramp), gamma applied:
+  // per LED, colour and gamma are then one table look-up.
+  cv::Mat ramp(1, 256, CV_8UC1);
+  for (int i = 0; i < 256; ++i) ramp.at<std::uint8_t>(0, i) = static_cast<std::uint8_t>(i);
+  cv::Mat mapped;
+  colour.colormap.apply(ramp, mapped);
+  palette_.resize(256 * 3);
+  for (int i = 0; i < 256; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    if (colour.colormap.is_gray()) {
+      palette_[3 * k] = palette_[3 * k + 1] = palette_[3 * k + 2] = gamma_[k];
+    } else {
+      const auto bgr = mapped.at<cv::Vec3b>(0, i);
+      palette_[3 * k] = gamma_[bgr[2]];
+      palette_[3 * k + 1] = gamma_[bgr[1]];
+      palette_[3 * k + 2] = gamma_[bgr[0]];
+    }
+  }
 }
 
 void LedRenderer::render(const MonoImageView& frame, std::span<std::uint8_t> rgb) {
@@ -63,31 +81,15 @@ void LedRenderer::render(const MonoImageView& frame, std::span<std::uint8_t> rgb
                               geometry_.leds_per_vane * element, frame.pixel_format};
   limits_ = contrast_.stretch(samples, {gray_, geometry_.leds_per_vane, geometry_.vanes, geometry_.leds_per_vane});
 
-  // 3. colour and 4. gamma, into RGB order; the power sum on the way.
+  // 3. colour and 4. gamma through the palette, into RGB order; the power sum on the way.
   std::uint64_t sum = 0;
-  if (colour_.colormap.is_gray()) {
-    for (std::uint64_t i = 0; i < n; ++i) {
-      const std::uint8_t v = gamma_[gray_[i]];
-      rgb[3 * i] = v;
-      rgb[3 * i + 1] = v;
-      rgb[3 * i + 2] = v;
-      sum += 3U * v;
-    }
-  } else {
-    const cv::Mat gray(static_cast<int>(geometry_.vanes), static_cast<int>(geometry_.leds_per_vane), CV_8UC1,
-                       gray_.data());
-    cv::Mat bgr;
-    colour_.colormap.apply(gray, bgr);
-    const std::uint8_t* b = bgr.ptr<std::uint8_t>(0);  // continuous: applyColorMap allocates it whole
-    for (std::uint64_t i = 0; i < n; ++i) {
-      const std::uint8_t r = gamma_[b[3 * i + 2]];
-      const std::uint8_t g = gamma_[b[3 * i + 1]];
-      const std::uint8_t bl = gamma_[b[3 * i]];
-      rgb[3 * i] = r;
-      rgb[3 * i + 1] = g;
-      rgb[3 * i + 2] = bl;
-      sum += std::uint64_t{r} + g + bl;
-    }
+  const std::uint8_t* pal = palette_.data();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint8_t* c = pal + 3U * gray_[i];
+    rgb[3 * i] = c[0];
+    rgb[3 * i + 1] = c[1];
+    rgb[3 * i + 2] = c[2];
+    sum += std::uint64_t{c[0]} + c[1] + c[2];
   }
   // 5. brightness cap on the total power.
   const double full = static_cast<double>(n) * 3.0 * 255.0;

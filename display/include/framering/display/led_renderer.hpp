@@ -5,7 +5,7 @@
 //   1. sample: bilinear samples of the frame at every LED through a PolarMap (computed once);
 //   2. contrast: the same ContrastStretch as `framering display` (minmax, percentile, fixed),
 //      its limits measured on the sampled values (what the screen shows), to 8 bits;
-//   3. colour: an OpenCV colour map, or grey (R = G = B);
+//   3. colour: an OpenCV colour map, or grey (R = G = B), tabulated once for the 256 values;
 //   4. gamma: out = round(255 * (in / 255)^gamma) through a 256-entry table (LED PWM is linear in
 //      light, the eye is not: gamma 2.2 is the sRGB-like default, IEC 61966-2-1's approximation);
 //   5. brightness cap: when the frame's total power, sum(channel values) / (3 * LEDs * 255), is
@@ -70,6 +70,7 @@ class LedRenderer {
   std::optional<PolarMap> map_;
   std::vector<std::uint8_t> sampled_;  ///< led_count() values of the frame's element type
   std::vector<std::uint8_t> gray_;     ///< led_count() stretched 8-bit values
+  std::vector<std::uint8_t> palette_;  ///< 256 x RGB: colour map then gamma of each 8-bit value
   std::vector<std::uint8_t> gamma_;    ///< 256 entries
   ContrastLimits limits_;
   double power_ = 0;
