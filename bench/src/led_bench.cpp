@@ -47,6 +47,7 @@ struct LedBenchOptions {
   std::uint32_t leds_per_vane = 288;
   double seconds = 2.0;
   double rate_hz = 40.0;
+  std::uint32_t frames = 16;
   bool json = false;
 };
 
@@ -97,9 +98,17 @@ int run_led_bench(const LedBenchOptions& o) {
       frame.at<std::uint16_t>(y, x) = static_cast<std::uint16_t>(std::clamp(v, 0.0, 65535.0));
     }
   }
-  const display::MonoImageView view{
-      std::as_bytes(std::span(frame.ptr<std::uint16_t>(0), frame.total())), o.width, o.height, frame.step[0],
-      PixelFormat::Mono16};
+  // Copies of it, more than the last-level cache holds, taken in turn: each render finds its frame
+  // cold in the cache, as the stage does with a frame another core just wrote into the ring.
+  std::vector<cv::Mat> frames(std::max<std::uint32_t>(1, o.frames));
+  for (cv::Mat& f : frames) frame.copyTo(f);
+  std::vector<display::MonoImageView> views;
+  for (const cv::Mat& f : frames) {
+    views.push_back({std::as_bytes(std::span(f.ptr<std::uint16_t>(0), f.total())), o.width, o.height, f.step[0],
+                     PixelFormat::Mono16});
+  }
+  std::size_t turn = 0;
+  const auto next = [&] { return turn = (turn + 1) % frames.size(); };
   display::LedGeometry g;
   g.vanes = o.vanes;
   g.leds_per_vane = o.leds_per_vane;
@@ -116,11 +125,12 @@ int run_led_bench(const LedBenchOptions& o) {
   coloured.colormap = display::Colormap::from_name("inferno");
   display::LedRenderer colour_renderer(g, {}, coloured);
   std::vector<std::uint8_t> rgb(renderer.rgb_bytes());
-  const Timing render = measure(o.seconds, [&] { renderer.render(view, rgb); });
-  const Timing render_colour = measure(o.seconds, [&] { colour_renderer.render(view, rgb); });
+  const Timing render = measure(o.seconds, [&] { renderer.render(views[next()], rgb); });
+  const Timing render_colour = measure(o.seconds, [&] { colour_renderer.render(views[next()], rgb); });
   std::vector<std::uint16_t> samples(g.led_count());
   const Timing sample_only = measure(o.seconds, [&] {
-    map.sample<std::uint16_t>({frame.ptr<std::uint16_t>(0), frame.total()}, samples);
+    const cv::Mat& f = frames[next()];
+    map.sample<std::uint16_t>({f.ptr<std::uint16_t>(0), f.total()}, samples);
   });
 
   // Baseline: cv::remap with bilinear interpolation at the same positions (vanes x leds map).
@@ -134,11 +144,11 @@ int run_led_bench(const LedBenchOptions& o) {
   }
   cv::Mat remapped;
   const Timing remap = measure(o.seconds, [&] {
-    cv::remap(frame, remapped, map_xy, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::remap(frames[next()], remapped, map_xy, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   });
   std::vector<std::uint8_t> copy(frame.total() * 2);
   const Timing memcpy_frame = measure(o.seconds, [&] {
-    std::memcpy(copy.data(), frame.data, copy.size());
+    std::memcpy(copy.data(), frames[next()].data, copy.size());
     asm volatile("" : : "r"(copy.data()) : "memory");  // keep the copy
   });
 
@@ -174,7 +184,7 @@ int run_led_bench(const LedBenchOptions& o) {
   const double period_us = 1e6 / o.rate_hz;
   const nlohmann::json result = {
       {"bench", "led"},
-      {"source", {{"width", o.width}, {"height", o.height}, {"pixel_format", "Mono16"}}},
+      {"source", {{"width", o.width}, {"height", o.height}, {"pixel_format", "Mono16"}, {"frames_in_turn", frames.size()}}},
       {"leds", {{"vanes", g.vanes}, {"leds_per_vane", g.leds_per_vane}, {"count", g.led_count()}}},
       {"table_build_ms", table_ms},
       {"render_grey", render.to_json()},
@@ -237,6 +247,10 @@ void add_led_bench(CLI::App& bench, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_option("--rate-hz", o->rate_hz, "LED frame rate the render is compared with")
       ->check(CLI::Range(0.1, 1000.0))
+      ->capture_default_str();
+  cmd->add_option("--frames", o->frames,
+                  "Source frames taken in turn (16 x 4 MB: more than the cache, as frames fresh from a ring)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o, &action] { action = [o] { return run_led_bench(*o); }; });

@@ -5,6 +5,8 @@
 // every sink: the mmap frame file, E1.31, the PNG preview. Frames read = frames sent (+ torn).
 #include "framering/display/led_command.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -87,6 +89,12 @@ struct LedOptions {
 
 std::uint64_t to_ns(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e9)); }
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+std::uint64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 std::string_view stop_reason() { return stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 // Attaches as a Newest consumer, waiting up to --wait-for-ring-s for a producer to create the
@@ -234,9 +242,9 @@ int run_led(const LedOptions& o) {
     }
     auto frame = reader->read(kPollPeriod);
     if (!frame) continue;
-    const std::uint64_t t0 = monotonic_ns();
+    const std::uint64_t t0 = thread_cpu_ns();
     renderer.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb);
-    render_ns_total += monotonic_ns() - t0;
+    render_ns_total += thread_cpu_ns() - t0;
     const std::uint64_t sequence = frame->sequence;
     if (!reader->release(*frame)) {
       spdlog::debug("frame {} was overwritten while being sampled (torn): not sent", sequence);

@@ -92,6 +92,7 @@ PolarMap::PolarMap(const LedGeometry& geometry, std::uint32_t width, std::uint32
       const auto fx = static_cast<float>(x - x0);
       const auto fy = static_cast<float>(y - y0);
       PolarSample& s = samples_[std::uint64_t{v} * geometry_.leds_per_vane + l];
+      s.led = v * geometry_.leds_per_vane + l;
       s.offset = static_cast<std::uint32_t>(std::uint64_t{y0} * row_pixels + x0);
       s.step_x = x0 + 1 < width ? 1U : 0U;
       s.step_y = y0 + 1 < height ? static_cast<std::uint32_t>(row_pixels) : 0U;
@@ -101,6 +102,7 @@ PolarMap::PolarMap(const LedGeometry& geometry, std::uint32_t width, std::uint32
       s.w11 = fx * fy;
     }
   }
+  std::ranges::stable_sort(samples_, {}, &PolarSample::offset);
 }
 
 template <class T>
@@ -122,7 +124,7 @@ void PolarMap::sample(std::span<const T> image, std::span<T> out) const {
     const T* a = px + p.offset;
     const float v = p.w00 * static_cast<float>(a[0]) + p.w01 * static_cast<float>(a[p.step_x]) +
                     p.w10 * static_cast<float>(a[p.step_y]) + p.w11 * static_cast<float>(a[p.step_y + p.step_x]);
-    o[i] = static_cast<T>(v + 0.5F);  // v >= 0 and <= the largest tap: rounds to the nearest count
+    o[p.led] = static_cast<T>(v + 0.5F);  // v >= 0 and <= the largest tap: rounds to the nearest count
   }
 }
 

@@ -72,8 +72,9 @@ struct DiscPlacement {
 
 /// One LED's bilinear sample of the image: four pixels at `offset`, `offset + step_x`,
 /// `offset + step_y`, `offset + step_x + step_y` (in pixels from the start of the image, rows
-/// `row_pixels` apart), weighted w00, w01, w10, w11 (sum 1).
+/// `row_pixels` apart), weighted w00, w01, w10, w11 (sum 1), written to output index `led`.
 struct PolarSample {
+  std::uint32_t led = 0;     ///< output index: vane * leds_per_vane + led
   std::uint32_t offset = 0;
   std::uint32_t step_x = 0;  ///< 0 at the right edge, else 1
   std::uint32_t step_y = 0;  ///< 0 at the bottom edge, else row_pixels
@@ -83,8 +84,11 @@ struct PolarSample {
 /// The look-up table from the screen's grid to image pixels, computed once per geometry and
 /// image shape: per frame, each LED costs four loads and four multiply-adds (bilinear
 /// interpolation, e.g. Gonzalez & Woods, Digital Image Processing, 3rd ed., section 2.4.4).
-/// Samples are in vane-major order (index = vane * leds_per_vane + led), skyscreen's order.
-/// Sample positions outside the image are clamped to its border pixels.
+/// The table is sorted by image offset, so that a frame is read front to back (the hardware
+/// prefetcher streams it; in vane-major order every LED of a vane would land on another row and
+/// miss the cache); each sample names its output index, and the output is vane-major
+/// (index = vane * leds_per_vane + led), skyscreen's order. Sample positions outside the image are
+/// clamped to its border pixels.
 class PolarMap {
  public:
   /// Throws ConfigError when the geometry is invalid (LedGeometry::validate), the image is
