@@ -217,6 +217,7 @@ void E131Sender::send(std::span<const std::uint8_t> rgb) noexcept {
   const std::uint64_t channels_total = std::min<std::uint64_t>(rgb.size(), led_count_ * 3);
   for (std::uint32_t u = 0; u < universe_count_; ++u) {
     const std::uint64_t first = std::uint64_t{u} * e131::kLedsPerUniverse * 3;
+    if (first >= channels_total) break;  // a short frame: nothing left for this universe
     const std::uint64_t count = std::min<std::uint64_t>(e131::kLedsPerUniverse * 3, channels_total - first);
     const auto universe = static_cast<std::uint16_t>(universe_start_ + u);
     std::size_t length = 0;
