@@ -9,6 +9,7 @@
 #include "framering/common/cli_options.hpp"
 #include "framering/common/logging.hpp"
 #include "framering/display/display_command.hpp"
+#include "framering/display/led_command.hpp"
 #include "framering/process/process_command.hpp"
 #include "framering/supervise/supervisor.hpp"
 
@@ -18,6 +19,7 @@ void add_stage_subcommands(CLI::App& app, std::function<int()>& action) {
   acquire::add_acquire_subcommand(app, action);
   process::add_process_subcommand(app, action);
   display::add_display_subcommand(app, action);
+  display::add_led_subcommand(app, action);
 }
 
 void add_run_subcommand(CLI::App& app, std::function<int()>& action) {

@@ -1,0 +1,426 @@
+// led_command.cpp: `framering led`, a Newest consumer of one ring that drives a circular LED
+// screen. At most --rate-hz times a second it takes the newest frame (frames it does not take
+// are counted as skipped by the ring, and `framering status` shows them), samples it on the
+// screen's polar grid in place, releases it, and, when the read was intact, sends the colours to
+// every sink: the mmap frame file, E1.31, the PNG preview. Frames read = frames sent (+ torn).
+#include "framering/display/led_command.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <opencv2/core.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/cli_options.hpp"
+#include "framering/common/clock.hpp"
+#include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/segment.hpp"
+#include "framering/common/stop_signal.hpp"
+#include "framering/display/colormap.hpp"
+#include "framering/display/contrast.hpp"
+#include "framering/display/e131_sender.hpp"
+#include "framering/display/led_geometry.hpp"
+#include "framering/display/led_mmap_sink.hpp"
+#include "framering/display/led_preview.hpp"
+#include "framering/display/led_renderer.hpp"
+
+namespace framering::display {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kRateLogPeriodNs = 5'000'000'000ULL;
+/// The longest a blocking call waits before looking at the stop flag again.
+constexpr auto kPollPeriod = 100ms;
+
+struct LedOptions {
+  CommonOptions common;
+  std::string ring = "processed";
+  std::string name = "led";
+  double rate_hz = 40.0;
+  std::uint64_t frames = 0;
+  double wait_for_ring_s = 10.0;
+  // geometry
+  std::uint32_t vanes = 360;
+  std::uint32_t leds_per_vane = 288;
+  double hub_fraction = 0.1;
+  double vane0_angle_deg = 0.0;
+  std::string direction = "cw";
+  std::string led0 = "hub";
+  double disc_centre_x = -1;
+  double disc_centre_y = -1;
+  double disc_radius_px = 0;
+  // colour
+  std::string contrast = "percentile";
+  double percentile_low = 0.1;
+  double percentile_high = 99.9;
+  std::uint32_t fixed_min = 0;
+  std::uint32_t fixed_max = 65535;
+  bool fixed_max_given = false;
+  std::string colormap = "none";
+  double gamma = 2.2;
+  double brightness_cap = 0.5;
+  // sinks
+  std::string mmap_path;
+  std::vector<std::string> e131_hosts;
+  bool e131_multicast = false;
+  std::uint16_t universe_start = 1;
+  std::string source_name = "framering led";
+  std::uint16_t e131_priority = 100;
+  std::string preview_path;
+  double preview_every_s = 1.0;
+  std::uint32_t preview_size_px = 720;
+};
+
+std::uint64_t to_ns(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e9)); }
+double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+std::uint64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string_view stop_reason() { return stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+// Attaches as a Newest consumer, waiting up to --wait-for-ring-s for a producer to create the
+// ring while watching the stop flag. nullopt when stopped while waiting.
+std::optional<ring::RingReader> attach_when_ready(const LedOptions& o) {
+  const std::filesystem::path path = "/dev/shm/" + ring::Segment::segment_name(o.common.instance, o.ring);
+  const std::uint64_t deadline_ns = monotonic_ns() + to_ns(o.wait_for_ring_s);
+  bool said_waiting = false;
+  for (;;) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      ring::ReaderOptions ro;
+      ro.name = o.name;
+      ro.kind = ring::ConsumerKind::Newest;
+      ro.wait_for_segment = std::chrono::milliseconds{1000};  // give its creator time to finish the header
+      try {
+        return ring::RingReader::attach(o.common.instance, o.ring, ro);
+      } catch (const SegmentError&) {
+        if (std::filesystem::exists(path, ec) || monotonic_ns() >= deadline_ns) throw;
+      }
+    }
+    if (stop_requested()) return std::nullopt;
+    if (monotonic_ns() >= deadline_ns) {
+      throw SegmentError(fmt::format(
+          "ring '{}' of instance '{}' does not exist: {} did not appear within --wait-for-ring-s {} "
+          "(start its producer first: `framering acquire`, `framering process` or `framering run`)",
+          o.ring, o.common.instance, path.string(), o.wait_for_ring_s));
+    }
+    if (!said_waiting) {
+      spdlog::info("waiting up to {} s for ring '{}' of instance '{}' ({})", o.wait_for_ring_s, o.ring,
+                   o.common.instance, path.string());
+      said_waiting = true;
+    }
+    std::this_thread::sleep_for(20ms);  // polling for a file to appear
+  }
+}
+
+/// The sinks of one run, opened (and checked) before the ring is attached.
+struct Sinks {
+  std::optional<LedMmapSink> mmap;
+  std::unique_ptr<E131Sender> e131;
+  std::optional<LedPreview> preview;
+  std::filesystem::path preview_path;
+  cv::Mat preview_picture;
+  std::uint64_t previews = 0;
+  std::uint64_t preview_errors = 0;
+};
+
+Sinks open_sinks(const LedOptions& o, const LedGeometry& g) {
+  if (o.mmap_path.empty() && o.e131_hosts.empty() && !o.e131_multicast && o.preview_path.empty()) {
+    throw ConfigError("no LED output: give at least one of --mmap PATH, --e131-host HOST[:PORT], --e131-multicast, "
+                      "--preview PATH.png");
+  }
+  Sinks s;
+  if (!o.mmap_path.empty()) s.mmap.emplace(o.mmap_path, g.vanes, g.leds_per_vane);
+  if (!o.e131_hosts.empty() || o.e131_multicast) {
+    s.e131 = std::make_unique<E131Sender>(o.e131_hosts, o.e131_multicast, o.universe_start, g.led_count(),
+                                          o.source_name, static_cast<std::uint8_t>(o.e131_priority));
+  }
+  if (!o.preview_path.empty()) {
+    LedPreview::check_writable(o.preview_path);
+    s.preview.emplace(g, o.preview_size_px);
+    s.preview_path = o.preview_path;
+  }
+  return s;
+}
+
+int run_led(const LedOptions& o) {
+  setup_logging("led", o.common.log_level);
+  ring::Segment::validate_name("instance", o.common.instance);
+  ring::Segment::validate_name("ring", o.ring);
+
+  LedGeometry g;
+  g.vanes = o.vanes;
+  g.leds_per_vane = o.leds_per_vane;
+  g.hub_fraction = o.hub_fraction;
+  g.vane0_angle_deg = o.vane0_angle_deg;
+  g.direction = o.direction == "ccw" ? VaneDirection::Ccw : VaneDirection::Cw;
+  g.led0 = o.led0 == "rim" ? Led0Position::Rim : Led0Position::Hub;
+  g.validate();
+  DiscPlacement placement;
+  if (o.disc_centre_x >= 0) placement.centre_x = o.disc_centre_x;
+  if (o.disc_centre_y >= 0) placement.centre_y = o.disc_centre_y;
+  if (o.disc_radius_px > 0) placement.radius = o.disc_radius_px;
+  LedColourSettings colour;
+  colour.contrast.mode = parse_contrast_mode(o.contrast).value_or(ContrastMode::Percentile);
+  colour.contrast.percentile_low = o.percentile_low;
+  colour.contrast.percentile_high = o.percentile_high;
+  colour.contrast.fixed_min = o.fixed_min;
+  if (o.fixed_max_given) colour.contrast.fixed_max = o.fixed_max;
+  colour.colormap = Colormap::from_name(o.colormap);
+  colour.gamma = o.gamma;
+  colour.brightness_cap = o.brightness_cap;
+  LedRenderer renderer(g, placement, colour);
+  // Every output is checked before waiting for the ring: a bad path or host fails at once.
+  Sinks sinks = open_sinks(o, g);
+
+  install_stop_handlers();
+  auto reader = attach_when_ready(o);
+  if (!reader) {
+    spdlog::info("stopped ({}) while waiting for ring '{}'", stop_reason(), o.ring);
+    return 0;
+  }
+  const auto& h = reader->segment().header();
+  spdlog::info("led from ring {} (instance {}): {}x{} {}, consumer '{}'; {} vanes x {} LEDs (LED 0 at the {}, hub {}, "
+               "vane 0 at {} deg {}), at most {} Hz; outputs:{}{}{}",
+               o.ring, o.common.instance, h.width, h.height, to_string(static_cast<PixelFormat>(h.pixel_format)),
+               reader->name(), g.vanes, g.leds_per_vane, to_string(g.led0), g.hub_fraction, g.vane0_angle_deg,
+               to_string(g.direction), o.rate_hz, sinks.mmap ? " mmap " + sinks.mmap->path().string() : "",
+               sinks.e131 ? "; " + sinks.e131->describe() : "",
+               sinks.preview ? fmt::format("; preview {} every {} s", sinks.preview_path.string(), o.preview_every_s) : "");
+
+  std::vector<std::uint8_t> rgb(renderer.rgb_bytes());
+  const std::uint64_t period_ns = to_ns(1.0 / o.rate_hz);
+  const std::uint64_t preview_period_ns = to_ns(o.preview_every_s);
+  const std::uint64_t start_ns = monotonic_ns();
+  std::uint64_t next_due_ns = start_ns;
+  std::uint64_t next_preview_ns = start_ns;
+  std::uint64_t sent = 0;
+  std::uint64_t last_log_ns = start_ns;
+  std::uint64_t sent_at_last_log = 0;
+  std::uint64_t render_ns_total = 0;
+  std::optional<std::uint64_t> last_sequence;
+  while (!stop_requested() && (o.frames == 0 || sent < o.frames)) {
+    std::uint64_t now = monotonic_ns();
+    if (now - last_log_ns >= kRateLogPeriodNs) {
+      const auto c = reader->counters();
+      spdlog::info("ring {}: sent {:.1f} frames/s, sequence {}, read {}, skipped {}, torn {}, contrast [{}, {}], power "
+                   "{:.2f}{}{}",
+                   o.ring, static_cast<double>(sent - sent_at_last_log) / seconds(now - last_log_ns),
+                   last_sequence ? fmt::to_string(*last_sequence) : std::string{"-"}, c.frames_read, c.frames_skipped,
+                   c.frames_torn, renderer.last_limits().low, renderer.last_limits().high, renderer.last_power(),
+                   sinks.e131 ? fmt::format(", E1.31 packets {}, failed {}", sinks.e131->counters().packets,
+                                            sinks.e131->counters().send_errors)
+                              : "",
+                   sinks.preview ? fmt::format(", previews {}", sinks.previews) : "");
+      last_log_ns = now;
+      sent_at_last_log = sent;
+    }
+    if (now < next_due_ns) {
+      // The rate cap (not a synchronisation): wake at least every kPollPeriod for the stop flag.
+      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds{next_due_ns - now},
+                                                                      kPollPeriod));
+      continue;
+    }
+    auto frame = reader->read(kPollPeriod);
+    if (!frame) continue;
+    const std::uint64_t t0 = thread_cpu_ns();
+    renderer.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb);
+    render_ns_total += thread_cpu_ns() - t0;
+    const std::uint64_t sequence = frame->sequence;
+    if (!reader->release(*frame)) {
+      spdlog::debug("frame {} was overwritten while being sampled (torn): not sent", sequence);
+      continue;
+    }
+    if (sinks.mmap) sinks.mmap->write(rgb, sequence);
+    if (sinks.e131) sinks.e131->send(rgb);
+    now = monotonic_ns();
+    if (sinks.preview && now >= next_preview_ns) {
+      sinks.preview->draw(rgb, sinks.preview_picture);
+      try {
+        LedPreview::write_png(sinks.preview_picture, sinks.preview_path);
+        ++sinks.previews;
+      } catch (const Error& e) {
+        ++sinks.preview_errors;
+        spdlog::error("{}", e.what());
+      }
+      next_preview_ns = now + preview_period_ns;
+    }
+    ++sent;
+    last_sequence = sequence;
+    // On the --rate-hz cadence; after a slow frame or an idle producer, from now (no catching up).
+    next_due_ns = std::max(next_due_ns + period_ns, now);
+  }
+  // The last frame sent always reaches the preview, so that --frames N leaves a picture of frame N.
+  if (sinks.preview && sent > 0) {
+    sinks.preview->draw(rgb, sinks.preview_picture);
+    try {
+      LedPreview::write_png(sinks.preview_picture, sinks.preview_path);
+      ++sinks.previews;
+    } catch (const Error& e) {
+      spdlog::error("{}", e.what());
+    }
+  }
+  const auto c = reader->counters();
+  spdlog::info("led from ring {} ended ({}): sent {} frames in {:.1f} s, {:.0f} us CPU per frame to sample and colour; "
+               "read {}, skipped {}, torn {}{}{}",
+               o.ring, stop_requested() ? stop_reason() : "frames done", sent, seconds(monotonic_ns() - start_ns),
+               sent > 0 ? static_cast<double>(render_ns_total) / 1e3 / static_cast<double>(sent) : 0.0, c.frames_read,
+               c.frames_skipped, c.frames_torn,
+               sinks.e131 ? fmt::format("; E1.31 packets {}, failed {}", sinks.e131->counters().packets,
+                                        sinks.e131->counters().send_errors)
+                          : "",
+               sinks.preview ? fmt::format("; previews {}", sinks.previews) : "");
+  return 0;
+}
+
+}  // namespace
+
+void add_led_subcommand(CLI::App& app, std::function<int()>& action) {
+  auto o = std::make_shared<LedOptions>();
+  CLI::App* cmd = app.add_subcommand("led", "Drive a circular LED screen (skyscreen) from the newest frame of a ring");
+  cmd->footer(
+      "A newest consumer: at most --rate-hz times a second it takes the newest frame (the others count as\n"
+      "skipped in `framering status`), samples it on the screen's polar grid (bilinear, through a table\n"
+      "computed once), stretches it to 8 bits as `framering display` does, applies the colour map, gamma and\n"
+      "the brightness cap, and sends it to every output given:\n"
+      "  --mmap PATH      skyscreen's frame file: vanes*leds*3 bytes, no header, byte vane*leds*3 + led*3 + {R,G,B};\n"
+      "                   PATH.seq holds a seqlock counter (odd while writing) so readers never take half a frame\n"
+      "  --e131-host H    E1.31 (sACN) unicast; --e131-multicast to 239.255.<hi>.<lo>:5568. 170 RGB LEDs per\n"
+      "                   universe from --universe-start, LED index = vane*leds + led\n"
+      "  --preview P.png  a picture of the disc as seen from below, every --preview-every-s\n"
+      "Geometry: angles in degrees from UP (12 o'clock of the image), vanes numbered clockwise as seen from\n"
+      "below (--direction ccw for the other way); the disc is inscribed in the image. LED 0 of each vane is\n"
+      "at the HUB by default (skyscreen's docstring; its renderers put it at the rim: --led0 rim).\n"
+      "The brightness cap limits the total power: a frame above the cap is scaled down to it.\n"
+      "See docs/led-output.md. Exit codes: 0 ok, 2 could not start, 100+ command-line errors.\n"
+      "Examples:\n"
+      "  framering led --ring processed --mmap /dev/shm/skyscreen --e131-host 10.0.0.20 --rate-hz 40\n"
+      "  framering led --ring processed --e131-multicast --colormap inferno --gamma 2.2 --brightness-cap 0.4\n"
+      "  framering led --ring raw --preview led.png --led0 rim --vane0-angle-deg 90 --direction ccw");
+  add_common_options(*cmd, o->common);
+  cmd->add_option("--ring", o->ring, "Ring to read")->capture_default_str();
+  cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-])")->capture_default_str();
+  cmd->add_option("--rate-hz", o->rate_hz, "Most LED frames per second (LED controllers refresh at 30-60 Hz)")
+      ->check(CLI::Range(0.1, 1000.0))
+      ->capture_default_str();
+  cmd->add_option("--frames", o->frames, "Stop after sending this many frames; 0 = until stopped")->capture_default_str();
+  cmd->add_option("--wait-for-ring-s", o->wait_for_ring_s, "Seconds to wait for the ring to be created")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  // Geometry: ranges are checked by LedGeometry::validate, so that the message names the rule.
+  cmd->add_option("--vanes", o->vanes, "Radial vanes (spokes) of the screen")->capture_default_str()->group("Geometry");
+  cmd->add_option("--leds-per-vane", o->leds_per_vane, "LEDs on each vane")->capture_default_str()->group("Geometry");
+  cmd->add_option("--hub-fraction", o->hub_fraction,
+                  "Radius of the hub (no LEDs) as a fraction of the outer radius, 0 <= f < 1")
+      ->capture_default_str()
+      ->group("Geometry");
+  cmd->add_option("--vane0-angle-deg", o->vane0_angle_deg, "Angle of vane 0 in degrees from up (12 o'clock)")
+      ->capture_default_str()
+      ->group("Geometry");
+  cmd->add_option("--direction", o->direction, "Vane numbers increase cw or ccw, as seen from below the screen")
+      ->check(CLI::IsMember({"cw", "ccw"}))
+      ->capture_default_str()
+      ->group("Geometry");
+  cmd->add_option("--led0", o->led0, "Where LED 0 of each vane is: hub (default) or rim")
+      ->check(CLI::IsMember({"hub", "rim"}))
+      ->capture_default_str()
+      ->group("Geometry");
+  cmd->add_option("--disc-centre-x", o->disc_centre_x, "Disc centre, image x in pixels (default: the image centre)")
+      ->group("Geometry");
+  cmd->add_option("--disc-centre-y", o->disc_centre_y, "Disc centre, image y in pixels (default: the image centre)")
+      ->group("Geometry");
+  cmd->add_option("--disc-radius-px", o->disc_radius_px, "Disc radius in image pixels (default: min(width, height)/2)")
+      ->group("Geometry");
+  // Colour: the same contrast options as `framering display`.
+  cmd->add_option("--contrast", o->contrast, "Contrast stretch to 8 bits: minmax, percentile or fixed")
+      ->check(CLI::IsMember({"minmax", "percentile", "fixed"}))
+      ->capture_default_str()
+      ->group("Colour");
+  cmd->add_option("--percentile-low", o->percentile_low, "percentile: the percentile (in %) that maps to black")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str()
+      ->group("Colour");
+  cmd->add_option("--percentile-high", o->percentile_high, "percentile: the percentile (in %) that maps to white")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str()
+      ->group("Colour");
+  cmd->add_option("--fixed-min", o->fixed_min, "fixed: the count that maps to black")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str()
+      ->group("Colour");
+  cmd->add_option("--fixed-max", o->fixed_max,
+                  "fixed: the count that maps to white (default: the pixel format's full scale, 65535 for Mono16)")
+      ->check(CLI::Range(0, 65535))
+      ->each([o](const std::string&) { o->fixed_max_given = true; })
+      ->group("Colour");
+  cmd->add_option("--colormap", o->colormap, "Colour map (none = grey, R = G = B): " + Colormap::names())
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            try {
+              (void)Colormap::from_name(name);
+              return {};
+            } catch (const ConfigError& e) {
+              return e.what();
+            }
+          },
+          "NAME", "colormap"))
+      ->capture_default_str()
+      ->group("Colour");
+  cmd->add_option("--gamma", o->gamma, "Gamma: out = 255 * (in/255)^gamma, 0.1..10 (1 = none)")
+      ->capture_default_str()
+      ->group("Colour");
+  cmd->add_option("--brightness-cap", o->brightness_cap,
+                  "Most of full power (all LEDs white) the screen may draw, 0 < cap <= 1; brighter frames are scaled "
+                  "down to it")
+      ->capture_default_str()
+      ->group("Colour");
+  // Outputs.
+  cmd->add_option("--mmap", o->mmap_path, "skyscreen frame file to write (and PATH.seq, its sequence counter)")
+      ->group("Outputs");
+  cmd->add_option("--e131-host", o->e131_hosts, "E1.31 receiver host[:port] (port 5568 by default); repeatable")
+      ->group("Outputs");
+  cmd->add_flag("--e131-multicast", o->e131_multicast, "E1.31 to each universe's multicast group 239.255.<hi>.<lo>:5568")
+      ->group("Outputs");
+  cmd->add_option("--universe-start", o->universe_start, "E1.31 universe of LEDs 0..169 (then consecutive)")
+      ->check(CLI::Range(1, 63999))
+      ->capture_default_str()
+      ->group("Outputs");
+  cmd->add_option("--source-name", o->source_name, "E1.31 source name (up to 63 bytes)")
+      ->capture_default_str()
+      ->group("Outputs");
+  cmd->add_option("--e131-priority", o->e131_priority, "E1.31 priority 0..200")
+      ->check(CLI::Range(0, 200))
+      ->capture_default_str()
+      ->group("Outputs");
+  cmd->add_option("--preview", o->preview_path, "PNG picture of the disc as seen from below (replaced atomically)")
+      ->group("Outputs");
+  cmd->add_option("--preview-every-s", o->preview_every_s, "Seconds between preview pictures")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str()
+      ->group("Outputs");
+  cmd->add_option("--preview-size-px", o->preview_size_px, "Side of the preview picture in pixels, 16..8192")
+      ->capture_default_str()
+      ->group("Outputs");
+  cmd->callback([o, &action] { action = [o] { return run_led(*o); }; });
+}
+
+}  // namespace framering::display
