@@ -180,9 +180,9 @@ bool TiffStackWriter::fall_back_to_buffered() noexcept {
   return true;
 }
 
-std::expected<void, WriteFailure> TiffStackWriter::write_all(const struct iovec* iov_in, int count,
+std::expected<void, WriteFailure> TiffStackWriter::write_all(const ::iovec* iov_in, int count,
                                                              std::uint64_t offset) noexcept {
-  struct iovec iov[2];
+  ::iovec iov[2];
   for (int i = 0; i < count; ++i) iov[i] = iov_in[i];
   int first = 0;
   while (first < count) {
@@ -238,7 +238,7 @@ std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixel
   std::byte* block = buffers_->blocks[page % 2].get();
   std::memset(block, 0, kIfdBlockBytes);
   encode_ifd_block(std::span<std::byte, kIfdBlockBytes>(block, kIfdBlockBytes), g, page, 0);
-  const struct iovec page_iov[2] = {{block, kIfdBlockBytes}, {const_cast<std::byte*>(data), padded}};
+  const ::iovec page_iov[2] = {{block, kIfdBlockBytes}, {const_cast<std::byte*>(data), padded}};
   if (auto written = write_all(page_iov, 2, page_start); !written) {
     failed_ = true;
     (void)::ftruncate(fd_, static_cast<off_t>(page_start));  // back to the last complete page
@@ -253,7 +253,7 @@ std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixel
     } else {
       put<std::uint32_t>(previous + field, static_cast<std::uint32_t>(page_start + kIfdOffsetInBlock));
     }
-    const struct iovec link_iov[1] = {{previous, kIfdBlockBytes}};
+    const ::iovec link_iov[1] = {{previous, kIfdBlockBytes}};
     if (auto linked = write_all(link_iov, 1, (page - 1) * g.page_bytes()); !linked) {
       failed_ = true;
       (void)::ftruncate(fd_, static_cast<off_t>(page_start));

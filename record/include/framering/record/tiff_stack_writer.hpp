@@ -18,6 +18,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -111,7 +112,7 @@ class TiffStackWriter {
 
  private:
   struct Buffers;
-  [[nodiscard]] std::expected<void, WriteFailure> write_all(const struct iovec* iov, int count,
+  [[nodiscard]] std::expected<void, WriteFailure> write_all(const ::iovec* iov, int count,
                                                             std::uint64_t offset) noexcept;
   bool fall_back_to_buffered() noexcept;
 
