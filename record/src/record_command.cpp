@@ -43,7 +43,7 @@ std::chrono::nanoseconds seconds_to_ns(double s) { return std::chrono::nanosecon
 int run_record(const RecordOptions& o) {
   // RLIMIT_FSIZE must end in EFBIG (a clear error, a valid file), not in SIGXFSZ's core dump.
   ::signal(SIGXFSZ, SIG_IGN);
-  if (o.dest.empty()) throw ConfigError("--dest is empty: give the folder that holds recordings");
+  validate_destination(o.dest, o.recording);
 
   ring::Segment segment = [&] {
     try {

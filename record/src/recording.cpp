@@ -95,6 +95,15 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
 
 }  // namespace
 
+void validate_destination(const fs::path& dest, const std::string& name) {
+  if (dest.empty()) throw ConfigError("--dest is empty: give the folder that holds recordings");
+  std::error_code ec;
+  if (fs::exists(dest, ec) && !fs::is_directory(dest, ec)) {
+    throw ConfigError(fmt::format("--dest {} exists and is not a folder", dest.string()));
+  }
+  if (!name.empty()) validate_recording_name(name);
+}
+
 std::string part_file_name(std::uint32_t part) { return fmt::format("part-{:06d}.tif", part); }
 
 std::string format_index_row(const IndexRow& r) {
@@ -198,11 +207,8 @@ void RecordingTally::to_json(nlohmann::json& out) const {
 
 Recording::Recording(const RecordingSettings& settings, const RecordingIdentity& identity, std::uint64_t start_sequence)
     : settings_(settings), identity_(identity) {
-  if (!settings_.name.empty()) validate_recording_name(settings_.name);
+  validate_destination(settings_.dest, settings_.name);
   std::error_code ec;
-  if (fs::exists(settings_.dest, ec) && !fs::is_directory(settings_.dest, ec)) {
-    throw ConfigError(fmt::format("--dest {} exists and is not a folder", settings_.dest.string()));
-  }
   fs::create_directories(settings_.dest, ec);
   if (ec) throw Error(fmt::format("cannot create the destination folder {}: {}", settings_.dest.string(), ec.message()));
 

@@ -187,7 +187,7 @@ TEST(RecordIndex, BadLinesAreReportedNotFatal) {
   TempDir dir;
   {
     std::ofstream out(dir.path() / "index.csv");
-    out << kIndexHeader << "\n1,0,0,5,6,0\n1,1,x,5,6,0\n# a note\n1,1,1,7,8";
+    out << kIndexHeader << "\n1,0,0,5,6,0\n1,1,x,5,6,0\n# a note\n1,1,1,7,8,0";
   }
   const IndexFile sut = read_index(dir.path() / "index.csv");
   ASSERT_EQ(sut.rows.size(), 2U);

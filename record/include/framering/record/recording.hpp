@@ -39,6 +39,10 @@ inline constexpr const char* kIndexHeader = "part,page,sequence,timestamp_ns,cam
 /// "part-000001.tif" for part 1.
 [[nodiscard]] std::string part_file_name(std::uint32_t part);
 
+/// Checks, before anything is opened, that `dest` is not an existing non-folder and that `name`
+/// (when not empty) is a plain folder name. Throws ConfigError naming the option and what was expected.
+void validate_destination(const std::filesystem::path& dest, const std::string& name);
+
 /// One row of index.csv: frame `sequence` is page `page` (0-based) of part `part` (1-based).
 struct IndexRow {
   std::uint32_t part = 0;
