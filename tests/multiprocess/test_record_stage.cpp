@@ -98,7 +98,7 @@ class RecordStage : public ::testing::Test {
     test::remove_instance(instance_);
   }
 
-  [[nodiscard]] std::vector<std::string> producer(std::uint64_t frames, std::uint32_t slots,
+  [[nodiscard]] std::vector<std::string> producer_argv(std::uint64_t frames, std::uint32_t slots,
                                                   std::vector<std::string> extra = {}) const {
     std::vector<std::string> args{"--ring", "raw", "--frames", str(frames), "--slots", str(slots), "--stop-at", "0"};
     if (std::find(extra.begin(), extra.end(), "--width") == extra.end()) {
@@ -179,7 +179,7 @@ class RecordStage : public ::testing::Test {
 TEST_F(RecordStage, RecordsEveryFrameBitExactInOrderAndTifffileTiffinfoAndInspectAgree) {
   test::Watchdog watchdog(120s);
   constexpr std::uint64_t kFrames = 200;
-  Child producer(producer(kFrames, 8));
+  Child producer(producer_argv(kFrames, 8));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   Child sut(recorder({"--frames", str(kFrames), "--max-file-frames", "64"}));
   ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
@@ -226,7 +226,7 @@ TEST_F(RecordStage, RecordsEveryFrameBitExactInOrderAndTifffileTiffinfoAndInspec
 
 TEST_F(RecordStage, Mono8FramesAreRecordedAsUint8BigTiffWithTheirExactShape) {
   test::Watchdog watchdog(120s);
-  Child producer(producer(30, 8, {"--format", "Mono8", "--width", "37", "--height", "11"}));
+  Child producer(producer_argv(30, 8, {"--format", "Mono8", "--width", "37", "--height", "11"}));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   Child sut(recorder({"--frames", "30", "--bigtiff"}));
   ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
@@ -248,7 +248,7 @@ TEST_F(RecordStage, ImageJOpensARecordingPartAsAStackOfTheRightSize) {
   if (::access("/usr/bin/imagej", X_OK) != 0 || ::access("/usr/bin/xvfb-run", X_OK) != 0) {
     GTEST_SKIP() << "imagej or xvfb-run is not installed (scripts/setup-deps.sh installs them)";
   }
-  Child producer(producer(30, 8));
+  Child producer(producer_argv(30, 8));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   Child sut(recorder({"--frames", "30"}));
   ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
@@ -272,7 +272,7 @@ TEST_F(RecordStage, ImageJOpensARecordingPartAsAStackOfTheRightSize) {
 TEST_F(RecordStage, ProducerWaitsWhileTheRecorderIsStoppedAndNothingIsLost) {
   test::Watchdog watchdog(120s);
   constexpr std::uint32_t kSlots = 4;
-  Child producer(producer(100, kSlots));
+  Child producer(producer_argv(100, kSlots));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   Child sut(recorder({"--frames", "100", "--stall-timeout-s", "0"}));
   ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
@@ -300,7 +300,7 @@ TEST_F(RecordStage, ProducerWaitsWhileTheRecorderIsStoppedAndNothingIsLost) {
 TEST_F(RecordStage, AnEvictedRecorderRecordsTheExactGapAndExitsWithCodeThree) {
   test::Watchdog watchdog(120s);
   constexpr std::uint64_t kFrames = 100;
-  Child producer(producer(kFrames, 8));
+  Child producer(producer_argv(kFrames, 8));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   Child sut(recorder({"--stall-timeout-s", "0.2"}));
   ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
@@ -338,7 +338,7 @@ TEST_F(RecordStage, AnEvictedRecorderRecordsTheExactGapAndExitsWithCodeThree) {
 TEST_F(RecordStage, SigtermDrainsEveryFrameAlreadyInTheRingBeforeClosing) {
   test::Watchdog watchdog(120s);
   constexpr std::uint64_t kFrames = 50;
-  Child producer(producer(kFrames, 64));  // the ring holds all 50: the producer never waits
+  Child producer(producer_argv(kFrames, 64));  // the ring holds all 50: the producer never waits
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   Child sut(recorder({}));
   ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
@@ -364,7 +364,7 @@ TEST_F(RecordStage, AfterSigkillTheFileStaysReadableAndARestartResumesAtTheCurso
   test::Watchdog watchdog(150s);
   constexpr std::uint64_t kFrames = 120;
   constexpr std::uint64_t kKillAt = 50;
-  Child producer(producer(kFrames, 16, {"--stop-at", str(kKillAt)}));
+  Child producer(producer_argv(kFrames, 16, {"--stop-at", str(kKillAt)}));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   const auto args = recorder({"--dead-timeout-s", "60", "--recording", "run1"});
   auto first = std::make_unique<Child>(args);
@@ -412,7 +412,7 @@ TEST_F(RecordStage, AFullDiskEndsWithAClearErrorAValidFileAndReleasesTheRing) {
     fs::create_directories(disk);
     prefix = {"prlimit", "--fsize=1048576"};  // no mount here: each file may grow to 1 MiB
   }
-  Child producer(producer(200, 8, {"--width", "128", "--height", "128"}));
+  Child producer(producer_argv(200, 8, {"--width", "128", "--height", "128"}));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
   std::vector<std::string> argv = recorder({}, disk);
   argv.insert(argv.begin(), prefix.begin(), prefix.end());
@@ -457,7 +457,7 @@ TEST_F(RecordStage, AnUnwritableFolderIsAClearErrorNamingItAndReleasesTheRing) {
     fs::create_directories(locked);
     fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
   }
-  Child producer(producer(40, 8));
+  Child producer(producer_argv(40, 8));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
 
   Child sut(recorder({}, locked / "recordings"));
@@ -503,7 +503,7 @@ TEST_F(RecordStage, SourceDropsAreReportedWithCameraIdsAndLeaveTheRecordingCompl
     auto slot = writer.claim(20s);
     ASSERT_TRUE(slot.has_value());
     fill_test_pattern(slot->pixels, {h.width, h.height, h.stride_bytes, PixelFormat::Mono16}, s);
-    const std::uint64_t lost = s == 5 ? 3 : 0;  // camera frames 506, 507, 508 never arrived
+    const std::uint64_t lost = s == 5 ? 3 : 0;  // camera frames 505, 506, 507 never arrived
     camera += lost;
     writer.publish({.timestamp_ns = 0, .camera_frame_id = camera, .source_frames_lost = lost});
     ++camera;
@@ -515,10 +515,10 @@ TEST_F(RecordStage, SourceDropsAreReportedWithCameraIdsAndLeaveTheRecordingCompl
   EXPECT_EQ(manifest["source_frames_lost"], 3);
   ASSERT_EQ(manifest["gaps"].size(), 1U) << manifest.dump(2);
   EXPECT_EQ(manifest["gaps"][0]["cause"], "source_drop");
-  EXPECT_EQ(manifest["gaps"][0]["first"], 506);
-  EXPECT_EQ(manifest["gaps"][0]["last"], 508);
-  EXPECT_EQ(manifest["gaps"][0]["camera_frame_id_before"], 505);
-  EXPECT_EQ(manifest["gaps"][0]["camera_frame_id_after"], 509);
+  EXPECT_EQ(manifest["gaps"][0]["first"], 505);
+  EXPECT_EQ(manifest["gaps"][0]["last"], 507);
+  EXPECT_EQ(manifest["gaps"][0]["camera_frame_id_before"], 504);
+  EXPECT_EQ(manifest["gaps"][0]["camera_frame_id_after"], 508);
   EXPECT_EQ(manifest["gaps"][0]["before_sequence"], 5);
 }
 
