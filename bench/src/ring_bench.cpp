@@ -32,6 +32,7 @@
 
 #include "bench_support.hpp"
 #include "framering/bench/process_bench.hpp"
+#include "framering/bench/record_bench.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/cli_options.hpp"
 #include "framering/common/error.hpp"
@@ -476,6 +477,7 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--result", o->result_file, "internal: where a child writes its result")->group("");
   cmd->callback([o, &action] { action = [o] { return run_ring_bench(*o); }; });
   add_process_bench(*bench, action);
+  add_record_bench(*bench, action);
 }
 
 }  // namespace framering::bench
