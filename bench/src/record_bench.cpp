@@ -246,7 +246,7 @@ PipelineResult run_pipeline(RecordBenchOptions o, const fs::path& dir) {
     recorder = spawn({"framering", "record", "--instance", o.common.instance, "--ring", kRing, "--name", kRecorderName,
                       "--dest", (dir / "recordings").string(), "--recording", "bench", "--max-file-bytes",
                       std::to_string(o.part_bytes), "--stall-timeout-s", "0", "--report-interval-s", "0",
-                      "--log-level", o.common.log_level},
+                      "--log-level", o.common.log_level == "info" ? std::string{"warn"} : o.common.log_level},
                      "recorder", (dir / "recorder.json").string());
     const std::uint64_t attach_deadline = monotonic_ns() + 30'000'000'000ULL;
     int exit_code = 0;
