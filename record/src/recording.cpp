@@ -342,7 +342,7 @@ void Recording::resume() {
         spdlog::warn("{}: {} after its {} indexed page(s) (a crash between writing and indexing a frame)",
                      last_path.string(), cut ? "cut the unindexed tail" : "could not cut the unindexed tail", indexed);
       }
-    } else if (!ec && indexed == 0 && size > 0) {
+    } else if (!ec && indexed == 0) {
       fs::remove(last_path, ec);  // not one complete indexed page: nothing to keep
       spdlog::warn("{}: removed (no indexed page)", last_path.string());
     }

@@ -366,7 +366,7 @@ TEST_F(RecordStage, AfterSigkillTheFileStaysReadableAndARestartResumesAtTheCurso
   constexpr std::uint64_t kKillAt = 50;
   Child producer(producer_argv(kFrames, 16, {"--stop-at", str(kKillAt)}));
   ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
-  const auto args = recorder({"--dead-timeout-s", "60", "--recording", "run1"});
+  const auto args = recorder({"--dead-timeout-s", "60"});  // the restart finds its open recording itself
   auto first = std::make_unique<Child>(args);
   ASSERT_TRUE(test::wait_attached(instance_, "record", first->pid(), 30s)) << first->err();
   producer.signal(SIGCONT);
@@ -375,7 +375,7 @@ TEST_F(RecordStage, AfterSigkillTheFileStaysReadableAndARestartResumesAtTheCurso
 
   first->signal(SIGKILL);
   ASSERT_EQ(test::finish(*first, 20s), 128 + SIGKILL);
-  const fs::path folder = dest_ / "run1";
+  const fs::path folder = recording_folder();
   EXPECT_FALSE(fs::exists(folder / "manifest.json"));
   const json killed = tifffile_check(folder);  // readable as it was left
   EXPECT_EQ(killed["sequences"], range(0, kKillAt));
@@ -401,6 +401,37 @@ TEST_F(RecordStage, AfterSigkillTheFileStaysReadableAndARestartResumesAtTheCurso
   EXPECT_EQ(check["sequences"], range(0, kFrames));
   EXPECT_EQ(check["bad"], json::array());
   EXPECT_EQ(check["pages"], json({{"1", kKillAt}, {"2", kFrames - kKillAt}}));
+}
+
+TEST_F(RecordStage, KilledWhileWritingFlatOutARestartedRecorderLeavesEveryFrameExactlyOnce) {
+  test::Watchdog watchdog(150s);
+  constexpr std::uint64_t kFrames = 400;
+  Child producer(producer_argv(kFrames, 8));
+  ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
+  const auto args = recorder({"--dead-timeout-s", "60", "--recording", "flat-out", "--max-file-frames", "150"});
+  auto first = std::make_unique<Child>(args);
+  ASSERT_TRUE(test::wait_attached(instance_, "record", first->pid(), 30s)) << first->err();
+  producer.signal(SIGCONT);
+  ASSERT_TRUE(test::wait_until([&] { return cursor_of("record") >= 100; }, 30s));
+
+  first->signal(SIGKILL);  // wherever it is: mid-pwritev, between link and index, before release
+  ASSERT_EQ(test::finish(*first, 20s), 128 + SIGKILL);
+  Child second(args);
+  ASSERT_TRUE(test::wait_attached(instance_, "record", second.pid(), 30s)) << second.err();
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  ASSERT_TRUE(test::wait_until([&] { return cursor_of("record") == kFrames; }, 30s));
+  second.signal(SIGTERM);
+
+  ASSERT_EQ(test::finish(second, 60s), 0) << second.out() << second.err();
+  const fs::path folder = dest_ / "flat-out";
+  const json check = tifffile_check(folder);
+  EXPECT_EQ(check["sequences"], range(0, kFrames));  // each once, in order, across the parts
+  EXPECT_EQ(check["bad"], json::array());
+  const json manifest = read_json(folder / "manifest.json");
+  EXPECT_EQ(manifest["frames_recorded"], kFrames);
+  EXPECT_EQ(manifest["complete"], true);
+  const auto inspect = test::run(test::framering_argv({"inspect", folder.string()}), 30s);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.out;
 }
 
 TEST_F(RecordStage, AFullDiskEndsWithAClearErrorAValidFileAndReleasesTheRing) {
@@ -579,6 +610,23 @@ TEST_F(RecordStage, RunWithARecordStageReportsFramesRecordedAndLost) {
   const json manifest = read_json(recording_folder() / "manifest.json");
   EXPECT_EQ(manifest["frames_recorded"], 40);
   EXPECT_EQ(manifest["complete"], true);
+}
+
+TEST_F(RecordStage, RecordAndInspectHelpTeachWithAnExampleAndTheExampleConfigChecks) {
+  test::Watchdog watchdog(60s);
+
+  const auto record_help = test::run(test::framering_argv({"record", "--help"}), 30s);
+  const auto inspect_help = test::run(test::framering_argv({"inspect", "--help"}), 30s);
+  const auto dry_run = test::run(
+      test::framering_argv({"run", "--config", test::source_dir() + "/config/record.toml", "--dry-run"}), 30s);
+
+  EXPECT_EQ(record_help.exit_code, 0);
+  EXPECT_NE(record_help.out.find("Example: framering record"), std::string::npos) << record_help.out;
+  EXPECT_NE(record_help.out.find("index.csv"), std::string::npos) << record_help.out;
+  EXPECT_EQ(inspect_help.exit_code, 0);
+  EXPECT_NE(inspect_help.out.find("framering inspect /data/recordings"), std::string::npos) << inspect_help.out;
+  EXPECT_EQ(dry_run.exit_code, 0) << dry_run.out << dry_run.err;
+  EXPECT_NE(dry_run.out.find("framering record"), std::string::npos) << dry_run.out;
 }
 
 }  // namespace
