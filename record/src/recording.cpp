@@ -183,7 +183,8 @@ bool RecordingTally::add(const IndexRow& row) {
 void RecordingTally::to_json(nlohmann::json& out) const {
   nlohmann::json gaps = nlohmann::json::array();
   for (const GapRecord& g : gaps_) {
-    nlohmann::json j = {{"first", g.first}, {"last", g.last}, {"count", g.count}, {"cause", g.cause}};
+    nlohmann::json j = {{"range", {g.first, g.last}}, {"first", g.first}, {"last", g.last}, {"count", g.count},
+                        {"cause", g.cause}};
     if (g.cause == "source_drop") {
       j["unit"] = "camera_frame_id";
       j["before_sequence"] = g.before_sequence;
@@ -419,8 +420,6 @@ std::expected<AppendOutcome, RecordFailure> Recording::append(const IndexRow& fr
 nlohmann::json Recording::close(const nlohmann::json& stop) {
   closed_ = true;
   nlohmann::json manifest = description_;
-  manifest.erase("created_utc");
-  manifest["created_utc"] = description_.value("created_utc", "");
   manifest["closed_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
   manifest["sessions"] = sessions_;
   nlohmann::json close_error = nullptr;

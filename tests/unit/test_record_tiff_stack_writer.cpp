@@ -172,6 +172,7 @@ TEST(RecordingTally, HolesInTheSequenceAreEvictedGapsAndSourceDropsAreReportedBu
   EXPECT_EQ(j["gaps"][1]["cause"], "evicted");
   EXPECT_EQ(j["gaps"][1]["first"], 12);
   EXPECT_EQ(j["gaps"][1]["last"], 14);
+  EXPECT_EQ(j["gaps"][1]["range"], nlohmann::json({12, 14}));
 }
 
 TEST(RecordingTally, AGapBeforeTheFirstRecordedFrameCounts) {
