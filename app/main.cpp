@@ -9,6 +9,7 @@
 #include "framering/acquire/cameras_command.hpp"
 #include "framering/bench/ring_bench.hpp"
 #include "framering/common/error.hpp"
+#include "framering/record/inspect_command.hpp"
 #include "framering/supervise/run_command.hpp"
 #include "framering/supervise/status_command.hpp"
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   framering::supervise::add_run_subcommand(app, action);
   framering::supervise::add_status_subcommand(app, action);
   framering::acquire::add_cameras_subcommand(app, action);
+  framering::record::add_inspect_subcommand(app, action);
   framering::bench::add_bench_subcommand(app, action);
   CLI11_PARSE(app, argc, argv);
   try {

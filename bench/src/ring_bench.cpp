@@ -33,6 +33,7 @@
 #include "bench_support.hpp"
 #include "framering/bench/led_bench.hpp"
 #include "framering/bench/process_bench.hpp"
+#include "framering/bench/record_bench.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/cli_options.hpp"
 #include "framering/common/error.hpp"
@@ -478,6 +479,7 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->callback([o, &action] { action = [o] { return run_ring_bench(*o); }; });
   add_process_bench(*bench, action);
   add_led_bench(*bench, action);
+  add_record_bench(*bench, action);
 }
 
 }  // namespace framering::bench

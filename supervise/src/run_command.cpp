@@ -11,6 +11,7 @@
 #include "framering/display/display_command.hpp"
 #include "framering/display/led_command.hpp"
 #include "framering/process/process_command.hpp"
+#include "framering/record/record_command.hpp"
 #include "framering/supervise/supervisor.hpp"
 
 namespace framering::supervise {
@@ -20,6 +21,7 @@ void add_stage_subcommands(CLI::App& app, std::function<int()>& action) {
   process::add_process_subcommand(app, action);
   display::add_display_subcommand(app, action);
   display::add_led_subcommand(app, action);
+  record::add_record_subcommand(app, action);
 }
 
 void add_run_subcommand(CLI::App& app, std::function<int()>& action) {

@@ -1,0 +1,128 @@
+// tiff_stack_writer.hpp: one multi-page TIFF file of a recording, laid out by hand so that every
+// frame goes to disk with O_DIRECT straight from its 4096-byte-aligned ring slot (no copy).
+//
+// Layout (TIFF 6.0, Adobe 1992; BigTIFF, Aware Systems / libtiff 4.0, 2007), little-endian "II":
+//
+//   page k starts at k * page_bytes, page_bytes = 4096 + round_up(frame_bytes, 4096):
+//   +0     (page 0 only) the 8-byte classic header "II" 42 <ifd@16>, or the 16-byte BigTIFF
+//          header "II" 43 8 0 <ifd@16>
+//   +16    page k's IFD: one uncompressed strip, tags in ascending order (NewSubfileType,
+//          ImageWidth, ImageLength, BitsPerSample, Compression=1, Photometric=BlackIsZero,
+//          StripOffsets, SamplesPerPixel=1, RowsPerStrip=height, StripByteCounts, X/YResolution,
+//          PlanarConfiguration=1, ResolutionUnit=none, SampleFormat=unsigned), next-IFD = 0
+//   +4096  the frame's packed rows (width * bytes_per_pixel each), then padding to a page
+//
+// Crash consistency: a page is written whole (IFD block + pixels, one pwritev) with next-IFD 0,
+// and only then is the previous page's IFD block rewritten to point at it. A process killed at
+// any instruction leaves a file whose IFD chain ends at the last complete page.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "framering/common/pixel_format.hpp"
+
+namespace framering::record {
+
+/// Bytes of the IFD block in front of each page's pixels (one page of the ring's alignment).
+inline constexpr std::uint64_t kIfdBlockBytes = 4096;
+/// Byte offset of each page's IFD inside its block (after the file header on page 0).
+inline constexpr std::uint64_t kIfdOffsetInBlock = 16;
+/// Classic TIFF offsets are 32-bit: a classic file must end at or below this size.
+inline constexpr std::uint64_t kClassicTiffMaxBytes = 0xFFFFFFFFULL;
+
+/// What every page of one file holds.
+struct PageGeometry {
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+  PixelFormat pixel_format = PixelFormat::Mono16;  ///< Mono8: 8 bits per sample; the others: 16
+  bool bigtiff = false;
+
+  [[nodiscard]] std::uint32_t bits_per_sample() const noexcept { return bytes_per_pixel(pixel_format) * 8; }
+  /// Packed pixel bytes of one frame: width * height * bytes per pixel.
+  [[nodiscard]] std::uint64_t frame_bytes() const noexcept {
+    return std::uint64_t{width} * height * bytes_per_pixel(pixel_format);
+  }
+  /// frame_bytes rounded up to kIfdBlockBytes: what is written for the pixels.
+  [[nodiscard]] std::uint64_t padded_frame_bytes() const noexcept {
+    return (frame_bytes() + kIfdBlockBytes - 1) / kIfdBlockBytes * kIfdBlockBytes;
+  }
+  /// Bytes from one page's start to the next: IFD block + padded pixels.
+  [[nodiscard]] std::uint64_t page_bytes() const noexcept { return kIfdBlockBytes + padded_frame_bytes(); }
+};
+
+/// Fills `block` (kIfdBlockBytes, zeroed by the caller) with page `page`'s IFD, describing pixels
+/// at `page * g.page_bytes() + kIfdBlockBytes` and pointing at `next_ifd` (0 = last page); page 0's
+/// block also gets the file header. Pure: the unit tests check it byte by byte.
+void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeometry& g, std::uint64_t page,
+                      std::uint64_t next_ifd) noexcept;
+
+/// File offset of the next-IFD field of page `page`'s IFD (for linking and for unlinking on repair).
+[[nodiscard]] std::uint64_t next_ifd_field_offset(const PageGeometry& g, std::uint64_t page) noexcept;
+
+/// Why an append failed: the errno and what was being done, for a message naming the path.
+struct WriteFailure {
+  int error = 0;         ///< errno (ENOSPC, EFBIG, EIO, ...)
+  std::string what;      ///< "writing page 12", "linking page 11 to page 12"
+};
+
+/// Appends frames to one TIFF file. One thread; move-only. The destructor closes the file (it
+/// never throws; call close() to learn about errors).
+class TiffStackWriter {
+ public:
+  /// Creates `path` (it must not exist: O_EXCL) for pages of `geometry`. `direct_io`: try
+  /// O_DIRECT, falling back to buffered writes (with a log line) where the file system refuses
+  /// it (tmpfs on some kernels). Throws framering::Error naming the path when it cannot create it.
+  TiffStackWriter(std::filesystem::path path, const PageGeometry& geometry, bool direct_io);
+  TiffStackWriter(TiffStackWriter&&) noexcept;
+  TiffStackWriter& operator=(TiffStackWriter&&) = delete;
+  TiffStackWriter(const TiffStackWriter&) = delete;
+  TiffStackWriter& operator=(const TiffStackWriter&) = delete;
+  ~TiffStackWriter();
+
+  /// Appends one frame as the next page. `pixels`: height rows of `stride_bytes`, little-endian.
+  /// When the rows are packed (stride = width * bytes per pixel), `pixels.data()` is 4096-aligned
+  /// and `readable_bytes` >= padded_frame_bytes() (a ring slot: slot_stride_bytes), the slot is
+  /// written in place; otherwise the rows are first packed into an aligned buffer.
+  /// On failure the file is cut back to its last complete page (still a valid TIFF) and the
+  /// writer refuses further appends.
+  [[nodiscard]] std::expected<void, WriteFailure> append(const std::byte* pixels, std::uint64_t stride_bytes,
+                                                         std::uint64_t readable_bytes) noexcept;
+
+  /// Whether one more page would still fit under `max_bytes` (0 = no limit) and, for classic
+  /// TIFF, under 4 GiB.
+  [[nodiscard]] bool fits_another_page(std::uint64_t max_bytes) const noexcept;
+
+  /// Flushes (fdatasync when writes were buffered) and closes; removes the file when it has no
+  /// page (an empty file is not a TIFF). Returns the failure, if any. Idempotent.
+  std::expected<void, WriteFailure> close() noexcept;
+
+  [[nodiscard]] std::uint64_t pages() const noexcept { return pages_; }
+  [[nodiscard]] std::uint64_t size_bytes() const noexcept { return pages_ * geometry_.page_bytes(); }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  [[nodiscard]] bool direct_io() const noexcept { return direct_; }
+
+ private:
+  struct Buffers;
+  [[nodiscard]] std::expected<void, WriteFailure> write_all(const ::iovec* iov, int count,
+                                                            std::uint64_t offset) noexcept;
+  bool fall_back_to_buffered() noexcept;
+
+  std::filesystem::path path_;
+  PageGeometry geometry_;
+  int fd_ = -1;
+  bool direct_ = false;
+  bool failed_ = false;
+  std::uint64_t pages_ = 0;
+  std::unique_ptr<Buffers> buffers_;
+};
+
+}  // namespace framering::record

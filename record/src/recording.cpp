@@ -1,0 +1,463 @@
+// recording.cpp: the recording folder, its index and its manifest (see the header).
+#include "framering/record/recording.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/error.hpp"
+
+namespace framering::record {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string utc_now(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, format, &tm);
+  return text;
+}
+
+void validate_recording_name(const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 200 && name.front() != '.' &&
+                  std::all_of(name.begin(), name.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                           c == '-' || c == '.';
+                  });
+  if (!ok) {
+    throw ConfigError(fmt::format("--recording '{}' is not a valid recording name: expected 1-200 characters of "
+                                  "[A-Za-z0-9._-], not starting with '.' (it names a folder inside --dest)",
+                                  name));
+  }
+}
+
+// Writes `text` to `path` through a temporary file and a rename, so that a reader never sees half.
+bool write_atomically(const fs::path& path, const std::string& text, std::string& error) {
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = fmt::format("cannot create {}: {}", tmp.string(), errno_text(errno));
+    return false;
+  }
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = fmt::format("cannot write {}: {}", tmp.string(), errno_text(n < 0 ? errno : ENOSPC));
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    error = fmt::format("cannot write {}: {}", tmp.string(), errno_text(errno));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(), errno_text(errno));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(fmt::format("cannot read {}: {}", path.string(), errno_text(errno)));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{} is not valid JSON: {}", path.string(), e.what()));
+  }
+}
+
+bool parse_u64(std::string_view text, std::uint64_t& out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+}  // namespace
+
+void validate_destination(const fs::path& dest, const std::string& name) {
+  if (dest.empty()) throw ConfigError("--dest is empty: give the folder that holds recordings");
+  std::error_code ec;
+  if (fs::exists(dest, ec) && !fs::is_directory(dest, ec)) {
+    throw ConfigError(fmt::format("--dest {} exists and is not a folder", dest.string()));
+  }
+  if (!name.empty()) validate_recording_name(name);
+}
+
+std::string part_file_name(std::uint32_t part) { return fmt::format("part-{:06d}.tif", part); }
+
+std::string format_index_row(const IndexRow& r) {
+  return fmt::format("{},{},{},{},{},{}\n", r.part, r.page, r.sequence, r.timestamp_ns, r.camera_frame_id,
+                     r.source_frames_lost);
+}
+
+IndexFile read_index(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(fmt::format("cannot read index {}: {}", path.string(), errno_text(errno)));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  IndexFile index;
+  index.ends_with_newline = text.empty() || text.back() == '\n';
+  std::istringstream lines(text);
+  std::string line;
+  std::uint64_t number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    if (line.empty()) continue;
+    if (line.front() == '#') {
+      index.comments.push_back(line.substr(1));
+      continue;
+    }
+    if (number == 1 && line == kIndexHeader) continue;
+    std::uint64_t v[6];
+    std::size_t field = 0;
+    std::size_t start = 0;
+    bool ok = true;
+    while (ok && field < 6) {
+      const std::size_t comma = line.find(',', start);
+      const std::string_view item =
+          std::string_view(line).substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      ok = parse_u64(item, v[field]);
+      ++field;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (!ok || field != 6 || v[0] == 0 || v[0] > UINT32_MAX) {
+      index.problems.push_back(fmt::format("{} line {}: '{}' is not part,page,sequence,timestamp_ns,"
+                                           "camera_frame_id,source_frames_lost",
+                                           path.filename().string(), number, line.substr(0, 120)));
+      continue;
+    }
+    index.rows.push_back({static_cast<std::uint32_t>(v[0]), v[1], v[2], v[3], v[4], v[5]});
+  }
+  return index;
+}
+
+bool RecordingTally::add(const IndexRow& row) {
+  if (last_ && row.sequence <= last_->sequence) return false;
+  if (row.sequence > next_) {
+    ring_lost_ += row.sequence - next_;
+    gaps_.push_back({"evicted", next_, row.sequence - 1, row.sequence - next_, 0, std::nullopt, 0});
+  }
+  if (row.source_frames_lost > 0) {
+    source_lost_ += row.source_frames_lost;
+    GapRecord g;
+    g.cause = "source_drop";
+    g.count = row.source_frames_lost;
+    g.first = row.camera_frame_id >= g.count ? row.camera_frame_id - g.count : 0;
+    g.last = row.camera_frame_id > 0 ? row.camera_frame_id - 1 : 0;
+    g.before_sequence = row.sequence;
+    if (last_) g.camera_frame_id_before = last_->camera_frame_id;
+    g.camera_frame_id_after = row.camera_frame_id;
+    gaps_.push_back(g);
+  }
+  PartTally& part = parts_[row.part];
+  if (part.frames == 0) part.first_sequence = row.sequence;
+  part.last_sequence = row.sequence;
+  ++part.frames;
+  ++frames_;
+  next_ = row.sequence + 1;
+  last_ = row;
+  return true;
+}
+
+void RecordingTally::to_json(nlohmann::json& out) const {
+  nlohmann::json gaps = nlohmann::json::array();
+  for (const GapRecord& g : gaps_) {
+    nlohmann::json j = {{"range", {g.first, g.last}}, {"first", g.first}, {"last", g.last}, {"count", g.count},
+                        {"cause", g.cause}};
+    if (g.cause == "source_drop") {
+      j["unit"] = "camera_frame_id";
+      j["before_sequence"] = g.before_sequence;
+      j["camera_frame_id_before"] = g.camera_frame_id_before ? nlohmann::json(*g.camera_frame_id_before) : nullptr;
+      j["camera_frame_id_after"] = g.camera_frame_id_after;
+    } else {
+      j["unit"] = "sequence";
+    }
+    gaps.push_back(j);
+  }
+  // The span runs from the first frame the recording wanted to the last one it got.
+  out["first_sequence"] = last_ ? nlohmann::json(first_) : nullptr;
+  out["last_sequence"] = last_ ? nlohmann::json(last_->sequence) : nullptr;
+  out["frames_recorded"] = frames_;
+  out["frames_published"] = last_ ? last_->sequence - first_ + 1 : 0;
+  out["frames_lost"] = ring_lost_;
+  out["source_frames_lost"] = source_lost_;
+  out["gaps"] = gaps;
+  out["complete"] = complete();
+}
+
+Recording::Recording(const RecordingSettings& settings, const RecordingIdentity& identity, std::uint64_t start_sequence)
+    : settings_(settings), identity_(identity) {
+  validate_destination(settings_.dest, settings_.name);
+  std::error_code ec;
+  fs::create_directories(settings_.dest, ec);
+  if (ec) throw Error(fmt::format("cannot create the destination folder {}: {}", settings_.dest.string(), ec.message()));
+
+  // An open recording to resume: the named one, or the newest that this consumer of this very
+  // segment left without a manifest.
+  std::optional<fs::path> open;
+  if (!settings_.name.empty()) {
+    const fs::path named = settings_.dest / settings_.name;
+    if (fs::exists(named / kManifestFile, ec)) {
+      throw ConfigError(fmt::format("recording {} is closed (it has a {}); give another --recording name",
+                                    named.string(), kManifestFile));
+    }
+    if (fs::exists(named / kRecordingFile, ec)) open = named;
+  } else {
+    for (const auto& entry : fs::directory_iterator(settings_.dest, ec)) {
+      if (!entry.is_directory() || !fs::exists(entry.path() / kRecordingFile) || fs::exists(entry.path() / kManifestFile)) {
+        continue;
+      }
+      nlohmann::json d;
+      try {
+        d = read_json(entry.path() / kRecordingFile);
+      } catch (const Error&) {
+        continue;
+      }
+      if (d.value("instance", "") == identity_.instance && d.value("ring", "") == identity_.ring &&
+          d.value("consumer", "") == identity_.consumer && d.value("segment_id", std::uint64_t{0}) == identity_.segment_id &&
+          (!open || entry.path().filename() > open->filename())) {
+        open = entry.path();
+      }
+    }
+  }
+  if (open) {
+    folder_ = *open;
+    resume();
+  } else {
+    folder_ = settings_.dest / (settings_.name.empty() ? fmt::format("{}_{}", utc_now("%Y%m%dT%H%M%SZ"), identity_.ring)
+                                                       : settings_.name);
+    for (int k = 2; settings_.name.empty() && fs::exists(folder_, ec); ++k) {  // two starts in one second
+      folder_ = settings_.dest / fmt::format("{}_{}-{}", utc_now("%Y%m%dT%H%M%SZ"), identity_.ring, k);
+    }
+    create(settings_, start_sequence);
+  }
+}
+
+Recording::~Recording() {
+  if (!closed_) {
+    try {
+      (void)close({{"reason", "abandoned"}});
+    } catch (...) {  // a destructor must not throw; close() already logged
+    }
+  }
+  if (index_fd_ >= 0) ::close(index_fd_);
+}
+
+void Recording::create(const RecordingSettings& s, std::uint64_t start_sequence) {
+  std::error_code ec;
+  fs::create_directory(folder_, ec);
+  if (ec) throw Error(fmt::format("cannot create the recording folder {}: {}", folder_.string(), ec.message()));
+  description_ = {{"format", "framering-recording"},
+                  {"version", 1},
+                  {"instance", identity_.instance},
+                  {"ring", identity_.ring},
+                  {"consumer", identity_.consumer},
+                  {"segment_id", identity_.segment_id},
+                  {"geometry",
+                   {{"width", s.geometry.width},
+                    {"height", s.geometry.height},
+                    {"pixel_format", std::string(to_string(s.geometry.pixel_format))},
+                    {"bits_per_sample", s.geometry.bits_per_sample()},
+                    {"dtype", s.geometry.bits_per_sample() == 8 ? "uint8" : "uint16"}}},
+                  {"tiff", s.geometry.bigtiff ? "bigtiff" : "classic"},
+                  {"start_sequence", start_sequence},
+                  {"created_utc", utc_now("%Y-%m-%dT%H:%M:%SZ")}};
+  std::string error;
+  if (!write_atomically(folder_ / kRecordingFile, description_.dump(2) + "\n", error)) throw Error(error);
+  const fs::path index = folder_ / kIndexFile;
+  index_fd_ = ::open(index.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  if (index_fd_ < 0) throw Error(fmt::format("cannot create {}: {}", index.string(), errno_text(errno)));
+  const std::string header = std::string(kIndexHeader) + "\n";
+  if (::write(index_fd_, header.data(), header.size()) != static_cast<ssize_t>(header.size())) {
+    throw Error(fmt::format("cannot write {}: {}", index.string(), errno_text(errno)));
+  }
+  tally_ = RecordingTally(start_sequence);
+  spdlog::info("recording into {} ({} TIFF, {}x{} {})", folder_.string(), s.geometry.bigtiff ? "BigTIFF" : "classic",
+               s.geometry.width, s.geometry.height, to_string(s.geometry.pixel_format));
+}
+
+void Recording::resume() {
+  description_ = read_json(folder_ / kRecordingFile);
+  const auto& g = description_.at("geometry");
+  const PageGeometry& want = settings_.geometry;
+  if (g.value("width", 0U) != want.width || g.value("height", 0U) != want.height ||
+      g.value("pixel_format", "") != to_string(want.pixel_format) ||
+      (description_.value("tiff", "") == "bigtiff") != want.bigtiff) {
+    throw ConfigError(fmt::format("cannot resume recording {}: it holds {}x{} {} {} TIFF, the ring and options give "
+                                  "{}x{} {} {} TIFF",
+                                  folder_.string(), g.value("width", 0U), g.value("height", 0U),
+                                  g.value("pixel_format", "?"), description_.value("tiff", "?"), want.width,
+                                  want.height, to_string(want.pixel_format), want.bigtiff ? "bigtiff" : "classic"));
+  }
+  const fs::path index_path = folder_ / kIndexFile;
+  const IndexFile index = read_index(index_path);
+  tally_ = RecordingTally(description_.value("start_sequence", std::uint64_t{0}));
+  for (const auto& row : index.rows) (void)tally_.add(row);
+  for (const auto& c : index.comments) {
+    if (c.find("resumed") != std::string::npos) ++sessions_;
+  }
+  ++sessions_;
+  std::uint32_t last_part = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+    unsigned n = 0;
+    if (std::sscanf(entry.path().filename().c_str(), "part-%u.tif", &n) == 1) last_part = std::max(last_part, n);
+  }
+  // Repair: a page the killed recorder linked but did not index is cut off (the ring still holds
+  // that frame: the resumed cursor reads it again into the new part).
+  if (last_part > 0) {
+    const auto parts = tally_.parts();
+    const auto it = parts.find(last_part);
+    const std::uint64_t indexed = it == parts.end() ? 0 : it->second.frames;
+    const fs::path last_path = folder_ / part_file_name(last_part);
+    const auto size = fs::file_size(last_path, ec);
+    if (!ec && indexed > 0 && size > indexed * want.page_bytes()) {
+      const int fd = ::open(last_path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        const std::uint64_t zero = 0;
+        const auto field = static_cast<off_t>(next_ifd_field_offset(want, indexed - 1));
+        const bool cut = ::pwrite(fd, &zero, want.bigtiff ? 8 : 4, field) == (want.bigtiff ? 8 : 4) &&
+                         ::ftruncate(fd, static_cast<off_t>(indexed * want.page_bytes())) == 0;
+        ::close(fd);
+        spdlog::warn("{}: {} after its {} indexed page(s) (a crash between writing and indexing a frame)",
+                     last_path.string(), cut ? "cut the unindexed tail" : "could not cut the unindexed tail", indexed);
+      }
+    } else if (!ec && indexed == 0) {
+      fs::remove(last_path, ec);  // not one complete indexed page: nothing to keep
+      spdlog::warn("{}: removed (no indexed page)", last_path.string());
+    }
+  }
+  part_number_ = last_part;
+  index_fd_ = ::open(index_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (index_fd_ < 0) throw Error(fmt::format("cannot open {} to append: {}", index_path.string(), errno_text(errno)));
+  const std::string note = fmt::format("{}# resumed at sequence {} (session {}) {}\n", index.ends_with_newline ? "" : "\n",
+                                       tally_.next_sequence(), sessions_, utc_now("%Y-%m-%dT%H:%M:%SZ"));
+  if (::write(index_fd_, note.data(), note.size()) != static_cast<ssize_t>(note.size())) {
+    throw Error(fmt::format("cannot write {}: {}", index_path.string(), errno_text(errno)));
+  }
+  resumed_ = true;
+  spdlog::info("resuming recording {}: {} frames in {} part(s) so far, next sequence {}", folder_.string(),
+               tally_.frames(), last_part, tally_.next_sequence());
+}
+
+std::expected<void, RecordFailure> Recording::rotate() noexcept {
+  if (part_) {
+    const fs::path path = part_->path();
+    const std::uint64_t pages = part_->pages();
+    if (auto closed = part_->close(); !closed) {
+      return std::unexpected(RecordFailure{closed.error().error, fmt::format("cannot close {} ({}): {}", path.string(),
+                                                                             closed.error().what,
+                                                                             errno_text(closed.error().error))});
+    }
+    spdlog::info("closed {} ({} frames)", path.string(), pages);
+    part_.reset();
+  }
+  const fs::path path = folder_ / part_file_name(part_number_ + 1);
+  try {
+    part_ = std::make_unique<TiffStackWriter>(path, settings_.geometry, settings_.direct_io);
+  } catch (const Error& e) {
+    return std::unexpected(RecordFailure{errno, e.what()});
+  } catch (const std::bad_alloc&) {
+    return std::unexpected(RecordFailure{ENOMEM, fmt::format("cannot allocate buffers for {}", path.string())});
+  }
+  ++part_number_;
+  return {};
+}
+
+std::expected<void, RecordFailure> Recording::write_index(const IndexRow& row) noexcept {
+  const std::string line = format_index_row(row);
+  const ssize_t n = ::write(index_fd_, line.data(), line.size());
+  if (n == static_cast<ssize_t>(line.size())) return {};
+  const int error = n < 0 ? errno : ENOSPC;
+  if (n > 0) (void)::ftruncate(index_fd_, static_cast<off_t>(::lseek(index_fd_, 0, SEEK_END) - n));  // no half row
+  return std::unexpected(RecordFailure{error, fmt::format("cannot write the index {}: {}",
+                                                          (folder_ / kIndexFile).string(), errno_text(error))});
+}
+
+std::expected<AppendOutcome, RecordFailure> Recording::append(const IndexRow& frame, const std::byte* pixels,
+                                                              std::uint64_t stride_bytes,
+                                                              std::uint64_t readable_bytes) noexcept {
+  if (tally_.last_row() && frame.sequence <= tally_.last_row()->sequence) return AppendOutcome::Duplicate;
+  if (!part_ || !part_->fits_another_page(settings_.max_file_bytes) ||
+      (settings_.max_file_frames > 0 && part_->pages() >= settings_.max_file_frames)) {
+    if (auto rotated = rotate(); !rotated) return std::unexpected(rotated.error());
+  }
+  IndexRow row = frame;
+  row.part = part_number_;
+  row.page = part_->pages();
+  if (auto written = part_->append(pixels, stride_bytes, readable_bytes); !written) {
+    return std::unexpected(RecordFailure{
+        written.error().error, fmt::format("cannot write {} ({}): {}", part_->path().string(), written.error().what,
+                                           errno_text(written.error().error))});
+  }
+  bytes_written_ += settings_.geometry.page_bytes();
+  if (auto indexed = write_index(row); !indexed) return std::unexpected(indexed.error());
+  (void)tally_.add(row);
+  return AppendOutcome::Recorded;
+}
+
+nlohmann::json Recording::close(const nlohmann::json& stop) {
+  closed_ = true;
+  nlohmann::json manifest = description_;
+  manifest["closed_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  manifest["sessions"] = sessions_;
+  nlohmann::json close_error = nullptr;
+  if (part_) {
+    const fs::path path = part_->path();
+    if (auto closed = part_->close(); !closed) {
+      close_error = fmt::format("closing {} ({}): {}", path.string(), closed.error().what, errno_text(closed.error().error));
+      spdlog::error("{}", close_error.get<std::string>());
+    }
+    part_.reset();
+  }
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& [part, t] : tally_.parts()) {
+    files.push_back({{"file", part_file_name(part)}, {"frames", t.frames}, {"first_sequence", t.first_sequence},
+                     {"last_sequence", t.last_sequence}});
+  }
+  manifest["files"] = files;
+  manifest["index"] = kIndexFile;
+  tally_.to_json(manifest);
+  manifest["stop"] = stop;
+  if (!close_error.is_null()) manifest["stop"]["close_error"] = close_error;
+  std::string error;
+  if (!write_atomically(folder_ / kManifestFile, manifest.dump(2) + "\n", error)) {
+    spdlog::error("{}; the index says where the recording stopped", error);
+    const std::string line = fmt::format("# stopped: {} after sequence {}: {}\n", stop.value("reason", "?"),
+                                         tally_.last_row() ? std::to_string(tally_.last_row()->sequence) : "none",
+                                         stop.value("message", ""));
+    if (index_fd_ >= 0 && ::write(index_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+      spdlog::error("cannot write where the recording stopped to {} either", (folder_ / kIndexFile).string());
+    }
+    manifest["manifest_error"] = error;
+  }
+  if (index_fd_ >= 0) {
+    ::fsync(index_fd_);
+    ::close(index_fd_);
+    index_fd_ = -1;
+  }
+  return manifest;
+}
+
+}  // namespace framering::record

@@ -1,0 +1,4 @@
+# record/: `framering record` against a real producer (ring_peer), read back by tifffile
+# (/usr/bin/python3), tiffinfo and ImageJ; drain, SIGKILL recovery, full disk, bad folders.
+framering_add_test(test_record_stage SOURCES test_record_stage.cpp LABELS multiprocess TIMEOUT 180 PREFIX "record."
+  LIBS framering::record)

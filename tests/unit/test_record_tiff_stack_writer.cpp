@@ -1,0 +1,347 @@
+// record/: the hand-laid TIFF files read back by libtiff (the reader the team trusts), the
+// recording's tally of gaps, its index, rotation, resume repair, and inspect on damaged files.
+#include <tiffio.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "framering/common/error.hpp"
+#include "framering/common/test_pattern.hpp"
+#include "framering/record/inspect_command.hpp"
+#include "framering/record/recording.hpp"
+#include "framering/record/tiff_stack_writer.hpp"
+#include "test_support.hpp"
+
+namespace framering::record {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "framering-record-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A 4096-aligned buffer holding one frame of the test pattern with rows `stride` bytes apart,
+// padded like a ring slot.
+struct Frame {
+  std::byte* data = nullptr;
+  std::uint64_t stride = 0;
+  std::uint64_t bytes = 0;
+  Frame(const PatternShape& shape, std::uint64_t sequence) {
+    stride = shape.stride_bytes;
+    bytes = (stride * shape.height + 4095) / 4096 * 4096;
+    data = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
+    std::memset(data, 0xAB, bytes);
+    fill_test_pattern({data, stride * shape.height}, shape, sequence);
+  }
+  ~Frame() { std::free(data); }
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+};
+
+// Every page of `path` read with libtiff, checked against the pattern of `first + page`.
+std::uint64_t check_with_libtiff(const fs::path& path, const PageGeometry& g, std::uint64_t first) {
+  TIFF* t = TIFFOpen(path.c_str(), "r");
+  EXPECT_NE(t, nullptr) << path;
+  if (t == nullptr) return 0;
+  std::uint64_t pages = 0;
+  const std::uint64_t row_bytes = std::uint64_t{g.width} * bytes_per_pixel(g.pixel_format);
+  std::vector<std::byte> strip(g.frame_bytes());
+  do {
+    std::uint32_t width = 0, height = 0;
+    std::uint16_t bits = 0, format = 0;
+    EXPECT_EQ(TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &width), 1);
+    EXPECT_EQ(TIFFGetField(t, TIFFTAG_IMAGELENGTH, &height), 1);
+    EXPECT_EQ(TIFFGetField(t, TIFFTAG_BITSPERSAMPLE, &bits), 1);
+    EXPECT_EQ(TIFFGetField(t, TIFFTAG_SAMPLEFORMAT, &format), 1);
+    EXPECT_EQ(width, g.width);
+    EXPECT_EQ(height, g.height);
+    EXPECT_EQ(bits, g.bits_per_sample());
+    EXPECT_EQ(format, SAMPLEFORMAT_UINT);
+    EXPECT_EQ(TIFFReadEncodedStrip(t, 0, strip.data(), static_cast<tmsize_t>(strip.size())),
+              static_cast<tmsize_t>(strip.size()));
+    EXPECT_FALSE(check_test_pattern(strip, {g.width, g.height, row_bytes, g.pixel_format}, first + pages).has_value())
+        << "page " << pages;
+    ++pages;
+  } while (TIFFReadDirectory(t) == 1);
+  TIFFClose(t);
+  return pages;
+}
+
+std::uint64_t write_pages(const fs::path& path, const PageGeometry& g, std::uint64_t stride, std::uint64_t count) {
+  TiffStackWriter sut(path, g, true);
+  for (std::uint64_t k = 0; k < count; ++k) {
+    Frame f({g.width, g.height, stride, g.pixel_format}, k);
+    EXPECT_TRUE(sut.append(f.data, f.stride, f.bytes).has_value()) << "page " << k;
+  }
+  EXPECT_TRUE(sut.close().has_value());
+  return sut.pages();
+}
+
+TEST(TiffStackWriter, ClassicMono16PagesReadBackBitExactWithLibtiff) {
+  TempDir dir;
+  const PageGeometry g{64, 48, PixelFormat::Mono16, false};
+  ASSERT_EQ(write_pages(dir.path() / "a.tif", g, 128, 5), 5U);
+  EXPECT_EQ(check_with_libtiff(dir.path() / "a.tif", g, 0), 5U);
+  EXPECT_EQ(fs::file_size(dir.path() / "a.tif"), 5 * g.page_bytes());
+}
+
+TEST(TiffStackWriter, BigTiffMono8WithOddWidthReadsBackBitExact) {
+  TempDir dir;
+  const PageGeometry g{37, 11, PixelFormat::Mono8, true};
+  ASSERT_EQ(write_pages(dir.path() / "b.tif", g, 37, 3), 3U);
+  EXPECT_EQ(check_with_libtiff(dir.path() / "b.tif", g, 0), 3U);
+}
+
+TEST(TiffStackWriter, PaddedRowsArePackedIntoTheFile) {
+  TempDir dir;
+  const PageGeometry g{30, 7, PixelFormat::Mono16, false};
+  ASSERT_EQ(write_pages(dir.path() / "c.tif", g, 64 * 2, 4), 4U);  // stride 128 B > 60 B of pixels
+  EXPECT_EQ(check_with_libtiff(dir.path() / "c.tif", g, 0), 4U);
+}
+
+TEST(TiffStackWriter, HeaderAndFirstIfdAreClassicLittleEndian) {
+  alignas(4096) std::array<std::byte, kIfdBlockBytes> block{};
+  const PageGeometry g{1920, 1080, PixelFormat::Mono16, false};
+  encode_ifd_block(block, g, 0, 0);
+  EXPECT_EQ(std::memcmp(block.data(), "II*\0\x10\0\0\0", 8), 0);
+  std::uint16_t entries = 0;
+  std::memcpy(&entries, block.data() + kIfdOffsetInBlock, 2);
+  EXPECT_EQ(entries, 15);
+  // StripOffsets (7th entry, tag 273) points just past the IFD block.
+  std::uint16_t tag = 0;
+  std::uint32_t value = 0;
+  std::memcpy(&tag, block.data() + kIfdOffsetInBlock + 2 + 6 * 12, 2);
+  std::memcpy(&value, block.data() + kIfdOffsetInBlock + 2 + 6 * 12 + 8, 4);
+  EXPECT_EQ(tag, 273);
+  EXPECT_EQ(value, kIfdBlockBytes);
+}
+
+TEST(TiffStackWriter, PagesStayPageAlignedAndAClassicFileHoldsAtMost1034FullHdFrames) {
+  TempDir dir;
+  const PageGeometry g{1920, 1080, PixelFormat::Mono16, false};
+  EXPECT_EQ(g.page_bytes(), 4096U + 1013U * 4096U);  // 4147200 pixel bytes padded to whole pages
+  TiffStackWriter sut(dir.path() / "d.tif", g, false);
+  EXPECT_TRUE(sut.fits_another_page(0));
+  EXPECT_TRUE(sut.fits_another_page(g.page_bytes()));  // the first page always goes, whatever the limit
+  EXPECT_EQ(kClassicTiffMaxBytes / g.page_bytes(), 1034U);
+}
+
+TEST(RecordingTally, HolesInTheSequenceAreEvictedGapsAndSourceDropsAreReportedButComplete) {
+  RecordingTally sut(10);
+  EXPECT_TRUE(sut.add({1, 0, 10, 0, 100, 0}));
+  EXPECT_TRUE(sut.add({1, 1, 11, 0, 103, 2}));  // camera frames 101 and 102 never arrived
+  EXPECT_TRUE(sut.complete());
+  EXPECT_TRUE(sut.add({1, 2, 15, 0, 107, 0}));  // sequences 12..14 evicted
+  EXPECT_FALSE(sut.add({2, 0, 15, 0, 107, 0}));  // re-read after a restart: not counted
+  nlohmann::json j;
+  sut.to_json(j);
+  EXPECT_EQ(j["frames_recorded"], 3);
+  EXPECT_EQ(j["frames_published"], 6);
+  EXPECT_EQ(j["frames_lost"], 3);
+  EXPECT_EQ(j["source_frames_lost"], 2);
+  EXPECT_EQ(j["complete"], false);
+  ASSERT_EQ(j["gaps"].size(), 2U);
+  EXPECT_EQ(j["gaps"][0]["cause"], "source_drop");
+  EXPECT_EQ(j["gaps"][0]["first"], 101);
+  EXPECT_EQ(j["gaps"][0]["last"], 102);
+  EXPECT_EQ(j["gaps"][0]["camera_frame_id_before"], 100);
+  EXPECT_EQ(j["gaps"][1]["cause"], "evicted");
+  EXPECT_EQ(j["gaps"][1]["first"], 12);
+  EXPECT_EQ(j["gaps"][1]["last"], 14);
+  EXPECT_EQ(j["gaps"][1]["range"], nlohmann::json({12, 14}));
+}
+
+TEST(RecordingTally, AGapBeforeTheFirstRecordedFrameCounts) {
+  RecordingTally sut(0);
+  EXPECT_TRUE(sut.add({1, 0, 5, 0, 5, 0}));
+  EXPECT_EQ(sut.ring_lost(), 5U);
+  ASSERT_EQ(sut.gaps().size(), 1U);
+  EXPECT_EQ(sut.gaps()[0].first, 0U);
+  EXPECT_EQ(sut.gaps()[0].last, 4U);
+}
+
+TEST(RecordIndex, BadLinesAreReportedNotFatal) {
+  TempDir dir;
+  {
+    std::ofstream out(dir.path() / "index.csv");
+    out << kIndexHeader << "\n1,0,0,5,6,0\n1,1,x,5,6,0\n# a note\n1,1,1,7,8,0";
+  }
+  const IndexFile sut = read_index(dir.path() / "index.csv");
+  ASSERT_EQ(sut.rows.size(), 2U);
+  EXPECT_EQ(sut.rows[1].sequence, 1U);
+  EXPECT_EQ(sut.rows[1].camera_frame_id, 8U);
+  ASSERT_EQ(sut.problems.size(), 1U);
+  EXPECT_NE(sut.problems[0].find("line 3"), std::string::npos) << sut.problems[0];
+  EXPECT_EQ(sut.comments.size(), 1U);
+  EXPECT_FALSE(sut.ends_with_newline);
+}
+
+class RecordingFolder : public ::testing::Test {
+ protected:
+  // Records `count` frames (sequences start..start+count-1) with two frames per part.
+  fs::path record(std::uint64_t start, std::uint64_t count, std::uint64_t skip_from = UINT64_MAX, std::uint64_t skipped = 0) {
+    RecordingSettings s;
+    s.dest = dir_.path();
+    s.name = "rec";
+    s.geometry = g_;
+    s.max_file_frames = 2;
+    Recording sut(s, {"inst", "raw", "record", 42}, start);
+    std::uint64_t seq = start;
+    for (std::uint64_t k = 0; k < count; ++k, ++seq) {
+      if (seq == skip_from) seq += skipped;
+      Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, seq);
+      auto r = sut.append({0, 0, seq, 1000 + seq, seq, 0}, f.data, f.stride, f.bytes);
+      EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+    }
+    manifest_ = sut.close({{"reason", "frames"}});
+    return sut.folder();
+  }
+
+  TempDir dir_;
+  PageGeometry g_{16, 8, PixelFormat::Mono16, false};
+  nlohmann::json manifest_;
+};
+
+TEST_F(RecordingFolder, RotatesPartsAndInspectFindsItCompleteAndConsistent) {
+  const fs::path folder = record(0, 5);
+  EXPECT_TRUE(fs::exists(folder / "part-000003.tif"));
+  EXPECT_FALSE(fs::exists(folder / "part-000004.tif"));
+  EXPECT_EQ(manifest_["frames_recorded"], 5);
+  EXPECT_EQ(manifest_["complete"], true);
+  EXPECT_EQ(manifest_["files"].size(), 3U);
+  EXPECT_EQ(check_with_libtiff(folder / "part-000002.tif", g_, 2), 2U);
+
+  const nlohmann::json report = inspect_recording(folder);
+
+  EXPECT_EQ(report["consistent"], true) << report.dump(2);
+  EXPECT_EQ(report["complete"], true);
+  EXPECT_EQ(report["pages"], 5);
+  EXPECT_EQ(report["last_sequence"], 4);
+}
+
+TEST_F(RecordingFolder, InspectReportsAnEvictedGapFromTheIndex) {
+  const fs::path folder = record(0, 6, 3, 4);  // 0 1 2 7 8 9
+
+  const nlohmann::json report = inspect_recording(folder);
+
+  EXPECT_EQ(report["consistent"], true) << report.dump(2);
+  EXPECT_EQ(report["complete"], false);
+  ASSERT_EQ(report["gaps"].size(), 1U);
+  EXPECT_EQ(report["gaps"][0]["first"], 3);
+  EXPECT_EQ(report["gaps"][0]["last"], 6);
+  EXPECT_EQ(report["gaps"][0]["cause"], "evicted");
+}
+
+TEST_F(RecordingFolder, InspectOfATruncatedPartReportsTheTruncationWithoutCrashing) {
+  const fs::path folder = record(0, 4);
+  fs::resize_file(folder / "part-000002.tif", g_.page_bytes() + 100);  // page 1 of that part cut in its IFD block
+
+  const nlohmann::json report = inspect_recording(folder);
+
+  EXPECT_EQ(report["consistent"], false);
+  EXPECT_EQ(report["pages"], 3);
+  const std::string problems = report["problems"].dump();
+  EXPECT_NE(problems.find("part-000002.tif: 1 readable pages but 2 index rows"), std::string::npos) << problems;
+}
+
+TEST_F(RecordingFolder, InspectOfPixelsCutShortSaysTheFileIsTruncated) {
+  const fs::path folder = record(0, 2);
+  fs::resize_file(folder / "part-000001.tif", 2 * g_.page_bytes() - 4096 + 10);
+
+  const nlohmann::json report = inspect_recording(folder);
+
+  EXPECT_EQ(report["consistent"], false);
+  const std::string problems = report["problems"].dump();
+  EXPECT_NE(problems.find("the file is truncated"), std::string::npos) << problems;
+}
+
+TEST_F(RecordingFolder, InspectWithoutTheIndexSaysSoAndStillCountsPages) {
+  const fs::path folder = record(0, 3);
+  fs::remove(folder / "index.csv");
+
+  const nlohmann::json report = inspect_recording(folder);
+
+  EXPECT_EQ(report["consistent"], false);
+  EXPECT_EQ(report["pages"], 3);
+  EXPECT_TRUE(report["complete"].is_null());
+  EXPECT_NE(report["problems"].dump().find("no index.csv"), std::string::npos) << report.dump(2);
+}
+
+TEST_F(RecordingFolder, ResumeCutsAPageThatWasLinkedButNotIndexedAndContinuesInANewPart) {
+  RecordingSettings s;
+  s.dest = dir_.path();
+  s.name = "crash";
+  s.geometry = g_;
+  {
+    Recording first(s, {"inst", "raw", "record", 42}, 0);
+    for (std::uint64_t seq = 0; seq < 3; ++seq) {
+      Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, seq);
+      ASSERT_TRUE(first.append({0, 0, seq, 0, seq, 0}, f.data, f.stride, f.bytes).has_value());
+    }
+    fs::path folder = first.folder();
+    // A crash after page 2 was linked but before its index row: drop the row, keep the page.
+    std::ifstream in(folder / "index.csv");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.erase(text.rfind("1,2,"));
+    std::ofstream(folder / "index.csv", std::ios::trunc) << text;
+    first.close({{"reason", "test"}});
+    fs::remove(folder / "manifest.json");  // as if killed: no manifest
+  }
+  Recording sut(s, {"inst", "raw", "record", 42}, 0);
+  ASSERT_TRUE(sut.resumed());
+  EXPECT_EQ(sut.tally().next_sequence(), 2U);
+  EXPECT_EQ(fs::file_size(sut.folder() / "part-000001.tif"), 2 * g_.page_bytes());
+  for (std::uint64_t seq = 2; seq < 4; ++seq) {
+    Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, seq);
+    ASSERT_TRUE(sut.append({0, 0, seq, 0, seq, 0}, f.data, f.stride, f.bytes).has_value());
+  }
+  const nlohmann::json manifest = sut.close({{"reason", "frames"}});
+  EXPECT_EQ(manifest["frames_recorded"], 4);
+  EXPECT_EQ(manifest["complete"], true);
+  EXPECT_EQ(manifest["sessions"], 2);
+  EXPECT_EQ(check_with_libtiff(sut.folder() / "part-000001.tif", g_, 0), 2U);
+  EXPECT_EQ(check_with_libtiff(sut.folder() / "part-000002.tif", g_, 2), 2U);
+  EXPECT_EQ(inspect_recording(sut.folder())["consistent"], true);
+}
+
+TEST(Recording, ANameThatLeavesTheDestinationIsRefusedNamingIt) {
+  TempDir dir;
+  RecordingSettings s;
+  s.dest = dir.path();
+  s.name = "../escape";
+  s.geometry = {16, 8, PixelFormat::Mono16, false};
+  try {
+    Recording sut(s, {"inst", "raw", "record", 1}, 0);
+    FAIL() << "accepted a recording name with a path in it";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--recording '../escape' is not a valid recording name"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace framering::record
