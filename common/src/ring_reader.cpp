@@ -6,6 +6,7 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include <fmt/format.h>
@@ -423,5 +424,41 @@ bool RingReader::is_producer_alive() const noexcept {
          is_process_alive(static_cast<pid_t>(pid), control.identity.start_time_ticks);
 }
 
+
+std::optional<RingReader> attach_when_created(std::string_view instance, std::string_view ring,
+                                              const ReaderOptions& options, std::chrono::milliseconds wait,
+                                              std::string_view wait_option, bool (*should_stop)()) {
+  const std::filesystem::path path = "/dev/shm/" + Segment::segment_name(instance, ring);
+  const std::uint64_t deadline_ns =
+      monotonic_ns() + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count());
+  bool said_waiting = false;
+  for (;;) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      ReaderOptions ro = options;
+      // The segment exists: give its creator time to finish the header.
+      ro.wait_for_segment = std::max(ro.wait_for_segment, std::chrono::milliseconds{1000});
+      try {
+        return RingReader::attach(instance, ring, ro);
+      } catch (const SegmentError&) {
+        // Removed between our look and the open: keep waiting for a new one.
+        if (std::filesystem::exists(path, ec) || monotonic_ns() >= deadline_ns) throw;
+      }
+    }
+    if (should_stop != nullptr && should_stop()) return std::nullopt;
+    if (monotonic_ns() >= deadline_ns) {
+      throw SegmentError(fmt::format(
+          "ring '{}' of instance '{}' does not exist: {} did not appear within {} {} "
+          "(start its producer first: `framering acquire`, `framering process` or `framering run`)",
+          ring, instance, path.string(), wait_option, static_cast<double>(wait.count()) / 1000.0));
+    }
+    if (!said_waiting) {
+      spdlog::info("waiting up to {} s for ring '{}' of instance '{}' ({})",
+                   static_cast<double>(wait.count()) / 1000.0, ring, instance, path.string());
+      said_waiting = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling for a file to appear
+  }
+}
 
 }  // namespace framering::ring

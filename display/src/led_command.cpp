@@ -100,36 +100,12 @@ std::string_view stop_reason() { return stop_signal() == SIGTERM ? "SIGTERM" : "
 // Attaches as a Newest consumer, waiting up to --wait-for-ring-s for a producer to create the
 // ring while watching the stop flag. nullopt when stopped while waiting.
 std::optional<ring::RingReader> attach_when_ready(const LedOptions& o) {
-  const std::filesystem::path path = "/dev/shm/" + ring::Segment::segment_name(o.common.instance, o.ring);
-  const std::uint64_t deadline_ns = monotonic_ns() + to_ns(o.wait_for_ring_s);
-  bool said_waiting = false;
-  for (;;) {
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec)) {
-      ring::ReaderOptions ro;
-      ro.name = o.name;
-      ro.kind = ring::ConsumerKind::Newest;
-      ro.wait_for_segment = std::chrono::milliseconds{1000};  // give its creator time to finish the header
-      try {
-        return ring::RingReader::attach(o.common.instance, o.ring, ro);
-      } catch (const SegmentError&) {
-        if (std::filesystem::exists(path, ec) || monotonic_ns() >= deadline_ns) throw;
-      }
-    }
-    if (stop_requested()) return std::nullopt;
-    if (monotonic_ns() >= deadline_ns) {
-      throw SegmentError(fmt::format(
-          "ring '{}' of instance '{}' does not exist: {} did not appear within --wait-for-ring-s {} "
-          "(start its producer first: `framering acquire`, `framering process` or `framering run`)",
-          o.ring, o.common.instance, path.string(), o.wait_for_ring_s));
-    }
-    if (!said_waiting) {
-      spdlog::info("waiting up to {} s for ring '{}' of instance '{}' ({})", o.wait_for_ring_s, o.ring,
-                   o.common.instance, path.string());
-      said_waiting = true;
-    }
-    std::this_thread::sleep_for(20ms);  // polling for a file to appear
-  }
+  ring::ReaderOptions ro;
+  ro.name = o.name;
+  ro.kind = ring::ConsumerKind::Newest;
+  return ring::attach_when_created(o.common.instance, o.ring, ro,
+                                   std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(o.wait_for_ring_s * 1000))},
+                                   "--wait-for-ring-s", &stop_requested);
 }
 
 /// The sinks of one run, opened (and checked) before the ring is attached.

@@ -161,4 +161,15 @@ class RingReader {
   RateWindow rate_;
 };
 
+/// Attaches like RingReader::attach, but first waits up to `wait` for the ring's producer to
+/// create the segment (a consumer started before its producer, as `framering run` does), polling
+/// every 20 ms (start-up only) and logging once that it waits. Returns nullopt when
+/// `should_stop` says so while waiting (SIGINT/SIGTERM). Throws SegmentError naming the segment
+/// path and `wait_option` (the option the user sets `wait` with) when the ring does not appear
+/// in time, and every error RingReader::attach throws.
+[[nodiscard]] std::optional<RingReader> attach_when_created(std::string_view instance, std::string_view ring,
+                                                            const ReaderOptions& options,
+                                                            std::chrono::milliseconds wait,
+                                                            std::string_view wait_option, bool (*should_stop)());
+
 }  // namespace framering::ring
