@@ -56,4 +56,22 @@ nlohmann::json produce_copies(ring::RingWriter& writer, const std::vector<const 
           {"claim_timeouts", timeouts}, {"blocked_s", blocked_s}};
 }
 
+ring::RingGeometry mono16_geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots) {
+  ring::RingGeometry g;
+  g.width = width;
+  g.height = height;
+  g.pixel_format = PixelFormat::Mono16;
+  g.slot_count = slots;
+  g.max_consumers = 4;
+  return g;
+}
+
+AlignedBuffer aligned_buffer(std::size_t bytes) {
+  const std::size_t rounded = (bytes + ring::kPageBytes - 1) / ring::kPageBytes * ring::kPageBytes;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(ring::kPageBytes, rounded));
+  if (p == nullptr) throw Error(fmt::format("bench: cannot allocate {} B", rounded));
+  std::memset(p, 0, rounded);  // touch every page now, not inside the timed loop
+  return AlignedBuffer(p);
+}
+
 }  // namespace framering::bench

@@ -4,11 +4,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "framering/common/ring_geometry.hpp"
 #include "framering/common/ring_writer.hpp"
 
 namespace framering::bench {
@@ -27,5 +30,19 @@ void write_result(const std::string& path, const nlohmann::json& result);
 
 /// The sequence stamp produce_copies writes: `sequence` in the first and last 8 bytes.
 void stamp(std::byte* frame, std::size_t frame_bytes, std::uint64_t sequence) noexcept;
+
+
+/// A benchmark ring: width x height Mono16, `slots` slots, 4 consumer entries.
+[[nodiscard]] ring::RingGeometry mono16_geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots);
+
+struct AlignedFree {
+  void operator()(std::byte* p) const noexcept { std::free(p); }
+};
+/// A page-aligned (4096 B) heap buffer, as a camera driver's or the ring's slots are.
+using AlignedBuffer = std::unique_ptr<std::byte[], AlignedFree>;
+
+/// `bytes` rounded up to a page, 4096-aligned, every page touched (zeroed) so that no page
+/// fault lands inside a timed loop. Throws Error naming the size when allocation fails.
+[[nodiscard]] AlignedBuffer aligned_buffer(std::size_t bytes);
 
 }  // namespace framering::bench

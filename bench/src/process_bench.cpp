@@ -86,15 +86,7 @@ constexpr const char* kDrainName = "bench-drain";
 constexpr int kPreparedFrames = 4;
 constexpr std::uint32_t kOutputSlots = 8;
 
-ring::RingGeometry geometry_of(const ProcessBenchOptions& o) {
-  ring::RingGeometry g;
-  g.width = o.width;
-  g.height = o.height;
-  g.pixel_format = PixelFormat::Mono16;
-  g.slot_count = o.slots;
-  g.max_consumers = 4;
-  return g;
-}
+ring::RingGeometry geometry_of(const ProcessBenchOptions& o) { return mono16_geometry(o.width, o.height, o.slots); }
 
 process::FilterSpec spec_of(const ProcessBenchOptions& o) {
   const auto mode = process::parse_filter_mode(o.mode);

@@ -74,33 +74,20 @@ struct RecordBenchOptions {
   std::string result_file;
 };
 
-ring::RingGeometry geometry_of(const RecordBenchOptions& o) {
-  ring::RingGeometry g;
-  g.width = o.width;
-  g.height = o.height;
-  g.pixel_format = PixelFormat::Mono16;
-  g.slot_count = o.slots;
-  g.max_consumers = 4;
-  return g;
-}
+ring::RingGeometry geometry_of(const RecordBenchOptions& o) { return mono16_geometry(o.width, o.height, o.slots); }
 
-struct AlignedFree {
-  void operator()(std::byte* p) const noexcept { std::free(p); }
-};
-using AlignedBytes = std::unique_ptr<std::byte[], AlignedFree>;
-
-AlignedBytes aligned_bytes(std::uint64_t bytes, std::uint32_t seed) {
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096));
-  if (p == nullptr) throw std::bad_alloc();
-  auto* words = reinterpret_cast<std::uint16_t*>(p);
+// Page-aligned bytes filled with a seeded pattern (not zeros, which a file system could elide).
+AlignedBuffer aligned_bytes(std::uint64_t bytes, std::uint32_t seed) {
+  AlignedBuffer p = aligned_buffer(bytes);
+  auto* words = reinterpret_cast<std::uint16_t*>(p.get());
   for (std::uint64_t i = 0; i < bytes / 2; ++i) words[i] = static_cast<std::uint16_t>((i * 2654435761U >> 13) + seed * 977U);
-  return AlignedBytes(p);
+  return p;
 }
 
 int run_producer(const RecordBenchOptions& o) {
   auto writer = ring::RingWriter::create_or_attach(o.common.instance, kRing, geometry_of(o));
   const std::uint64_t frame_bytes = writer.segment().header().frame_bytes;
-  std::vector<AlignedBytes> frames;
+  std::vector<AlignedBuffer> frames;
   std::vector<const std::byte*> pointers;
   for (int k = 0; k < kPreparedFrames; ++k) {
     frames.push_back(aligned_bytes(frame_bytes, static_cast<std::uint32_t>(k)));
@@ -119,7 +106,7 @@ struct RawResult {
 };
 
 RawResult raw_writes(const fs::path& dir, double seconds, std::uint64_t part_bytes) {
-  const AlignedBytes buffer = aligned_bytes(kRawWriteBytes, 7);
+  const AlignedBuffer buffer = aligned_bytes(kRawWriteBytes, 7);
   RawResult r;
   int fd = -1;
   std::uint64_t in_file = 0;

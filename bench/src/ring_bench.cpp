@@ -73,28 +73,8 @@ void pin_to_cpu(int cpu) {
   if (::sched_setaffinity(0, sizeof set, &set) != 0) spdlog::debug("cannot pin to CPU {}", cpu);
 }
 
-ring::RingGeometry geometry_of(const RingBenchOptions& o) {
-  ring::RingGeometry g;
-  g.width = o.width;
-  g.height = o.height;
-  g.pixel_format = PixelFormat::Mono16;
-  g.slot_count = o.slots;
-  g.max_consumers = 4;
-  return g;
-}
+ring::RingGeometry geometry_of(const RingBenchOptions& o) { return mono16_geometry(o.width, o.height, o.slots); }
 
-struct AlignedFree {
-  void operator()(std::byte* p) const noexcept { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
-
-AlignedBuffer aligned_buffer(std::size_t bytes) {
-  const std::size_t rounded = (bytes + ring::kPageBytes - 1) / ring::kPageBytes * ring::kPageBytes;
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(ring::kPageBytes, rounded));
-  if (p == nullptr) throw Error(fmt::format("bench: cannot allocate {} B", rounded));
-  std::memset(p, 0, rounded);  // touch every page now, not inside the timed loop
-  return AlignedBuffer(p);
-}
 
 // Four distinct prepared frames, as a camera driver's buffers would be.
 std::vector<AlignedBuffer> prepared_frames(std::size_t frame_bytes) {
