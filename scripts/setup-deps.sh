@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  ccache                  # compiler cache: CI and rebuilds reuse objects (CMake picks it up when present)
   libboost-dev            # Boost.Interprocess (header-only)
   libcli11-dev            # command lines
   libfftw3-dev            # FFTW3 single precision (fftwf_*)

@@ -303,7 +303,7 @@ int run_acquire(const AcquireOptions& o) {
   return lost ? 3 : 0;
 }
 
-void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
+void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
   auto o = std::make_shared<AcquireOptions>();
   CLI::App* cmd = app.add_subcommand(
       "acquire", "Produce frames into a ring: synthetic scenes, TIFF stacks, image sequences, videos, GenICam and V4L2 cameras");
@@ -362,10 +362,12 @@ void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
                    ->check(CLI::Range(0.0, 1e6))
                    ->capture_default_str();
   pacing->add_option("--frames", o->frames, "Publish exactly this many frames, then exit; 0 = until SIGINT/SIGTERM")
+      ->envname(kStageEnvFrames)
       ->capture_default_str();
   pacing->add_option("--wait-for-consumers", o->wait_for_consumers,
                      "Publish nothing until this many consumers are attached to the ring (framering run sets it "
                      "to the pipeline's consumers of this ring, so a bounded run loses no first frames)")
+      ->envname(kStageEnvWaitForConsumers)
       ->capture_default_str();
   pacing->add_option("--wait-for-consumers-s", o->wait_for_consumers_s,
                      "How long to wait for them, in seconds, before producing anyway")
@@ -444,7 +446,7 @@ void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
   capture->add_option("--device", o->device, "V4L2 device index (0) or path (/dev/video0), a URL (rtsp://...) or a video file")
       ->capture_default_str();
 
-  cmd->callback([o, &action, width, height, pixel_format, rate, offset_x, offset_y, exposure, gain] {
+  cmd->callback([o, &command, width, height, pixel_format, rate, offset_x, offset_y, exposure, gain] {
     o->width_given = width->count() > 0;
     o->height_given = height->count() > 0;
     o->pixel_format_given = pixel_format->count() > 0;
@@ -453,7 +455,8 @@ void add_acquire_subcommand(CLI::App& app, std::function<int()>& action) {
     o->offset_y_given = offset_y->count() > 0;
     o->exposure_given = exposure->count() > 0;
     o->gain_given = gain->count() > 0;
-    action = [o] { return run_acquire(*o); };
+    command.action = [o] { return run_acquire(*o); };
+    command.rings = [o] { return std::vector<RingUse>{{.ring = o->ring, .role = RingRole::Produces}}; };
   });
 }
 

@@ -422,7 +422,7 @@ int run_display(const DisplayOptions& o) {
 
 }  // namespace
 
-void add_display_subcommand(CLI::App& app, std::function<int()>& action) {
+void add_display_subcommand(CLI::App& app, StageCommand& command) {
   auto o = std::make_shared<DisplayOptions>();
   CLI::App* cmd = app.add_subcommand("display", "Show the newest frame of a ring in a window, or write PNG snapshots");
   cmd->footer(
@@ -440,7 +440,9 @@ void add_display_subcommand(CLI::App& app, std::function<int()>& action) {
       "  framering display --ring raw --snapshot --snapshot-dir .");
   add_common_options(*cmd, o->common);
   cmd->add_option("--ring", o->ring, "Ring to show")->capture_default_str();
-  cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-])")->capture_default_str();
+  cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-]; framering run: the stage's name)")
+      ->envname(kStageEnvName)
+      ->capture_default_str();
   cmd->add_option("--contrast", o->contrast, "Contrast stretch to 8 bits: minmax, percentile or fixed")
       ->check(CLI::IsMember({"minmax", "percentile", "fixed"}))
       ->capture_default_str();
@@ -487,7 +489,10 @@ void add_display_subcommand(CLI::App& app, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_option("--frames", o->frames, "Stop after showing (or snapshotting) this many frames; 0 = until stopped")
       ->capture_default_str();
-  cmd->callback([o, &action] { action = [o] { return run_display(*o); }; });
+  cmd->callback([o, &command] {
+    command.action = [o] { return run_display(*o); };
+    command.rings = [o] { return std::vector<RingUse>{{.ring = o->ring, .role = RingRole::ConsumesNewest}}; };
+  });
 }
 
 }  // namespace framering::display

@@ -270,7 +270,7 @@ int run_led(const LedOptions& o) {
 
 }  // namespace
 
-void add_led_subcommand(CLI::App& app, std::function<int()>& action) {
+void add_led_subcommand(CLI::App& app, StageCommand& command) {
   auto o = std::make_shared<LedOptions>();
   CLI::App* cmd = app.add_subcommand("led", "Drive a circular LED screen (skyscreen) from the newest frame of a ring");
   cmd->footer(
@@ -294,7 +294,9 @@ void add_led_subcommand(CLI::App& app, std::function<int()>& action) {
       "  framering led --ring raw --preview led.png --led0 rim --vane0-angle-deg 90 --direction ccw");
   add_common_options(*cmd, o->common);
   cmd->add_option("--ring", o->ring, "Ring to read")->capture_default_str();
-  cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-])")->capture_default_str();
+  cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-]; framering run: the stage's name)")
+      ->envname(kStageEnvName)
+      ->capture_default_str();
   cmd->add_option("--rate-hz", o->rate_hz, "Most LED frames per second (LED controllers refresh at 30-60 Hz)")
       ->check(CLI::Range(0.1, 1000.0))
       ->capture_default_str();
@@ -396,7 +398,10 @@ void add_led_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--preview-size-px", o->preview_size_px, "Side of the preview picture in pixels, 16..8192")
       ->capture_default_str()
       ->group("Outputs");
-  cmd->callback([o, &action] { action = [o] { return run_led(*o); }; });
+  cmd->callback([o, &command] {
+    command.action = [o] { return run_led(*o); };
+    command.rings = [o] { return std::vector<RingUse>{{.ring = o->ring, .role = RingRole::ConsumesNewest}}; };
+  });
 }
 
 }  // namespace framering::display

@@ -256,7 +256,7 @@ int run_process(const ProcessOptions& o) {
   return 0;
 }
 
-void add_process_subcommand(CLI::App& app, std::function<int()>& action) {
+void add_process_subcommand(CLI::App& app, StageCommand& command) {
   auto o = std::make_shared<ProcessOptions>();
   CLI::App* cmd = app.add_subcommand("process", "Filter frames in the Fourier plane (FFTW) from one ring into another");
   cmd->footer(
@@ -278,7 +278,9 @@ void add_process_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--output-slots", o->output_slots, "Slots of the output ring")
       ->check(CLI::Range(2, 65536))
       ->capture_default_str();
-  cmd->add_option("--name", o->name, "Consumer name on the input ring")->capture_default_str();
+  cmd->add_option("--name", o->name, "Consumer name on the input ring (framering run: the stage's name)")
+      ->envname(kStageEnvName)
+      ->capture_default_str();
   cmd->add_option("--consumer", o->consumer,
                   "newest: the newest frame, never slows acquisition (skips frames when slow); every: every frame, "
                   "in order (gates the producer)")
@@ -314,6 +316,7 @@ void add_process_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--wait-for-consumers", o->wait_for_consumers,
                   "Publish nothing until this many consumers are attached to the output ring (framering run "
                   "sets it to the pipeline's consumers of that ring)")
+      ->envname(kStageEnvWaitForConsumers)
       ->capture_default_str();
   cmd->add_option("--wait-for-consumers-s", o->wait_for_consumers_s,
                   "How long to wait for them, in seconds, before producing anyway")
@@ -330,13 +333,18 @@ void add_process_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--report-interval-s", o->report_interval_s, "Seconds between rate reports in the log; 0 = none")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  cmd->callback([o, low, high, &action] {
+  cmd->callback([o, low, high, &command] {
     o->low_cutoff_given = low->count() > 0;
     o->high_cutoff_given = high->count() > 0;
-    action = [o] {
+    command.action = [o] {
       setup_logging("process", o->common.log_level);
       install_stop_handlers();
       return run_process(*o);
+    };
+    command.rings = [o] {
+      return std::vector<RingUse>{
+          {.ring = o->input_ring, .role = o->consumer == "every" ? RingRole::ConsumesEvery : RingRole::ConsumesNewest},
+          {.ring = o->output_ring, .role = RingRole::Produces}};
     };
   });
 }

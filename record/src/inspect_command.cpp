@@ -231,6 +231,18 @@ nlohmann::json inspect_recording(const fs::path& folder) {
     report["complete"] = nullptr;
   } else {
     tally.to_json(report);
+    // Complete means the recorder closed it after a normal stop, with no hole in its span. One
+    // that is open (its recorder still running, killed, or given up by `framering run`) or that
+    // stopped on an error may end before frames that were published after its last one.
+    const std::string stop_reason =
+        report.contains("stop") && report["stop"].is_object() ? report["stop"].value("reason", "") : "";
+    if (manifest.is_null()) {
+      report["complete"] = false;
+      report["incomplete_because"] = "not closed: frames published after its last one may never have been recorded";
+    } else if (stop_reason == "error" || (report.contains("stop") && report["stop"].contains("close_error"))) {
+      report["complete"] = false;
+      report["incomplete_because"] = "it stopped on an error";
+    }
   }
   if (!manifest.is_null() && manifest.contains("frames_recorded") && !rows.empty() &&
       manifest["frames_recorded"] != tally.frames()) {
@@ -284,8 +296,10 @@ std::string human(const nlohmann::json& r) {
   const auto& complete = r["complete"];
   s += fmt::format("  verdict: {}\n", complete.is_null()          ? "UNKNOWN (no index)"
                                       : complete.get<bool>() ? "complete (every frame published in the span is recorded)"
-                                                             : fmt::format("INCOMPLETE ({} frames lost in the ring)",
-                                                                           r.value("frames_lost", std::uint64_t{0})));
+                                      : r.contains("incomplete_because")
+                                          ? fmt::format("INCOMPLETE ({})", r["incomplete_because"].get<std::string>())
+                                          : fmt::format("INCOMPLETE ({} frames lost in the ring)",
+                                                        r.value("frames_lost", std::uint64_t{0})));
   if (r["consistent"].get<bool>()) {
     s += "  check: every page readable, index and pages agree\n";
   } else {
@@ -314,7 +328,8 @@ void add_inspect_subcommand(CLI::App& app, std::function<int()>& action) {
       "PATH is a recording folder, one of its TIFF files, or a folder of recordings. Reads every part\n"
       "with libtiff (each page's IFD, its shape, its pixels inside the file), index.csv and\n"
       "manifest.json, and checks that they agree: one index row per readable page, in order.\n"
-      "Verdict: complete when every frame published in the recorded span is in the recording.\n"
+      "Verdict: complete when its recorder closed it after a normal stop and every frame published in\n"
+      "the recorded span is in it; an open recording (no manifest) or one stopped on an error never is.\n"
       "Exit codes: 0 complete and consistent, 3 frames were lost, 2 damaged (truncated file, missing\n"
       "or bad index, disagreeing manifest) or not a recording.\n"
       "Examples:\n"

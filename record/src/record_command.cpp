@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -179,7 +180,7 @@ int run_record(const RecordOptions& o) {
   return exit_code;
 }
 
-void add_record_subcommand(CLI::App& app, std::function<int()>& action) {
+void add_record_subcommand(CLI::App& app, StageCommand& command) {
   auto o = std::make_shared<RecordOptions>();
   CLI::App* cmd = app.add_subcommand("record", "Record every frame of a ring to multi-page TIFF files, losslessly");
   cmd->footer(
@@ -203,7 +204,9 @@ void add_record_subcommand(CLI::App& app, std::function<int()>& action) {
       "Example: framering record --ring raw --dest /data/recordings --max-file-frames 1000");
   add_common_options(*cmd, o->common);
   cmd->add_option("--ring", o->ring, "Ring to record")->capture_default_str();
-  cmd->add_option("--name", o->name, "Consumer name on the ring; a restart with the same name resumes")
+  cmd->add_option("--name", o->name,
+                  "Consumer name on the ring; a restart with the same name resumes (framering run: the stage's name)")
+      ->envname(kStageEnvName)
       ->capture_default_str();
   cmd->add_option("-d,--dest", o->dest, "Folder that holds recordings (created if missing)")->required();
   cmd->add_option("--recording", o->recording,
@@ -234,11 +237,16 @@ void add_record_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--report-interval-s", o->report_interval_s, "Seconds between rate reports in the log; 0 = none")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  cmd->callback([o, &action] {
-    action = [o] {
+  cmd->callback([o, &command] {
+    command.action = [o] {
       setup_logging("record", o->common.log_level);
       install_stop_handlers();
       return run_record(*o);
+    };
+    command.rings = [o] {
+      return std::vector<RingUse>{{.ring = o->ring,
+                                   .role = RingRole::ConsumesEvery,
+                                   .dead_timeout = std::chrono::milliseconds{std::llround(o->dead_timeout_s * 1000)}}};
     };
   });
 }

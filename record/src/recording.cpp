@@ -441,6 +441,9 @@ nlohmann::json Recording::close(const nlohmann::json& stop) {
   tally_.to_json(manifest);
   manifest["stop"] = stop;
   if (!close_error.is_null()) manifest["stop"]["close_error"] = close_error;
+  // A recording that stopped on an error may end before frames its producer published went on:
+  // nobody can count those from here, so it is never complete (docs/stages.md, "Stops").
+  if (stop.value("reason", "") == "error" || !close_error.is_null()) manifest["complete"] = false;
   std::string error;
   if (!write_atomically(folder_ / kManifestFile, manifest.dump(2) + "\n", error)) {
     spdlog::error("{}; the index says where the recording stopped", error);

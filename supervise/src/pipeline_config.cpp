@@ -1,6 +1,11 @@
 #include "framering/supervise/pipeline_config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -17,8 +22,12 @@ namespace {
 
 // Reserved keys of a [[stage]] table; everything else is an option of its subcommand.
 const std::set<std::string, std::less<>> kStageKeys = {"name", "run"};
+// The keys of a command stage: no other key is allowed there.
+const std::set<std::string, std::less<>> kCommandKeys = {"name", "command", "produces", "consumes"};
+const std::set<std::string, std::less<>> kConsumesKeys = {"ring", "kind", "dead_timeout_s"};
 const std::set<std::string, std::less<>> kTopKeys = {"instance", "restart", "stage"};
-const std::set<std::string, std::less<>> kRestartKeys = {"max_restarts", "backoff_ms", "backoff_max_ms"};
+const std::set<std::string, std::less<>> kRestartKeys = {"max_restarts", "backoff_ms", "backoff_max_ms",
+                                                         "healthy_after_ms"};
 
 std::string where(const std::string& source, const toml::node& node) {
   return fmt::format("{}:{}:{}", source, node.source().begin.line, node.source().begin.column);
@@ -47,12 +56,13 @@ std::uint32_t read_u32(const std::string& source, const toml::node& node, const 
   return static_cast<std::uint32_t>(i->get());
 }
 
-// Parses `framering <run> <args>` with the stage's own parser; the CLI11 message, or "".
+// Parses `framering <run> <args>` with the stage's own parser: the CLI11 message ("" when it
+// parses) and, when it does, the rings the stage declares with those options.
 std::string check_with_parser(const StageParserFactory& stages, const std::string& run,
-                              const std::vector<std::string>& args) {
+                              const std::vector<std::string>& args, std::vector<RingUse>* rings = nullptr) {
   CLI::App app{"framering"};
-  std::function<int()> action;
-  stages(app, action);
+  StageCommand command;
+  stages(app, command);
   std::vector<std::string> argv = {run, "--instance", "config-check"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::reverse(argv.begin(), argv.end());  // CLI11 consumes the vector from its back
@@ -61,13 +71,14 @@ std::string check_with_parser(const StageParserFactory& stages, const std::strin
   } catch (const CLI::ParseError& e) {
     return e.what();
   }
+  if (rings != nullptr && command.rings) *rings = command.rings();
   return "";
 }
 
 bool has_subcommand(const StageParserFactory& stages, const std::string& run) {
   CLI::App app{"framering"};
-  std::function<int()> action;
-  stages(app, action);
+  StageCommand command;
+  stages(app, command);
   try {
     (void)app.get_subcommand(run);
     return true;
@@ -78,11 +89,114 @@ bool has_subcommand(const StageParserFactory& stages, const std::string& run) {
 
 std::vector<std::string> subcommand_names(const StageParserFactory& stages) {
   CLI::App app{"framering"};
-  std::function<int()> action;
-  stages(app, action);
+  StageCommand command;
+  stages(app, command);
   std::vector<std::string> names;
   for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
   return names;
+}
+
+// Whether `program` names an executable file: a path (with a '/') as given, else on PATH.
+bool is_executable(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate)) return true;
+  }
+  return false;
+}
+
+std::string ring_name_at(const std::string& source, const std::string& context, const toml::node& node) {
+  const auto* s = node.as_string();
+  if (s == nullptr) fail(source, node, fmt::format("{}: a ring name must be a string", context));
+  try {
+    ring::Segment::validate_name("ring", s->get());
+  } catch (const Error& e) {
+    fail(source, node, fmt::format("{}: {}", context, e.what()));
+  }
+  return s->get();
+}
+
+// A command stage: command, produces, consumes; nothing else.
+void parse_command_stage(const std::string& source, const toml::table& table, StageConfig& stage) {
+  const std::string context = fmt::format("[[stage]] '{}'", stage.name);
+  for (const auto& [key, value] : table) {
+    if (!kCommandKeys.contains(key.str())) {
+      fail(source, value, fmt::format("{} key '{}': a command stage takes only name, command, produces and consumes "
+                                      "(its program's own options go in the command array)",
+                                      context, key.str()));
+    }
+  }
+  const toml::node& command_node = *table.get("command");
+  const auto* command = command_node.as_array();
+  if (command == nullptr || command->empty()) {
+    fail(source, command_node, fmt::format("{} key 'command': expected a non-empty array of strings, "
+                                           "e.g. [\"/usr/bin/python3\", \"pattern.py\"]", context));
+  }
+  for (const auto& item : *command) {
+    const auto* text = item.as_string();
+    if (text == nullptr) fail(source, item, fmt::format("{} key 'command': every element must be a string", context));
+    stage.command.push_back(text->get());
+  }
+  if (!is_executable(stage.command.front())) {
+    fail(source, command_node, fmt::format("{} key 'command': '{}' is not an executable file{} (the working "
+                                           "directory is the one `framering run` was started in)",
+                                           context, stage.command.front(),
+                                           stage.command.front().find('/') == std::string::npos ? " on PATH" : ""));
+  }
+  if (const auto* produces = table.get("produces")) {
+    if (produces->is_string()) {
+      stage.rings.push_back({.ring = ring_name_at(source, context + " key 'produces'", *produces), .role = RingRole::Produces});
+    } else if (const auto* list = produces->as_array()) {
+      for (const auto& item : *list) {
+        stage.rings.push_back({.ring = ring_name_at(source, context + " key 'produces'", item), .role = RingRole::Produces});
+      }
+    } else {
+      fail(source, *produces, fmt::format("{} key 'produces': expected a ring name or an array of them", context));
+    }
+  }
+  if (const auto* consumes = table.get("consumes")) {
+    const auto* list = consumes->as_array();
+    if (list == nullptr) {
+      fail(source, *consumes, fmt::format("{} key 'consumes': expected an array of tables, "
+                                          "e.g. [{{ ring = \"raw\", kind = \"every\" }}]", context));
+    }
+    for (const auto& item : *list) {
+      const auto* entry = item.as_table();
+      if (entry == nullptr) {
+        fail(source, item, fmt::format("{} key 'consumes': each element is a table {{ ring = \"...\", kind = "
+                                       "\"newest\" | \"every\" }}", context));
+      }
+      for (const auto& [key, value] : *entry) {
+        if (!kConsumesKeys.contains(key.str())) {
+          fail(source, value, fmt::format("{} key 'consumes': unknown key '{}' (expected ring, kind, dead_timeout_s)",
+                                          context, key.str()));
+        }
+      }
+      const auto* ring_node = entry->get("ring");
+      if (ring_node == nullptr) fail(source, item, fmt::format("{} key 'consumes': each table needs ring = \"...\"", context));
+      RingUse use{.ring = ring_name_at(source, context + " key 'consumes'", *ring_node)};
+      const auto* kind = entry->get("kind");
+      const auto* kind_text = kind != nullptr ? kind->as_string() : nullptr;
+      if (kind_text == nullptr || (kind_text->get() != "newest" && kind_text->get() != "every")) {
+        fail(source, kind != nullptr ? *kind : item,
+             fmt::format("{} key 'consumes': kind must be \"newest\" (never slows the producer, may skip) or "
+                         "\"every\" (every frame, gates the producer)", context));
+      }
+      use.role = kind_text->get() == "every" ? RingRole::ConsumesEvery : RingRole::ConsumesNewest;
+      if (const auto* timeout = entry->get("dead_timeout_s")) {
+        const auto seconds = timeout->value<double>();
+        if (!seconds || *seconds <= 0 || *seconds > 86400 || use.role != RingRole::ConsumesEvery) {
+          fail(source, *timeout, fmt::format("{} key 'consumes': dead_timeout_s is for kind = \"every\" and must be "
+                                             "a number of seconds in (0, 86400]", context));
+        }
+        use.dead_timeout = std::chrono::milliseconds{std::llround(*seconds * 1000)};
+      }
+      stage.rings.push_back(std::move(use));
+    }
+  }
 }
 
 }  // namespace
@@ -118,11 +232,13 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& source
     for (const auto& [key, value] : *restart) {
       const std::string k{key.str()};
       if (!kRestartKeys.contains(k)) {
-        fail(source, value, fmt::format("[restart] unknown key '{}' (expected max_restarts, backoff_ms, backoff_max_ms)", k));
+        fail(source, value, fmt::format("[restart] unknown key '{}' (expected max_restarts, backoff_ms, backoff_max_ms, "
+                                  "healthy_after_ms)", k));
       }
       if (k == "max_restarts") config.restart.max_restarts = read_u32(source, value, k, 0, 1000);
       if (k == "backoff_ms") config.restart.backoff_ms = read_u32(source, value, k, 1, 600'000);
       if (k == "backoff_max_ms") config.restart.backoff_max_ms = read_u32(source, value, k, 1, 3'600'000);
+      if (k == "healthy_after_ms") config.restart.healthy_after_ms = read_u32(source, value, k, 1, 86'400'000);
     }
   }
   const auto* stage_node = root.get("stage");
@@ -149,6 +265,15 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& source
       fail(source, *name, e.what());
     }
     if (!names.insert(stage.name).second) fail(source, *name, fmt::format("stage name '{}' is used twice", stage.name));
+    if (const auto* command = table.get("command")) {
+      if (table.get("run") != nullptr) {
+        fail(source, *command, fmt::format("[[stage]] '{}': give either run (a framering stage) or command (any "
+                                           "program), not both", stage.name));
+      }
+      parse_command_stage(source, table, stage);
+      config.stages.push_back(std::move(stage));
+      continue;
+    }
     stage.run = stage.name;
     if (const auto* run = table.get("run")) {
       if (!run->is_string()) fail(source, *run, fmt::format("[[stage]] '{}' key 'run': expected a string", stage.name));
@@ -185,7 +310,7 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& source
       stage.args.insert(stage.args.end(), args.begin(), args.end());
     }
     // Check with the stage's own parser; on failure, find the key that fails alone.
-    const std::string error = check_with_parser(stages, stage.run, stage.args);
+    const std::string error = check_with_parser(stages, stage.run, stage.args, &stage.rings);
     if (!error.empty()) {
       for (const auto& [node, args] : per_key) {
         const std::string alone = check_with_parser(stages, stage.run, args);

@@ -5,26 +5,13 @@
 
 #include <CLI/CLI.hpp>
 
-#include "framering/acquire/acquire_command.hpp"
 #include "framering/common/cli_options.hpp"
 #include "framering/common/logging.hpp"
-#include "framering/display/display_command.hpp"
-#include "framering/display/led_command.hpp"
-#include "framering/process/process_command.hpp"
-#include "framering/record/record_command.hpp"
 #include "framering/supervise/supervisor.hpp"
 
 namespace framering::supervise {
 
-void add_stage_subcommands(CLI::App& app, std::function<int()>& action) {
-  acquire::add_acquire_subcommand(app, action);
-  process::add_process_subcommand(app, action);
-  display::add_display_subcommand(app, action);
-  display::add_led_subcommand(app, action);
-  record::add_record_subcommand(app, action);
-}
-
-void add_run_subcommand(CLI::App& app, std::function<int()>& action) {
+void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParserFactory stages) {
   struct Options {
     RunOptions run;
     std::string instance;
@@ -35,11 +22,16 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->footer(
       "Reads a pipeline (TOML: config/*.toml; without --config, the built-in config/default.toml),\n"
       "checks every stage's options with that stage's own parser, then starts each stage as its own\n"
-      "process in file order. A stage that dies is restarted with backoff, up to [restart] max_restarts;\n"
-      "the others go on. Ctrl-C or SIGTERM stops the stages in order: producers first, then each\n"
-      "consumer once the every-consumers have drained. A status line shows per-stage rates, lag,\n"
-      "skipped, dropped and lost frames; at the end a summary (also as JSON with --summary-json).\n"
-      "Exit code: 0 ok; 2 could not start or a stage was given up; 3 frames were lost.\n"
+      "process in file order; `command = [...]` stages run any program (docs/stages.md). A stage that\n"
+      "dies is restarted with backoff ([restart]; an every consumer always inside its dead timeout);\n"
+      "the others go on. Ctrl-C or SIGTERM stops the stages in file order, each every consumer once it\n"
+      "has taken everything published (one that is dead is restarted at once to drain). Frames an every\n"
+      "consumer still owes at the end are listed as OWED, and their ring is kept: run the same pipeline\n"
+      "again and it continues (a run that finds its instance's rings from a crashed run re-attaches:\n"
+      "the producer continues the sequence, each recorder resumes). One run per instance (a lock).\n"
+      "A status line shows per-stage rates, lag, skipped, blocked time, dropped and lost frames; at the\n"
+      "end a summary (also as JSON with --summary-json).\n"
+      "Exit code: 0 ok; 2 could not start or a stage was given up; 3 frames were lost or are owed.\n"
       "Examples:\n"
       "  framering run --duration 10\n"
       "  framering run --config config/video.toml --frames 300 --summary-json summary.json\n"
@@ -59,8 +51,8 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--log-level", o->run.log_level, std::string{"Log level for the supervisor and stages: "} + log_level_names())
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
-  cmd->callback([o, &action] {
-    action = [o] {
+  cmd->callback([o, &action, stages = std::move(stages)] {
+    action = [o, stages] {
       if (o->print_default) {
         std::fputs(embedded_default_config().c_str(), stdout);
         return 0;
@@ -68,7 +60,7 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action) {
       setup_logging("run", o->run.log_level);
       RunOptions run = o->run;
       if (!o->instance.empty()) run.instance = o->instance;
-      return run_pipeline(run, add_stage_subcommands);
+      return run_pipeline(run, stages);
     };
   });
 }

@@ -23,6 +23,7 @@
 #include "framering/common/segment.hpp"
 #include "framering/common/test_pattern.hpp"
 #include "framering/record/recording.hpp"
+#include "recording_check.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -35,57 +36,6 @@ using nlohmann::json;
 using test::Child;
 
 std::string str(std::uint64_t value) { return std::to_string(value); }
-
-// Reads every part of a recording with tifffile and checks each page against the pattern of the
-// sequence its index row names. Prints one JSON line.
-constexpr const char* kTifffileCheck = R"PY(
-import csv, glob, json, os, sys
-import numpy as np, tifffile
-folder = sys.argv[1]
-lines = [l for l in open(os.path.join(folder, 'index.csv')) if not l.startswith('#')]
-rows = [r for r in csv.reader(lines[1:]) if r]
-result = {'frames': 0, 'bad': [], 'dtypes': [], 'shapes': [], 'bigtiff': [], 'sequences': [], 'pages': {}}
-by_part = {}
-for r in rows:
-    by_part.setdefault(int(r[0]), []).append((int(r[1]), int(r[2]), int(r[4])))
-for path in sorted(glob.glob(os.path.join(folder, 'part-*.tif'))):
-    part = int(os.path.basename(path)[5:11])
-    with tifffile.TiffFile(path) as tif:
-        result['bigtiff'].append(tif.is_bigtiff)
-        stack = np.stack([p.asarray() for p in tif.pages])
-    result['pages'][str(part)] = int(stack.shape[0])
-    result['dtypes'].append(str(stack.dtype))
-    result['shapes'].append(list(stack.shape[1:]))
-    mask = 0xFF if stack.dtype == np.uint8 else 0xFFFF
-    h, w = stack.shape[1:]
-    y, x = np.mgrid[0:h, 0:w]
-    for page, seq, camera in by_part.get(part, []):
-        if page >= stack.shape[0] or not np.array_equal(stack[page], ((seq + x + 3 * y) & mask).astype(stack.dtype)):
-            result['bad'].append(seq)
-        result['sequences'].append(seq)
-        result['frames'] += 1
-print(json.dumps(result))
-)PY";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "framering-rec-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 class RecordStage : public ::testing::Test {
  protected:
@@ -142,13 +92,7 @@ class RecordStage : public ::testing::Test {
     return found.empty() ? fs::path{} : found.front();
   }
 
-  [[nodiscard]] json tifffile_check(const fs::path& folder) const {
-    const fs::path script = dir_.path() / "check.py";
-    std::ofstream(script) << kTifffileCheck;
-    const auto r = test::run({"/usr/bin/python3", script.string(), folder.string()}, 60s);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return test::report_of(r.out);
-  }
+  [[nodiscard]] json tifffile_check(const fs::path& folder) const { return test::tifffile_check(folder, dir_.path()); }
 
   [[nodiscard]] static json read_json(const fs::path& path) {
     std::ifstream in(path);
@@ -170,7 +114,7 @@ class RecordStage : public ::testing::Test {
     return true;
   }
 
-  TempDir dir_;
+  test::TempDir dir_;
   std::string instance_;
   fs::path dest_;
   std::vector<fs::path> mounts_;
@@ -477,6 +421,8 @@ TEST_F(RecordStage, AFullDiskEndsWithAClearErrorAValidFileAndReleasesTheRing) {
   }
   const auto inspect = test::run(test::framering_argv({"inspect", folder.string(), "--json"}), 30s);
   EXPECT_EQ(json::parse(inspect.out, nullptr, false)["consistent"], true) << inspect.out;
+  EXPECT_EQ(json::parse(inspect.out, nullptr, false)["complete"], false) << "it stopped early: " << inspect.out;
+  EXPECT_EQ(inspect.exit_code, 3);
 }
 
 TEST_F(RecordStage, AnUnwritableFolderIsAClearErrorNamingItAndReleasesTheRing) {

@@ -58,6 +58,7 @@ void remove_instance(const std::string& instance) {
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
     if (entry.path().filename().string().starts_with(prefix)) std::filesystem::remove(entry.path(), ec);
   }
+  std::filesystem::remove("/dev/shm/framering-run." + instance + ".lock", ec);  // a killed supervisor's
 }
 
 std::string framering_bin() { return env_or("FRAMERING_BIN", FRAMERING_TEST_FRAMERING_BIN); }

@@ -15,7 +15,7 @@ namespace framering::test {
 /// that `ctest -j` runs never share a segment.
 [[nodiscard]] std::string unique_instance();
 
-/// Removes every /dev/shm segment of `instance` (for TearDown).
+/// Removes every /dev/shm segment of `instance` and its supervisor lock file (for TearDown).
 void remove_instance(const std::string& instance);
 
 /// Path of the built `framering` executable (env FRAMERING_BIN overrides the built one).

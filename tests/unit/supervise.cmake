@@ -1,2 +1,4 @@
 framering_add_test(test_supervise_pipeline_config SOURCES test_supervise_pipeline_config.cpp LABELS unit TIMEOUT 30
   LIBS framering::supervise)
+framering_add_test(test_supervise_stage_plan SOURCES test_supervise_stage_plan.cpp LABELS unit TIMEOUT 30
+  LIBS framering::supervise)

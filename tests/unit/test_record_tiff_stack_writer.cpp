@@ -291,6 +291,35 @@ TEST_F(RecordingFolder, InspectWithoutTheIndexSaysSoAndStillCountsPages) {
   EXPECT_NE(report["problems"].dump().find("no index.csv"), std::string::npos) << report.dump(2);
 }
 
+TEST_F(RecordingFolder, InspectNeverCallsAnUnclosedRecordingComplete) {
+  const fs::path folder = record(0, 3);
+  fs::remove(folder / "manifest.json");  // as if its recorder was killed, or given up
+
+  const nlohmann::json report = inspect_recording(folder);
+
+  EXPECT_EQ(report["consistent"], true) << report.dump(2);
+  EXPECT_EQ(report["frames_recorded"], 3);
+  EXPECT_EQ(report["complete"], false);
+  EXPECT_NE(report["incomplete_because"].get<std::string>().find("not closed"), std::string::npos);
+}
+
+TEST_F(RecordingFolder, ARecordingThatStoppedOnAnErrorIsNeverComplete) {
+  RecordingSettings s;
+  s.dest = dir_.path();
+  s.name = "error";
+  s.geometry = g_;
+  Recording sut(s, {"inst", "raw", "record", 42}, 0);
+  Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, 0);
+  ASSERT_TRUE(sut.append({0, 0, 0, 0, 0, 0}, f.data, f.stride, f.bytes).has_value());
+
+  const nlohmann::json manifest = sut.close({{"reason", "error"}, {"message", "No space left on device"}});
+
+  EXPECT_EQ(manifest["complete"], false);
+  const nlohmann::json report = inspect_recording(sut.folder());
+  EXPECT_EQ(report["complete"], false);
+  EXPECT_EQ(report["incomplete_because"], "it stopped on an error");
+}
+
 TEST_F(RecordingFolder, ResumeCutsAPageThatWasLinkedButNotIndexedAndContinuesInANewPart) {
   RecordingSettings s;
   s.dest = dir_.path();

@@ -10,12 +10,11 @@
 #include <gtest/gtest.h>
 
 #include "framering/common/error.hpp"
-#include "framering/supervise/run_command.hpp"
 
 namespace framering::supervise {
 namespace {
 
-void fake_stages(CLI::App& app, std::function<int()>& action) {
+void fake_stages(CLI::App& app, StageCommand& command) {
   auto* acquire = app.add_subcommand("acquire");
   acquire->add_option("--instance");
   acquire->add_option("--width")->check(CLI::Range(1, 65536));
@@ -23,7 +22,11 @@ void fake_stages(CLI::App& app, std::function<int()>& action) {
   acquire->add_option("--source")->check(CLI::IsMember({"pattern", "files"}));
   acquire->add_option("--path")->check(CLI::ExistingPath);
   acquire->add_flag("--loop");
-  acquire->callback([&action] { action = [] { return 0; }; });
+  acquire->add_option("--ring");
+  acquire->callback([&command] {
+    command.action = [] { return 0; };
+    command.rings = [] { return std::vector<RingUse>{{.ring = "raw", .role = RingRole::Produces}}; };
+  });
   auto* process = app.add_subcommand("process");
   process->add_option("--instance");
   process->add_option("--name");
@@ -137,6 +140,61 @@ TEST(PipelineConfig, UnreadableFileIsNamed) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/pipeline.toml"), std::string::npos);
   }
+}
+
+TEST(PipelineConfig, BuiltInStagesDeclareTheirRingsThroughTheirOwnParser) {
+  const auto sut = parse_pipeline("[[stage]]\nname = \"acquire\"\n", "test.toml", fake_stages);
+
+  ASSERT_EQ(sut.stages.size(), 1U);
+  EXPECT_EQ(sut.stages[0].rings, (std::vector<RingUse>{{.ring = "raw", .role = RingRole::Produces}}));
+}
+
+TEST(PipelineConfig, CommandStageTakesItsProgramAndDeclaredRings) {
+  const auto sut = parse_pipeline(R"(
+[[stage]]
+name = "pattern"
+command = ["/bin/sh", "-c", "exit 0"]
+produces = "raw"
+[[stage]]
+name = "analysis"
+command = ["sh", "analysis.sh"]
+consumes = [{ ring = "raw", kind = "every", dead_timeout_s = 1.5 }, { ring = "processed", kind = "newest" }]
+produces = ["stats", "mask"]
+)",
+                                  "test.toml", fake_stages);
+
+  ASSERT_EQ(sut.stages.size(), 2U);
+  EXPECT_TRUE(sut.stages[0].is_command());
+  EXPECT_EQ(sut.stages[0].command, (std::vector<std::string>{"/bin/sh", "-c", "exit 0"}));
+  EXPECT_EQ(sut.stages[0].rings, (std::vector<RingUse>{{.ring = "raw", .role = RingRole::Produces}}));
+  EXPECT_EQ(sut.stages[1].rings,
+            (std::vector<RingUse>{{.ring = "stats", .role = RingRole::Produces},
+                                  {.ring = "mask", .role = RingRole::Produces},
+                                  {.ring = "raw", .role = RingRole::ConsumesEvery, .dead_timeout = std::chrono::milliseconds{1500}},
+                                  {.ring = "processed", .role = RingRole::ConsumesNewest}}));
+}
+
+TEST(PipelineConfig, CommandStageMistakesAreNamedWithTheirLine) {
+  EXPECT_NE(error_of("[[stage]]\nname = \"x\"\ncommand = []\n").find("test.toml:3:"), std::string::npos);
+  EXPECT_NE(error_of("[[stage]]\nname = \"x\"\ncommand = [\"/nonexistent/prog\"]\n").find("'/nonexistent/prog' is not an executable"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[stage]]\nname = \"x\"\ncommand = [\"no-such-program-here\"]\n").find("on PATH"), std::string::npos);
+  EXPECT_NE(error_of("[[stage]]\nname = \"x\"\ncommand = [\"sh\"]\nrun = \"acquire\"\n").find("not both"), std::string::npos);
+  EXPECT_NE(error_of("[[stage]]\nname = \"x\"\ncommand = [\"sh\"]\nwidth = 3\n").find("key 'width': a command stage takes only"),
+            std::string::npos);
+  const std::string kind = error_of("[[stage]]\nname = \"x\"\ncommand = [\"sh\"]\nconsumes = [{ ring = \"raw\", kind = \"all\" }]\n");
+  EXPECT_EQ(kind.rfind("test.toml:4:", 0), 0U) << kind;
+  EXPECT_NE(kind.find("kind must be"), std::string::npos) << kind;
+  EXPECT_NE(error_of("[[stage]]\nname = \"x\"\ncommand = [\"sh\"]\nproduces = \"a.b\"\n").find("ring name 'a.b' is not valid"), std::string::npos);
+  EXPECT_NE(error_of("[[stage]]\nname = \"x\"\ncommand = [\"sh\"]\nconsumes = [{ ring = \"raw\", kind = \"newest\", dead_timeout_s = 1 }]\n")
+                .find("dead_timeout_s is for kind = \"every\""),
+            std::string::npos);
+}
+
+TEST(PipelineConfig, HealthyAfterIsReadWithTheRestartPolicy) {
+  const auto sut = parse_pipeline("[restart]\nhealthy_after_ms = 2500\n[[stage]]\nname = \"acquire\"\n", "test.toml",
+                                  fake_stages);
+  EXPECT_EQ(sut.restart.healthy_after_ms, 2500U);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "framering/common/cli_options.hpp"
+#include "framering/common/stage_command.hpp"
+
 
 namespace CLI {
 class App;
@@ -78,6 +80,6 @@ struct AcquireOptions {
 /// Adds the `acquire` subcommand to `app`. When the user selects it, `action` is set to the
 /// function that runs it and returns the exit code (0 ok, 2 could not start, 3 lost frames).
 /// The supervisor also builds it to check a pipeline's options before starting anything.
-void add_acquire_subcommand(CLI::App& app, std::function<int()>& action);
+void add_acquire_subcommand(CLI::App& app, StageCommand& command);
 
 }  // namespace framering::acquire

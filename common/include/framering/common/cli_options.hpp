@@ -17,7 +17,7 @@ struct CommonOptions {
   std::string log_level = "info";
 };
 
-/// Adds --instance (env FRAMERING_INSTANCE) and --log-level to `app`.
+/// Adds --instance (env FRAMERING_INSTANCE) and --log-level (env FRAMERING_LOG_LEVEL) to `app`.
 void add_common_options(CLI::App& app, CommonOptions& options);
 
 }  // namespace framering

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <functional>
+#include "framering/common/stage_command.hpp"
+
 
 namespace CLI {
 class App;
@@ -12,6 +14,6 @@ namespace framering::display {
 /// Adds the `display` subcommand to `app`. When the user selects it, `action` is set to the
 /// function that runs it and returns the exit code (0 ok, 2 could not start, 3 lost frames).
 /// The supervisor also builds it to check a pipeline's options before starting anything.
-void add_display_subcommand(CLI::App& app, std::function<int()>& action);
+void add_display_subcommand(CLI::App& app, StageCommand& command);
 
 }  // namespace framering::display

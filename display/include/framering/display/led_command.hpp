@@ -5,6 +5,9 @@
 
 #include <functional>
 
+#include "framering/common/stage_command.hpp"
+
+
 namespace CLI {
 class App;
 }
@@ -14,6 +17,6 @@ namespace framering::display {
 /// Adds the `led` subcommand to `app`. When the user selects it, `action` is set to the function
 /// that runs it and returns the exit code (0 ok, 2 could not start). The supervisor also builds
 /// it to check a pipeline's options before starting anything.
-void add_led_subcommand(CLI::App& app, std::function<int()>& action);
+void add_led_subcommand(CLI::App& app, StageCommand& command);
 
 }  // namespace framering::display

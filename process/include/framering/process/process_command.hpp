@@ -6,6 +6,8 @@
 #include <string>
 
 #include "framering/common/cli_options.hpp"
+#include "framering/common/stage_command.hpp"
+
 
 namespace CLI {
 class App;
@@ -50,6 +52,6 @@ struct ProcessOptions {
 /// Adds the `process` subcommand to `app`. When the user selects it, `action` is set to the
 /// function that runs it and returns the exit code (0 ok, 2 could not start, 3 lost frames).
 /// The supervisor also builds it to check a pipeline's options before starting anything.
-void add_process_subcommand(CLI::App& app, std::function<int()>& action);
+void add_process_subcommand(CLI::App& app, StageCommand& command);
 
 }  // namespace framering::process

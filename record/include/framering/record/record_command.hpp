@@ -6,6 +6,8 @@
 #include <string>
 
 #include "framering/common/cli_options.hpp"
+#include "framering/common/stage_command.hpp"
+
 
 namespace CLI {
 class App;
@@ -42,6 +44,6 @@ struct RecordOptions {
 [[nodiscard]] int run_record(const RecordOptions& options);
 
 /// Adds the `record` subcommand to `app`; when selected, `action` is set to run it.
-void add_record_subcommand(CLI::App& app, std::function<int()>& action);
+void add_record_subcommand(CLI::App& app, StageCommand& command);
 
 }  // namespace framering::record

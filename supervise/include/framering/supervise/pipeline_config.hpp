@@ -3,13 +3,19 @@
 //
 //   instance = "default"            # rings are /dev/shm/framering.<instance>.<ring>
 //   [restart]                        # optional
-//   max_restarts = 5                 # per stage; then that stage is given up
+//   max_restarts = 5                 # restarts in a row (a healthy run resets the count); then given up
 //   backoff_ms = 200                 # first restart delay, doubled each time
-//   backoff_max_ms = 5000
+//   backoff_max_ms = 5000            # (an every consumer's delay is also capped: docs/stages.md)
+//   healthy_after_ms = 10000         # a stage up this long counts as healthy: backoff starts over
 //   [[stage]]                        # one per process, started in file order
 //   name = "acquire"                 # label, and the consumer name of a consuming stage
-//   run = "acquire"                  # subcommand (default: name)
+//   run = "acquire"                  # framering subcommand (default: name)
 //   source = "pattern"               # every other key is that subcommand's --option
+//   [[stage]]                        # any program as a stage (docs/stages.md)
+//   name = "analysis"
+//   command = ["/usr/bin/python3", "analysis.py", "--threshold", "100"]
+//   consumes = [{ ring = "raw", kind = "every", dead_timeout_s = 2 }]   # kind: newest | every
+//   produces = ["stats"]
 //
 // Values become arguments: strings and numbers `--key value`, booleans `--key=true|false`,
 // arrays `--key v1 v2 ...`.
@@ -20,25 +26,27 @@
 #include <string>
 #include <vector>
 
-namespace CLI {
-class App;
-}
+#include "framering/common/stage_command.hpp"
 
 namespace framering::supervise {
 
-/// One stage: a `framering <run> ...` process.
+/// One stage: a `framering <run> ...` process, or any program (`command`).
 struct StageConfig {
   std::string name;
-  std::string run;                 ///< subcommand
-  std::vector<std::string> args;   ///< after the subcommand, before --instance
-  std::uint32_t line = 0;          ///< where its [[stage]] table starts in the file
+  std::string run;                  ///< framering subcommand; empty for a command stage
+  std::vector<std::string> args;    ///< after the subcommand
+  std::vector<std::string> command; ///< a command stage's program and its arguments
+  std::vector<RingUse> rings;       ///< a command stage's declared rings (a built-in declares its own)
+  std::uint32_t line = 0;           ///< where its [[stage]] table starts in the file
+  [[nodiscard]] bool is_command() const noexcept { return !command.empty(); }
 };
 
 /// Restart policy for stages that die.
 struct RestartPolicy {
-  std::uint32_t max_restarts = 5;
-  std::uint32_t backoff_ms = 200;
-  std::uint32_t backoff_max_ms = 5000;
+  std::uint32_t max_restarts = 5;       ///< restarts in a row; a healthy run starts the count over
+  std::uint32_t backoff_ms = 200;       ///< first delay, doubled per restart in a row
+  std::uint32_t backoff_max_ms = 5000;  ///< cap (an every consumer's is also capped by its dead timeout)
+  std::uint32_t healthy_after_ms = 10000;  ///< up this long: the next death is a first one again
 };
 
 struct PipelineConfig {
@@ -48,15 +56,13 @@ struct PipelineConfig {
   std::vector<StageConfig> stages;
 };
 
-/// Builds a parser that knows every stage subcommand (the same functions app/main.cpp uses), so
-/// that a configuration is checked by exactly the parser its processes will use.
-using StageParserFactory = std::function<void(CLI::App& app, std::function<int()>& action)>;
-
 /// Reads and checks a pipeline. Throws ConfigError whose message starts "FILE:LINE:" and names
 /// the table and key: TOML syntax errors, unknown top-level keys, a stage without a name, a
 /// duplicate name, an unknown subcommand, a value of the wrong type, and anything the stage's
 /// own parser rejects (unknown option, out-of-range or unconvertible value, failed check such
-/// as a missing file).
+/// as a missing file); for a command stage, a program that is not found or not executable, and
+/// ring declarations that are malformed. `stages` builds a parser that knows every stage
+/// subcommand (app/main.cpp's list), so a stage is checked by exactly the parser it will use.
 [[nodiscard]] PipelineConfig load_pipeline(const std::string& path, const StageParserFactory& stages);
 
 /// The same, from TOML text (`source` names it in messages).

@@ -1,19 +1,15 @@
-// run_command.hpp: `framering run` (the supervisor), and the one list of stage subcommands that
-// both the executable and the supervisor's config check use.
+// run_command.hpp: `framering run` (the supervisor). It links no stage: the executable hands it
+// the factory that adds the stage subcommands (app/main.cpp's one list).
 #pragma once
 
 #include <functional>
 
-namespace CLI {
-class App;
-}
+#include "framering/common/stage_command.hpp"
 
 namespace framering::supervise {
 
-/// Adds every stage subcommand (acquire, process, display) to `app`.
-void add_stage_subcommands(CLI::App& app, std::function<int()>& action);
-
-/// Adds the `run` subcommand to `app`; when selected, `action` runs the pipeline.
-void add_run_subcommand(CLI::App& app, std::function<int()>& action);
+/// Adds the `run` subcommand to `app`; when selected, `action` runs the pipeline. `stages` adds
+/// every stage subcommand to a parser: the pipeline's stages are checked and described with it.
+void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParserFactory stages);
 
 }  // namespace framering::supervise

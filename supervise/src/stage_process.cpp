@@ -1,0 +1,131 @@
+#include "framering/supervise/stage_process.hpp"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/error.hpp"
+
+namespace framering::supervise {
+namespace {
+
+constexpr std::uint64_t kStartFailureWindowNs = 3'000'000'000;  // exit 2 this soon after the first start: could not start
+
+}  // namespace
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+  return fmt::format("status {}", status);
+}
+
+bool StageProcess::start(std::uint64_t now_ns) {
+  restart_at_ns_ = 0;
+  std::vector<char*> argv;
+  for (auto& a : plan_.argv) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string supervisor_pid = std::to_string(::getpid());
+  // fork + exec rather than posix_spawn, for what the child must do before exec: its own
+  // process group (a Ctrl-C at the terminal reaches only the supervisor, which then stops the
+  // stages in order) and PR_SET_PDEATHSIG (a supervisor killed outright takes its stages with
+  // it instead of leaving orphans on the rings). The supervisor is single-threaded, so setenv
+  // in the child is safe.
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // the supervisor died before prctl
+    struct sigaction default_action{};
+    default_action.sa_handler = SIG_DFL;
+    for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) ::sigaction(sig, &default_action, nullptr);
+    sigset_t empty;
+    sigemptyset(&empty);
+    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    for (const auto& [key, value] : plan_.env) ::setenv(key.c_str(), value.c_str(), 1);
+    ::setenv(kStageEnvSupervisorPid, supervisor_pid.c_str(), 1);
+    if (plan_.search_path) {
+      ::execvp(plan_.program.c_str(), argv.data());
+    } else {
+      ::execv(plan_.program.c_str(), argv.data());
+    }
+    std::fprintf(stderr, "framering run: stage %s: cannot execute %s: %s\n", plan_.name.c_str(), plan_.program.c_str(),
+                 std::strerror(errno));
+    ::_exit(127);
+  }
+  if (pid < 0) {
+    const int err = errno;
+    spdlog::error("run: cannot start stage {}: {}", plan_.name, errno_text(err));
+    last_exit_ = "could not be started: " + errno_text(err);
+    schedule_restart(now_ns);
+    return false;
+  }
+  pid_ = pid;
+  pids_.insert(pid);
+  running_ = true;
+  finished_ = false;
+  started_ns_ = now_ns;
+  ++starts_;
+  spdlog::info("run: started {} (pid {}){}", plan_.name, pid, starts_ > 1 ? fmt::format(", restart {}", restarts_) : "");
+  return true;
+}
+
+StageProcess::End StageProcess::ended(int status, std::uint64_t now_ns) {
+  running_ = false;
+  ended_ns_ = now_ns;
+  last_exit_ = describe_wait_status(status);
+  note_health(now_ns);
+  // 3 = ran to its end but lost frames (a camera's losses, claim timeouts): finished, not a
+  // crash to restart; the loss is in the rings and makes the run's own exit code 3.
+  if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3)) {
+    finished_ = true;
+    return End::Finished;
+  }
+  if (WIFEXITED(status) && (WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 127) && starts_ == 1 &&
+      now_ns - started_ns_ < kStartFailureWindowNs) {
+    given_up_ = true;
+    return End::CouldNotStart;
+  }
+  return End::Died;
+}
+
+void StageProcess::note_health(std::uint64_t now_ns) noexcept {
+  if (restarts_in_a_row_ > 0 && started_ns_ != 0 &&
+      now_ns - started_ns_ >= std::uint64_t{policy_.healthy_after_ms} * 1'000'000ULL) {
+    restarts_in_a_row_ = 0;
+  }
+}
+
+bool StageProcess::schedule_restart(std::uint64_t now_ns, bool at_once) {
+  if (restarts_in_a_row_ >= policy_.max_restarts) {
+    given_up_ = true;
+    spdlog::error("run: giving up on stage {} after {} restarts in a row; the other stages go on", plan_.name,
+                  restarts_in_a_row_);
+    return false;
+  }
+  ++restarts_in_a_row_;
+  ++restarts_;
+  const std::uint64_t delay_ms = at_once ? 0 : restart_delay_ms(policy_, plan_, restarts_in_a_row_);
+  restart_at_ns_ = now_ns + delay_ms * 1'000'000ULL;
+  if (restart_at_ns_ == 0) restart_at_ns_ = 1;
+  spdlog::warn("run: restarting {} {} (restart {} in a row, at most {})", plan_.name,
+               at_once ? std::string{"at once"} : fmt::format("in {} ms", delay_ms), restarts_in_a_row_,
+               policy_.max_restarts);
+  return true;
+}
+
+void StageProcess::signal(int sig) const noexcept {
+  if (running_) ::kill(pid_, sig);
+}
+
+}  // namespace framering::supervise
