@@ -243,8 +243,8 @@ TEST_F(RunTest, BundledConfigsAreAcceptedByTheStagesTheyName) {
   const auto builtin = test::run({test::framering_bin(), "run", "--dry-run"}, 30s);
   EXPECT_EQ(builtin.exit_code, 0) << builtin.err;
   EXPECT_NE(builtin.out.find("acquire"), std::string::npos) << builtin.out;
-  for (const std::string name : {"default.toml", "video.toml"}) {
-    const auto r = test::run({test::framering_bin(), "run", "--dry-run", "--config", test::source_dir() + "/config/" + name}, 30s);
+  for (const std::string name : {"config/default.toml", "config/video.toml", "examples/python-stage.toml"}) {
+    const auto r = test::run({test::framering_bin(), "run", "--dry-run", "--config", test::source_dir() + "/" + name}, 30s);
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
   }
 }
@@ -268,6 +268,90 @@ TEST_F(RunTest, SecondRunOnALiveInstanceIsRefused) {
   first.signal(SIGINT);
   ASSERT_EQ(first.wait(60s), 0);
   EXPECT_EQ(first.exit_code(), 0) << first.err();
+}
+
+// Any program as a stage: it gets the documented environment (docs/stages.md), and is
+// supervised like a built-in one: started, restarted after a crash, stopped at the end.
+TEST_F(RunTest, ACommandStageGetsTheStageEnvironmentAndIsRestartedAfterACrash) {
+  test::Watchdog watchdog(100s);
+  const std::string env_file = (dir_ / "env.txt").string();
+  const std::string flag = (dir_ / "crashed-once").string();
+  const std::string config = write_config(std::string(kPatternAcquire) + fmt::format(R"(
+[[stage]]
+name = "watcher"
+command = ["/bin/sh", "-c", "env | grep ^FRAMERING_ | sort > \"$0\"; if [ ! -e \"$1\" ]; then touch \"$1\"; kill -9 $$; fi; exec sleep 600", "{}", "{}"]
+consumes = [{{ ring = "raw", kind = "newest" }}]
+produces = "watched"
+)",
+                                                                                     env_file, flag));
+  test::Child run({test::framering_bin(), "run", "--config", config, "--summary-json", summary_path()});
+  ASSERT_TRUE(test::wait_until([&] { return run.err().find("started watcher") != std::string::npos &&
+                                            run.err().find("restart 1") != std::string::npos; },
+                               30s))
+      << run.err();
+  ASSERT_TRUE(test::wait_until([&] { return std::filesystem::exists(flag) && std::filesystem::file_size(env_file) > 0; }, 30s));
+  run.signal(SIGTERM);
+  ASSERT_NE(run.wait(60s), -1) << run.err();
+  EXPECT_EQ(run.exit_code(), 0) << run.err();
+  std::ifstream in(env_file);
+  const std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(env.find("FRAMERING_INSTANCE=" + instance_ + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("FRAMERING_STAGE=watcher\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("FRAMERING_CONSUMES=raw:newest\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("FRAMERING_PRODUCES=watched\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("FRAMERING_LOG_LEVEL=info\n"), std::string::npos) << env;
+  EXPECT_NE(env.find(fmt::format("FRAMERING_SUPERVISOR_PID={}\n", run.pid())), std::string::npos) << env;
+  const auto s = summary();
+  EXPECT_EQ(stage(s, "watcher")["restarts"], 1);
+  EXPECT_NE(run.err().find("watcher (pid"), std::string::npos);
+}
+
+// A Python stage (examples/frame_stats.py, a newest consumer written against python/) in a
+// bounded run: its rows are the test pattern's statistics of the frames it took.
+TEST_F(RunTest, APythonStageReadsFramesUnderTheSupervisorAndItsCountersAreItsOwn) {
+  test::Watchdog watchdog(100s);
+  const std::string csv = (dir_ / "stats.csv").string();
+  std::string acquire = kPatternAcquire;
+  acquire.replace(acquire.find("rate-hz = 0"), 11, "rate-hz = 200");  // sequences stay far below the 16-bit wrap
+  const std::string config = write_config(acquire + fmt::format(R"(
+[[stage]]
+name = "stats"
+command = ["/usr/bin/python3", "{}/examples/frame_stats.py", "{}"]
+consumes = [{{ ring = "raw", kind = "newest" }}]
+)",
+                                                                                     test::source_dir(), csv));
+  test::Child run({test::framering_bin(), "run", "--config", config, "--summary-json", summary_path()});
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        std::ifstream in(csv);
+        return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n') > 20;
+      },
+      60s))
+      << run.err();
+  run.signal(SIGTERM);
+  ASSERT_NE(run.wait(60s), -1) << run.err();
+  EXPECT_EQ(run.exit_code(), 0) << run.err();
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "sequence,camera_frame_id,mean,min,max");
+  std::uint64_t rows = 0;
+  while (std::getline(in, line)) {
+    std::uint64_t sequence = 0;
+    std::uint64_t camera = 0;
+    double mean = 0;
+    unsigned low = 0;
+    unsigned high = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lu,%lu,%lf,%u,%u", &sequence, &camera, &mean, &low, &high), 5) << line;
+    // 64x48 test pattern: pixel = sequence + x + 3y, so min = sequence, max = sequence + 63 + 141.
+    EXPECT_EQ(low, sequence) << line;
+    EXPECT_EQ(high, sequence + 63 + 3 * 47) << line;
+    EXPECT_NEAR(mean, static_cast<double>(sequence) + 31.5 + 3 * 23.5, 1e-3) << line;
+    ++rows;
+  }
+  EXPECT_GT(rows, 20U);
+  const auto s = summary();
+  EXPECT_GE(stage(s, "stats")["frames"].get<std::uint64_t>(), rows) << "its reads are counted under its name";
 }
 
 }  // namespace
