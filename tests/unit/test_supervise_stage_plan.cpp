@@ -104,6 +104,21 @@ TEST(StagePlan, TwoProducersOfOneRingAreRefusedNamingBoth) {
   }
 }
 
+TEST(StagePlan, AConsumingStageWhoseNameCannotBeAConsumerNameIsRefused) {
+  const std::string long_name(32, 'n');
+  auto consumer = builtin(long_name, {{"raw", RingRole::ConsumesNewest}});
+  consumer.line = 7;
+  try {
+    (void)make_plan(pipeline({builtin("acquire", {{"raw", RingRole::Produces}}), consumer}), {});
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("test.toml:7: [[stage]] '" + long_name + "'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at most 31 characters"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW((void)make_plan(pipeline({builtin(long_name, {{"raw", RingRole::Produces}})}), {}))
+      << "a producer's name is only a label";
+}
+
 TEST(StagePlan, AnEveryConsumersRestartDelayIsCappedAtAQuarterOfItsDeadTimeout) {
   PipelineConfig config = pipeline({builtin("record", {{"raw", RingRole::ConsumesEvery, k5s}}),
                                     builtin("check", {{"raw", RingRole::ConsumesEvery}}),  // the ring's 2 s default
