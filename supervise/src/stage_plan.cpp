@@ -51,9 +51,9 @@ PipelinePlan make_plan(const PipelineConfig& config, const PlanOptions& options)
     }
   }
   for (const auto& stage : config.stages) {
-    const bool consumes = std::any_of(stage.rings.begin(), stage.rings.end(),
-                                      [](const RingUse& use) { return use.role != RingRole::Produces; });
-    if (consumes && stage.name.size() >= ring::kConsumerNameBytes) {
+    const bool is_consumer = std::any_of(stage.rings.begin(), stage.rings.end(),
+                                         [](const RingUse& use) { return use.role != RingRole::Produces; });
+    if (is_consumer && stage.name.size() >= ring::kConsumerNameBytes) {
       throw ConfigError(fmt::format("{}:{}: [[stage]] '{}': the name of a stage that consumes a ring is its consumer "
                                     "name there, at most {} characters",
                                     config.source, stage.line, stage.name, ring::kConsumerNameBytes - 1));
