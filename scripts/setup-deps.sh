@@ -18,7 +18,9 @@ packages=(
   libtiff-dev             # multi-page 16-bit TIFF
   opencv-doc              # real footage for config/video.toml: .../examples/data/vtest.avi
   xvfb xauth imagemagick  # display tests: a real window under Xvfb, and its screenshot
-  python3 python3-numpy   # the Python ring reader and its test (/usr/bin/python3)
+  python3 python3-numpy   # the Python package and its tests (/usr/bin/python3)
+  python3-dev pybind11-dev  # the Python package: the C++ ring bound with pybind11
+  python3-pyfftw          # examples/: FFT in Python on aligned ring slots
   procps                  # ps, pgrep for tests and status
   libtiff-tools python3-tifffile  # record tests: tiffinfo and tifffile read recordings back
   imagej                  # record test: ImageJ opens a recording as a stack (under xvfb-run)
@@ -34,17 +36,26 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  echo "setup-deps: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-
 if [[ $(id -u) -ne 0 ]]; then
   SUDO=sudo
 else
   SUDO=
 fi
-echo "setup-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if ((${#missing[@]} == 0)); then
+  echo "setup-deps: all ${#packages[@]} packages already installed"
+else
+  echo "setup-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# `import framering` from any folder with Debian's /usr/bin/python3: a .pth file in its
+# site-packages naming this clone's release build, where the build assembles the package
+# (python/CMakeLists.txt). Rewritten each run, so it names the clone set up last.
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+site="$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')"
+$SUDO mkdir -p "$site"
+echo "$repo/build/release/python" | $SUDO tee "$site/framering.pth" >/dev/null
+echo "setup-deps: /usr/bin/python3 imports framering from $repo/build/release/python ($site/framering.pth)"
