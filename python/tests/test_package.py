@@ -43,6 +43,15 @@ def wait_until(condition, timeout_s=30.0, what="condition"):
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def is_stopped(pid):
+    """Whether process `pid` is stopped (SIGSTOP: /proc state 'T'): ring_peer --stop-at stops itself."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    except FileNotFoundError:
+        return False
+
+
 def ring_state(instance, ring="raw"):
     """The ring's status once it is readable (created and initialised), else None."""
     for r in framering.status(instance):
@@ -171,7 +180,7 @@ class PythonConsumer(RingTest):
     def test_an_every_reader_gets_every_frame_of_a_cpp_producer_in_order_and_intact(self):
         producer = self.spawn([RING_PEER, "produce", "--instance", self.instance, "--ring", "raw", "--frames", "300",
                                "--width", str(W), "--height", str(H), "--slots", "8", "--stop-at", "0"])
-        wait_until(lambda: ring_state(self.instance) is not None, what="the ring")
+        wait_until(lambda: is_stopped(producer.pid), what="the producer to stop itself at sequence 0")
         with framering.RingReader(self.instance, "raw", kind="every", name="py-every") as reader:
             os.kill(producer.pid, signal.SIGCONT)
             sequences = []
@@ -188,7 +197,7 @@ class PythonConsumer(RingTest):
     def test_an_evicted_every_reader_is_told_its_exact_gap(self):
         producer = self.spawn([RING_PEER, "produce", "--instance", self.instance, "--ring", "raw", "--frames", "100",
                                "--width", str(W), "--height", str(H), "--slots", "4", "--stop-at", "0"])
-        wait_until(lambda: ring_state(self.instance) is not None, what="the ring")
+        wait_until(lambda: is_stopped(producer.pid), what="the producer to stop itself at sequence 0")
         reader = framering.RingReader(self.instance, "raw", kind="every", name="slow", stall_timeout_s=0.2)
         os.kill(producer.pid, signal.SIGCONT)
         first = reader.read(timeout_s=10)
@@ -279,7 +288,7 @@ class Recordings(RingTest):
         dest = os.path.join(self.tmp.name, "rec")
         producer = self.spawn([RING_PEER, "produce", "--instance", self.instance, "--ring", "raw", "--frames", "30",
                                "--width", str(W), "--height", str(H), "--slots", "8", "--stop-at", "0"])
-        wait_until(lambda: ring_state(self.instance) is not None, what="the ring")
+        wait_until(lambda: is_stopped(producer.pid), what="the producer to stop itself at sequence 0")
         recorder = self.spawn([FRAMERING, "record", "--instance", self.instance, "--ring", "raw", "--dest", dest,
                                "--max-file-frames", "7", "--frames", "30", "--report-interval-s", "0"])
         wait_until(lambda: consumer_state(self.instance, "record") is not None, what="the recorder")
