@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -344,6 +345,51 @@ std::string status_json(const std::string& instance) {
   return rings.dump();
 }
 
+// ---- bench/python_bench.py's C++ twins: the same per-frame work as its Python loops ----------
+
+// Produces `frames` frames into a new or re-attached ring, each a memcpy of `source` into the
+// claimed slot. Returns seconds from the first claim to the last publish.
+double bench_produce(const std::string& instance, const std::string& ring, std::uint64_t frames,
+                     py::array_t<std::uint16_t, py::array::c_style> source, std::uint32_t slots,
+                     std::uint32_t wait_for_consumers) {
+  const auto height = static_cast<std::uint32_t>(source.shape(0));
+  const auto width = static_cast<std::uint32_t>(source.shape(1));
+  const std::uint16_t* src = source.data();
+  py::gil_scoped_release release;
+  auto writer = ring::RingWriter::create_or_attach(
+      instance, ring, {.width = width, .height = height, .pixel_format = PixelFormat::Mono16, .slot_count = slots});
+  if (wait_for_consumers > 0) (void)writer.wait_for_consumers(wait_for_consumers, std::chrono::seconds{30});
+  const std::uint64_t start = monotonic_ns();
+  for (std::uint64_t n = 0; n < frames; ++n) {
+    auto slot = writer.claim(std::chrono::seconds{10});
+    if (!slot) throw Error("bench_produce: no free slot in 10 s");
+    std::memcpy(slot->pixels.data(), src, std::size_t{width} * height * 2);
+    writer.publish();
+  }
+  return static_cast<double>(monotonic_ns() - start) / 1e9;
+}
+
+// Reads `frames` frames as an every consumer named `name`, copying each out (memcpy). Returns
+// seconds from the first frame to the last release.
+double bench_consume_every(const std::string& instance, const std::string& ring, const std::string& name,
+                           std::uint64_t frames) {
+  py::gil_scoped_release release;
+  auto reader = ring::RingReader::attach(
+      instance, ring, {.name = name, .kind = ring::ConsumerKind::Every, .wait_for_segment = std::chrono::seconds{30}});
+  std::vector<std::byte> copy;
+  std::uint64_t start = 0;
+  for (std::uint64_t n = 0; n < frames;) {
+    auto frame = reader.read(std::chrono::seconds{10});
+    if (!frame) throw Error("bench_consume_every: no frame in 10 s");
+    if (n == 0) start = monotonic_ns();
+    copy.resize(frame->pixels.size());
+    std::memcpy(copy.data(), frame->pixels.data(), frame->pixels.size());
+    (void)reader.release(*frame);
+    ++n;
+  }
+  return static_cast<double>(monotonic_ns() - start) / 1e9;
+}
+
 }  // namespace
 }  // namespace framering::python
 
@@ -522,6 +568,10 @@ PYBIND11_MODULE(_framering, m) {
   m.def("list_rings", &ring::Segment::list_rings, py::arg("instance"));
   m.def("map_pages", &map_pages, py::arg("files"), py::arg("pages"), py::arg("page_bytes"), py::arg("pixel_offset"),
         py::arg("width"), py::arg("height"), py::arg("bytes_per_sample"));
+  m.def("_bench_produce", &bench_produce, py::arg("instance"), py::arg("ring"), py::arg("frames"), py::arg("source"),
+        py::arg("slots") = 16, py::arg("wait_for_consumers") = 0);
+  m.def("_bench_consume_every", &bench_consume_every, py::arg("instance"), py::arg("ring"), py::arg("name"),
+        py::arg("frames"));
   m.def("realtime_ns", &realtime_ns);
   m.def("monotonic_ns", &monotonic_ns);
 }

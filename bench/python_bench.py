@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""python_bench.py: the framering Python package against its C++ twin and against the design it
+replaces, in one run, on this machine. Prints figures (and JSON with --json); asserts nothing.
+
+    /usr/bin/python3 bench/python_bench.py [--seconds 3] [--width 1920 --height 1080] [--json]
+
+Every measurement moves Mono16 frames between two processes through a 16-slot ring, losslessly
+(the consumer gets every frame; the producer waits for it), and the per-frame work is the same
+on both sides of each ratio: the producer copies a prepared frame into its slot (memcpy /
+np.copyto), the consumer copies each frame out.
+
+* producer: Python `RingWriter` (claim, np.copyto, publish) vs the C++ loop doing the same
+  (`_framering._bench_produce`), each feeding the same C++ every consumer.
+* every consumer: Python `RingReader(kind="every")` (read, np.copyto, release) vs the C++ loop
+  (`_framering._bench_consume_every`), each fed by the same C++ producer.
+* the design this replaces: a `multiprocessing.shared_memory` ring of 16 slots, the producer
+  sending each slot index over a `multiprocessing.Pipe` and the consumer returning a credit over
+  another (so it is lossless too), vs framering's Python producer and Python every consumer.
+  Being lossless here, it tears nothing; but it has no seqlock, so a newest-style reader of it
+  (the live viewer's) lapped mid-copy shows a torn frame without knowing, where framering's
+  newest reader detects it and never shows it (python/tests: a_newest_reader_copy_is_intact_or_none).
+
+Use Debian's interpreter (it sees python3-numpy). The package must be importable (the release
+build after scripts/setup-deps.sh, or PYTHONPATH=build/release/python).
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os
+import time
+from multiprocessing import shared_memory
+
+import numpy as np
+
+import framering
+from framering import _framering
+
+SLOTS = 16
+
+
+def frame_count(seconds: float, width: int, height: int) -> int:
+    """Frames for about `seconds` at ~1 GB/s (this machine's order of magnitude), at least 200."""
+    return max(200, int(seconds * 1e9 / (width * height * 2)))
+
+
+def source_frame(width: int, height: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return ((x + 3 * y) & 0xFFFF).astype(np.uint16)
+
+
+# ---- framering, each side in its own process ------------------------------------------------
+
+def py_produce(instance, ring, frames, width, height, out):
+    src = source_frame(width, height)
+    with framering.RingWriter(instance, ring, width=width, height=height, slots=SLOTS) as w:
+        w.wait_for_consumers(1, timeout_s=30)
+        start = time.monotonic()
+        for _ in range(frames):
+            with w.claim(timeout_s=10) as f:
+                np.copyto(f.pixels, src)
+        out.put(time.monotonic() - start)
+
+
+def cpp_produce(instance, ring, frames, width, height, out):
+    out.put(_framering._bench_produce(instance, ring, frames, source_frame(width, height), SLOTS, 1))
+
+
+def py_consume(instance, ring, frames, width, height, out):
+    dst = np.empty((height, width), np.uint16)
+    with framering.RingReader(instance, ring, kind="every", name="bench", wait_s=30) as r:
+        start = None
+        for n in range(frames):
+            frame = r.read(timeout_s=10)
+            if start is None:
+                start = time.monotonic()
+            np.copyto(dst, frame.pixels)
+        frame.release()
+        out.put(time.monotonic() - start)
+
+
+def cpp_consume(instance, ring, frames, width, height, out):
+    out.put(_framering._bench_consume_every(instance, ring, "bench", frames))
+
+
+def pair(producer, consumer, frames, width, height) -> dict:
+    instance = f"pybench{os.getpid()}"
+    ring = f"r{time.monotonic_ns() % 1_000_000}"
+    ctx = mp.get_context("fork")
+    out_p, out_c = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=producer, args=(instance, ring, frames, width, height, out_p))
+    c = ctx.Process(target=consumer, args=(instance, ring, frames, width, height, out_c))
+    p.start()
+    c.start()
+    producer_s, consumer_s = out_p.get(timeout=300), out_c.get(timeout=300)
+    p.join()
+    c.join()
+    path = f"/dev/shm/framering.{instance}.{ring}"
+    if os.path.exists(path):
+        os.unlink(path)
+    return {"producer_frames_per_s": frames / producer_s, "consumer_frames_per_s": frames / consumer_s}
+
+
+# ---- the design it replaces: shared_memory + Pipe -------------------------------------------
+
+def shm_produce(name, frames, width, height, slot_pipe, credit_pipe, out):
+    shm = shared_memory.SharedMemory(name=name)
+    slots = np.ndarray((SLOTS, height, width), np.uint16, buffer=shm.buf)
+    src = source_frame(width, height)
+    credits = SLOTS
+    start = time.monotonic()
+    for n in range(frames):
+        while credits == 0:
+            credit_pipe.recv()
+            credits += 1
+        np.copyto(slots[n % SLOTS], src)
+        slot_pipe.send(n % SLOTS)
+        credits -= 1
+    out.put(time.monotonic() - start)
+    del slots
+    shm.close()
+
+
+def shm_consume(name, frames, width, height, slot_pipe, credit_pipe, out):
+    shm = shared_memory.SharedMemory(name=name)
+    slots = np.ndarray((SLOTS, height, width), np.uint16, buffer=shm.buf)
+    dst = np.empty((height, width), np.uint16)
+    start = None
+    for _ in range(frames):
+        i = slot_pipe.recv()
+        if start is None:
+            start = time.monotonic()
+        np.copyto(dst, slots[i])
+        credit_pipe.send(1)
+    out.put(time.monotonic() - start)
+    del slots
+    shm.close()
+
+
+def shm_pair(frames, width, height) -> dict:
+    shm = shared_memory.SharedMemory(create=True, size=SLOTS * width * height * 2)
+    ctx = mp.get_context("fork")
+    slot_rx, slot_tx = ctx.Pipe(duplex=False)
+    credit_rx, credit_tx = ctx.Pipe(duplex=False)
+    out_p, out_c = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=shm_produce, args=(shm.name, frames, width, height, slot_tx, credit_rx, out_p))
+    c = ctx.Process(target=shm_consume, args=(shm.name, frames, width, height, slot_rx, credit_tx, out_c))
+    p.start()
+    c.start()
+    producer_s, consumer_s = out_p.get(timeout=300), out_c.get(timeout=300)
+    p.join()
+    c.join()
+    shm.close()
+    shm.unlink()
+    return {"producer_frames_per_s": frames / producer_s, "consumer_frames_per_s": frames / consumer_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="about how long each measurement runs")
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    args = parser.parse_args()
+    w, h = args.width, args.height
+    frames = frame_count(args.seconds, w, h)
+
+    py_prod = pair(py_produce, cpp_consume, frames, w, h)
+    cpp_prod = pair(cpp_produce, cpp_consume, frames, w, h)
+    py_cons = pair(cpp_produce, py_consume, frames, w, h)
+    cpp_cons = pair(cpp_produce, cpp_consume, frames, w, h)
+    py_both = pair(py_produce, py_consume, frames, w, h)
+    shm = shm_pair(frames, w, h)
+    result = {
+        "geometry": f"{w}x{h} Mono16, {SLOTS} slots, {frames} frames per measurement",
+        "python_producer_frames_per_s": py_prod["producer_frames_per_s"],
+        "cpp_producer_frames_per_s": cpp_prod["producer_frames_per_s"],
+        "producer_ratio": py_prod["producer_frames_per_s"] / cpp_prod["producer_frames_per_s"],
+        "python_every_consumer_frames_per_s": py_cons["consumer_frames_per_s"],
+        "cpp_every_consumer_frames_per_s": cpp_cons["consumer_frames_per_s"],
+        "every_consumer_ratio": py_cons["consumer_frames_per_s"] / cpp_cons["consumer_frames_per_s"],
+        "python_to_python_frames_per_s": py_both["consumer_frames_per_s"],
+        "shared_memory_pipe_frames_per_s": shm["consumer_frames_per_s"],
+        "ratio_to_shared_memory_pipe": py_both["consumer_frames_per_s"] / shm["consumer_frames_per_s"],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"python bench: {result['geometry']}")
+    print(f"  producer        python {result['python_producer_frames_per_s']:8.1f} frames/s   "
+          f"C++ {result['cpp_producer_frames_per_s']:8.1f}   ratio {result['producer_ratio']:.2f}")
+    print(f"  every consumer  python {result['python_every_consumer_frames_per_s']:8.1f} frames/s   "
+          f"C++ {result['cpp_every_consumer_frames_per_s']:8.1f}   ratio {result['every_consumer_ratio']:.2f}")
+    print(f"  python->python  framering {result['python_to_python_frames_per_s']:8.1f} frames/s   "
+          f"shared_memory+Pipe {result['shared_memory_pipe_frames_per_s']:8.1f}   "
+          f"ratio {result['ratio_to_shared_memory_pipe']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
