@@ -20,8 +20,7 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-import framering_ring as fr  # noqa: E402
+import framering
 
 
 def main() -> int:
@@ -52,12 +51,12 @@ def main() -> int:
     out = open(args.out, "w", buffering=1) if args.out else sys.stdout
     out.write("sequence,camera_frame_id,mean,min,max\n")
     rows = 0
-    with fr.Ring.open(instance, ring_name, wait_s=30) as ring, ring.attach_newest(name) as reader:
+    with framering.RingReader(instance, ring_name, kind="newest", name=name, wait_s=30) as reader:
         while not stop and (args.frames == 0 or rows < args.frames):
             frame = reader.read(timeout_s=0.2)
             if frame is None:
                 continue
-            pixels = frame.pixels
+            pixels = frame.pixels  # the slot itself: no copy
             mean, low, high = float(pixels.mean()), int(pixels.min()), int(pixels.max())
             if not frame.is_intact():  # lapped while we read: what we computed is not trusted
                 continue
