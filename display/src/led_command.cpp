@@ -194,6 +194,72 @@ void log_start(const LedOptions& o, const ring::RingReader& reader, const LedGeo
                sinks.preview ? fmt::format("; preview {} every {} s", sinks.preview_path.string(), o.preview_every_s) : "");
 }
 
+/// The rate-capped loop: at most --rate-hz times a second, the newest frame, sampled in place,
+/// to every sink.
+class LedDriver {
+ public:
+  LedDriver(const LedOptions& o, ring::RingReader& reader, LedRenderer& renderer, Sinks& sinks)
+      : o_(o),
+        reader_(reader),
+        renderer_(renderer),
+        sinks_(sinks),
+        rgb_(renderer.rgb_bytes()),
+        period_ns_(static_cast<std::uint64_t>(stage::from_seconds(1.0 / o.rate_hz).count())) {}
+
+  /// Until stopped or --frames are sent; then the last preview and the summary line.
+  void run() {
+    while (stage::keep_running(sent_.frames(), o_.frames)) {
+      sent_.log_if_due([&] { return rates(); });
+      if (!stage::wait_until(next_due_ns_)) continue;  // the --rate-hz cap
+      send_newest();
+    }
+    sinks_.finish(rgb_, sent_.frames());
+    const std::uint64_t sent = sent_.frames();
+    spdlog::info("led from ring {} ended ({}): sent {} frames in {:.1f} s, {:.0f} us CPU per frame to sample and "
+                 "colour; {}{}",
+                 o_.ring, stage::end_reason("frames done"), sent, sent_.total().seconds,
+                 sent > 0 ? static_cast<double>(render_ns_) / 1e3 / static_cast<double>(sent) : 0.0,
+                 stage::describe(reader_.counters()), sinks_.counts());
+  }
+
+ private:
+  // Samples the newest frame (when one comes within kPollPeriod) and sends it when it was intact.
+  void send_newest() {
+    auto frame = reader_.read(stage::kPollPeriod);
+    if (!frame) return;
+    const std::uint64_t cpu_start_ns = thread_cpu_ns();
+    renderer_.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb_);
+    render_ns_ += thread_cpu_ns() - cpu_start_ns;
+    if (!reader_.release(*frame)) {
+      spdlog::debug("frame {} was overwritten while being sampled (torn): not sent", frame->sequence);
+      return;
+    }
+    sinks_.send(rgb_, frame->sequence);
+    sent_.count();
+    last_sequence_ = frame->sequence;
+    // On the --rate-hz cadence; after a slow frame or an idle producer, from now (no catching up).
+    next_due_ns_ = std::max(next_due_ns_ + period_ns_, monotonic_ns());
+  }
+
+  [[nodiscard]] std::string rates() const {
+    return fmt::format("ring {}: sequence {}, {}, contrast [{}, {}], power {:.2f}{}", o_.ring,
+                       last_sequence_ ? fmt::to_string(*last_sequence_) : "-", stage::describe(reader_.counters()),
+                       renderer_.last_limits().low, renderer_.last_limits().high, renderer_.last_power(),
+                       sinks_.counts());
+  }
+
+  const LedOptions& o_;
+  ring::RingReader& reader_;
+  LedRenderer& renderer_;
+  Sinks& sinks_;
+  std::vector<std::uint8_t> rgb_;
+  std::uint64_t period_ns_;
+  std::uint64_t next_due_ns_ = monotonic_ns();
+  stage::RateReport sent_{"sent", stage::kReportPeriod};
+  std::uint64_t render_ns_ = 0;  ///< thread CPU time spent sampling and colouring
+  std::optional<std::uint64_t> last_sequence_;
+};
+
 int run_led(const LedOptions& o) {
   stage::begin("led", o.common, {o.ring});
   const LedGeometry g = geometry_of(o);
@@ -204,42 +270,7 @@ int run_led(const LedOptions& o) {
                                     {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
   if (!reader) return 0;
   log_start(o, *reader, g, sinks);
-
-  std::vector<std::uint8_t> rgb(renderer.rgb_bytes());
-  stage::RateReport report("sent", stage::kReportPeriod);
-  const auto period_ns = static_cast<std::uint64_t>(stage::from_seconds(1.0 / o.rate_hz).count());
-  std::uint64_t next_due_ns = monotonic_ns();
-  std::uint64_t render_ns = 0;
-  std::optional<std::uint64_t> last_sequence;
-  while (stage::keep_running(report.frames(), o.frames)) {
-    report.log_if_due([&] {
-      return fmt::format("ring {}: sequence {}, {}, contrast [{}, {}], power {:.2f}{}", o.ring,
-                         last_sequence ? fmt::to_string(*last_sequence) : "-", stage::describe(reader->counters()),
-                         renderer.last_limits().low, renderer.last_limits().high, renderer.last_power(), sinks.counts());
-    });
-    if (!stage::wait_until(next_due_ns)) continue;  // the --rate-hz cap
-    auto frame = reader->read(stage::kPollPeriod);
-    if (!frame) continue;
-    const std::uint64_t cpu_start_ns = thread_cpu_ns();
-    renderer.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb);
-    render_ns += thread_cpu_ns() - cpu_start_ns;
-    if (!reader->release(*frame)) {
-      spdlog::debug("frame {} was overwritten while being sampled (torn): not sent", frame->sequence);
-      continue;
-    }
-    sinks.send(rgb, frame->sequence);
-    report.count();
-    last_sequence = frame->sequence;
-    // On the --rate-hz cadence; after a slow frame or an idle producer, from now (no catching up).
-    next_due_ns = std::max(next_due_ns + period_ns, monotonic_ns());
-  }
-  sinks.finish(rgb, report.frames());
-  const std::uint64_t sent = report.frames();
-  spdlog::info("led from ring {} ended ({}): sent {} frames in {:.1f} s, {:.0f} us CPU per frame to sample and colour; "
-               "{}{}",
-               o.ring, stage::end_reason("frames done"), sent, report.total().seconds,
-               sent > 0 ? static_cast<double>(render_ns) / 1e3 / static_cast<double>(sent) : 0.0,
-               stage::describe(reader->counters()), sinks.counts());
+  LedDriver(o, *reader, renderer, sinks).run();
   return 0;
 }
 

@@ -40,6 +40,8 @@ struct Totals {
   std::uint64_t lost = 0;          ///< every: input frames reported in gaps
   std::uint64_t gaps = 0;
   std::uint64_t claim_waits = 0;   ///< output claims that timed out (a slow every consumer downstream)
+  std::uint64_t published_before = 0;         ///< the output ring's sequence when this run began
+  ring::ConsumerCounters at_last_line{};      ///< input counters at the last rate line
 };
 
 FilterSpec spec_of(const ProcessOptions& o) {
@@ -114,7 +116,7 @@ ring::RingWriter create_output(const ProcessOptions& o, const FilterShape& shape
 }
 
 // Attaches to the input ring, which must still have the shape that was planned for.
-ring::RingReader attach_input(const ProcessOptions& o, const ring::Segment& input) {
+ring::RingReader attach_to_input(const ProcessOptions& o, const ring::Segment& input) {
   ring::RingGeometry expected = input.geometry();
   expected.slot_count = 0;  // any
   return ring::RingReader::attach(o.common.instance, o.input_ring,
@@ -156,22 +158,44 @@ bool process_one(ring::RingReader& reader, FourierFilter& filter, ring::RingWrit
   return true;
 }
 
-// "in it: skipped S, torn T, lost L" (input frames, since `before`), for the rate line;
-// `before` becomes `now`.
-std::string input_losses_since(const ring::ConsumerCounters& now, ring::ConsumerCounters& before) {
-  const std::string text =
-      fmt::format("in it: input skipped {}, torn {}, lost {}", now.frames_skipped - before.frames_skipped,
-                  now.frames_torn - before.frames_torn, now.frames_lost - before.frames_lost);
-  before = now;
+void log_start(const ProcessOptions& o, const FilterSpec& spec, const ring::RingWriter& writer) {
+  spdlog::info("{} consumer '{}' of '{}' -> producer of '{}' ({} slots{}), mode {}{}", o.consumer, o.name, o.input_ring,
+               o.output_ring, o.output_slots, writer.reattached() ? ", re-attached" : "", o.mode,
+               spec.mode == FilterMode::Identity || spec.mode == FilterMode::LogPower
+                   ? std::string{}
+                   : fmt::format(" (low cut-off {}, high cut-off {} cycles/pixel)", spec.low_cutoff, spec.high_cutoff));
+}
+
+// The rate line's part after the rates: input frames skipped, torn and lost since the last line.
+std::string input_losses(const ring::ConsumerCounters& now, Totals& t) {
+  const std::string text = fmt::format("in it: input skipped {}, torn {}, lost {}",
+                                       now.frames_skipped - t.at_last_line.frames_skipped,
+                                       now.frames_torn - t.at_last_line.frames_torn,
+                                       now.frames_lost - t.at_last_line.frames_lost);
+  t.at_last_line = now;
   return text;
 }
 
-nlohmann::json summary_json(const Totals& t, const ring::ConsumerCounters& c, std::uint64_t published) {
+// Logs the summary line and prints the JSON summary (for the supervisor and tests); returns the
+// exit code: 3 when an every consumer lost input frames, else 0.
+int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer) {
+  const ring::ConsumerCounters c = reader.counters();
+  const std::uint64_t published = writer.next_sequence() - t.published_before;
   const stage::Throughput run = t.report.total();
-  return {{"processed", run.frames},  {"published", published},     {"input_read", c.frames_read},
-          {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
-          {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", run.seconds},
-          {"frames_per_s", run.frames_per_s()}};
+  spdlog::info("processed {} frames in {:.1f} s ({:.1f} frames/s): input read {}, skipped {}, torn {} (discarded), "
+               "lost {} in {} gaps; output published {}, waited on a full output ring {} times",
+               run.frames, run.seconds, run.frames_per_s(), c.frames_read, c.frames_skipped, c.frames_torn, t.lost,
+               t.gaps, published, t.claim_waits);
+  if (stop_requested()) spdlog::debug("stopped by {}", stage::end_reason(""));
+  stage::print_summary({{"processed", run.frames},  {"published", published},     {"input_read", c.frames_read},
+                        {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
+                        {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", run.seconds},
+                        {"frames_per_s", run.frames_per_s()}});
+  if (reader.kind() == ring::ConsumerKind::Every && (t.lost > 0 || c.frames_lost > 0)) {
+    spdlog::error("lost {} input frames: exit code 3", std::max(t.lost, c.frames_lost));
+    return 3;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -200,36 +224,16 @@ int run_process(const ProcessOptions& o) {
   auto writer = create_output(o, shape);
   if (!stage::wait_for_consumers(writer, o.wait_for_consumers, stage::from_seconds(o.wait_for_consumers_s))) return 0;
 
-  // 4. Attach last (see the file comment).
-  auto reader = attach_input(o, *input);
-  spdlog::info("{} consumer '{}' of '{}' -> producer of '{}' ({} slots{}), mode {}{}", o.consumer, o.name, o.input_ring,
-               o.output_ring, o.output_slots, writer.reattached() ? ", re-attached" : "", o.mode,
-               spec.mode == FilterMode::Identity || spec.mode == FilterMode::LogPower
-                   ? std::string{}
-                   : fmt::format(" (low cut-off {}, high cut-off {} cycles/pixel)", spec.low_cutoff, spec.high_cutoff));
-
-  Totals totals{.report = stage::RateReport("processed", stage::from_seconds(o.report_interval_s))};
-  const std::uint64_t published_at_start = writer.next_sequence();
-  ring::ConsumerCounters at_last_line{};
+  // 4. Attach last (see the file comment), then filter until stopped or --frames are published.
+  auto reader = attach_to_input(o, *input);
+  log_start(o, spec, writer);
+  Totals totals{.report = stage::RateReport("processed", stage::from_seconds(o.report_interval_s)),
+                .published_before = writer.next_sequence()};
   while (stage::keep_running(totals.report.frames(), o.frames)) {
-    totals.report.log_if_due([&] { return input_losses_since(reader.counters(), at_last_line); });
+    totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
     if (!process_one(reader, filter, writer, totals)) break;
   }
-
-  const auto counters = reader.counters();
-  const std::uint64_t published = writer.next_sequence() - published_at_start;
-  const stage::Throughput run = totals.report.total();
-  spdlog::info("processed {} frames in {:.1f} s ({:.1f} frames/s): input read {}, skipped {}, torn {} (discarded), "
-               "lost {} in {} gaps; output published {}, waited on a full output ring {} times",
-               run.frames, run.seconds, run.frames_per_s(), counters.frames_read, counters.frames_skipped,
-               counters.frames_torn, totals.lost, totals.gaps, published, totals.claim_waits);
-  if (stop_requested()) spdlog::debug("stopped by {}", stage::end_reason(""));
-  stage::print_summary(summary_json(totals, counters, published));  // for the supervisor and tests
-  if (reader.kind() == ring::ConsumerKind::Every && (totals.lost > 0 || counters.frames_lost > 0)) {
-    spdlog::error("lost {} input frames: exit code 3", std::max(totals.lost, counters.frames_lost));
-    return 3;
-  }
-  return 0;
+  return summarise(totals, reader, writer);
 }
 
 void add_process_subcommand(CLI::App& app, StageCommand& command) {

@@ -42,6 +42,19 @@ class StageKitTest : public ::testing::Test {
     writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence});
   }
 
+  /// A 2-slot ring that the every consumer "rec" holds full: the next claim must wait for it.
+  struct FullRing {
+    ring::RingWriter writer;
+    ring::RingReader reader;
+  };
+  [[nodiscard]] FullRing full_ring() const {
+    FullRing full{ring::RingWriter::create_or_attach(instance_, "raw", small(2)),
+                  ring::RingReader::attach(instance_, "raw", {.name = "rec", .kind = ring::ConsumerKind::Every})};
+    publish_one(full.writer);
+    publish_one(full.writer);
+    return full;
+  }
+
   std::string instance_;
 };
 
@@ -280,13 +293,10 @@ TEST_F(StageKitTest, ClaimGivesTheNextSlotWhenTheRingHasRoom) {
 }
 
 TEST_F(StageKitTest, ClaimTimesOutAndCountsTheWaitWhileAnEveryConsumerHoldsTheRing) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small(2));
-  auto reader = ring::RingReader::attach(instance_, "raw", {.name = "rec", .kind = ring::ConsumerKind::Every});
-  publish_one(writer);
-  publish_one(writer);
+  FullRing full = full_ring();
   std::uint64_t waits = 0;
 
-  const auto sut = claim(writer, 0s, &waits);
+  const auto sut = claim(full.writer, 0s, &waits);
 
   ASSERT_FALSE(sut.has_value());
   EXPECT_EQ(sut.error(), ClaimEnd::TimedOut);
@@ -294,12 +304,9 @@ TEST_F(StageKitTest, ClaimTimesOutAndCountsTheWaitWhileAnEveryConsumerHoldsTheRi
 }
 
 TEST_F(StageKitTest, ClaimSaysStoppedWhenAStopComesWhileTheRingIsFull) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small(2));
-  auto reader = ring::RingReader::attach(instance_, "raw", {.name = "rec", .kind = ring::ConsumerKind::Every});
-  publish_one(writer);
-  publish_one(writer);
+  FullRing full = full_ring();
   EXPECT_AFTER_SIGTERM([&] {
-    const auto slot = claim(writer, kNoTimeout);
+    const auto slot = claim(full.writer, kNoTimeout);
     return !slot && slot.error() == ClaimEnd::Stopped;
   }(), "");
 }
