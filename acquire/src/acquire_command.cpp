@@ -6,7 +6,6 @@
 #include <ctime>
 
 #include <algorithm>
-#include <cmath>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -287,7 +286,7 @@ int run_acquire(const AcquireOptions& o) {
   const auto& h = writer.segment().header();
   const PatternShape frame{h.width, h.height, h.stride_bytes, static_cast<PixelFormat>(h.pixel_format)};
   const bool paced = o.rate_hz > 0 && !source->paces_itself();
-  Schedule schedule(paced ? static_cast<std::uint64_t>(std::llround(1e9 / o.rate_hz)) : 0);
+  Schedule schedule(paced ? stage::to_ns(1.0 / o.rate_hz) : 0);
   Stats stats{.published = stage::RateReport("published", stage::from_seconds(std::max(0.1, o.stats_interval_s))),
               .first_sequence = writer.next_sequence()};
   while (stage::keep_running(stats.published.frames(), o.frames) && schedule.wait() &&

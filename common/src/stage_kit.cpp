@@ -35,6 +35,8 @@ std::chrono::nanoseconds from_seconds(double s) noexcept {
   return std::chrono::nanoseconds{std::llround(s * 1e9)};
 }
 
+std::uint64_t to_ns(double s) noexcept { return static_cast<std::uint64_t>(from_seconds(s).count()); }
+
 double seconds(std::uint64_t ns) noexcept { return static_cast<double>(ns) / 1e9; }
 
 bool keep_running(std::uint64_t done, std::uint64_t limit) noexcept {

@@ -61,8 +61,6 @@ struct DisplayOptions {
   std::uint64_t frames = 0;
 };
 
-std::uint64_t to_ns(double s) { return static_cast<std::uint64_t>(stage::from_seconds(s).count()); }
-
 /// A frame copied out of the ring: raw pixels (rows packed) and where it came from.
 struct TakenFrame {
   std::uint64_t sequence = 0;
@@ -115,7 +113,7 @@ void log_summary(const DisplayOptions& o, const ring::RingReader& reader, const 
 int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer, SnapshotWriter& writer) {
   const bool single = o.snapshot;
   const std::uint64_t wanted = single ? 1 : o.frames;
-  const std::uint64_t period_ns = to_ns(o.snapshot_every_s);
+  const std::uint64_t period_ns = stage::to_ns(o.snapshot_every_s);
   Tally t;
   cv::Mat raw;
   cv::Mat image;
@@ -177,7 +175,7 @@ class DisplayWindow {
   DisplayWindow& operator=(const DisplayWindow&) = delete;
 
   int run() {
-    const std::uint64_t period_ns = to_ns(1.0 / o_.max_fps);
+    const std::uint64_t period_ns = stage::to_ns(1.0 / o_.max_fps);
     std::uint64_t next_show_ns = 0;
     std::string_view why = "frames done";
     while (o_.frames == 0 || t_.shown.frames() < o_.frames) {

@@ -178,7 +178,7 @@ Sinks open_sinks(const LedOptions& o, const LedGeometry& g) {
     LedPreview::check_writable(o.preview_path);
     s.preview.emplace(g, o.preview_size_px);
     s.preview_path = o.preview_path;
-    s.preview_period_ns = static_cast<std::uint64_t>(stage::from_seconds(o.preview_every_s).count());
+    s.preview_period_ns = stage::to_ns(o.preview_every_s);
   }
   return s;
 }
@@ -204,7 +204,7 @@ class LedDriver {
         renderer_(renderer),
         sinks_(sinks),
         rgb_(renderer.rgb_bytes()),
-        period_ns_(static_cast<std::uint64_t>(stage::from_seconds(1.0 / o.rate_hz).count())) {}
+        period_ns_(stage::to_ns(1.0 / o.rate_hz)) {}
 
   /// Until stopped or --frames are sent; then the last preview and the summary line.
   void run() {

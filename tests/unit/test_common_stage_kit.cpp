@@ -81,6 +81,11 @@ TEST(StageKit, FromSecondsIsZeroForZeroAndNegativeSeconds) {
   EXPECT_EQ(from_seconds(-2.0), 0ns);
 }
 
+TEST(StageKit, ToNsIsFromSecondsInIntegerNanoseconds) {
+  EXPECT_EQ(to_ns(0.025), 25'000'000U);
+  EXPECT_EQ(to_ns(-1.0), 0U);
+}
+
 TEST(StageKit, KeepRunningGoesOnUntilTheLimitAndForeverWithoutOne) {
   EXPECT_TRUE(keep_running(0, 1));
   EXPECT_FALSE(keep_running(1, 1));

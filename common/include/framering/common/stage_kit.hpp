@@ -48,6 +48,9 @@ void begin(std::string_view stage, const CommonOptions& common, std::initializer
 /// `s` seconds (a command-line option) as a duration, rounded to the nearest ns; 0 for s <= 0.
 [[nodiscard]] std::chrono::nanoseconds from_seconds(double s) noexcept;
 
+/// from_seconds in integer ns, for arithmetic on monotonic_ns() values (periods, deadlines).
+[[nodiscard]] std::uint64_t to_ns(double s) noexcept;
+
 /// `ns` nanoseconds as seconds, for logs and summaries.
 [[nodiscard]] double seconds(std::uint64_t ns) noexcept;
 
