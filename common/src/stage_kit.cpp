@@ -111,20 +111,20 @@ RateReport::RateReport(std::string verb, std::chrono::nanoseconds interval, std:
       interval_start_ns_(start_ns) {}
 
 void RateReport::count(std::uint64_t frames, std::uint64_t bytes) noexcept {
-  frames_ += frames;
-  bytes_ += bytes;
+  counted_.frames += frames;
+  counted_.bytes += bytes;
 }
 
 Throughput RateReport::total(std::uint64_t now_ns) const noexcept {
-  return {frames_, bytes_, now_ns > start_ns_ ? seconds(now_ns - start_ns_) : 0.0};
+  return {counted_.frames, counted_.bytes, now_ns > start_ns_ ? seconds(now_ns - start_ns_) : 0.0};
 }
 
 std::optional<Throughput> RateReport::take_interval(std::uint64_t now_ns) noexcept {
   if (interval_ns_ == 0 || now_ns < interval_start_ns_ || now_ns - interval_start_ns_ < interval_ns_) return std::nullopt;
-  const Throughput interval{frames_ - interval_frames_, bytes_ - interval_bytes_, seconds(now_ns - interval_start_ns_)};
+  const Throughput interval{counted_.frames - at_interval_start_.frames, counted_.bytes - at_interval_start_.bytes,
+                            seconds(now_ns - interval_start_ns_)};
   interval_start_ns_ = now_ns;
-  interval_frames_ = frames_;
-  interval_bytes_ = bytes_;
+  at_interval_start_ = counted_;
   return interval;
 }
 

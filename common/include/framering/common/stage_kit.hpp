@@ -132,7 +132,7 @@ class RateReport {
   void count(std::uint64_t frames = 1, std::uint64_t bytes = 0) noexcept;
 
   /// Frames counted since the start.
-  [[nodiscard]] std::uint64_t frames() const noexcept { return frames_; }
+  [[nodiscard]] std::uint64_t frames() const noexcept { return counted_.frames; }
 
   /// Everything counted from the start to `now_ns`.
   [[nodiscard]] Throughput total(std::uint64_t now_ns = monotonic_ns()) const noexcept;
@@ -151,16 +151,18 @@ class RateReport {
   }
 
  private:
+  struct Count {
+    std::uint64_t frames = 0;
+    std::uint64_t bytes = 0;
+  };
   static void log(const std::string& line);
 
   std::string verb_;
   std::uint64_t interval_ns_ = 0;
   std::uint64_t start_ns_ = 0;
-  std::uint64_t frames_ = 0;
-  std::uint64_t bytes_ = 0;
   std::uint64_t interval_start_ns_ = 0;
-  std::uint64_t interval_frames_ = 0;
-  std::uint64_t interval_bytes_ = 0;
+  Count counted_;            ///< since the start
+  Count at_interval_start_;  ///< counted_ when the current interval began
 };
 
 /// A consumer's counters for a log line: "read 120, skipped 30, torn 0", and ", lost 5 in 1
