@@ -6,7 +6,6 @@
 #include <ctime>
 
 #include <algorithm>
-#include <cmath>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -19,17 +18,15 @@
 #include "framering/acquire/pattern_source.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
-#include "framering/common/logging.hpp"
 #include "framering/common/pixel_format.hpp"
 #include "framering/common/ring_writer.hpp"
+#include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 
 namespace framering::acquire {
 namespace {
 
 constexpr std::uint64_t kNsPerSecond = 1'000'000'000ULL;
-// Longest single wait inside a claim, so that SIGINT/SIGTERM end a blocked claim promptly.
-constexpr std::uint64_t kClaimSliceNs = 50'000'000ULL;
 
 PixelFormat parse_format(const std::string& name) {
   const auto format = parse_pixel_format(name);
@@ -104,8 +101,8 @@ std::unique_ptr<FrameSource> make_source(const AcquireOptions& o, PixelFormat fo
                                                         .grating_amplitude_counts = o.grating_amplitude});
 }
 
-// Sleeps until `deadline_ns` on CLOCK_MONOTONIC (an absolute schedule: lateness does not
-// accumulate). Returns early when a stop is requested (the signal interrupts the sleep).
+// Sleeps until `deadline_ns` on CLOCK_MONOTONIC. Returns early when a stop is requested (the
+// signal interrupts the sleep).
 void sleep_until(std::uint64_t deadline_ns) noexcept {
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(deadline_ns / kNsPerSecond);
@@ -116,67 +113,59 @@ void sleep_until(std::uint64_t deadline_ns) noexcept {
   }
 }
 
-// Counters of one run, and the periodic info line.
+/// The --rate-hz schedule: absolute deadlines on CLOCK_MONOTONIC, so lateness does not
+/// accumulate. Period 0: unpaced (flat out, or a source that paces itself).
+class Schedule {
+ public:
+  explicit Schedule(std::uint64_t period_ns) : period_ns_(period_ns), next_ns_(monotonic_ns()) {}
+
+  /// Waits for the next tick. False when a stop came meanwhile.
+  bool wait() noexcept {
+    if (period_ns_ == 0) return true;
+    sleep_until(next_ns_);
+    if (stop_requested()) return false;
+    next_ns_ += period_ns_;
+    const std::uint64_t now = monotonic_ns();
+    if (now > next_ns_ + period_ns_) {  // more than a period behind: re-anchor, no burst
+      ++late_ticks_;
+      next_ns_ = now;
+    }
+    return true;
+  }
+
+  /// Ticks that came a whole period or more late.
+  [[nodiscard]] std::uint64_t late_ticks() const noexcept { return late_ticks_; }
+
+ private:
+  std::uint64_t period_ns_;
+  std::uint64_t next_ns_;
+  std::uint64_t late_ticks_ = 0;
+};
+
+// Counters of one run.
 struct Stats {
-  std::uint64_t published = 0;
+  stage::RateReport published;
+  std::uint64_t first_sequence = 0;
   std::uint64_t dropped_claim = 0;       // a claim timed out: an every consumer held the slot
   std::uint64_t dropped_unreadable = 0;  // the source could not read a frame
-  std::uint64_t late_ticks = 0;          // the schedule slipped by a whole period or more
-  std::uint64_t first_sequence = 0;
-  std::uint64_t start_ns = 0;
-  std::uint64_t window_start_ns = 0;
-  std::uint64_t window_published = 0;
-  std::uint64_t window_dropped = 0;
+  std::uint64_t dropped_at_last_line = 0;
+  bool source_ended = false;
 
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_claim + dropped_unreadable; }
 };
 
-void log_window(Stats& s, std::uint64_t now_ns, std::uint64_t next_sequence) {
-  const double seconds = static_cast<double>(now_ns - s.window_start_ns) / 1e9;
-  const std::uint64_t frames = s.published - s.window_published;
-  const std::uint64_t dropped = s.dropped() - s.window_dropped;
-  spdlog::info("published {} frames in {:.1f} s ({:.1f} fps), next sequence {}; dropped {} (total {}: {} claim timeouts, "
-               "{} unreadable){}",
-               frames, seconds, seconds > 0 ? static_cast<double>(frames) / seconds : 0.0, next_sequence, dropped,
-               s.dropped(), s.dropped_claim, s.dropped_unreadable,
-               s.late_ticks > 0 ? fmt::format("; fell behind the rate {} times", s.late_ticks) : std::string{});
-  s.window_start_ns = now_ns;
-  s.window_published = s.published;
-  s.window_dropped = s.dropped();
+// The periodic info line's part after the rates.
+std::string interval_details(Stats& s, const Schedule& schedule, const ring::RingWriter& writer) {
+  const std::string text = fmt::format(
+      "next sequence {}; dropped {} (total {}: {} claim timeouts, {} unreadable){}", writer.next_sequence(),
+      s.dropped() - s.dropped_at_last_line, s.dropped(), s.dropped_claim, s.dropped_unreadable,
+      schedule.late_ticks() > 0 ? fmt::format("; fell behind the rate {} times", schedule.late_ticks()) : std::string{});
+  s.dropped_at_last_line = s.dropped();
+  return text;
 }
 
-enum class ClaimOutcome { Claimed, TimedOut, Stopped };
-
-// Claims in slices of at most kClaimSliceNs until `timeout_ns` has passed, checking for a stop
-// between slices (the writer's eviction timers carry over between calls).
-ClaimOutcome claim_slot(ring::RingWriter& writer, std::uint64_t timeout_ns, ring::WritableSlot& out) noexcept {
-  const std::uint64_t deadline = monotonic_ns() + timeout_ns;
-  while (true) {
-    const std::uint64_t now = monotonic_ns();
-    const std::uint64_t slice = now >= deadline ? 0 : std::min(deadline - now, kClaimSliceNs);
-    auto slot = writer.claim(std::chrono::nanoseconds{slice});
-    if (slot) {
-      out = *slot;
-      return ClaimOutcome::Claimed;
-    }
-    if (stop_requested()) return ClaimOutcome::Stopped;
-    if (monotonic_ns() >= deadline) return ClaimOutcome::TimedOut;
-  }
-}
-
-}  // namespace
-
-int run_acquire(const AcquireOptions& o) {
-  setup_logging("acquire", o.common.log_level);
-  install_stop_handlers();
-  ring::Segment::validate_name("instance", o.common.instance);
-  ring::Segment::validate_name("ring", o.ring);
-  if (!(o.rate_hz >= 0.0 && o.rate_hz <= 1e6)) throw ConfigError(fmt::format("--rate-hz {} is outside 0..1000000", o.rate_hz));
-  const PixelFormat format = parse_format(o.pixel_format);
-  std::unique_ptr<FrameSource> source = make_source(o, format);
-  if (stop_requested()) return 0;  // stopped while waiting for a camera
-  const PatternShape source_shape = source->shape();
-
+// The ring for the source's frames: created, or re-attached to a compatible one.
+ring::RingWriter open_ring(const AcquireOptions& o, const PatternShape& source_shape) {
   ring::RingGeometry geometry;
   geometry.width = source_shape.width;
   geometry.height = source_shape.height;
@@ -186,104 +175,83 @@ int run_acquire(const AcquireOptions& o) {
   geometry.validate();
   ring::WriterOptions writer_options;
   writer_options.access = o.group_access ? ring::Access::Group : ring::Access::Private;
-  ring::RingWriter writer = ring::RingWriter::create_or_attach(o.common.instance, o.ring, geometry, writer_options);
-  const auto& header = writer.segment().header();
-  const PatternShape frame{header.width, header.height, header.stride_bytes, static_cast<PixelFormat>(header.pixel_format)};
+  return ring::RingWriter::create_or_attach(o.common.instance, o.ring, geometry, writer_options);
+}
 
-  spdlog::info("{} -> ring {} of instance {} ({}, {} at sequence {}); rate {}, {}", source->describe(), o.ring,
-               o.common.instance, geometry.to_string(), writer.reattached() ? "re-attached" : "created",
-               writer.next_sequence(),
-               source->paces_itself()  ? std::string{"paced by the source"}
-               : o.rate_hz > 0         ? fmt::format("{} Hz", o.rate_hz)
-                                       : std::string{"flat out"},
+void log_start(const AcquireOptions& o, const FrameSource& source, const ring::RingWriter& writer) {
+  spdlog::info("{} -> ring {} of instance {} ({}, {} at sequence {}); rate {}, {}", source.describe(), o.ring,
+               o.common.instance, writer.segment().geometry().to_string(),
+               writer.reattached() ? "re-attached" : "created", writer.next_sequence(),
+               source.paces_itself() ? std::string{"paced by the source"}
+               : o.rate_hz > 0       ? fmt::format("{} Hz", o.rate_hz)
+                                     : std::string{"flat out"},
                o.frames > 0 ? fmt::format("{} frames", o.frames) : std::string{"until SIGINT/SIGTERM"});
+}
 
-  if (o.wait_for_consumers > 0 &&
-      !writer.wait_for_consumers(o.wait_for_consumers,
-                                 std::chrono::milliseconds{static_cast<std::int64_t>(o.wait_for_consumers_s * 1000)},
-                                 stop_requested)) {
-    if (stop_requested()) return 0;
-    spdlog::warn("ring {}: {} consumer(s) expected, not all attached within {} s; producing anyway", o.ring,
-                 o.wait_for_consumers, o.wait_for_consumers_s);
-  }
-
-  // Source losses: the ring keeps totals over producer restarts, so this run adds to what it finds.
-  const ring::ProducerControl::SourceStats source_base = writer.source_stats();
-  const std::uint64_t source_lost_before = source_base.frames_lost;
-  source->set_stats_sink([&writer, source_base](const ring::ProducerControl::SourceStats& s) {
+// Source losses: the ring keeps totals over producer restarts, so this run adds to what it
+// finds. Returns the frames lost the ring counted before this run.
+std::uint64_t add_source_stats_to_ring(FrameSource& source, ring::RingWriter& writer) {
+  const ring::ProducerControl::SourceStats base = writer.source_stats();
+  source.set_stats_sink([&writer, base](const ring::ProducerControl::SourceStats& s) {
     ring::ProducerControl::SourceStats total = s;
-    total.frames_incomplete += source_base.frames_incomplete;
-    total.frames_timed_out += source_base.frames_timed_out;
-    total.underruns += source_base.underruns;
-    total.packets_missing += source_base.packets_missing;
-    total.packets_resent += source_base.packets_resent;
-    total.outages += source_base.outages;
+    total.frames_incomplete += base.frames_incomplete;
+    total.frames_timed_out += base.frames_timed_out;
+    total.underruns += base.underruns;
+    total.packets_missing += base.packets_missing;
+    total.packets_resent += base.packets_resent;
+    total.outages += base.outages;
     writer.set_source_stats(total);
   });
+  return base.frames_lost;
+}
 
-  const bool paced = o.rate_hz > 0 && !source->paces_itself();
-  const std::uint64_t period_ns = paced ? static_cast<std::uint64_t>(std::llround(1e9 / o.rate_hz)) : 0;
-  const std::uint64_t claim_timeout_ns = std::uint64_t{o.claim_timeout_ms} * 1'000'000ULL;
-  const auto stats_interval_ns = static_cast<std::uint64_t>(std::max(0.1, o.stats_interval_s) * 1e9);
-  Stats stats;
-  stats.first_sequence = writer.next_sequence();
-  stats.start_ns = monotonic_ns();
-  stats.window_start_ns = stats.start_ns;
-  std::uint64_t next_tick_ns = stats.start_ns;
-  bool source_ended = false;
-
-  while (!stop_requested() && (o.frames == 0 || stats.published < o.frames)) {
-    if (period_ns > 0) {
-      sleep_until(next_tick_ns);
-      if (stop_requested()) break;
-      next_tick_ns += period_ns;
-      const std::uint64_t now = monotonic_ns();
-      if (now > next_tick_ns + period_ns) {  // more than a period behind: re-anchor, no burst
-        ++stats.late_ticks;
-        next_tick_ns = now;
-      }
+// One frame: grab it from the source, claim a slot (waiting up to --claim-timeout-ms for an
+// every consumer), write it in place, publish. A frame that cannot be read or placed is counted
+// as dropped. Returns false when the run ends: a stop, or the end of the source.
+bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter& writer, const PatternShape& frame,
+                 Stats& stats) {
+  const auto grabbed = source.grab();
+  if (!grabbed) {
+    if (grabbed.error() == GrabError::Stopped) return false;
+    if (grabbed.error() == GrabError::EndOfSource) {
+      stats.source_ended = true;
+      return false;
     }
-    const auto grabbed = source->grab();
-    if (!grabbed) {
-      if (grabbed.error() == GrabError::Stopped) break;
-      if (grabbed.error() == GrabError::EndOfSource) {
-        source_ended = true;
-        break;
-      }
-      ++stats.dropped_unreadable;
-      writer.count_dropped(1);
-      continue;
-    }
-    ring::WritableSlot slot;
-    const ClaimOutcome claimed = claim_slot(writer, claim_timeout_ns, slot);
-    if (claimed == ClaimOutcome::Stopped) break;
-    if (claimed == ClaimOutcome::TimedOut) {
-      ++stats.dropped_claim;
-      writer.count_dropped(1);
-      if (stats.dropped_claim == 1 || stats.dropped_claim % 100 == 0) {
-        spdlog::warn("dropped source frame {}: an every consumer held slot {} for {} ms ({} claim timeouts so far)",
-                     grabbed->camera_frame_id, writer.next_sequence() % header.slot_count, o.claim_timeout_ms,
-                     stats.dropped_claim);
-      }
-    } else {
-      source->write(slot.pixels, frame, slot.sequence);
-      writer.publish({.timestamp_ns = grabbed->timestamp_ns,
-                      .camera_frame_id = grabbed->camera_frame_id,
-                      .source_frames_lost = grabbed->source_frames_lost});
-      ++stats.published;
-    }
-    const std::uint64_t now = monotonic_ns();
-    if (now - stats.window_start_ns >= stats_interval_ns) log_window(stats, now, writer.next_sequence());
+    ++stats.dropped_unreadable;
+    writer.count_dropped(1);
+    return true;
   }
+  const auto slot = stage::claim(writer, std::chrono::milliseconds{o.claim_timeout_ms});
+  if (!slot && slot.error() == stage::ClaimEnd::Stopped) return false;
+  if (!slot) {
+    ++stats.dropped_claim;
+    writer.count_dropped(1);
+    if (stats.dropped_claim == 1 || stats.dropped_claim % 100 == 0) {
+      spdlog::warn("dropped source frame {}: an every consumer held slot {} for {} ms ({} claim timeouts so far)",
+                   grabbed->camera_frame_id, writer.next_sequence() % writer.segment().slot_count(),
+                   o.claim_timeout_ms, stats.dropped_claim);
+    }
+    return true;
+  }
+  source.write(slot->pixels, frame, slot->sequence);
+  writer.publish({.timestamp_ns = grabbed->timestamp_ns,
+                  .camera_frame_id = grabbed->camera_frame_id,
+                  .source_frames_lost = grabbed->source_frames_lost});
+  stats.published.count();
+  return true;
+}
 
-  source->flush_stats();
+// Logs the summary line; returns the exit code: 3 when frames were dropped or the source lost
+// some, else 0.
+int summarise(const AcquireOptions& o, const ring::RingWriter& writer, const Stats& stats,
+              std::uint64_t source_lost_before) {
   const ring::ProducerControl::SourceStats source_stats = writer.source_stats();
   const std::uint64_t source_lost = source_stats.frames_lost - source_lost_before;
-  const double seconds = static_cast<double>(monotonic_ns() - stats.start_ns) / 1e9;
-  const std::string why = stop_requested() ? fmt::format("stopped by signal {}", stop_signal())
-                          : source_ended   ? std::string{"end of source"}
-                                           : std::string{"frame count reached"};
-  const std::string range = stats.published > 0
+  const stage::Throughput run = stats.published.total();
+  const std::string why = stop_requested()     ? fmt::format("stopped by signal {}", stage::end_reason(""))
+                          : stats.source_ended ? std::string{"end of source"}
+                                               : std::string{"frame count reached"};
+  const std::string range = run.frames > 0
                                 ? fmt::format("sequences {}..{}", stats.first_sequence, writer.next_sequence() - 1)
                                 : std::string{"no sequence"};
   const bool lost = stats.dropped() > 0 || source_lost > 0;
@@ -298,9 +266,35 @@ int run_acquire(const AcquireOptions& o) {
   spdlog::log(lost ? spdlog::level::warn : spdlog::level::info,
               "acquire done ({}): published {} frames ({}) in {:.2f} s, {:.1f} fps; dropped {} ({} claim timeouts, "
               "{} unreadable source frames){}",
-              why, stats.published, range, seconds, seconds > 0 ? static_cast<double>(stats.published) / seconds : 0.0,
-              stats.dropped(), stats.dropped_claim, stats.dropped_unreadable, source_line);
+              why, run.frames, range, run.seconds, run.frames_per_s(), stats.dropped(), stats.dropped_claim,
+              stats.dropped_unreadable, source_line);
   return lost ? 3 : 0;
+}
+
+}  // namespace
+
+int run_acquire(const AcquireOptions& o) {
+  stage::begin("acquire", o.common, {o.ring});
+  if (!(o.rate_hz >= 0.0 && o.rate_hz <= 1e6)) throw ConfigError(fmt::format("--rate-hz {} is outside 0..1000000", o.rate_hz));
+  std::unique_ptr<FrameSource> source = make_source(o, parse_format(o.pixel_format));
+  if (stop_requested()) return 0;  // stopped while waiting for a camera
+  ring::RingWriter writer = open_ring(o, source->shape());
+  log_start(o, *source, writer);
+  if (!stage::wait_for_consumers(writer, o.wait_for_consumers, stage::from_seconds(o.wait_for_consumers_s))) return 0;
+  const std::uint64_t source_lost_before = add_source_stats_to_ring(*source, writer);
+
+  const auto& h = writer.segment().header();
+  const PatternShape frame{h.width, h.height, h.stride_bytes, static_cast<PixelFormat>(h.pixel_format)};
+  const bool paced = o.rate_hz > 0 && !source->paces_itself();
+  Schedule schedule(paced ? stage::to_ns(1.0 / o.rate_hz) : 0);
+  Stats stats{.published = stage::RateReport("published", stage::from_seconds(std::max(0.1, o.stats_interval_s))),
+              .first_sequence = writer.next_sequence()};
+  while (stage::keep_running(stats.published.frames(), o.frames) && schedule.wait() &&
+         acquire_one(o, *source, writer, frame, stats)) {
+    stats.published.log_if_due([&] { return interval_details(stats, schedule, writer); });
+  }
+  source->flush_stats();
+  return summarise(o, writer, stats, source_lost_before);
 }
 
 void add_acquire_subcommand(CLI::App& app, StageCommand& command) {

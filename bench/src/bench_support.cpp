@@ -1,6 +1,5 @@
 #include "bench_support.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -50,8 +49,7 @@ nlohmann::json produce_copies(ring::RingWriter& writer, const std::vector<const 
     ++frames;
   }
   const double elapsed_s = static_cast<double>(monotonic_ns() - start) / 1e9;
-  const double blocked_s =
-      static_cast<double>(ring::at(writer.segment().control().stats.blocked_ns).load(std::memory_order_relaxed)) / 1e9;
+  const double blocked_s = static_cast<double>(writer.blocked_ns()) / 1e9;
   return {{"frames", frames}, {"seconds", elapsed_s}, {"frames_per_s", static_cast<double>(frames) / elapsed_s},
           {"claim_timeouts", timeouts}, {"blocked_s", blocked_s}};
 }

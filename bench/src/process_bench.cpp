@@ -46,6 +46,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_status.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
@@ -219,8 +220,7 @@ int run_drain(const ProcessBenchOptions& o) {
   for (;;) {
     auto frame = reader.read(std::chrono::milliseconds{100});
     if (!frame) {
-      const auto published = ring::at(reader.segment().control().cursor.published).load(std::memory_order_acquire);
-      if (stop_requested() && reader.cursor() >= published) break;
+      if (stop_requested() && reader.cursor() >= reader.published()) break;
       continue;
     }
     const std::uint64_t now = monotonic_ns();
@@ -299,15 +299,8 @@ bool has_exited(pid_t pid) {
 }
 
 bool consumer_active(const ring::Segment& segment, std::string_view name) {
-  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
-    const ring::ConsumerEntry& e = segment.consumer(i);
-    if (ring::at(e.identity.state).load(std::memory_order_acquire) ==
-            static_cast<std::uint32_t>(ring::ConsumerState::Active) &&
-        std::string_view(e.identity.name) == name) {
-      return true;
-    }
-  }
-  return false;
+  const auto consumer = ring::find_consumer(segment, name);
+  return consumer && consumer->state == ring::ConsumerState::Active;
 }
 
 // Polls `condition` every 5 ms (another process's progress) until it holds, `alive` fails, or
@@ -363,10 +356,7 @@ PipelineResult run_pipeline(ProcessBenchOptions o, const process::FilterSpec& sp
     producer = -1;
     if (producer_exit != 0) throw Error(fmt::format("bench: the producer failed (exit {})", producer_exit));
     // Let the stage finish what is in "raw", then stop it and the drain.
-    const auto published = [](const ring::Segment& s) {
-      return ring::at(s.control().cursor.published).load(std::memory_order_acquire);
-    };
-    (void)wait_for([&] { return published(output) >= published(input); }, [&] { return !has_exited(stage); }, 60.0);
+    (void)wait_for([&] { return output.published() >= input.published(); }, [&] { return !has_exited(stage); }, 60.0);
     ::kill(stage, SIGTERM);
     result.stage_exit = wait_child(stage);
     stage = -1;

@@ -43,6 +43,7 @@
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
 #include "framering/common/logging.hpp"
+#include "framering/common/ring_status.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
@@ -181,15 +182,9 @@ bool has_exited(pid_t pid, int& exit_code) {
 }
 
 std::optional<std::uint64_t> recorder_cursor(const ring::Segment& segment) {
-  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
-    const ring::ConsumerEntry& e = segment.consumer(i);
-    if (ring::at(e.identity.state).load(std::memory_order_acquire) ==
-            static_cast<std::uint32_t>(ring::ConsumerState::Active) &&
-        std::string_view(e.identity.name) == kRecorderName) {
-      return ring::at(e.hot.cursor).load(std::memory_order_acquire);
-    }
-  }
-  return std::nullopt;
+  const auto recorder = ring::find_consumer(segment, kRecorderName);
+  if (!recorder || recorder->state != ring::ConsumerState::Active) return std::nullopt;
+  return recorder->cursor;
 }
 
 // Deletes every part of the recording but the newest (the one the recorder is writing).

@@ -39,6 +39,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_status.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
@@ -199,9 +200,7 @@ int run_every(const RingBenchOptions& o) {
     auto frame = reader.read(std::chrono::milliseconds{100});
     if (!frame) {
       // Drain: stop once told to and nothing is left.
-      const auto published =
-          ring::at(reader.segment().control().cursor.published).load(std::memory_order_acquire);
-      if (stop_requested() && reader.cursor() >= published) break;
+      if (stop_requested() && reader.cursor() >= reader.published()) break;
       continue;
     }
     if (frame->gap) lost += frame->gap->count();
@@ -321,13 +320,10 @@ int run_parent(RingBenchOptions o) {
     const int expected_consumers = (o.with_every ? 1 : 0) + (o.with_newest ? 1 : 0);
     const std::uint64_t deadline = monotonic_ns() + 10'000'000'000ULL;
     for (;;) {
-      int attached = 0;
-      for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
-        if (ring::at(segment.consumer(i).identity.state).load(std::memory_order_acquire) ==
-            static_cast<std::uint32_t>(ring::ConsumerState::Active)) {
-          ++attached;
-        }
-      }
+      const auto consumers = ring::read_status(segment).consumers;
+      const auto attached = std::count_if(consumers.begin(), consumers.end(), [](const ring::ConsumerStatus& c) {
+        return c.state == ring::ConsumerState::Active;
+      });
       if (attached == expected_consumers) break;
       if (monotonic_ns() > deadline) {
         if (every_pid != 0) ::kill(every_pid, SIGKILL);

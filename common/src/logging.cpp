@@ -15,7 +15,9 @@ void setup_logging(std::string_view stage, std::string_view level) {
   if (parsed == spdlog::level::off && level != "off") {
     throw ConfigError(fmt::format("--log-level '{}' is not a level: expected one of {}", level, log_level_names()));
   }
-  auto logger = spdlog::stderr_color_st(fmt::format("framering-{}[{}]", stage, ::getpid()));
+  const std::string name = fmt::format("framering-{}[{}]", stage, ::getpid());
+  spdlog::drop(name);  // a second call (tests run several stages in one process) replaces the first logger
+  auto logger = spdlog::stderr_color_st(name);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n: %v");
   logger->set_level(parsed);
   spdlog::set_default_logger(std::move(logger));

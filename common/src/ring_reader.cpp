@@ -6,7 +6,6 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
-#include <filesystem>
 #include <thread>
 
 #include <fmt/format.h>
@@ -424,40 +423,25 @@ bool RingReader::is_producer_alive() const noexcept {
          is_process_alive(static_cast<pid_t>(pid), control.identity.start_time_ticks);
 }
 
+std::uint64_t RingReader::published() const noexcept { return segment_.published(); }
 
 std::optional<RingReader> attach_when_created(std::string_view instance, std::string_view ring,
-                                              const ReaderOptions& options, std::chrono::milliseconds wait,
-                                              std::string_view wait_option, bool (*should_stop)()) {
-  const std::filesystem::path path = "/dev/shm/" + Segment::segment_name(instance, ring);
+                                              const ReaderOptions& options, const CreationWait& wait) {
   const std::uint64_t deadline_ns =
-      monotonic_ns() + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count());
-  bool said_waiting = false;
+      monotonic_ns() + static_cast<std::uint64_t>(std::max<std::int64_t>(wait.timeout.count(), 0));
+  CreationWait remaining = wait;
   for (;;) {
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec)) {
-      ReaderOptions ro = options;
-      // The segment exists: give its creator time to finish the header.
-      ro.wait_for_segment = std::max(ro.wait_for_segment, std::chrono::milliseconds{1000});
-      try {
-        return RingReader::attach(instance, ring, ro);
-      } catch (const SegmentError&) {
-        // Removed between our look and the open: keep waiting for a new one.
-        if (std::filesystem::exists(path, ec) || monotonic_ns() >= deadline_ns) throw;
-      }
+    if (!open_when_created(instance, ring, remaining)) return std::nullopt;
+    ReaderOptions ro = options;
+    ro.wait_for_segment = std::max(ro.wait_for_segment, std::chrono::milliseconds{1000});
+    try {
+      return RingReader::attach(instance, ring, ro);
+    } catch (const SegmentError&) {
+      // Removed between the open and the attach: wait for a new one, for what is left of the wait.
+      const std::uint64_t now_ns = monotonic_ns();
+      if (Segment::exists(instance, ring) || now_ns >= deadline_ns) throw;
+      remaining.timeout = std::chrono::nanoseconds{deadline_ns - now_ns};
     }
-    if (should_stop != nullptr && should_stop()) return std::nullopt;
-    if (monotonic_ns() >= deadline_ns) {
-      throw SegmentError(fmt::format(
-          "ring '{}' of instance '{}' does not exist: {} did not appear within {} {} "
-          "(start its producer first: `framering acquire`, `framering process` or `framering run`)",
-          ring, instance, path.string(), wait_option, static_cast<double>(wait.count()) / 1000.0));
-    }
-    if (!said_waiting) {
-      spdlog::info("waiting up to {} s for ring '{}' of instance '{}' ({})",
-                   static_cast<double>(wait.count()) / 1000.0, ring, instance, path.string());
-      said_waiting = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling for a file to appear
   }
 }
 

@@ -16,6 +16,32 @@ double age_s(std::uint64_t heartbeat_ns, std::uint64_t now_ns) {
   return heartbeat_ns == 0 || heartbeat_ns > now_ns ? 0.0 : static_cast<double>(now_ns - heartbeat_ns) / 1e9;
 }
 
+// Entry `index` of `segment`'s consumer table; `published` is the producer's cursor, for the lag.
+ConsumerStatus read_consumer(const Segment& segment, std::uint32_t index, std::uint64_t published,
+                             std::uint64_t now_ns) {
+  const ConsumerEntry& e = segment.consumer(index);
+  ConsumerStatus cs;
+  cs.index = index;
+  cs.name.assign(e.identity.name, ::strnlen(e.identity.name, kConsumerNameBytes));
+  cs.kind = static_cast<ConsumerKind>(e.identity.kind);
+  cs.state = static_cast<ConsumerState>(at(e.identity.state).load(std::memory_order_acquire));
+  cs.pid = at(e.identity.pid).load(std::memory_order_acquire);
+  cs.alive = is_process_alive(static_cast<pid_t>(cs.pid), e.identity.start_time_ticks);
+  cs.cursor = at(e.hot.cursor).load(std::memory_order_acquire);
+  cs.lag = published > cs.cursor ? published - cs.cursor : 0;
+  cs.frames_read = at(e.counters.frames_read).load(std::memory_order_relaxed);
+  cs.frames_skipped = at(e.counters.frames_skipped).load(std::memory_order_relaxed);
+  cs.frames_torn = at(e.counters.frames_torn).load(std::memory_order_relaxed);
+  cs.gaps = at(e.counters.gaps).load(std::memory_order_relaxed);
+  cs.frames_lost = at(e.counters.frames_lost).load(std::memory_order_relaxed);
+  cs.last_gap_first = at(e.counters.last_gap_first).load(std::memory_order_relaxed);
+  cs.last_gap_last = at(e.counters.last_gap_last).load(std::memory_order_relaxed);
+  cs.evictions = at(e.producer_side.evictions).load(std::memory_order_relaxed);
+  cs.rate_fps = cs.alive ? static_cast<double>(at(e.counters.rate_milli_fps).load(std::memory_order_relaxed)) / 1000.0 : 0.0;
+  cs.heartbeat_age_s = age_s(at(e.hot.heartbeat_ns).load(std::memory_order_relaxed), now_ns);
+  return cs;
+}
+
 }  // namespace
 
 std::string_view to_string(ConsumerKind kind) noexcept {
@@ -64,26 +90,7 @@ RingStatus read_status(const Segment& segment, bool include_detached) {
     const ConsumerEntry& e = segment.consumer(i);
     const auto state = static_cast<ConsumerState>(at(e.identity.state).load(std::memory_order_acquire));
     if (state == ConsumerState::Free && (!include_detached || e.identity.name[0] == '\0')) continue;
-    ConsumerStatus cs;
-    cs.index = i;
-    cs.name.assign(e.identity.name, ::strnlen(e.identity.name, kConsumerNameBytes));
-    cs.kind = static_cast<ConsumerKind>(e.identity.kind);
-    cs.state = state;
-    cs.pid = at(e.identity.pid).load(std::memory_order_acquire);
-    cs.alive = is_process_alive(static_cast<pid_t>(cs.pid), e.identity.start_time_ticks);
-    cs.cursor = at(e.hot.cursor).load(std::memory_order_acquire);
-    cs.lag = s.published > cs.cursor ? s.published - cs.cursor : 0;
-    cs.frames_read = at(e.counters.frames_read).load(std::memory_order_relaxed);
-    cs.frames_skipped = at(e.counters.frames_skipped).load(std::memory_order_relaxed);
-    cs.frames_torn = at(e.counters.frames_torn).load(std::memory_order_relaxed);
-    cs.gaps = at(e.counters.gaps).load(std::memory_order_relaxed);
-    cs.frames_lost = at(e.counters.frames_lost).load(std::memory_order_relaxed);
-    cs.last_gap_first = at(e.counters.last_gap_first).load(std::memory_order_relaxed);
-    cs.last_gap_last = at(e.counters.last_gap_last).load(std::memory_order_relaxed);
-    cs.evictions = at(e.producer_side.evictions).load(std::memory_order_relaxed);
-    cs.rate_fps = cs.alive ? static_cast<double>(at(e.counters.rate_milli_fps).load(std::memory_order_relaxed)) / 1000.0 : 0.0;
-    cs.heartbeat_age_s = age_s(at(e.hot.heartbeat_ns).load(std::memory_order_relaxed), now_ns);
-    s.consumers.push_back(std::move(cs));
+    s.consumers.push_back(read_consumer(segment, i, s.published, now_ns));
   }
   return s;
 }
@@ -157,6 +164,16 @@ std::string format_status(const RingStatus& s) {
                        c.gaps > 0 ? fmt::format("[{}, {}]", c.last_gap_first, c.last_gap_last) : "-");
   }
   return out;
+}
+
+std::optional<ConsumerStatus> find_consumer(const Segment& segment, std::string_view name) {
+  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+    const ConsumerEntry& e = segment.consumer(i);
+    if (at(e.identity.state).load(std::memory_order_acquire) == static_cast<std::uint32_t>(ConsumerState::Free)) continue;
+    if (std::string_view(e.identity.name, ::strnlen(e.identity.name, kConsumerNameBytes)) != name) continue;
+    return read_consumer(segment, i, segment.published(), monotonic_ns());
+  }
+  return std::nullopt;
 }
 
 }  // namespace framering::ring

@@ -338,5 +338,8 @@ void RingWriter::count_dropped(std::uint64_t frames) noexcept {
   at(segment_.control().stats.frames_dropped).fetch_add(frames, memory_order_relaxed);
 }
 
+std::uint64_t RingWriter::blocked_ns() const noexcept {
+  return at(segment_.control().stats.blocked_ns).load(memory_order_relaxed);
+}
 
 }  // namespace framering::ring

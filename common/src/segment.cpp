@@ -10,12 +10,14 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
@@ -35,7 +37,20 @@ namespace {
 constexpr std::string_view kPrefix = "framering.";
 constexpr std::size_t kMaxNamePart = 47;
 
-std::string shm_path(const std::string& name) { return "/dev/shm/" + name; }
+constexpr std::string_view kShmDirectory = "/dev/shm";
+
+std::string shm_path(const std::string& name) { return fmt::format("{}/{}", kShmDirectory, name); }
+
+// "<instance>.<ring>" of every segment file, in directory order.
+std::vector<std::string> segment_names() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(kShmDirectory, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.starts_with(kPrefix) && file.size() > kPrefix.size()) names.push_back(file.substr(kPrefix.size()));
+  }
+  return names;
+}
 
 // Translates a Boost.Interprocess failure at our boundary into a SegmentError with context.
 [[noreturn]] void throw_segment_error(const std::string& what, const std::string& name,
@@ -257,12 +272,10 @@ bool Segment::remove(std::string_view instance, std::string_view ring) noexcept 
 
 std::vector<std::string> Segment::list_rings(std::string_view instance) {
   validate_name("instance", instance);
-  const std::string prefix = fmt::format("{}{}.", kPrefix, instance);
+  const std::string prefix = fmt::format("{}.", instance);
   std::vector<std::string> rings;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    const std::string file = entry.path().filename().string();
-    if (file.starts_with(prefix) && file.size() > prefix.size()) rings.push_back(file.substr(prefix.size()));
+  for (const std::string& name : segment_names()) {
+    if (name.starts_with(prefix) && name.size() > prefix.size()) rings.push_back(name.substr(prefix.size()));
   }
   std::sort(rings.begin(), rings.end());
   return rings;
@@ -303,6 +316,54 @@ bool Segment::has_live_participant() const noexcept {
     if (is_process_alive(static_cast<pid_t>(e.identity.pid), e.identity.start_time_ticks)) return true;
   }
   return false;
+}
+
+std::uint64_t Segment::published() const noexcept {
+  return at(control().cursor.published).load(std::memory_order_acquire);
+}
+
+bool Segment::exists(std::string_view instance, std::string_view ring) {
+  std::error_code ec;
+  return std::filesystem::exists(shm_path(segment_name(instance, ring)), ec);
+}
+
+std::vector<std::string> Segment::list_instances() {
+  std::set<std::string> instances;
+  for (const std::string& name : segment_names()) {
+    const auto dot = name.find('.');
+    if (dot != std::string::npos && dot > 0) instances.insert(name.substr(0, dot));
+  }
+  return {instances.begin(), instances.end()};
+}
+
+std::optional<Segment> open_when_created(std::string_view instance, std::string_view ring, const CreationWait& wait) {
+  const std::string path = shm_path(Segment::segment_name(instance, ring));
+  const double wait_s = std::chrono::duration<double>(wait.timeout).count();
+  const std::uint64_t deadline_ns = monotonic_ns() + static_cast<std::uint64_t>(std::max<std::int64_t>(wait.timeout.count(), 0));
+  bool said_waiting = false;
+  for (;;) {
+    if (Segment::exists(instance, ring)) {
+      try {
+        // The segment exists: give its creator time to finish the header.
+        return Segment::open(instance, ring, std::nullopt, std::chrono::milliseconds{1000});
+      } catch (const SegmentError&) {
+        // Removed between our look and the open: keep waiting for a new one.
+        if (Segment::exists(instance, ring) || monotonic_ns() >= deadline_ns) throw;
+      }
+    }
+    if (wait.should_stop != nullptr && wait.should_stop()) return std::nullopt;
+    if (monotonic_ns() >= deadline_ns) {
+      throw SegmentError(fmt::format("{} '{}' of instance '{}' does not exist: {} did not appear within {} s{}; start "
+                                     "its producer first (`framering acquire`, `framering process` or `framering run`)",
+                                     wait.role, ring, instance, path, wait_s,
+                                     wait.option.empty() ? std::string{} : fmt::format(" ({})", wait.option)));
+    }
+    if (!said_waiting) {
+      spdlog::info("waiting up to {} s for {} '{}' of instance '{}' ({})", wait_s, wait.role, ring, instance, path);
+      said_waiting = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling for a file to appear
+  }
 }
 
 }  // namespace framering::ring

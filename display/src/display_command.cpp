@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -15,7 +14,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -27,9 +25,9 @@
 #include "framering/common/clock.hpp"
 #include "framering/common/cli_options.hpp"
 #include "framering/common/error.hpp"
-#include "framering/common/logging.hpp"
+#include "framering/common/rate_window.hpp"
 #include "framering/common/ring_reader.hpp"
-#include "framering/common/segment.hpp"
+#include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 #include "framering/display/colormap.hpp"
 #include "framering/display/contrast.hpp"
@@ -40,10 +38,6 @@ namespace framering::display {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::uint64_t kRateLogPeriodNs = 5'000'000'000ULL;
-/// The longest a blocking call waits before looking at the stop flag again.
-constexpr auto kPollPeriod = 100ms;
 
 struct DisplayOptions {
   CommonOptions common;
@@ -66,21 +60,6 @@ struct DisplayOptions {
   double wait_for_ring_s = 10.0;
   std::uint64_t frames = 0;
 };
-
-double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
-
-std::uint64_t to_ns(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e9)); }
-
-// Attaches as a Newest consumer, waiting up to --wait-for-ring-s for a producer to create the
-// ring while watching the stop flag. nullopt when stopped while waiting.
-std::optional<ring::RingReader> attach_when_ready(const DisplayOptions& o) {
-  ring::ReaderOptions ro;
-  ro.name = o.name;
-  ro.kind = ring::ConsumerKind::Newest;
-  return ring::attach_when_created(o.common.instance, o.ring, ro,
-                                   std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(o.wait_for_ring_s * 1000))},
-                                   "--wait-for-ring-s", &stop_requested);
-}
 
 /// A frame copied out of the ring: raw pixels (rows packed) and where it came from.
 struct TakenFrame {
@@ -108,80 +87,41 @@ std::optional<TakenFrame> take_frame(ring::RingReader& reader, cv::Mat& raw, std
   return taken;
 }
 
-/// Frames per second over a sliding window of about one second.
-class RateMeter {
- public:
-  void tick(std::uint64_t now_ns) {
-    ++count_;
-    if (start_ns_ == 0) start_ns_ = now_ns;
-    const std::uint64_t elapsed = now_ns - start_ns_;
-    if (elapsed >= 1'000'000'000ULL) {
-      rate_ = static_cast<double>(count_) / seconds(elapsed);
-      count_ = 0;
-      start_ns_ = now_ns;
-    }
-  }
-  [[nodiscard]] double rate() const noexcept { return rate_; }
-
- private:
-  std::uint64_t start_ns_ = 0;
-  std::uint64_t count_ = 0;
-  double rate_ = 0;
-};
-
 /// What every mode counts, for the periodic rate line and the summary.
 struct Tally {
-  std::uint64_t start_ns = monotonic_ns();
-  std::uint64_t shown = 0;      ///< frames rendered and shown (window) or written (snapshots)
-  std::uint64_t snapshots = 0;  ///< PNG files written
-  std::uint64_t last_log_ns = monotonic_ns();
-  std::uint64_t shown_at_last_log = 0;
+  stage::RateReport shown{"shown", stage::kReportPeriod};  ///< frames rendered and shown, or written
+  std::uint64_t snapshots = 0;                              ///< PNG files written
   std::optional<std::uint64_t> last_sequence;
   ContrastLimits limits;
 };
 
 void log_rates(const DisplayOptions& o, const ring::RingReader& reader, Tally& t, const FrameRenderer& renderer) {
-  const std::uint64_t now = monotonic_ns();
-  if (now - t.last_log_ns < kRateLogPeriodNs) return;
-  const auto c = reader.counters();
-  spdlog::info("ring {}: shown {:.1f} fps, sequence {}, read {}, skipped {}, torn {}, snapshots {}, contrast {} [{}, {}]",
-               o.ring, static_cast<double>(t.shown - t.shown_at_last_log) / seconds(now - t.last_log_ns),
-               t.last_sequence ? fmt::to_string(*t.last_sequence) : std::string{"-"}, c.frames_read, c.frames_skipped,
-               c.frames_torn, t.snapshots, to_string(renderer.contrast().settings().mode),
-               t.limits.low, t.limits.high);
-  t.last_log_ns = now;
-  t.shown_at_last_log = t.shown;
+  t.shown.log_if_due([&] {
+    return fmt::format("ring {}: sequence {}, {}, snapshots {}, contrast {} [{}, {}]", o.ring,
+                       t.last_sequence ? fmt::to_string(*t.last_sequence) : "-", stage::describe(reader.counters()),
+                       t.snapshots, to_string(renderer.contrast().settings().mode), t.limits.low, t.limits.high);
+  });
 }
 
 void log_summary(const DisplayOptions& o, const ring::RingReader& reader, const Tally& t, std::string_view why) {
-  const auto c = reader.counters();
-  spdlog::info("display of ring {} ended ({}): shown {} frames, {} snapshots in {:.1f} s; read {}, skipped {}, torn {}",
-               o.ring, why, t.shown, t.snapshots, seconds(monotonic_ns() - t.start_ns), c.frames_read,
-               c.frames_skipped, c.frames_torn);
+  spdlog::info("display of ring {} ended ({}): shown {} frames, {} snapshots in {:.1f} s; {}", o.ring, why,
+               t.shown.frames(), t.snapshots, t.shown.total().seconds, stage::describe(reader.counters()));
 }
-
-std::string_view stop_reason() { return stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 // ---- headless: snapshots -----------------------------------------------------------------------
 
 int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer, SnapshotWriter& writer) {
   const bool single = o.snapshot;
   const std::uint64_t wanted = single ? 1 : o.frames;
-  const std::uint64_t period_ns = to_ns(o.snapshot_every_s);
+  const std::uint64_t period_ns = stage::to_ns(o.snapshot_every_s);
   Tally t;
   cv::Mat raw;
   cv::Mat image;
   std::uint64_t next_due_ns = monotonic_ns();
-  while (!stop_requested() && (wanted == 0 || t.snapshots < wanted)) {
-    const std::uint64_t now = monotonic_ns();
+  while (stage::keep_running(t.snapshots, wanted)) {
     log_rates(o, reader, t, renderer);
-    if (now < next_due_ns) {
-      // The snapshot period (not a synchronisation): wake at least every kPollPeriod for the stop flag.
-      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds{next_due_ns - now},
-                                                                      kPollPeriod));
-      continue;
-    }
-    const auto taken = take_frame(reader, raw, kPollPeriod);
+    if (!stage::wait_until(next_due_ns)) continue;  // the snapshot period
+    const auto taken = take_frame(reader, raw, stage::kPollPeriod);
     if (!taken) continue;
     const MonoImageView view = view_of(raw, taken->pixel_format);
     if (o.snapshot_raw) {
@@ -199,14 +139,14 @@ int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRender
       continue;
     }
     ++t.snapshots;
-    ++t.shown;
+    t.shown.count();
     t.last_sequence = taken->sequence;
     spdlog::debug("wrote {} (sequence {})", written.string(), taken->sequence);
     if (single) spdlog::info("wrote {} (sequence {})", written.string(), taken->sequence);
     next_due_ns += period_ns;
     if (next_due_ns < monotonic_ns()) next_due_ns = monotonic_ns() + period_ns;  // fell behind: keep the period
   }
-  log_summary(o, reader, t, stop_requested() ? stop_reason() : "frames done");
+  log_summary(o, reader, t, stage::end_reason("frames done"));
   return 0;
 }
 
@@ -235,12 +175,12 @@ class DisplayWindow {
   DisplayWindow& operator=(const DisplayWindow&) = delete;
 
   int run() {
-    const std::uint64_t period_ns = to_ns(1.0 / o_.max_fps);
+    const std::uint64_t period_ns = stage::to_ns(1.0 / o_.max_fps);
     std::uint64_t next_show_ns = 0;
     std::string_view why = "frames done";
-    while (o_.frames == 0 || t_.shown < o_.frames) {
+    while (o_.frames == 0 || t_.shown.frames() < o_.frames) {
       if (stop_requested()) {
-        why = stop_reason();
+        why = stage::end_reason(why);
         break;
       }
       log_rates(o_, reader_, t_, renderer_);
@@ -252,7 +192,7 @@ class DisplayWindow {
         why = "quit key";
         break;
       }
-      if (t_.shown > 0 && !is_visible()) {
+      if (t_.shown.frames() > 0 && !is_visible()) {
         why = "window closed";
         break;
       }
@@ -262,8 +202,8 @@ class DisplayWindow {
       format_ = taken->pixel_format;
       t_.last_sequence = taken->sequence;
       t_.limits = renderer_.render(view_of(raw_, format_), image_);
-      rate_.tick(monotonic_ns());
-      ++t_.shown;
+      if (const auto milli_fps = rate_.tick(monotonic_ns())) fps_ = static_cast<double>(*milli_fps) / 1000.0;
+      t_.shown.count();
       show();
       // On the --max-fps cadence; after a pause or a slow frame, from now (no catching up).
       next_show_ns = std::max(next_show_ns + period_ns, monotonic_ns());
@@ -346,7 +286,7 @@ class DisplayWindow {
 
   void draw_overlay(cv::Mat& image) const {
     const auto c = reader_.counters();
-    const std::string line1 = fmt::format("{:.1f} fps  seq {}  skipped {}  torn {}", rate_.rate(),
+    const std::string line1 = fmt::format("{:.1f} fps  seq {}  skipped {}  torn {}", fps_,
                                           t_.last_sequence.value_or(0), c.frames_skipped, c.frames_torn);
     const std::string line2 =
         fmt::format("{} [{}, {}]  {}{}", to_string(renderer_.contrast().settings().mode), t_.limits.low,
@@ -368,7 +308,8 @@ class DisplayWindow {
   FrameRenderer& renderer_;
   std::string title_;
   Tally t_;
-  RateMeter rate_;
+  RateWindow rate_;  ///< the overlay's frames per second, over about a second
+  double fps_ = 0;
   cv::Mat raw_;
   cv::Mat image_;
   cv::Mat overlaid_;
@@ -382,9 +323,7 @@ class DisplayWindow {
 // ---- the command ---------------------------------------------------------------------------------
 
 int run_display(const DisplayOptions& o) {
-  setup_logging("display", o.common.log_level);
-  ring::Segment::validate_name("instance", o.common.instance);
-  ring::Segment::validate_name("ring", o.ring);
+  stage::begin("display", o.common, {o.ring});
 
   ContrastSettings contrast;
   contrast.mode = parse_contrast_mode(o.contrast).value_or(ContrastMode::Percentile);
@@ -401,12 +340,9 @@ int run_display(const DisplayOptions& o) {
   std::optional<SnapshotWriter> writer;
   if (!windowed) writer.emplace(o.snapshot_dir, o.ring);
 
-  install_stop_handlers();
-  auto reader = attach_when_ready(o);
-  if (!reader) {
-    spdlog::info("stopped ({}) while waiting for ring '{}'", stop_reason(), o.ring);
-    return 0;
-  }
+  auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest},
+                                    {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
+  if (!reader) return 0;
   const auto& h = reader->segment().header();
   spdlog::info("display of ring {} (instance {}): {}x{} {}, consumer '{}'{}; {}", o.ring, o.common.instance, h.width,
                h.height, to_string(static_cast<PixelFormat>(h.pixel_format)), reader->name(),

@@ -8,15 +8,12 @@
 #include <time.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -27,10 +24,8 @@
 #include "framering/common/cli_options.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
-#include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
-#include "framering/common/segment.hpp"
-#include "framering/common/stop_signal.hpp"
+#include "framering/common/stage_kit.hpp"
 #include "framering/display/colormap.hpp"
 #include "framering/display/contrast.hpp"
 #include "framering/display/e131_sender.hpp"
@@ -41,12 +36,6 @@
 
 namespace framering::display {
 namespace {
-
-using namespace std::chrono_literals;
-
-constexpr std::uint64_t kRateLogPeriodNs = 5'000'000'000ULL;
-/// The longest a blocking call waits before looking at the stop flag again.
-constexpr auto kPollPeriod = 100ms;
 
 struct LedOptions {
   CommonOptions common;
@@ -87,25 +76,43 @@ struct LedOptions {
   std::uint32_t preview_size_px = 720;
 };
 
-std::uint64_t to_ns(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e9)); }
-double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 std::uint64_t thread_cpu_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-std::string_view stop_reason() { return stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT"; }
+LedGeometry geometry_of(const LedOptions& o) {
+  LedGeometry g;
+  g.vanes = o.vanes;
+  g.leds_per_vane = o.leds_per_vane;
+  g.hub_fraction = o.hub_fraction;
+  g.vane0_angle_deg = o.vane0_angle_deg;
+  g.direction = o.direction == "ccw" ? VaneDirection::Ccw : VaneDirection::Cw;
+  g.led0 = o.led0 == "rim" ? Led0Position::Rim : Led0Position::Hub;
+  g.validate();
+  return g;
+}
 
-// Attaches as a Newest consumer, waiting up to --wait-for-ring-s for a producer to create the
-// ring while watching the stop flag. nullopt when stopped while waiting.
-std::optional<ring::RingReader> attach_when_ready(const LedOptions& o) {
-  ring::ReaderOptions ro;
-  ro.name = o.name;
-  ro.kind = ring::ConsumerKind::Newest;
-  return ring::attach_when_created(o.common.instance, o.ring, ro,
-                                   std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(o.wait_for_ring_s * 1000))},
-                                   "--wait-for-ring-s", &stop_requested);
+DiscPlacement placement_of(const LedOptions& o) {
+  DiscPlacement placement;
+  if (o.disc_centre_x >= 0) placement.centre_x = o.disc_centre_x;
+  if (o.disc_centre_y >= 0) placement.centre_y = o.disc_centre_y;
+  if (o.disc_radius_px > 0) placement.radius = o.disc_radius_px;
+  return placement;
+}
+
+LedColourSettings colour_of(const LedOptions& o) {
+  LedColourSettings colour;
+  colour.contrast.mode = parse_contrast_mode(o.contrast).value_or(ContrastMode::Percentile);
+  colour.contrast.percentile_low = o.percentile_low;
+  colour.contrast.percentile_high = o.percentile_high;
+  colour.contrast.fixed_min = o.fixed_min;
+  if (o.fixed_max_given) colour.contrast.fixed_max = o.fixed_max;
+  colour.colormap = Colormap::from_name(o.colormap);
+  colour.gamma = o.gamma;
+  colour.brightness_cap = o.brightness_cap;
+  return colour;
 }
 
 /// The sinks of one run, opened (and checked) before the ring is attached.
@@ -114,9 +121,46 @@ struct Sinks {
   std::unique_ptr<E131Sender> e131;
   std::optional<LedPreview> preview;
   std::filesystem::path preview_path;
+  std::uint64_t preview_period_ns = 0;
+  std::uint64_t next_preview_ns = 0;
   cv::Mat preview_picture;
   std::uint64_t previews = 0;
-  std::uint64_t preview_errors = 0;
+
+  /// Sends one frame's colours to every output; the preview at most every --preview-every-s.
+  void send(std::span<const std::uint8_t> rgb, std::uint64_t sequence) {
+    if (mmap) mmap->write(rgb, sequence);
+    if (e131) e131->send(rgb);
+    const std::uint64_t now = monotonic_ns();
+    if (preview && now >= next_preview_ns) {
+      write_preview(rgb);
+      next_preview_ns = now + preview_period_ns;
+    }
+  }
+
+  /// The last frame sent always reaches the preview, so that --frames N leaves a picture of frame N.
+  void finish(std::span<const std::uint8_t> rgb, std::uint64_t sent) {
+    if (preview && sent > 0) write_preview(rgb);
+  }
+
+  /// ", E1.31 packets P, failed F, previews N" for the outputs there are.
+  [[nodiscard]] std::string counts() const {
+    return fmt::format("{}{}",
+                       e131 ? fmt::format(", E1.31 packets {}, failed {}", e131->counters().packets,
+                                          e131->counters().send_errors)
+                            : "",
+                       preview ? fmt::format(", previews {}", previews) : "");
+  }
+
+ private:
+  void write_preview(std::span<const std::uint8_t> rgb) {
+    preview->draw(rgb, preview_picture);
+    try {
+      LedPreview::write_png(preview_picture, preview_path);
+      ++previews;
+    } catch (const Error& e) {
+      spdlog::error("{}", e.what());
+    }
+  }
 };
 
 Sinks open_sinks(const LedOptions& o, const LedGeometry& g) {
@@ -134,137 +178,99 @@ Sinks open_sinks(const LedOptions& o, const LedGeometry& g) {
     LedPreview::check_writable(o.preview_path);
     s.preview.emplace(g, o.preview_size_px);
     s.preview_path = o.preview_path;
+    s.preview_period_ns = stage::to_ns(o.preview_every_s);
   }
   return s;
 }
 
-int run_led(const LedOptions& o) {
-  setup_logging("led", o.common.log_level);
-  ring::Segment::validate_name("instance", o.common.instance);
-  ring::Segment::validate_name("ring", o.ring);
-
-  LedGeometry g;
-  g.vanes = o.vanes;
-  g.leds_per_vane = o.leds_per_vane;
-  g.hub_fraction = o.hub_fraction;
-  g.vane0_angle_deg = o.vane0_angle_deg;
-  g.direction = o.direction == "ccw" ? VaneDirection::Ccw : VaneDirection::Cw;
-  g.led0 = o.led0 == "rim" ? Led0Position::Rim : Led0Position::Hub;
-  g.validate();
-  DiscPlacement placement;
-  if (o.disc_centre_x >= 0) placement.centre_x = o.disc_centre_x;
-  if (o.disc_centre_y >= 0) placement.centre_y = o.disc_centre_y;
-  if (o.disc_radius_px > 0) placement.radius = o.disc_radius_px;
-  LedColourSettings colour;
-  colour.contrast.mode = parse_contrast_mode(o.contrast).value_or(ContrastMode::Percentile);
-  colour.contrast.percentile_low = o.percentile_low;
-  colour.contrast.percentile_high = o.percentile_high;
-  colour.contrast.fixed_min = o.fixed_min;
-  if (o.fixed_max_given) colour.contrast.fixed_max = o.fixed_max;
-  colour.colormap = Colormap::from_name(o.colormap);
-  colour.gamma = o.gamma;
-  colour.brightness_cap = o.brightness_cap;
-  LedRenderer renderer(g, placement, colour);
-  // Every output is checked before waiting for the ring: a bad path or host fails at once.
-  Sinks sinks = open_sinks(o, g);
-
-  install_stop_handlers();
-  auto reader = attach_when_ready(o);
-  if (!reader) {
-    spdlog::info("stopped ({}) while waiting for ring '{}'", stop_reason(), o.ring);
-    return 0;
-  }
-  const auto& h = reader->segment().header();
+void log_start(const LedOptions& o, const ring::RingReader& reader, const LedGeometry& g, const Sinks& sinks) {
+  const auto& h = reader.segment().header();
   spdlog::info("led from ring {} (instance {}): {}x{} {}, consumer '{}'; {} vanes x {} LEDs (LED 0 at the {}, hub {}, "
                "vane 0 at {} deg {}), at most {} Hz; outputs:{}{}{}",
                o.ring, o.common.instance, h.width, h.height, to_string(static_cast<PixelFormat>(h.pixel_format)),
-               reader->name(), g.vanes, g.leds_per_vane, to_string(g.led0), g.hub_fraction, g.vane0_angle_deg,
+               reader.name(), g.vanes, g.leds_per_vane, to_string(g.led0), g.hub_fraction, g.vane0_angle_deg,
                to_string(g.direction), o.rate_hz, sinks.mmap ? " mmap " + sinks.mmap->path().string() : "",
                sinks.e131 ? "; " + sinks.e131->describe() : "",
                sinks.preview ? fmt::format("; preview {} every {} s", sinks.preview_path.string(), o.preview_every_s) : "");
+}
 
-  std::vector<std::uint8_t> rgb(renderer.rgb_bytes());
-  const std::uint64_t period_ns = to_ns(1.0 / o.rate_hz);
-  const std::uint64_t preview_period_ns = to_ns(o.preview_every_s);
-  const std::uint64_t start_ns = monotonic_ns();
-  std::uint64_t next_due_ns = start_ns;
-  std::uint64_t next_preview_ns = start_ns;
-  std::uint64_t sent = 0;
-  std::uint64_t last_log_ns = start_ns;
-  std::uint64_t sent_at_last_log = 0;
-  std::uint64_t render_ns_total = 0;
-  std::optional<std::uint64_t> last_sequence;
-  while (!stop_requested() && (o.frames == 0 || sent < o.frames)) {
-    std::uint64_t now = monotonic_ns();
-    if (now - last_log_ns >= kRateLogPeriodNs) {
-      const auto c = reader->counters();
-      spdlog::info("ring {}: sent {:.1f} frames/s, sequence {}, read {}, skipped {}, torn {}, contrast [{}, {}], power "
-                   "{:.2f}{}{}",
-                   o.ring, static_cast<double>(sent - sent_at_last_log) / seconds(now - last_log_ns),
-                   last_sequence ? fmt::to_string(*last_sequence) : std::string{"-"}, c.frames_read, c.frames_skipped,
-                   c.frames_torn, renderer.last_limits().low, renderer.last_limits().high, renderer.last_power(),
-                   sinks.e131 ? fmt::format(", E1.31 packets {}, failed {}", sinks.e131->counters().packets,
-                                            sinks.e131->counters().send_errors)
-                              : "",
-                   sinks.preview ? fmt::format(", previews {}", sinks.previews) : "");
-      last_log_ns = now;
-      sent_at_last_log = sent;
+/// The rate-capped loop: at most --rate-hz times a second, the newest frame, sampled in place,
+/// to every sink.
+class LedDriver {
+ public:
+  LedDriver(const LedOptions& o, ring::RingReader& reader, LedRenderer& renderer, Sinks& sinks)
+      : o_(o),
+        reader_(reader),
+        renderer_(renderer),
+        sinks_(sinks),
+        rgb_(renderer.rgb_bytes()),
+        period_ns_(stage::to_ns(1.0 / o.rate_hz)) {}
+
+  /// Until stopped or --frames are sent; then the last preview and the summary line.
+  void run() {
+    while (stage::keep_running(sent_.frames(), o_.frames)) {
+      sent_.log_if_due([&] { return rates(); });
+      if (!stage::wait_until(next_due_ns_)) continue;  // the --rate-hz cap
+      send_newest();
     }
-    if (now < next_due_ns) {
-      // The rate cap (not a synchronisation): wake at least every kPollPeriod for the stop flag.
-      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds{next_due_ns - now},
-                                                                      kPollPeriod));
-      continue;
+    sinks_.finish(rgb_, sent_.frames());
+    const std::uint64_t sent = sent_.frames();
+    spdlog::info("led from ring {} ended ({}): sent {} frames in {:.1f} s, {:.0f} us CPU per frame to sample and "
+                 "colour; {}{}",
+                 o_.ring, stage::end_reason("frames done"), sent, sent_.total().seconds,
+                 sent > 0 ? static_cast<double>(render_ns_) / 1e3 / static_cast<double>(sent) : 0.0,
+                 stage::describe(reader_.counters()), sinks_.counts());
+  }
+
+ private:
+  // Samples the newest frame (when one comes within kPollPeriod) and sends it when it was intact.
+  void send_newest() {
+    auto frame = reader_.read(stage::kPollPeriod);
+    if (!frame) return;
+    const std::uint64_t cpu_start_ns = thread_cpu_ns();
+    renderer_.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb_);
+    render_ns_ += thread_cpu_ns() - cpu_start_ns;
+    if (!reader_.release(*frame)) {
+      spdlog::debug("frame {} was overwritten while being sampled (torn): not sent", frame->sequence);
+      return;
     }
-    auto frame = reader->read(kPollPeriod);
-    if (!frame) continue;
-    const std::uint64_t t0 = thread_cpu_ns();
-    renderer.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb);
-    render_ns_total += thread_cpu_ns() - t0;
-    const std::uint64_t sequence = frame->sequence;
-    if (!reader->release(*frame)) {
-      spdlog::debug("frame {} was overwritten while being sampled (torn): not sent", sequence);
-      continue;
-    }
-    if (sinks.mmap) sinks.mmap->write(rgb, sequence);
-    if (sinks.e131) sinks.e131->send(rgb);
-    now = monotonic_ns();
-    if (sinks.preview && now >= next_preview_ns) {
-      sinks.preview->draw(rgb, sinks.preview_picture);
-      try {
-        LedPreview::write_png(sinks.preview_picture, sinks.preview_path);
-        ++sinks.previews;
-      } catch (const Error& e) {
-        ++sinks.preview_errors;
-        spdlog::error("{}", e.what());
-      }
-      next_preview_ns = now + preview_period_ns;
-    }
-    ++sent;
-    last_sequence = sequence;
+    sinks_.send(rgb_, frame->sequence);
+    sent_.count();
+    last_sequence_ = frame->sequence;
     // On the --rate-hz cadence; after a slow frame or an idle producer, from now (no catching up).
-    next_due_ns = std::max(next_due_ns + period_ns, now);
+    next_due_ns_ = std::max(next_due_ns_ + period_ns_, monotonic_ns());
   }
-  // The last frame sent always reaches the preview, so that --frames N leaves a picture of frame N.
-  if (sinks.preview && sent > 0) {
-    sinks.preview->draw(rgb, sinks.preview_picture);
-    try {
-      LedPreview::write_png(sinks.preview_picture, sinks.preview_path);
-      ++sinks.previews;
-    } catch (const Error& e) {
-      spdlog::error("{}", e.what());
-    }
+
+  [[nodiscard]] std::string rates() const {
+    return fmt::format("ring {}: sequence {}, {}, contrast [{}, {}], power {:.2f}{}", o_.ring,
+                       last_sequence_ ? fmt::to_string(*last_sequence_) : "-", stage::describe(reader_.counters()),
+                       renderer_.last_limits().low, renderer_.last_limits().high, renderer_.last_power(),
+                       sinks_.counts());
   }
-  const auto c = reader->counters();
-  spdlog::info("led from ring {} ended ({}): sent {} frames in {:.1f} s, {:.0f} us CPU per frame to sample and colour; "
-               "read {}, skipped {}, torn {}{}{}",
-               o.ring, stop_requested() ? stop_reason() : "frames done", sent, seconds(monotonic_ns() - start_ns),
-               sent > 0 ? static_cast<double>(render_ns_total) / 1e3 / static_cast<double>(sent) : 0.0, c.frames_read,
-               c.frames_skipped, c.frames_torn,
-               sinks.e131 ? fmt::format("; E1.31 packets {}, failed {}", sinks.e131->counters().packets,
-                                        sinks.e131->counters().send_errors)
-                          : "",
-               sinks.preview ? fmt::format("; previews {}", sinks.previews) : "");
+
+  const LedOptions& o_;
+  ring::RingReader& reader_;
+  LedRenderer& renderer_;
+  Sinks& sinks_;
+  std::vector<std::uint8_t> rgb_;
+  std::uint64_t period_ns_;
+  std::uint64_t next_due_ns_ = monotonic_ns();
+  stage::RateReport sent_{"sent", stage::kReportPeriod};
+  std::uint64_t render_ns_ = 0;  ///< thread CPU time spent sampling and colouring
+  std::optional<std::uint64_t> last_sequence_;
+};
+
+int run_led(const LedOptions& o) {
+  stage::begin("led", o.common, {o.ring});
+  const LedGeometry g = geometry_of(o);
+  LedRenderer renderer(g, placement_of(o), colour_of(o));
+  // Every output is checked before waiting for the ring: a bad path or host fails at once.
+  Sinks sinks = open_sinks(o, g);
+  auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest},
+                                    {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
+  if (!reader) return 0;
+  log_start(o, *reader, g, sinks);
+  LedDriver(o, *reader, renderer, sinks).run();
   return 0;
 }
 

@@ -15,39 +15,33 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
-#include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
+#include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 #include "framering/process/fourier_filter.hpp"
 
 namespace framering::process {
 namespace {
 
-using namespace std::chrono_literals;
-
-// How long one read or claim waits before the loop looks at the stop flag again.
-constexpr auto kPollTimeout = 100ms;
-
 struct Totals {
-  std::uint64_t processed = 0;     ///< frames filtered and published
+  stage::RateReport report;        ///< frames filtered and published
   std::uint64_t torn = 0;          ///< input reads discarded because the producer lapped them
   std::uint64_t lost = 0;          ///< every: input frames reported in gaps
   std::uint64_t gaps = 0;
   std::uint64_t claim_waits = 0;   ///< output claims that timed out (a slow every consumer downstream)
+  std::uint64_t published_before = 0;         ///< the output ring's sequence when this run began
+  ring::ConsumerCounters at_last_line{};      ///< input counters at the last rate line
 };
 
 FilterSpec spec_of(const ProcessOptions& o) {
@@ -87,16 +81,6 @@ PlanOptions plan_options_of(const ProcessOptions& o) {
   return p;
 }
 
-ring::Segment open_input(const ProcessOptions& o) {
-  const auto wait = std::chrono::milliseconds{static_cast<std::int64_t>(o.wait_for_input_s * 1000.0)};
-  try {
-    return ring::Segment::open(o.common.instance, o.input_ring, std::nullopt, wait);
-  } catch (const SegmentError& e) {
-    throw SegmentError(fmt::format("input ring '{}' of instance '{}' could not be opened after waiting {} s for it: {}",
-                                   o.input_ring, o.common.instance, o.wait_for_input_s, e.what()));
-  }
-}
-
 void log_plan(const FourierFilter& filter, const PlanOptions& plan, const ProcessOptions& o) {
   const PlanReport& r = filter.report();
   const double planning_s = std::chrono::duration<double>(r.planning_time).count();
@@ -112,32 +96,121 @@ void log_plan(const FourierFilter& filter, const PlanOptions& plan, const Proces
   if (!r.wisdom_problem.empty()) spdlog::warn("{} (the next start will plan again)", r.wisdom_problem);
 }
 
-nlohmann::json summary_json(const Totals& t, const ring::ConsumerCounters& c, std::uint64_t published, double seconds) {
-  return {{"processed", t.processed},  {"published", published},     {"input_read", c.frames_read},
-          {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
-          {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", seconds},
-          {"frames_per_s", seconds > 0 ? static_cast<double>(t.processed) / seconds : 0.0}};
+FilterShape shape_of(const ring::Segment& input, const ProcessOptions& o) {
+  const ring::SegmentHeader& h = input.header();
+  const FilterShape shape{h.width, h.height, static_cast<PixelFormat>(h.pixel_format)};
+  spdlog::info("input ring '{}': {}x{} {}, stride {} B, {} slots", o.input_ring, h.width, h.height,
+               to_string(shape.pixel_format), h.stride_bytes, h.slot_count);
+  return shape;
+}
+
+// The output ring: the input's width, height and format; its own (packed) stride.
+ring::RingWriter create_output(const ProcessOptions& o, const FilterShape& shape) {
+  ring::RingGeometry geometry;
+  geometry.width = shape.width;
+  geometry.height = shape.height;
+  geometry.pixel_format = shape.pixel_format;
+  geometry.slot_count = o.output_slots;
+  geometry.validate();
+  return ring::RingWriter::create_or_attach(o.common.instance, o.output_ring, geometry);
+}
+
+// Attaches to the input ring, which must still have the shape that was planned for.
+ring::RingReader attach_to_input(const ProcessOptions& o, const ring::Segment& input) {
+  ring::RingGeometry expected = input.geometry();
+  expected.slot_count = 0;  // any
+  return ring::RingReader::attach(o.common.instance, o.input_ring,
+                                  {.name = o.name,
+                                   .kind = o.consumer == "every" ? ring::ConsumerKind::Every : ring::ConsumerKind::Newest,
+                                   .stall_timeout = stage::from_seconds(o.stall_timeout_s),
+                                   .expected = expected});
+}
+
+// One input frame through the filter into the output ring (see the file comment). Returns false
+// when a stop came while the output ring was full: that frame is dropped, the loop ends.
+bool process_one(ring::RingReader& reader, FourierFilter& filter, ring::RingWriter& writer, Totals& totals) {
+  auto frame = reader.read(stage::kPollPeriod);
+  if (!frame) return true;
+  if (frame->gap) {
+    ++totals.gaps;
+    totals.lost += frame->gap->count();
+    spdlog::warn("lost input frames {}..{} ({} frames): this consumer was evicted or lapped", frame->gap->first,
+                 frame->gap->last, frame->gap->count());
+  }
+  if (!filter.load(frame->pixels, frame->stride_bytes)) {
+    spdlog::critical("input frame {} is smaller than its ring's geometry {}x{}: broken invariant", frame->sequence,
+                     filter.shape().width, filter.shape().height);
+    std::abort();
+  }
+  const ring::FrameMetadata metadata{.timestamp_ns = frame->timestamp_ns, .camera_frame_id = frame->sequence};
+  if (!reader.release(*frame)) {
+    ++totals.torn;  // the producer overwrote it while we loaded it: never published
+    return true;
+  }
+  filter.transform();
+  // A stop while the output ring is full (a stalled every consumer downstream) drops this
+  // frame; otherwise every intact input frame read is published.
+  const auto slot = stage::claim(writer, stage::kNoTimeout, &totals.claim_waits);
+  if (!slot) return false;
+  (void)filter.store(slot->pixels, writer.segment().header().stride_bytes);  // cannot fail: the input's shape
+  writer.publish(metadata);
+  totals.report.count();
+  return true;
+}
+
+void log_start(const ProcessOptions& o, const FilterSpec& spec, const ring::RingWriter& writer) {
+  spdlog::info("{} consumer '{}' of '{}' -> producer of '{}' ({} slots{}), mode {}{}", o.consumer, o.name, o.input_ring,
+               o.output_ring, o.output_slots, writer.reattached() ? ", re-attached" : "", o.mode,
+               spec.mode == FilterMode::Identity || spec.mode == FilterMode::LogPower
+                   ? std::string{}
+                   : fmt::format(" (low cut-off {}, high cut-off {} cycles/pixel)", spec.low_cutoff, spec.high_cutoff));
+}
+
+// The rate line's part after the rates: input frames skipped, torn and lost since the last line.
+std::string input_losses(const ring::ConsumerCounters& now, Totals& t) {
+  const std::string text = fmt::format("in it: input skipped {}, torn {}, lost {}",
+                                       now.frames_skipped - t.at_last_line.frames_skipped,
+                                       now.frames_torn - t.at_last_line.frames_torn,
+                                       now.frames_lost - t.at_last_line.frames_lost);
+  t.at_last_line = now;
+  return text;
+}
+
+// Logs the summary line and prints the JSON summary (for the supervisor and tests); returns the
+// exit code: 3 when an every consumer lost input frames, else 0.
+int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer) {
+  const ring::ConsumerCounters c = reader.counters();
+  const std::uint64_t published = writer.next_sequence() - t.published_before;
+  const stage::Throughput run = t.report.total();
+  spdlog::info("processed {} frames in {:.1f} s ({:.1f} frames/s): input read {}, skipped {}, torn {} (discarded), "
+               "lost {} in {} gaps; output published {}, waited on a full output ring {} times",
+               run.frames, run.seconds, run.frames_per_s(), c.frames_read, c.frames_skipped, c.frames_torn, t.lost,
+               t.gaps, published, t.claim_waits);
+  if (stop_requested()) spdlog::debug("stopped by {}", stage::end_reason(""));
+  stage::print_summary({{"processed", run.frames},  {"published", published},     {"input_read", c.frames_read},
+                        {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
+                        {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", run.seconds},
+                        {"frames_per_s", run.frames_per_s()}});
+  if (reader.kind() == ring::ConsumerKind::Every && (t.lost > 0 || c.frames_lost > 0)) {
+    spdlog::error("lost {} input frames: exit code 3", std::max(t.lost, c.frames_lost));
+    return 3;
+  }
+  return 0;
 }
 
 }  // namespace
 
 int run_process(const ProcessOptions& o) {
+  stage::begin("process", o.common, {o.input_ring, o.output_ring});
   const FilterSpec spec = spec_of(o);
   const PlanOptions plan = plan_options_of(o);
-  const auto kind = o.consumer == "every" ? ring::ConsumerKind::Every : ring::ConsumerKind::Newest;
 
   // 1. The input's shape.
-  ring::Segment input = open_input(o);
-  const ring::SegmentHeader& h = input.header();
-  const FilterShape shape{h.width, h.height, static_cast<PixelFormat>(h.pixel_format)};
-  ring::RingGeometry input_geometry;
-  input_geometry.width = h.width;
-  input_geometry.height = h.height;
-  input_geometry.pixel_format = shape.pixel_format;
-  input_geometry.stride_bytes = h.stride_bytes;
-  input_geometry.slot_count = 0;  // any
-  spdlog::info("input ring '{}': {}x{} {}, stride {} B, {} slots", o.input_ring, h.width, h.height,
-               to_string(shape.pixel_format), h.stride_bytes, h.slot_count);
+  const auto input = stage::open_input(
+      o.common.instance, o.input_ring,
+      {.timeout = stage::from_seconds(o.wait_for_input_s), .option = "--wait-for-input-s", .role = "input ring"});
+  if (!input) return 0;
+  const FilterShape shape = shape_of(*input, o);
 
   // 2. Plans, once.
   FourierFilter filter(shape, spec, plan);
@@ -147,113 +220,20 @@ int run_process(const ProcessOptions& o) {
     return 0;
   }
 
-  // 3. The output ring: same width, height and format; its own (packed) stride.
-  ring::RingGeometry output_geometry;
-  output_geometry.width = h.width;
-  output_geometry.height = h.height;
-  output_geometry.pixel_format = shape.pixel_format;
-  output_geometry.slot_count = o.output_slots;
-  output_geometry.validate();
-  auto writer = ring::RingWriter::create_or_attach(o.common.instance, o.output_ring, output_geometry);
-  const std::uint64_t output_stride = writer.segment().header().stride_bytes;
+  // 3. The output ring.
+  auto writer = create_output(o, shape);
+  if (!stage::wait_for_consumers(writer, o.wait_for_consumers, stage::from_seconds(o.wait_for_consumers_s))) return 0;
 
-  if (o.wait_for_consumers > 0 &&
-      !writer.wait_for_consumers(o.wait_for_consumers,
-                                 std::chrono::milliseconds{static_cast<std::int64_t>(o.wait_for_consumers_s * 1000)},
-                                 stop_requested)) {
-    if (stop_requested()) return 0;
-    spdlog::warn("ring {}: {} consumer(s) expected, not all attached within {} s; producing anyway", o.output_ring,
-                 o.wait_for_consumers, o.wait_for_consumers_s);
+  // 4. Attach last (see the file comment), then filter until stopped or --frames are published.
+  auto reader = attach_to_input(o, *input);
+  log_start(o, spec, writer);
+  Totals totals{.report = stage::RateReport("processed", stage::from_seconds(o.report_interval_s)),
+                .published_before = writer.next_sequence()};
+  while (stage::keep_running(totals.report.frames(), o.frames)) {
+    totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
+    if (!process_one(reader, filter, writer, totals)) break;
   }
-
-  // 4. Attach last (see the file comment).
-  ring::ReaderOptions ro;
-  ro.name = o.name;
-  ro.kind = kind;
-  ro.expected = input_geometry;
-  ro.stall_timeout = std::chrono::nanoseconds{static_cast<std::int64_t>(o.stall_timeout_s * 1e9)};
-  auto reader = ring::RingReader::attach(o.common.instance, o.input_ring, ro);
-  spdlog::info("{} consumer '{}' of '{}' -> producer of '{}' ({} slots{}), mode {}{}", o.consumer, o.name, o.input_ring,
-               o.output_ring, o.output_slots, writer.reattached() ? ", re-attached" : "", o.mode,
-               spec.mode == FilterMode::Identity || spec.mode == FilterMode::LogPower
-                   ? std::string{}
-                   : fmt::format(" (low cut-off {}, high cut-off {} cycles/pixel)", spec.low_cutoff, spec.high_cutoff));
-
-  Totals totals;
-  const std::uint64_t start_ns = monotonic_ns();
-  const auto report_every_ns = static_cast<std::uint64_t>(o.report_interval_s * 1e9);
-  std::uint64_t report_start_ns = start_ns;
-  std::uint64_t report_start_processed = 0;
-  ring::ConsumerCounters report_start_counters{};
-  const std::uint64_t published_at_start = writer.next_sequence();
-
-  while (!stop_requested() && (o.frames == 0 || totals.processed < o.frames)) {
-    const std::uint64_t now_ns = monotonic_ns();
-    if (report_every_ns > 0 && now_ns - report_start_ns >= report_every_ns) {
-      const auto c = reader.counters();
-      const double seconds = static_cast<double>(now_ns - report_start_ns) / 1e9;
-      spdlog::info("{:.1f} frames/s processed; in the last {:.1f} s: skipped {}, torn {}, lost {} (total processed {})",
-                   static_cast<double>(totals.processed - report_start_processed) / seconds, seconds,
-                   c.frames_skipped - report_start_counters.frames_skipped,
-                   c.frames_torn - report_start_counters.frames_torn, c.frames_lost - report_start_counters.frames_lost,
-                   totals.processed);
-      report_start_ns = now_ns;
-      report_start_processed = totals.processed;
-      report_start_counters = c;
-    }
-
-    auto frame = reader.read(kPollTimeout);
-    if (!frame) continue;
-    if (frame->gap) {
-      ++totals.gaps;
-      totals.lost += frame->gap->count();
-      spdlog::warn("lost input frames {}..{} ({} frames): this consumer was evicted or lapped", frame->gap->first,
-                   frame->gap->last, frame->gap->count());
-    }
-    if (!filter.load(frame->pixels, frame->stride_bytes)) {
-      spdlog::critical("input frame {} is smaller than its ring's geometry {}x{}: broken invariant", frame->sequence,
-                       shape.width, shape.height);
-      std::abort();
-    }
-    const ring::FrameMetadata metadata{.timestamp_ns = frame->timestamp_ns, .camera_frame_id = frame->sequence};
-    if (!reader.release(*frame)) {
-      ++totals.torn;  // the producer overwrote it while we loaded it: never published
-      continue;
-    }
-    filter.transform();
-    // A stop while the output ring is full (a stalled every consumer downstream) drops this
-    // frame; otherwise every intact input frame read is published.
-    std::optional<ring::WritableSlot> slot;
-    do {
-      if (auto claimed = writer.claim(kPollTimeout)) {
-        slot = *claimed;
-      } else {
-        ++totals.claim_waits;
-      }
-    } while (!slot && !stop_requested());
-    if (!slot) break;
-    (void)filter.store(slot->pixels, output_stride);  // cannot fail: the output ring has the input's shape
-    writer.publish(metadata);
-    ++totals.processed;
-  }
-
-  const double seconds = static_cast<double>(monotonic_ns() - start_ns) / 1e9;
-  const auto counters = reader.counters();
-  const std::uint64_t published = writer.next_sequence() - published_at_start;
-  spdlog::info("processed {} frames in {:.1f} s ({:.1f} frames/s): input read {}, skipped {}, torn {} (discarded), "
-               "lost {} in {} gaps; output published {}, waited on a full output ring {} times",
-               totals.processed, seconds, seconds > 0 ? static_cast<double>(totals.processed) / seconds : 0.0,
-               counters.frames_read, counters.frames_skipped, counters.frames_torn, totals.lost, totals.gaps, published,
-               totals.claim_waits);
-  if (stop_signal() != 0) spdlog::debug("stopped by signal {}", stop_signal());
-  // One JSON line on stdout, for the supervisor and tests.
-  std::printf("%s\n", summary_json(totals, counters, published, seconds).dump().c_str());
-  std::fflush(stdout);
-  if (kind == ring::ConsumerKind::Every && (totals.lost > 0 || counters.frames_lost > 0)) {
-    spdlog::error("lost {} input frames: exit code 3", std::max(totals.lost, counters.frames_lost));
-    return 3;
-  }
-  return 0;
+  return summarise(totals, reader, writer);
 }
 
 void add_process_subcommand(CLI::App& app, StageCommand& command) {
@@ -336,11 +316,7 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
   cmd->callback([o, low, high, &command] {
     o->low_cutoff_given = low->count() > 0;
     o->high_cutoff_given = high->count() > 0;
-    command.action = [o] {
-      setup_logging("process", o->common.log_level);
-      install_stop_handlers();
-      return run_process(*o);
-    };
+    command.action = [o] { return run_process(*o); };
     command.rings = [o] {
       return std::vector<RingUse>{
           {.ring = o->input_ring, .role = o->consumer == "every" ? RingRole::ConsumesEvery : RingRole::ConsumesNewest},

@@ -11,9 +11,9 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -22,161 +22,162 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
-#include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
-#include "framering/common/segment.hpp"
+#include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 #include "framering/record/recording.hpp"
 
 namespace framering::record {
 namespace {
 
-using namespace std::chrono_literals;
+ring::ReaderOptions reader_options(const RecordOptions& o) {
+  return {.name = o.name,
+          .kind = ring::ConsumerKind::Every,
+          .stall_timeout = stage::from_seconds(o.stall_timeout_s),
+          .dead_timeout = stage::from_seconds(o.dead_timeout_s)};
+}
 
-constexpr auto kPollTimeout = 100ms;
+RecordingSettings settings_of(const RecordOptions& o, const ring::SegmentHeader& h) {
+  RecordingSettings settings;
+  settings.dest = o.dest;
+  settings.name = o.recording;
+  settings.geometry = PageGeometry{h.width, h.height, static_cast<PixelFormat>(h.pixel_format), o.bigtiff};
+  settings.max_file_bytes = o.max_file_bytes;
+  settings.max_file_frames = o.max_file_frames;
+  settings.direct_io = !o.no_direct_io;
+  return settings;
+}
 
-std::chrono::nanoseconds seconds_to_ns(double s) { return std::chrono::nanoseconds{static_cast<std::int64_t>(s * 1e9)}; }
+/// What the recording loop did.
+struct Outcome {
+  stage::RateReport recorded;  ///< frames appended (and their page bytes)
+  std::uint64_t duplicates = 0;
+  std::uint64_t torn = 0;
+  std::optional<RecordFailure> failure;
+  nlohmann::json stop = {{"reason", "frames"}};
+};
+
+// Reads one frame (when one comes within kPollPeriod) and appends it to the recording; the frame
+// is released only once it is on disk and indexed. Returns false when the recording failed.
+bool record_one(ring::RingReader& reader, Recording& recording, std::uint64_t page_bytes, Outcome& out) {
+  auto frame = reader.read(stage::kPollPeriod);
+  if (!frame) return true;
+  if (frame->gap) {
+    spdlog::warn("lost frames {}..{} ({} frames): this recorder was evicted (too slow or away too long)",
+                 frame->gap->first, frame->gap->last, frame->gap->count());
+  }
+  if (frame->source_frames_lost > 0) {
+    spdlog::warn("the source lost {} frame(s) just before sequence {} (camera frame id {})", frame->source_frames_lost,
+                 frame->sequence, frame->camera_frame_id);
+  }
+  const IndexRow row{0, 0, frame->sequence, frame->timestamp_ns, frame->camera_frame_id, frame->source_frames_lost};
+  auto appended = recording.append(row, frame->pixels.data(), frame->stride_bytes,
+                                   reader.segment().header().slot_stride_bytes);
+  const bool intact = reader.release(*frame);
+  if (!appended) {
+    out.failure = appended.error();
+    return false;
+  }
+  if (*appended == AppendOutcome::Duplicate) {
+    ++out.duplicates;
+    return true;
+  }
+  out.recorded.count(1, page_bytes);
+  if (!intact) {
+    ++out.torn;
+    spdlog::error("frame {} was overwritten while it was written (this recorder was evicted meanwhile): its page "
+                  "in the recording is damaged",
+                  frame->sequence);
+  }
+  return true;
+}
+
+// Records until --frames, a failure, or, after SIGINT/SIGTERM, until the cursor reaches what was
+// published when the signal came (the drain).
+void record_frames(const RecordOptions& o, ring::RingReader& reader, Recording& recording, std::uint64_t page_bytes,
+                   Outcome& out) {
+  std::optional<std::uint64_t> drain_until;
+  for (;;) {
+    if (!drain_until && stop_requested()) {
+      drain_until = reader.published();
+      out.stop = {{"reason", fmt::format("signal {}", stage::end_reason(""))}};
+      spdlog::info("stop requested: draining up to sequence {} ({} frames still in the ring)", *drain_until,
+                   *drain_until > reader.cursor() ? *drain_until - reader.cursor() : 0);
+    }
+    if (drain_until && reader.cursor() >= *drain_until) return;
+    if (o.frames > 0 && out.recorded.frames() >= o.frames) return;
+    out.recorded.log_if_due([&] {
+      return fmt::format("{} frames so far, {} lost", out.recorded.frames(), recording.tally().ring_lost());
+    });
+    if (!record_one(reader, recording, page_bytes, out)) return;
+  }
+}
+
+// Logs the summary line and returns the JSON summary (see the footer of `framering record --help`).
+nlohmann::json summarise(const Recording& recording, const nlohmann::json& manifest, const Outcome& out,
+                         std::uint64_t lost, int exit_code) {
+  const RecordingTally& t = recording.tally();
+  const stage::Throughput run = out.recorded.total();
+  const double bytes_per_s = run.seconds > 0 ? static_cast<double>(recording.bytes_written()) / run.seconds : 0.0;
+  nlohmann::json summary = {{"recording", recording.folder().string()},
+                            {"recorded", run.frames},
+                            {"frames_recorded_total", t.frames()},
+                            {"lost", lost},
+                            {"torn", out.torn},
+                            {"duplicates_skipped", out.duplicates},
+                            {"gaps", manifest.value("gaps", nlohmann::json::array()).size()},
+                            {"source_frames_lost", t.source_lost()},
+                            {"complete", t.complete() && out.torn == 0},
+                            {"files", t.parts().size()},
+                            {"resumed", recording.resumed()},
+                            {"bytes", recording.bytes_written()},
+                            {"seconds", run.seconds},
+                            {"frames_per_s", run.frames_per_s()},
+                            {"bytes_per_s", bytes_per_s},
+                            {"stop", out.stop},
+                            {"exit_code", exit_code}};
+  if (manifest.contains("manifest_error")) summary["manifest_error"] = manifest["manifest_error"];
+  spdlog::info("recorded {} frames in {:.1f} s ({:.1f} frames/s, {:.0f} MB/s) into {}: {} lost in the ring, {} lost "
+               "by the source, complete: {}",
+               run.frames, run.seconds, run.frames_per_s(), bytes_per_s / 1e6, recording.folder().string(), lost,
+               t.source_lost(), t.complete() && out.torn == 0 ? "yes" : "NO");
+  return summary;
+}
 
 }  // namespace
 
 int run_record(const RecordOptions& o) {
+  stage::begin("record", o.common, {o.ring});
   // RLIMIT_FSIZE must end in EFBIG (a clear error, a valid file), not in SIGXFSZ's core dump.
   ::signal(SIGXFSZ, SIG_IGN);
   validate_destination(o.dest, o.recording);
-
-  ring::Segment segment = [&] {
-    try {
-      return ring::Segment::open(o.common.instance, o.ring, std::nullopt,
-                                 std::chrono::milliseconds{static_cast<std::int64_t>(o.wait_for_ring_s * 1000)});
-    } catch (const SegmentError& e) {
-      throw SegmentError(fmt::format("ring '{}' of instance '{}' could not be opened after waiting {} s for it: {}",
-                                     o.ring, o.common.instance, o.wait_for_ring_s, e.what()));
-    }
-  }();
-  const ring::SegmentHeader& h = segment.header();
-  const auto format = static_cast<PixelFormat>(h.pixel_format);
-  PageGeometry page{h.width, h.height, format, o.bigtiff};
-  const std::uint64_t slot_stride = h.slot_stride_bytes;
-
-  ring::ReaderOptions ro;
-  ro.name = o.name;
-  ro.kind = ring::ConsumerKind::Every;
-  ro.stall_timeout = seconds_to_ns(o.stall_timeout_s);
-  ro.dead_timeout = seconds_to_ns(o.dead_timeout_s);
-  std::optional<ring::RingReader> reader = ring::RingReader::attach(o.common.instance, o.ring, ro);
-
-  RecordingSettings settings;
-  settings.dest = o.dest;
-  settings.name = o.recording;
-  settings.geometry = page;
-  settings.max_file_bytes = o.max_file_bytes;
-  settings.max_file_frames = o.max_file_frames;
-  settings.direct_io = !o.no_direct_io;
-  const RecordingIdentity identity{o.common.instance, o.ring, o.name, h.segment_id};
-  Recording recording(settings, identity, reader->cursor());
+  std::optional<ring::RingReader> reader =
+      stage::attach_input(o.common.instance, o.ring, reader_options(o),
+                          {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
+  if (!reader) return 0;
+  const ring::SegmentHeader& h = reader->segment().header();
+  const RecordingSettings settings = settings_of(o, h);
+  Recording recording(settings, {o.common.instance, o.ring, o.name, h.segment_id}, reader->cursor());
   spdlog::info("every consumer '{}' of ring '{}' ({}x{} {}, {} slots){}", o.name, o.ring, h.width, h.height,
-               to_string(format), h.slot_count, reader->resumed() ? ", resumed at its cursor" : "");
+               to_string(settings.geometry.pixel_format), h.slot_count,
+               reader->resumed() ? ", resumed at its cursor" : "");
 
-  const std::uint64_t start_ns = monotonic_ns();
-  const auto report_every_ns = static_cast<std::uint64_t>(o.report_interval_s * 1e9);
-  std::uint64_t report_ns = start_ns;
-  std::uint64_t report_frames = 0;
-  std::uint64_t recorded = 0;
-  std::uint64_t duplicates = 0;
-  std::uint64_t torn = 0;
-  std::optional<std::uint64_t> drain_until;
-  std::optional<RecordFailure> failure;
-  nlohmann::json stop = {{"reason", "frames"}};
-
-  for (;;) {
-    if (!drain_until && stop_requested()) {
-      drain_until = ring::at(segment.control().cursor.published).load(std::memory_order_acquire);
-      stop = {{"reason", fmt::format("signal {}", stop_signal() == SIGINT ? "SIGINT" : "SIGTERM")}};
-      spdlog::info("stop requested: draining up to sequence {} ({} frames still in the ring)", *drain_until,
-                   *drain_until > reader->cursor() ? *drain_until - reader->cursor() : 0);
-    }
-    if (drain_until && reader->cursor() >= *drain_until) break;
-    if (o.frames > 0 && recorded >= o.frames) break;
-    const std::uint64_t now_ns = monotonic_ns();
-    if (report_every_ns > 0 && now_ns - report_ns >= report_every_ns) {
-      const double s = static_cast<double>(now_ns - report_ns) / 1e9;
-      spdlog::info("{:.1f} frames/s recorded ({:.0f} MB/s); {} frames so far, {} lost",
-                   static_cast<double>(recorded - report_frames) / s,
-                   static_cast<double>((recorded - report_frames) * page.page_bytes()) / s / 1e6, recorded,
-                   recording.tally().ring_lost());
-      report_ns = now_ns;
-      report_frames = recorded;
-    }
-    auto frame = reader->read(kPollTimeout);
-    if (!frame) continue;
-    if (frame->gap) {
-      spdlog::warn("lost frames {}..{} ({} frames): this recorder was evicted (too slow or away too long)",
-                   frame->gap->first, frame->gap->last, frame->gap->count());
-    }
-    if (frame->source_frames_lost > 0) {
-      spdlog::warn("the source lost {} frame(s) just before sequence {} (camera frame id {})", frame->source_frames_lost,
-                   frame->sequence, frame->camera_frame_id);
-    }
-    const IndexRow row{0, 0, frame->sequence, frame->timestamp_ns, frame->camera_frame_id, frame->source_frames_lost};
-    auto appended = recording.append(row, frame->pixels.data(), frame->stride_bytes, slot_stride);
-    const bool intact = reader->release(*frame);
-    if (!appended) {
-      failure = appended.error();
-      break;
-    }
-    if (*appended == AppendOutcome::Duplicate) {
-      ++duplicates;
-      continue;
-    }
-    ++recorded;
-    if (!intact) {
-      ++torn;
-      spdlog::error("frame {} was overwritten while it was written (this recorder was evicted meanwhile): its page "
-                    "in the recording is damaged",
-                    frame->sequence);
-    }
-  }
+  Outcome out{.recorded = stage::RateReport("recorded", stage::from_seconds(o.report_interval_s))};
+  record_frames(o, *reader, recording, settings.geometry.page_bytes(), out);
 
   const ring::ConsumerCounters counters = reader->counters();
-  if (failure) {
-    spdlog::error("{}", failure->message);
-    stop = {{"reason", "error"}, {"message", failure->message}, {"errno", failure->error}};
+  if (out.failure) {
+    spdlog::error("{}", out.failure->message);
+    out.stop = {{"reason", "error"}, {"message", out.failure->message}, {"errno", out.failure->error}};
   }
   reader.reset();  // detach first: the producer must never wait on a recorder that is closing files
-  if (stop_signal() != 0 && !failure) spdlog::info("drained; closing the recording");
-  const nlohmann::json manifest = recording.close(stop);
-  const double seconds = static_cast<double>(monotonic_ns() - start_ns) / 1e9;
-  const RecordingTally& t = recording.tally();
-  const std::uint64_t lost = std::max(t.ring_lost(), counters.frames_lost);
-  const int exit_code = failure ? 2 : (lost > 0 || torn > 0) ? 3 : 0;
-  spdlog::info("recorded {} frames in {:.1f} s ({:.1f} frames/s, {:.0f} MB/s) into {}: {} lost in the ring, {} lost "
-               "by the source, complete: {}",
-               recorded, seconds, seconds > 0 ? static_cast<double>(recorded) / seconds : 0.0,
-               seconds > 0 ? static_cast<double>(recording.bytes_written()) / seconds / 1e6 : 0.0,
-               recording.folder().string(), lost, t.source_lost(), t.complete() && torn == 0 ? "yes" : "NO");
-  nlohmann::json summary = {{"recording", recording.folder().string()},
-                            {"recorded", recorded},
-                            {"frames_recorded_total", t.frames()},
-                            {"lost", lost},
-                            {"torn", torn},
-                            {"duplicates_skipped", duplicates},
-                            {"gaps", manifest.value("gaps", nlohmann::json::array()).size()},
-                            {"source_frames_lost", t.source_lost()},
-                            {"complete", t.complete() && torn == 0},
-                            {"files", t.parts().size()},
-                            {"resumed", recording.resumed()},
-                            {"bytes", recording.bytes_written()},
-                            {"seconds", seconds},
-                            {"frames_per_s", seconds > 0 ? static_cast<double>(recorded) / seconds : 0.0},
-                            {"bytes_per_s", seconds > 0 ? static_cast<double>(recording.bytes_written()) / seconds : 0.0},
-                            {"stop", stop},
-                            {"exit_code", exit_code}};
-  if (manifest.contains("manifest_error")) summary["manifest_error"] = manifest["manifest_error"];
-  std::printf("%s\n", summary.dump().c_str());
-  std::fflush(stdout);
-  if (exit_code == 3) spdlog::error("lost {} frames: exit code 3", lost + torn);
+  if (stop_requested() && !out.failure) spdlog::info("drained; closing the recording");
+  const nlohmann::json manifest = recording.close(out.stop);
+  const std::uint64_t lost = std::max(recording.tally().ring_lost(), counters.frames_lost);
+  const int exit_code = out.failure ? 2 : (lost > 0 || out.torn > 0) ? 3 : 0;
+  stage::print_summary(summarise(recording, manifest, out, lost, exit_code));
+  if (exit_code == 3) spdlog::error("lost {} frames: exit code 3", lost + out.torn);
   return exit_code;
 }
 
@@ -238,11 +239,7 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->callback([o, &command] {
-    command.action = [o] {
-      setup_logging("record", o->common.log_level);
-      install_stop_handlers();
-      return run_record(*o);
-    };
+    command.action = [o] { return run_record(*o); };
     command.rings = [o] {
       return std::vector<RingUse>{{.ring = o->ring,
                                    .role = RingRole::ConsumesEvery,

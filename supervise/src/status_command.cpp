@@ -2,9 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,18 +31,6 @@ struct StatusOptions {
   bool remove_stale = false;
 };
 
-std::vector<std::string> all_instances() {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    const std::string file = entry.path().filename().string();
-    if (!file.starts_with("framering.")) continue;
-    const auto dot = file.find('.', 10);
-    if (dot != std::string::npos) names.insert(file.substr(10, dot - 10));
-  }
-  return {names.begin(), names.end()};
-}
-
 // A segment a producer is creating right now is 0 bytes long or has magic 0 for a moment:
 // give the creator a second before calling it unreadable.
 bool is_being_created(const std::string& instance, const std::string& ring) {
@@ -59,7 +45,7 @@ bool is_being_created(const std::string& instance, const std::string& ring) {
 // One pass: prints every ring, returns 2 when any could not be read.
 int show_once(const StatusOptions& options) {
   const std::vector<std::string> instances =
-      options.all_instances ? all_instances() : std::vector<std::string>{options.common.instance};
+      options.all_instances ? ring::Segment::list_instances() : std::vector<std::string>{options.common.instance};
   nlohmann::json json = nlohmann::json::array();
   std::string text;
   int exit_code = 0;
@@ -112,7 +98,6 @@ int show_once(const StatusOptions& options) {
 
 int run_status(const StatusOptions& options) {
   setup_logging("status", options.common.log_level);
-  if (!options.all_instances) ring::Segment::validate_name("instance", options.common.instance);
   if (!options.watch) return show_once(options);
   install_stop_handlers();
   int exit_code = 0;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -316,6 +317,58 @@ std::string open_error(const std::string& instance, const std::string& ring, std
     return e.what();
   }
   return "";
+}
+
+TEST_F(RingTest, PublishedIsWhatTheProducerPublishedAsTheReaderAndTheSegmentSeeIt) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  EXPECT_EQ(sut.published(), 0U);
+
+  for (int i = 0; i < 3; ++i) publish_one(writer);
+
+  EXPECT_EQ(sut.published(), 3U);
+  EXPECT_EQ(writer.segment().published(), 3U);
+  EXPECT_EQ(sut.cursor(), 0U) << "nothing read yet: three frames to drain";
+}
+
+TEST_F(RingTest, BlockedTimeGrowsWhileTheProducerWaitsForAnEveryConsumer) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(2));
+  auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  publish_one(sut);
+  publish_one(sut);
+  EXPECT_EQ(sut.blocked_ns(), 0U);
+
+  EXPECT_FALSE(sut.claim(1ms).has_value());
+
+  EXPECT_GE(sut.blocked_ns(), 1'000'000U) << "it waited the whole claim timeout";
+}
+
+TEST_F(RingTest, FindConsumerGivesANamedConsumersStateAndCountersAndNothingForAnotherName) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  publish_one(writer);
+  auto frame = reader.read(1s);
+  ASSERT_TRUE(frame.has_value());
+  ASSERT_TRUE(reader.release(*frame));
+
+  const auto sut = find_consumer(writer.segment(), "rec");
+
+  ASSERT_TRUE(sut.has_value());
+  EXPECT_EQ(sut->state, ConsumerState::Active);
+  EXPECT_EQ(sut->kind, ConsumerKind::Every);
+  EXPECT_EQ(sut->cursor, 1U);
+  EXPECT_EQ(sut->frames_read, 1U);
+  EXPECT_FALSE(find_consumer(writer.segment(), "view").has_value());
+}
+
+TEST_F(RingTest, ASegmentExistsByNameAndItsInstanceIsListed) {
+  EXPECT_FALSE(Segment::exists(instance_, "raw"));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+
+  EXPECT_TRUE(Segment::exists(instance_, "raw"));
+  const auto instances = Segment::list_instances();
+  EXPECT_EQ(std::count(instances.begin(), instances.end(), instance_), 1);
+  EXPECT_TRUE(std::is_sorted(instances.begin(), instances.end()));
 }
 
 TEST_F(RingTest, OpeningAMissingRingNamesItAndSaysWhatToStart) {

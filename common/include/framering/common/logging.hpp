@@ -8,7 +8,8 @@
 namespace framering {
 
 /// Installs the default logger "framering-<stage>[pid]" on stderr at `level` (trace, debug,
-/// info, warn, error, critical, off). Throws ConfigError naming the level when it is unknown.
+/// info, warn, error, critical, off); a second call replaces it. Throws ConfigError naming the
+/// level when it is unknown.
 void setup_logging(std::string_view stage, std::string_view level);
 
 /// The level names setup_logging() accepts, for --help and CLI checks.

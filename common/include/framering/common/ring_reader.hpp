@@ -138,6 +138,10 @@ class RingReader {
   [[nodiscard]] const Segment& segment() const noexcept { return segment_; }
   [[nodiscard]] bool is_producer_alive() const noexcept;
 
+  /// Frames the producer has published so far (Segment::published): with cursor(), what an
+  /// Every consumer still has to read, e.g. to drain the ring before it stops.
+  [[nodiscard]] std::uint64_t published() const noexcept;
+
  private:
   RingReader(Segment segment, std::uint32_t index, ConsumerKind kind, std::string name, bool resumed);
   [[nodiscard]] ConsumerEntry& entry() const noexcept { return segment_.consumer(index_); }
@@ -161,15 +165,12 @@ class RingReader {
   RateWindow rate_;
 };
 
-/// Attaches like RingReader::attach, but first waits up to `wait` for the ring's producer to
-/// create the segment (a consumer started before its producer, as `framering run` does), polling
-/// every 20 ms (start-up only) and logging once that it waits. Returns nullopt when
-/// `should_stop` says so while waiting (SIGINT/SIGTERM). Throws SegmentError naming the segment
-/// path and `wait_option` (the option the user sets `wait` with) when the ring does not appear
-/// in time, and every error RingReader::attach throws.
+/// Attaches like RingReader::attach, but first waits for the ring's producer to create the
+/// segment (a consumer started before its producer, as `framering run` does): see
+/// open_when_created. Returns nullopt when `wait.should_stop` says so while waiting
+/// (SIGINT/SIGTERM). Throws SegmentError naming the segment path and `wait.option` when the
+/// ring does not appear within `wait.timeout`, and every error RingReader::attach throws.
 [[nodiscard]] std::optional<RingReader> attach_when_created(std::string_view instance, std::string_view ring,
-                                                            const ReaderOptions& options,
-                                                            std::chrono::milliseconds wait,
-                                                            std::string_view wait_option, bool (*should_stop)());
+                                                            const ReaderOptions& options, const CreationWait& wait);
 
 }  // namespace framering::ring

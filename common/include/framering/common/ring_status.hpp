@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -58,6 +60,11 @@ struct RingStatus {
 /// the entries consumers left when they detached (state Free, name and counters intact until
 /// the entry is reused): what the supervisor's summary reads after the stages have exited.
 [[nodiscard]] RingStatus read_status(const Segment& segment, bool include_detached = false);
+
+/// The entry of the consumer named `name` that is in use (attaching, active or evicted), as
+/// read_status shows it: its state, cursor and counters. nullopt when no entry in use has that
+/// name (never attached, or detached). Reads without attaching, like read_status.
+[[nodiscard]] std::optional<ConsumerStatus> find_consumer(const Segment& segment, std::string_view name);
 
 /// The snapshot as JSON (keys as the field names above).
 [[nodiscard]] nlohmann::json to_json(const RingStatus& status);

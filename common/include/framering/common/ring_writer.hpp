@@ -96,6 +96,10 @@ class RingWriter {
   [[nodiscard]] bool reattached() const noexcept { return reattached_; }
   [[nodiscard]] const Segment& segment() const noexcept { return segment_; }
 
+  /// Total ns producers of this ring (this one and those before it) spent waiting in claim()
+  /// for every consumers to free a slot.
+  [[nodiscard]] std::uint64_t blocked_ns() const noexcept;
+
  private:
   explicit RingWriter(Segment segment, bool reattached);
   [[nodiscard]] int find_blocking_consumer(std::uint64_t sequence) const noexcept;

@@ -100,6 +100,18 @@ class Segment {
   /// Whether any participant recorded in the segment (producer or consumer) is alive.
   [[nodiscard]] bool has_live_participant() const noexcept;
 
+  /// Frames published over the segment's life: the producer's cursor, so the newest frame is
+  /// published() - 1. Acquire load: pairs with the store in RingWriter::publish, so the frames
+  /// below it are complete when a caller reads them.
+  [[nodiscard]] std::uint64_t published() const noexcept;
+
+  /// Whether `instance` has a segment named `ring` (by name only: nothing is opened or checked).
+  /// Throws SegmentError when either name is not valid (segment_name).
+  [[nodiscard]] static bool exists(std::string_view instance, std::string_view ring);
+
+  /// Names of the instances that have at least one segment, sorted, each once.
+  [[nodiscard]] static std::vector<std::string> list_instances();
+
  private:
   struct Mapping;
   Segment(std::unique_ptr<Mapping> mapping, std::string name, std::string ring);
@@ -113,5 +125,23 @@ class Segment {
 
 /// "1920x1080 Mono16, 16 slots" as recorded in a segment header, for error messages.
 [[nodiscard]] std::string describe_header(const SegmentHeader& header);
+
+/// How a consumer waits for a ring whose producer may start after it (as `framering run`
+/// starts its stages).
+struct CreationWait {
+  std::chrono::nanoseconds timeout{0};  ///< how long to wait for the producer to create the ring
+  std::string_view option;              ///< the option that sets `timeout`, named in the error
+  std::string_view role = "ring";       ///< how errors name the ring: "ring", "input ring"
+  bool (*should_stop)() = nullptr;      ///< polled while waiting: true ends the wait (SIGINT/SIGTERM)
+};
+
+/// Opens `instance`'s `ring` like Segment::open, first waiting up to `wait.timeout` for its
+/// producer to create it: polls every 20 ms (start-up only), logs once that it waits, and gives
+/// a segment that has just appeared a second to get its header. Returns nullopt when
+/// `wait.should_stop` says so while waiting. Throws SegmentError naming the role, ring,
+/// instance, segment path, the wait and `wait.option` when the ring does not appear in time,
+/// and every error Segment::open throws for a ring that is there.
+[[nodiscard]] std::optional<Segment> open_when_created(std::string_view instance, std::string_view ring,
+                                                       const CreationWait& wait);
 
 }  // namespace framering::ring
