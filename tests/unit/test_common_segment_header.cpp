@@ -141,9 +141,9 @@ TEST(ValidateHeader, RefusesAFileShorterThanTheHeaderSaysNamingBothSizes) {
 TEST(ValidateHeader, RefusesFewerBytesThanAHeaderWithoutReadingThem) {
   const HeaderBytes sound;
 
-  const std::string message = refusal(
-      validate_header(std::span(sound.bytes).first(100), sound.file_size_bytes, std::nullopt), HeaderProblem::Truncated);
+  const auto result = validate_header(std::span(sound.bytes).first(100), sound.file_size_bytes, std::nullopt);
 
+  const std::string message = refusal(result, HeaderProblem::Truncated);
   EXPECT_TRUE(contains(message, fmt::format("100 B, smaller than its {} B header", sizeof(SegmentHeader))))
       << message;
 }

@@ -3,6 +3,7 @@
 #include <tiffio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -148,6 +149,41 @@ TEST(TiffStackWriter, PagesStayPageAlignedAndAClassicFileHoldsAtMost1034FullHdFr
   EXPECT_TRUE(sut.fits_another_page(0));
   EXPECT_TRUE(sut.fits_another_page(g.page_bytes()));  // the first page always goes, whatever the limit
   EXPECT_EQ(kClassicTiffMaxBytes / g.page_bytes(), 1034U);
+}
+
+TEST(CutTiffStack, ClassicStackCutToTwoPagesReadsBackAsThoseTwoPages) {
+  TempDir dir;
+  const PageGeometry g{64, 48, PixelFormat::Mono16, false};
+  ASSERT_EQ(write_pages(dir.path() / "a.tif", g, 128, 4), 4U);
+
+  const auto cut = cut_tiff_stack(dir.path() / "a.tif", g, 2);
+
+  ASSERT_TRUE(cut.has_value()) << cut.error().what;
+  EXPECT_EQ(fs::file_size(dir.path() / "a.tif"), 2 * g.page_bytes());
+  EXPECT_EQ(check_with_libtiff(dir.path() / "a.tif", g, 0), 2U);
+}
+
+TEST(CutTiffStack, BigTiffStackCutToOnePageReadsBackAsThatPage) {
+  TempDir dir;
+  const PageGeometry g{37, 11, PixelFormat::Mono8, true};
+  ASSERT_EQ(write_pages(dir.path() / "b.tif", g, 37, 3), 3U);
+
+  const auto cut = cut_tiff_stack(dir.path() / "b.tif", g, 1);
+
+  ASSERT_TRUE(cut.has_value()) << cut.error().what;
+  EXPECT_EQ(fs::file_size(dir.path() / "b.tif"), g.page_bytes());
+  EXPECT_EQ(check_with_libtiff(dir.path() / "b.tif", g, 0), 1U);
+}
+
+TEST(CutTiffStack, MissingFileIsAFailureSayingItCouldNotOpenIt) {
+  TempDir dir;
+  const PageGeometry g{64, 48, PixelFormat::Mono16, false};
+
+  const auto cut = cut_tiff_stack(dir.path() / "none.tif", g, 1);
+
+  ASSERT_FALSE(cut.has_value());
+  EXPECT_EQ(cut.error().error, ENOENT);
+  EXPECT_EQ(cut.error().what, "opening");
 }
 
 TEST(RecordingTally, HolesInTheSequenceAreEvictedGapsAndSourceDropsAreReportedButComplete) {
