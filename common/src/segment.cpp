@@ -61,6 +61,18 @@ std::string geometry_text(std::uint32_t width, std::uint32_t height, std::uint32
                      to_string(static_cast<PixelFormat>(pixel_format)), pixel_format, stride, slots);
 }
 
+// The geometry a header records, as given (validate_header checks it).
+RingGeometry geometry_of(const SegmentHeader& h) noexcept {
+  RingGeometry g;
+  g.width = h.width;
+  g.height = h.height;
+  g.pixel_format = static_cast<PixelFormat>(h.pixel_format);
+  g.stride_bytes = h.stride_bytes;
+  g.slot_count = h.slot_count;
+  g.max_consumers = h.max_consumers;
+  return g;
+}
+
 // Opens segment `name` read-write once it exists and is at least a header long, polling every
 // 20 ms until `deadline_ns` (CLOCK_MONOTONIC); stores its size in `size_bytes`. Between the
 // creator's shm_open and ftruncate the segment is 0 bytes long: a creator at work within the
@@ -124,13 +136,7 @@ std::optional<std::string> find_inconsistency(const SegmentHeader& h) {
   if (h.max_consumers < 1 || h.max_consumers > kMaxConsumers) {
     return fmt::format("max_consumers is {}, expected 1..{}", h.max_consumers, kMaxConsumers);
   }
-  RingGeometry recorded;
-  recorded.width = h.width;
-  recorded.height = h.height;
-  recorded.pixel_format = static_cast<PixelFormat>(h.pixel_format);
-  recorded.stride_bytes = h.stride_bytes;
-  recorded.slot_count = h.slot_count;
-  recorded.max_consumers = h.max_consumers;
+  const RingGeometry recorded = geometry_of(h);
   try {
     recorded.validate();
   } catch (const ConfigError& e) {
@@ -141,10 +147,9 @@ std::optional<std::string> find_inconsistency(const SegmentHeader& h) {
     if (recorded_value == recomputed) return std::nullopt;
     return fmt::format("{} is {}, {} gives {}", field, recorded_value, from, recomputed);
   };
-  const std::uint64_t min_stride = std::uint64_t{h.width} * bytes_per_pixel(recorded.pixel_format);
-  if (auto d = differs("bytes_per_pixel", h.bytes_per_pixel, bytes_per_pixel(recorded.pixel_format), "its pixel format")) {
-    return d;
-  }
+  const std::uint32_t format_bytes_per_pixel = bytes_per_pixel(recorded.pixel_format);
+  if (auto d = differs("bytes_per_pixel", h.bytes_per_pixel, format_bytes_per_pixel, "its pixel format")) return d;
+  const std::uint64_t min_stride = std::uint64_t{h.width} * format_bytes_per_pixel;
   if (h.stride_bytes < min_stride) {
     return fmt::format("stride_bytes is {}, below width x bytes_per_pixel = {}", h.stride_bytes, min_stride);
   }
@@ -357,17 +362,7 @@ std::vector<std::string> Segment::list_rings(std::string_view instance) {
   return rings;
 }
 
-RingGeometry Segment::geometry() const noexcept {
-  const SegmentHeader& h = header();
-  RingGeometry g;
-  g.width = h.width;
-  g.height = h.height;
-  g.pixel_format = static_cast<PixelFormat>(h.pixel_format);
-  g.stride_bytes = h.stride_bytes;
-  g.slot_count = h.slot_count;
-  g.max_consumers = h.max_consumers;
-  return g;
-}
+RingGeometry Segment::geometry() const noexcept { return geometry_of(header()); }
 
 Segment::TableLock::TableLock(int fd) noexcept : fd_(fd) {
   while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {

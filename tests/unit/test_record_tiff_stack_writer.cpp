@@ -151,29 +151,31 @@ TEST(TiffStackWriter, PagesStayPageAlignedAndAClassicFileHoldsAtMost1034FullHdFr
   EXPECT_EQ(kClassicTiffMaxBytes / g.page_bytes(), 1034U);
 }
 
-TEST(CutTiffStack, ClassicStackCutToTwoPagesReadsBackAsThoseTwoPages) {
-  TempDir dir;
-  const PageGeometry g{64, 48, PixelFormat::Mono16, false};
-  ASSERT_EQ(write_pages(dir.path() / "a.tif", g, 128, 4), 4U);
+struct CutCase {
+  PageGeometry geometry;
+  std::uint64_t written = 0;
+  std::uint64_t kept = 0;
+};
 
-  const auto cut = cut_tiff_stack(dir.path() / "a.tif", g, 2);
+class CutTiffStackTo : public ::testing::TestWithParam<CutCase> {};
+
+TEST_P(CutTiffStackTo, ItsFirstPagesWhichReadBackWithLibtiff) {
+  const CutCase c = GetParam();
+  TempDir dir;
+  const fs::path path = dir.path() / "a.tif";
+  const std::uint64_t row_bytes = std::uint64_t{c.geometry.width} * bytes_per_pixel(c.geometry.pixel_format);
+  ASSERT_EQ(write_pages(path, c.geometry, row_bytes, c.written), c.written);
+
+  const auto cut = cut_tiff_stack(path, c.geometry, c.kept);
 
   ASSERT_TRUE(cut.has_value()) << cut.error().what;
-  EXPECT_EQ(fs::file_size(dir.path() / "a.tif"), 2 * g.page_bytes());
-  EXPECT_EQ(check_with_libtiff(dir.path() / "a.tif", g, 0), 2U);
+  EXPECT_EQ(fs::file_size(path), c.kept * c.geometry.page_bytes());
+  EXPECT_EQ(check_with_libtiff(path, c.geometry, 0), c.kept);
 }
 
-TEST(CutTiffStack, BigTiffStackCutToOnePageReadsBackAsThatPage) {
-  TempDir dir;
-  const PageGeometry g{37, 11, PixelFormat::Mono8, true};
-  ASSERT_EQ(write_pages(dir.path() / "b.tif", g, 37, 3), 3U);
-
-  const auto cut = cut_tiff_stack(dir.path() / "b.tif", g, 1);
-
-  ASSERT_TRUE(cut.has_value()) << cut.error().what;
-  EXPECT_EQ(fs::file_size(dir.path() / "b.tif"), g.page_bytes());
-  EXPECT_EQ(check_with_libtiff(dir.path() / "b.tif", g, 0), 1U);
-}
+INSTANTIATE_TEST_SUITE_P(ClassicAndBigTiff, CutTiffStackTo,
+                         ::testing::Values(CutCase{{64, 48, PixelFormat::Mono16, false}, 4, 2},
+                                           CutCase{{37, 11, PixelFormat::Mono8, true}, 3, 1}));
 
 TEST(CutTiffStack, MissingFileIsAFailureSayingItCouldNotOpenIt) {
   TempDir dir;
