@@ -58,8 +58,9 @@ std::uint64_t initial_cursor(ConsumerKind kind, std::uint64_t published) {
 // Every step below runs with the consumer-table lock held: RingReader::attach takes it once,
 // after Segment::open, and keeps it across all its attempts (sleeps included) until it returns
 // or throws. The lock keeps out other attaching and detaching consumers and an attaching
-// producer; the producer's Active -> Evicted CAS on every-consumer entries does not take it,
-// which is why `state` and `pid` are still changed with compare-and-swap.
+// producer. The producer's Active -> Evicted CAS on every-consumer entries does not take it,
+// nor would a process attaching without it: that is why `state` and `pid` are still changed
+// with compare-and-swap here.
 
 constexpr int kAttachAttempts = 200;
 
@@ -113,8 +114,9 @@ bool take_over_entry(ConsumerEntry& e, std::uint32_t old_pid, const AttachReques
 // Step 1, under the table lock: the entries that are not Free and hold the request's name, in
 // index order. A Claiming one belongs to a process that died mid-attach (it is freed and the
 // scan goes on) or to a live one attaching without the lock (PeerBusy). The first other one is
-// taken over if its process is dead (Resumed). Throws SegmentError when its process is alive
-// (the name is in use) or it was attached as the other kind.
+// taken over if its process is dead (Resumed; PeerBusy and the scan goes on if another process
+// took it first). Throws SegmentError when its process is alive (the name is in use) or it was
+// attached as the other kind.
 OwnEntry resume_own_entry(Segment& segment, const AttachRequest& request) {
   OwnEntry found;
   for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
@@ -186,11 +188,11 @@ bool lower_entry_holds_name(const Segment& segment, std::uint32_t index, std::st
   return held;
 }
 
-// Step 2, under the table lock: claims the first Free entry (CAS Free -> Claiming) and fills it
+// Step 3, under the table lock: claims the first Free entry (CAS Free -> Claiming) and fills it
 // for a new consumer; returns its index. nullopt when no entry is Free, or when, with this entry
 // Active, a lower one turns out to hold the same name: two processes attaching the same name at
 // once (one of them without the lock) each took a free entry, and the one at the higher index
-// gives its entry back (the caller then goes on with step 3, as when the table is full).
+// gives its entry back (the caller then goes on with step 4, as when the table is full).
 std::optional<std::uint32_t> take_free_entry(Segment& segment, const AttachRequest& request) {
   for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
     ConsumerEntry& e = segment.consumer(i);
@@ -209,7 +211,7 @@ std::optional<std::uint32_t> take_free_entry(Segment& segment, const AttachReque
   return std::nullopt;
 }
 
-// Step 3, under the table lock: frees (CAS -> Free) every entry whose process is dead and that
+// Step 4, under the table lock: frees (CAS -> Free) every entry whose process is dead and that
 // holds nothing the producer waits for: newest consumers, and every consumers that are Evicted
 // or stuck Claiming (an Active every consumer gates the producer: its frames are owed until the
 // producer evicts it). Returns whether it freed any.
@@ -258,9 +260,10 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
                               .dead_timeout_ns = static_cast<std::uint64_t>(options.dead_timeout.count())};
 
   // Under the consumer-table lock, so that two processes attaching the same name (or a Python
-  // reader, which has no CAS) cannot take the same entry.
+  // reader, which has no CAS) cannot take the same entry. Step numbers: docs/ring-layout.md §10.
   const Segment::TableLock table_lock = segment.lock_consumer_table();
   for (int attempt = 0; attempt < kAttachAttempts; ++attempt) {
+    // 1. Our name's entry, left by a dead process: resume it.
     const OwnEntry own = resume_own_entry(segment, request);
     if (own.outcome == OwnEntry::Outcome::Resumed) {
       RingReader reader(std::move(segment), own.index, options.kind, name, true);
@@ -268,13 +271,17 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
                    own.was_evicted ? " (it was evicted meanwhile)" : "");
       return reader;
     }
+    // 2. A live peer is mid-attach under our name: give it a moment (the lock stays held).
     if (own.outcome == OwnEntry::Outcome::PeerBusy) {
-      std::this_thread::sleep_for(std::chrono::milliseconds{1});  // a peer is mid-attach; retry
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
       continue;
     }
+    // 3. A free entry: a new consumer.
     if (const auto index = take_free_entry(segment, request)) {
       return RingReader(std::move(segment), *index, options.kind, name, false);
     }
+    // 4. The table is full: free the entries of dead processes the producer does not wait for,
+    // and look again; nothing to free on any attempt but the first is an error.
     if (!reclaim_dead_entries(segment, ring) && attempt > 0) {
       throw SegmentError(fmt::format("ring {} (/dev/shm/{}): its consumer table is full ({} entries, all held by "
                                      "live processes or by every-consumers the producer still waits for)",
