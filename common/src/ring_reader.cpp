@@ -53,6 +53,184 @@ std::uint64_t initial_cursor(ConsumerKind kind, std::uint64_t published) {
   return published > 0 ? published - 1 : 0;
 }
 
+// ---- attach, step by step (docs/ring-layout.md §10) --------------------------------------------
+// Every step below runs with the consumer-table lock held: RingReader::attach takes it once,
+// after Segment::open, and keeps it across all its attempts (sleeps included) until it returns
+// or throws. The lock keeps out other attaching and detaching consumers and an attaching
+// producer. The producer's Active -> Evicted CAS on every-consumer entries does not take it,
+// nor would a process attaching without it: that is why `state` and `pid` are still changed
+// with compare-and-swap here.
+
+constexpr int kAttachAttempts = 200;
+
+// Who is attaching: everything an entry is filled with, worked out before the lock is taken.
+struct AttachRequest {
+  std::string_view ring;  ///< for messages
+  std::string_view name;
+  ConsumerKind kind;
+  std::uint32_t pid;
+  std::uint64_t start_ticks;  ///< /proc/self/stat field 22: tells a recycled pid apart
+  std::uint64_t stall_timeout_ns;
+  std::uint64_t dead_timeout_ns;
+
+  [[nodiscard]] std::uint32_t kind_code() const noexcept { return static_cast<std::uint32_t>(kind); }
+};
+
+// What looking for the name's own entry found.
+struct OwnEntry {
+  enum class Outcome {
+    Absent,    ///< no entry holds the name (dead mid-attach ones were freed on the way)
+    PeerBusy,  ///< a live process is mid-attach under the name, or won a race for its entry
+    Resumed,   ///< the entry at `index` is ours now
+  } outcome = Outcome::Absent;
+  std::uint32_t index = 0;
+  bool was_evicted = false;  ///< Resumed: the producer had evicted it while its process was dead
+};
+
+// Takes over entry `e`, found holding the request's name for dead process `old_pid`, kind
+// checked. False when another process changed its pid first (it resumed the entry). Keeps the
+// counters, and for an every consumer its cursor and state (if Evicted, it rejoins on its next
+// read); a newest consumer starts again from the newest frame, Active.
+bool take_over_entry(ConsumerEntry& e, std::uint32_t old_pid, const AttachRequest& request,
+                     const ProducerControl& control) {
+  // Start time before pid: a reader of the pair sees (dead pid, new ticks), still dead, never
+  // (our pid, the dead one's ticks).
+  e.identity.start_time_ticks = request.start_ticks;
+  if (!at(e.identity.pid).compare_exchange_strong(old_pid, request.pid, memory_order_seq_cst)) return false;
+  e.identity.stall_timeout_ns = request.stall_timeout_ns;
+  e.identity.dead_timeout_ns = request.dead_timeout_ns;
+  at(e.identity.attach_count).fetch_add(1, memory_order_relaxed);
+  at(e.hot.ready).store(0, memory_order_relaxed);
+  at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
+  if (request.kind == ConsumerKind::Newest) {
+    at(e.hot.cursor).store(initial_cursor(request.kind, at(control.cursor.published).load(memory_order_acquire)),
+                           memory_order_relaxed);
+    at(e.identity.state).store(u32(ConsumerState::Active), memory_order_seq_cst);
+  }
+  return true;
+}
+
+// Step 1, under the table lock: the entries that are not Free and hold the request's name, in
+// index order. A Claiming one belongs to a process that died mid-attach (it is freed and the
+// scan goes on) or to a live one attaching without the lock (PeerBusy). The first other one is
+// taken over if its process is dead (Resumed; PeerBusy and the scan goes on if another process
+// took it first). Throws SegmentError when its process is alive (the name is in use) or it was
+// attached as the other kind.
+OwnEntry resume_own_entry(Segment& segment, const AttachRequest& request) {
+  OwnEntry found;
+  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+    ConsumerEntry& e = segment.consumer(i);
+    const std::uint32_t state = at(e.identity.state).load(memory_order_acquire);
+    if (state == u32(ConsumerState::Free) || entry_name(e) != request.name) continue;
+    const std::uint32_t old_pid = at(e.identity.pid).load(memory_order_acquire);
+    const bool old_alive = is_process_alive(static_cast<pid_t>(old_pid), e.identity.start_time_ticks);
+    if (state == u32(ConsumerState::Claiming)) {
+      if (old_alive) {
+        found.outcome = OwnEntry::Outcome::PeerBusy;
+      } else {
+        std::uint32_t claiming = state;
+        at(e.identity.state).compare_exchange_strong(claiming, u32(ConsumerState::Free), memory_order_seq_cst);
+      }
+      continue;
+    }
+    if (old_alive) {
+      throw SegmentError(fmt::format("ring {} (/dev/shm/{}): consumer name '{}' is in use by live pid {}{}: "
+                                     "choose another name",
+                                     request.ring, segment.name(), request.name, old_pid,
+                                     old_pid == request.pid ? " (this process)" : ""));
+    }
+    if (e.identity.kind != request.kind_code()) {
+      throw SegmentError(fmt::format("ring {} (/dev/shm/{}): consumer '{}' was attached as a {} consumer, not "
+                                     "{}: choose another name",
+                                     request.ring, segment.name(), request.name, kind_name(e.identity.kind),
+                                     kind_name(request.kind_code())));
+    }
+    if (!take_over_entry(e, old_pid, request, segment.control())) {
+      found.outcome = OwnEntry::Outcome::PeerBusy;  // another restart won the race: look again
+      continue;
+    }
+    return {OwnEntry::Outcome::Resumed, i, state == u32(ConsumerState::Evicted)};
+  }
+  return found;
+}
+
+// Fills entry `e`, just claimed (Free -> Claiming), for a new consumer and makes it Active.
+void fill_new_entry(ConsumerEntry& e, const AttachRequest& request, const ProducerControl& control) {
+  e.identity.start_time_ticks = request.start_ticks;  // before pid: see take_over_entry
+  at(e.identity.pid).store(request.pid, memory_order_release);
+  e.identity.kind = request.kind_code();
+  e.identity.attach_count = 1;
+  e.identity.stall_timeout_ns = request.stall_timeout_ns;
+  e.identity.dead_timeout_ns = request.dead_timeout_ns;
+  std::memset(e.identity.name, 0, sizeof e.identity.name);
+  std::memcpy(e.identity.name, request.name.data(), request.name.size());
+  std::memset(&e.counters, 0, sizeof e.counters);
+  std::memset(&e.producer_side, 0, sizeof e.producer_side);
+  at(e.hot.ready).store(0, memory_order_relaxed);
+  at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
+  // Cursor first, then state (both seq_cst): the producer's gating scan loads state, then
+  // cursor, so it never sees this entry Active with a stale cursor.
+  at(e.hot.cursor).store(initial_cursor(request.kind, at(control.cursor.published).load(memory_order_seq_cst)),
+                         memory_order_seq_cst);
+  at(e.identity.state).store(u32(ConsumerState::Active), memory_order_seq_cst);
+}
+
+// Whether an entry below `index` that is not Free holds `name`.
+bool lower_entry_holds_name(const Segment& segment, std::uint32_t index, std::string_view name) {
+  bool held = false;
+  for (std::uint32_t j = 0; j < index; ++j) {
+    const ConsumerEntry& other = segment.consumer(j);
+    if (at(other.identity.state).load(memory_order_acquire) != u32(ConsumerState::Free) && entry_name(other) == name) {
+      held = true;
+    }
+  }
+  return held;
+}
+
+// Step 3, under the table lock: claims the first Free entry (CAS Free -> Claiming) and fills it
+// for a new consumer; returns its index. nullopt when no entry is Free, or when, with this entry
+// Active, a lower one turns out to hold the same name: two processes attaching the same name at
+// once (one of them without the lock) each took a free entry, and the one at the higher index
+// gives its entry back (the caller then goes on with step 4, as when the table is full).
+std::optional<std::uint32_t> take_free_entry(Segment& segment, const AttachRequest& request) {
+  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+    ConsumerEntry& e = segment.consumer(i);
+    std::uint32_t expected = u32(ConsumerState::Free);
+    if (!at(e.identity.state).compare_exchange_strong(expected, u32(ConsumerState::Claiming), memory_order_seq_cst)) {
+      continue;
+    }
+    fill_new_entry(e, request, segment.control());
+    if (lower_entry_holds_name(segment, i, request.name)) {
+      at(e.identity.pid).store(0, memory_order_relaxed);
+      at(e.identity.state).store(u32(ConsumerState::Free), memory_order_seq_cst);
+      return std::nullopt;
+    }
+    return i;
+  }
+  return std::nullopt;
+}
+
+// Step 4, under the table lock: frees (CAS -> Free) every entry whose process is dead and that
+// holds nothing the producer waits for: newest consumers, and every consumers that are Evicted
+// or stuck Claiming (an Active every consumer gates the producer: its frames are owed until the
+// producer evicts it). Returns whether it freed any.
+bool reclaim_dead_entries(Segment& segment, std::string_view ring) {
+  bool reclaimed = false;
+  for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
+    ConsumerEntry& e = segment.consumer(i);
+    std::uint32_t state = at(e.identity.state).load(memory_order_acquire);
+    if (state == u32(ConsumerState::Free)) continue;
+    const bool gating = e.identity.kind == static_cast<std::uint32_t>(ConsumerKind::Every) &&
+                        state == u32(ConsumerState::Active);
+    if (gating || is_process_alive(static_cast<pid_t>(e.identity.pid), e.identity.start_time_ticks)) continue;
+    if (at(e.identity.state).compare_exchange_strong(state, u32(ConsumerState::Free), memory_order_seq_cst)) {
+      spdlog::info("ring {}: reclaimed the entry of dead consumer '{}' (pid {})", ring, entry_name(e), e.identity.pid);
+      reclaimed = true;
+    }
+  }
+  return reclaimed;
+}
+
 }  // namespace
 
 RingReader::RingReader(Segment segment, std::uint32_t index, ConsumerKind kind, std::string name, bool resumed)
@@ -68,129 +246,42 @@ RingReader::RingReader(Segment segment, std::uint32_t index, ConsumerKind kind, 
 RingReader RingReader::attach(std::string_view instance, std::string_view ring, const ReaderOptions& options) {
   Segment segment = Segment::open(instance, ring, options.expected, options.wait_for_segment);
   const auto self = static_cast<std::uint32_t>(::getpid());
-  const std::uint64_t self_start = process_start_ticks(::getpid());
   const std::string name = options.name.empty()
                                ? fmt::format("{}-{}", kind_name(static_cast<std::uint32_t>(options.kind)), self)
                                : options.name;
   validate_consumer_name(segment.name(), name);
-  const auto kind_code = static_cast<std::uint32_t>(options.kind);
-  ProducerControl& control = segment.control();
+  const AttachRequest request{.ring = ring,
+                              .name = name,
+                              .kind = options.kind,
+                              .pid = self,
+                              .start_ticks = process_start_ticks(::getpid()),
+                              .stall_timeout_ns = static_cast<std::uint64_t>(options.stall_timeout.count()),
+                              .dead_timeout_ns = static_cast<std::uint64_t>(options.dead_timeout.count())};
 
-  // Attach under the consumer-table lock, so that two processes attaching the same name (or a
-  // Python reader, which has no CAS) cannot take the same entry.
+  // Under the consumer-table lock, so that two processes attaching the same name (or a Python
+  // reader, which has no CAS) cannot take the same entry. Step numbers: docs/ring-layout.md §10.
   const Segment::TableLock table_lock = segment.lock_consumer_table();
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    bool busy = false;
-    // 1. Our name already has an entry: resume it if its process is gone.
-    for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
-      ConsumerEntry& e = segment.consumer(i);
-      const std::uint32_t state = at(e.identity.state).load(memory_order_acquire);
-      if (state == u32(ConsumerState::Free) || entry_name(e) != name) continue;
-      std::uint32_t old_pid = at(e.identity.pid).load(memory_order_acquire);
-      const bool old_alive = is_process_alive(static_cast<pid_t>(old_pid), e.identity.start_time_ticks);
-      if (state == u32(ConsumerState::Claiming)) {
-        // Attaches hold the table lock, so a Claiming entry is a process that died mid-attach
-        // (or one without the lock): free a dead one, wait briefly for a live one.
-        if (old_alive) {
-          busy = true;
-        } else {
-          std::uint32_t claiming = state;
-          at(e.identity.state).compare_exchange_strong(claiming, u32(ConsumerState::Free), memory_order_seq_cst);
-        }
-        continue;
-      }
-      if (old_alive) {
-        throw SegmentError(fmt::format("ring {} (/dev/shm/{}): consumer name '{}' is in use by live pid {}{}: "
-                                       "choose another name",
-                                       ring, segment.name(), name, old_pid, old_pid == self ? " (this process)" : ""));
-      }
-      if (e.identity.kind != kind_code) {
-        throw SegmentError(fmt::format("ring {} (/dev/shm/{}): consumer '{}' was attached as a {} consumer, not "
-                                       "{}: choose another name",
-                                       ring, segment.name(), name, kind_name(e.identity.kind), kind_name(kind_code)));
-      }
-      // Start time before pid: a reader of the pair sees (dead pid, new ticks), still dead,
-      // never (our pid, the dead one's ticks).
-      e.identity.start_time_ticks = self_start;
-      if (!at(e.identity.pid).compare_exchange_strong(old_pid, self, memory_order_seq_cst)) {
-        busy = true;  // another restart won the race: look again
-        continue;
-      }
-      e.identity.stall_timeout_ns = static_cast<std::uint64_t>(options.stall_timeout.count());
-      e.identity.dead_timeout_ns = static_cast<std::uint64_t>(options.dead_timeout.count());
-      at(e.identity.attach_count).fetch_add(1, memory_order_relaxed);
-      at(e.hot.ready).store(0, memory_order_relaxed);
-      at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
-      if (options.kind == ConsumerKind::Newest) {
-        at(e.hot.cursor).store(initial_cursor(options.kind, at(control.cursor.published).load(memory_order_acquire)),
-                               memory_order_relaxed);
-        at(e.identity.state).store(u32(ConsumerState::Active), memory_order_seq_cst);
-      }
-      RingReader reader(std::move(segment), i, options.kind, name, true);
+  for (int attempt = 0; attempt < kAttachAttempts; ++attempt) {
+    // 1. Our name's entry, left by a dead process: resume it.
+    const OwnEntry own = resume_own_entry(segment, request);
+    if (own.outcome == OwnEntry::Outcome::Resumed) {
+      RingReader reader(std::move(segment), own.index, options.kind, name, true);
       spdlog::info("ring {}: consumer '{}' resumed its entry at cursor {}{}", ring, name, reader.cursor_,
-                   state == u32(ConsumerState::Evicted) ? " (it was evicted meanwhile)" : "");
+                   own.was_evicted ? " (it was evicted meanwhile)" : "");
       return reader;
     }
-    if (busy) {
-      std::this_thread::sleep_for(std::chrono::milliseconds{1});  // a peer is mid-attach; retry
+    // 2. A live peer is mid-attach under our name: give it a moment (the lock stays held).
+    if (own.outcome == OwnEntry::Outcome::PeerBusy) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
       continue;
     }
-    // 2. A free entry.
-    for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
-      ConsumerEntry& e = segment.consumer(i);
-      std::uint32_t expected = u32(ConsumerState::Free);
-      if (!at(e.identity.state).compare_exchange_strong(expected, u32(ConsumerState::Claiming), memory_order_seq_cst)) {
-        continue;
-      }
-      e.identity.start_time_ticks = self_start;  // before pid: see above
-      at(e.identity.pid).store(self, memory_order_release);
-      e.identity.kind = kind_code;
-      e.identity.attach_count = 1;
-      e.identity.stall_timeout_ns = static_cast<std::uint64_t>(options.stall_timeout.count());
-      e.identity.dead_timeout_ns = static_cast<std::uint64_t>(options.dead_timeout.count());
-      std::memset(e.identity.name, 0, sizeof e.identity.name);
-      std::memcpy(e.identity.name, name.data(), name.size());
-      std::memset(&e.counters, 0, sizeof e.counters);
-      std::memset(&e.producer_side, 0, sizeof e.producer_side);
-      at(e.hot.ready).store(0, memory_order_relaxed);
-      at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
-      // Cursor first, then state (both seq_cst): the producer's gating scan loads state, then
-      // cursor, so it never sees this entry Active with a stale cursor.
-      at(e.hot.cursor).store(initial_cursor(options.kind, at(control.cursor.published).load(memory_order_seq_cst)),
-                             memory_order_seq_cst);
-      at(e.identity.state).store(u32(ConsumerState::Active), memory_order_seq_cst);
-      // Two processes attaching the same name at once each took a free entry: the one at the
-      // higher index backs off and resumes the other's.
-      bool duplicate = false;
-      for (std::uint32_t j = 0; j < i; ++j) {
-        const ConsumerEntry& other = segment.consumer(j);
-        if (at(other.identity.state).load(memory_order_acquire) != u32(ConsumerState::Free) && entry_name(other) == name) {
-          duplicate = true;
-        }
-      }
-      if (duplicate) {
-        at(e.identity.pid).store(0, memory_order_relaxed);
-        at(e.identity.state).store(u32(ConsumerState::Free), memory_order_seq_cst);
-        break;
-      }
-      return RingReader(std::move(segment), i, options.kind, name, false);
+    // 3. A free entry: a new consumer.
+    if (const auto index = take_free_entry(segment, request)) {
+      return RingReader(std::move(segment), *index, options.kind, name, false);
     }
-    // 3. The table is full: reclaim entries of dead processes that hold nothing the producer
-    // waits for (newest consumers, evicted or stuck-claiming every consumers).
-    bool reclaimed = false;
-    for (std::uint32_t i = 0; i < segment.max_consumers(); ++i) {
-      ConsumerEntry& e = segment.consumer(i);
-      std::uint32_t state = at(e.identity.state).load(memory_order_acquire);
-      if (state == u32(ConsumerState::Free)) continue;
-      const bool gating = e.identity.kind == static_cast<std::uint32_t>(ConsumerKind::Every) &&
-                          state == u32(ConsumerState::Active);
-      if (gating || is_process_alive(static_cast<pid_t>(e.identity.pid), e.identity.start_time_ticks)) continue;
-      if (at(e.identity.state).compare_exchange_strong(state, u32(ConsumerState::Free), memory_order_seq_cst)) {
-        spdlog::info("ring {}: reclaimed the entry of dead consumer '{}' (pid {})", ring, entry_name(e), e.identity.pid);
-        reclaimed = true;
-      }
-    }
-    if (!reclaimed && attempt > 0) {
+    // 4. The table is full: free the entries of dead processes the producer does not wait for,
+    // and look again; nothing to free on any attempt but the first is an error.
+    if (!reclaim_dead_entries(segment, ring) && attempt > 0) {
       throw SegmentError(fmt::format("ring {} (/dev/shm/{}): its consumer table is full ({} entries, all held by "
                                      "live processes or by every-consumers the producer still waits for)",
                                      ring, segment.name(), segment.max_consumers()));

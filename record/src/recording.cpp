@@ -333,16 +333,12 @@ void Recording::resume() {
     const fs::path last_path = folder_ / part_file_name(last_part);
     const auto size = fs::file_size(last_path, ec);
     if (!ec && indexed > 0 && size > indexed * want.page_bytes()) {
-      const int fd = ::open(last_path.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd >= 0) {
-        const std::uint64_t zero = 0;
-        const auto field = static_cast<off_t>(next_ifd_field_offset(want, indexed - 1));
-        const bool cut = ::pwrite(fd, &zero, want.bigtiff ? 8 : 4, field) == (want.bigtiff ? 8 : 4) &&
-                         ::ftruncate(fd, static_cast<off_t>(indexed * want.page_bytes())) == 0;
-        ::close(fd);
-        spdlog::warn("{}: {} after its {} indexed page(s) (a crash between writing and indexing a frame)",
-                     last_path.string(), cut ? "cut the unindexed tail" : "could not cut the unindexed tail", indexed);
-      }
+      const auto cut = cut_tiff_stack(last_path, want, indexed);
+      const std::string outcome = cut ? std::string{"cut the unindexed tail"}
+                                      : fmt::format("could not cut the unindexed tail ({}: {})", cut.error().what,
+                                                    errno_text(cut.error().error));
+      spdlog::warn("{}: {} after its {} indexed page(s) (a crash between writing and indexing a frame)",
+                   last_path.string(), outcome, indexed);
     } else if (!ec && indexed == 0) {
       fs::remove(last_path, ec);  // not one complete indexed page: nothing to keep
       spdlog::warn("{}: removed (no indexed page)", last_path.string());

@@ -47,13 +47,14 @@ AlignedBytes aligned_bytes(std::uint64_t bytes) {
   return AlignedBytes(p);
 }
 
-}  // namespace
-
+// File offset of the next-IFD field of page `page`'s IFD (for linking and for cutting).
 std::uint64_t next_ifd_field_offset(const PageGeometry& g, std::uint64_t page) noexcept {
   constexpr std::uint64_t kEntries = 15;
   const std::uint64_t ifd = page * g.page_bytes() + kIfdOffsetInBlock;
   return g.bigtiff ? ifd + 8 + kEntries * 20 : ifd + 2 + kEntries * 12;
 }
+
+}  // namespace
 
 void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeometry& g, std::uint64_t page,
                       std::uint64_t next_ifd) noexcept {
@@ -263,6 +264,26 @@ std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixel
   }
   ++pages_;
   return {};
+}
+
+std::expected<void, WriteFailure> cut_tiff_stack(const std::filesystem::path& path, const PageGeometry& g,
+                                                 std::uint64_t pages) noexcept {
+  if (pages == 0) return std::unexpected(WriteFailure{EINVAL, "cutting to 0 pages"});
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(WriteFailure{errno, "opening"});
+  std::expected<void, WriteFailure> result;
+  const std::uint64_t zero = 0;
+  const auto field_bytes = static_cast<ssize_t>(g.bigtiff ? sizeof(std::uint64_t) : sizeof(std::uint32_t));
+  const ssize_t n = ::pwrite(fd, &zero, static_cast<std::size_t>(field_bytes),
+                             static_cast<off_t>(next_ifd_field_offset(g, pages - 1)));
+  if (n != field_bytes) {
+    const int error = n < 0 ? errno : EIO;
+    result = std::unexpected(WriteFailure{error, fmt::format("ending the IFD chain at page {}", pages - 1)});
+  } else if (::ftruncate(fd, static_cast<off_t>(pages * g.page_bytes())) != 0) {
+    result = std::unexpected(WriteFailure{errno, fmt::format("cutting the file to {} pages", pages)});
+  }
+  ::close(fd);
+  return result;
 }
 
 bool TiffStackWriter::fits_another_page(std::uint64_t max_bytes) const noexcept {

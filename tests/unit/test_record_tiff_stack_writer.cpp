@@ -3,6 +3,7 @@
 #include <tiffio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -148,6 +149,43 @@ TEST(TiffStackWriter, PagesStayPageAlignedAndAClassicFileHoldsAtMost1034FullHdFr
   EXPECT_TRUE(sut.fits_another_page(0));
   EXPECT_TRUE(sut.fits_another_page(g.page_bytes()));  // the first page always goes, whatever the limit
   EXPECT_EQ(kClassicTiffMaxBytes / g.page_bytes(), 1034U);
+}
+
+struct CutCase {
+  PageGeometry geometry;
+  std::uint64_t written = 0;
+  std::uint64_t kept = 0;
+};
+
+class CutTiffStackTo : public ::testing::TestWithParam<CutCase> {};
+
+TEST_P(CutTiffStackTo, ItsFirstPagesWhichReadBackWithLibtiff) {
+  const CutCase c = GetParam();
+  TempDir dir;
+  const fs::path path = dir.path() / "a.tif";
+  const std::uint64_t row_bytes = std::uint64_t{c.geometry.width} * bytes_per_pixel(c.geometry.pixel_format);
+  ASSERT_EQ(write_pages(path, c.geometry, row_bytes, c.written), c.written);
+
+  const auto cut = cut_tiff_stack(path, c.geometry, c.kept);
+
+  ASSERT_TRUE(cut.has_value()) << cut.error().what;
+  EXPECT_EQ(fs::file_size(path), c.kept * c.geometry.page_bytes());
+  EXPECT_EQ(check_with_libtiff(path, c.geometry, 0), c.kept);
+}
+
+INSTANTIATE_TEST_SUITE_P(ClassicAndBigTiff, CutTiffStackTo,
+                         ::testing::Values(CutCase{{64, 48, PixelFormat::Mono16, false}, 4, 2},
+                                           CutCase{{37, 11, PixelFormat::Mono8, true}, 3, 1}));
+
+TEST(CutTiffStack, MissingFileIsAFailureSayingItCouldNotOpenIt) {
+  TempDir dir;
+  const PageGeometry g{64, 48, PixelFormat::Mono16, false};
+
+  const auto cut = cut_tiff_stack(dir.path() / "none.tif", g, 1);
+
+  ASSERT_FALSE(cut.has_value());
+  EXPECT_EQ(cut.error().error, ENOENT);
+  EXPECT_EQ(cut.error().what, "opening");
 }
 
 TEST(RecordingTally, HolesInTheSequenceAreEvictedGapsAndSourceDropsAreReportedButComplete) {

@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <expected>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,10 +41,11 @@ class Segment {
   [[nodiscard]] static Segment create(std::string_view instance, std::string_view ring,
                                       const RingGeometry& geometry, Access access);
 
-  /// Opens an existing segment read-write and checks, in order: it exists (waiting up to
-  /// `wait_for` for a producer to create and initialise it), it is at least a header long,
-  /// magic, layout version, its size against the header's, and (if given) the expected
-  /// geometry. Each failure throws SegmentError naming the segment and both sides.
+  /// Opens an existing segment read-write: waits up to `wait_for` for it to exist, to be at
+  /// least a header long and to have its magic set (a producer creating it), maps it, then
+  /// checks its header with validate_header (magic, layout version, entry sizes, size against
+  /// the header's, every block offset, and `expected` if given). Each failure throws
+  /// SegmentError naming the segment and both sides.
   [[nodiscard]] static Segment open(std::string_view instance, std::string_view ring,
                                     std::optional<RingGeometry> expected = std::nullopt,
                                     std::chrono::milliseconds wait_for = std::chrono::milliseconds{0});
@@ -63,7 +66,8 @@ class Segment {
   [[nodiscard]] const std::string& ring_name() const noexcept { return ring_; }
   [[nodiscard]] RingGeometry geometry() const noexcept;
 
-  [[nodiscard]] SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(base_); }
+  /// The header: immutable once its magic is set, which open() has checked.
+  [[nodiscard]] const SegmentHeader& header() const noexcept { return *reinterpret_cast<const SegmentHeader*>(base_); }
   [[nodiscard]] ProducerControl& control() const noexcept {
     return *reinterpret_cast<ProducerControl*>(base_ + header().control_offset);
   }
@@ -115,6 +119,8 @@ class Segment {
  private:
   struct Mapping;
   Segment(std::unique_ptr<Mapping> mapping, std::string name, std::string ring);
+  /// For create() alone: fills the header in before it publishes the magic.
+  [[nodiscard]] SegmentHeader& writable_header() noexcept { return *reinterpret_cast<SegmentHeader*>(base_); }
 
   std::unique_ptr<Mapping> mapping_;
   std::byte* base_ = nullptr;
@@ -143,5 +149,55 @@ struct CreationWait {
 /// and every error Segment::open throws for a ring that is there.
 [[nodiscard]] std::optional<Segment> open_when_created(std::string_view instance, std::string_view ring,
                                                        const CreationWait& wait);
+
+/// The header Segment::create writes for `geometry` (which must pass RingGeometry::validate):
+/// magic, layout version, geometry, entry sizes and every block offset from compute_layout.
+/// segment_id, created_realtime_ns, permissions and ring_name are left 0 for the creator.
+/// Pure: validate_header accepts it, and its tests and fuzzer start from it.
+[[nodiscard]] SegmentHeader make_segment_header(const RingGeometry& geometry) noexcept;
+
+/// Which check a segment header failed (validate_header), in the order they are made.
+enum class HeaderProblem {
+  Truncated,           ///< shorter than a header, or than the segment_bytes the header records
+  Uninitialised,       ///< magic 0: its creator has not finished filling it in, or died doing so
+  ForeignMagic,        ///< magic neither 0 nor kMagic: not a framering ring
+  OtherLayoutVersion,  ///< layout_version or header_bytes differ from this build's
+  EntrySizeMismatch,   ///< this layout version, but other ConsumerEntry / FrameHeader sizes
+  Inconsistent,        ///< a field disagrees with what the recorded geometry gives (a wild offset)
+  GeometryMismatch,    ///< a sound header, but not the geometry the caller expects
+};
+
+/// Why a header was refused.
+struct HeaderError {
+  HeaderProblem problem = HeaderProblem::Truncated;
+  /// Names both sides and reads as the rest of a sentence about the segment, e.g.
+  /// "has layout version 3 (header 256 B), this framering reads layout version 2 (header 256 B): ..."
+  /// so that Segment::open throws "ring segment /dev/shm/<name> " + message.
+  std::string message;
+};
+
+/// Checks a segment header from bytes, without touching shared memory: what Segment::open
+/// checks once the segment is mapped, and what a fuzzer can call on any input.
+///
+/// @param bytes            the segment's first bytes, at least sizeof(SegmentHeader) (256) of them;
+///                         more are ignored. Any alignment (the header is copied out).
+/// @param file_size_bytes  size of the whole segment file, to hold against the header's segment_bytes.
+/// @param expected         when set, the width, height, pixel format and row stride the caller
+///                         needs, and the slot count unless it is 0.
+/// @return nothing when the header is sound, else the first failure, checked in this order:
+///   Truncated           bytes shorter than a header;
+///   Uninitialised, ForeignMagic  magic is not kMagic (nothing else is read then);
+///   OtherLayoutVersion  layout_version != kLayoutVersion or header_bytes != 256;
+///   EntrySizeMismatch   consumer_entry_bytes or frame_header_bytes differ from this build's;
+///   Truncated           file_size_bytes < segment_bytes;
+///   Inconsistent        unknown pixel format, a geometry RingGeometry::validate refuses (zero
+///                       slots, say), or bytes_per_pixel, stride_bytes, frame_bytes,
+///                       slot_alignment_bytes, slot_stride_bytes, segment_bytes or a block offset
+///                       other than compute_layout gives for the recorded geometry;
+///   GeometryMismatch    not `expected`.
+/// Throws only std::bad_alloc (building the message).
+[[nodiscard]] std::expected<void, HeaderError> validate_header(std::span<const std::byte> bytes,
+                                                               std::uint64_t file_size_bytes,
+                                                               const std::optional<RingGeometry>& expected);
 
 }  // namespace framering::ring

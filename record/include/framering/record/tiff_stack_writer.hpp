@@ -65,14 +65,21 @@ struct PageGeometry {
 void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeometry& g, std::uint64_t page,
                       std::uint64_t next_ifd) noexcept;
 
-/// File offset of the next-IFD field of page `page`'s IFD (for linking and for unlinking on repair).
-[[nodiscard]] std::uint64_t next_ifd_field_offset(const PageGeometry& g, std::uint64_t page) noexcept;
-
 /// Why an append failed: the errno and what was being done, for a message naming the path.
 struct WriteFailure {
   int error = 0;         ///< errno (ENOSPC, EFBIG, EIO, ...)
   std::string what;      ///< "writing page 12", "linking page 11 to page 12"
 };
+
+/// Cuts the stack at `path`, written by a TiffStackWriter with geometry `g`, back to its first
+/// `pages` pages (at least 1): page `pages - 1`'s next-IFD becomes 0, so the IFD chain ends
+/// there, and only then is the file truncated to `pages * g.page_bytes()`. A kill between the
+/// two leaves a valid TIFF of `pages` pages with a tail no IFD points at. For a recorder that
+/// resumes after a crash left a page linked but not indexed.
+/// @return nothing, or the errno and what failed: "opening", "ending the IFD chain at page N",
+///         "cutting the file to N pages" (EINVAL "cutting to 0 pages" for pages == 0).
+[[nodiscard]] std::expected<void, WriteFailure> cut_tiff_stack(const std::filesystem::path& path,
+                                                               const PageGeometry& g, std::uint64_t pages) noexcept;
 
 /// Appends frames to one TIFF file. One thread; move-only. The destructor closes the file (it
 /// never throws; call close() to learn about errors).
