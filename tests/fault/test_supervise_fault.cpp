@@ -35,29 +35,16 @@ class SuperviseFault : public ::testing::Test {
   void SetUp() override { instance_ = test::unique_instance(); }
   void TearDown() override { test::remove_instance(instance_); }
 
-  // testpattern 64x48 at 200 Hz into `raw` (16 slots), recorded into dest/ by `record`.
-  std::string write_config(const std::string& restart, const std::string& record_extra = "") {
+  // testpattern 64x48 at `rate_hz` (0 = flat out) into `raw` (16 slots), recorded into dest/ by
+  // `record`, then `more_stages`.
+  std::string write_config(const std::string& restart, const std::string& record_extra = "",
+                           const std::string& more_stages = "", double rate_hz = 200) {
     const fs::path path = dir_.path() / "pipeline.toml";
-    std::ofstream(path) << fmt::format(R"(instance = "{}"
-[restart]
-{}
-[[stage]]
-name = "acquire"
-source = "pattern"
-scene = "testpattern"
-width = 64
-height = 48
-pixel-format = "Mono16"
-rate-hz = 200
-slots = 16
-
-[[stage]]
-name = "record"
-dest = "{}"
-report-interval-s = 0
-{}
-)",
-                                       instance_, restart, dest().string(), record_extra);
+    std::ofstream(path) << fmt::format("instance = \"{}\"\n[restart]\n{}\n", instance_, restart)
+                        << test::pattern_acquire_stage(rate_hz)
+                        << fmt::format("[[stage]]\nname = \"record\"\ndest = \"{}\"\nreport-interval-s = 0\n{}\n\n",
+                                       dest().string(), record_extra)
+                        << more_stages;
     return path.string();
   }
 
@@ -269,6 +256,36 @@ TEST_F(SuperviseFault, TimeTheProducerWasHeldUpByAStoppedRecorderIsInTheSummary)
   EXPECT_GT(stage(s, "acquire")["blocked_s"].get<double>(), 0.2) << s.dump();
   EXPECT_NE(run.err().find("blocked_s"), std::string::npos) << "the summary table has the column";
   expect_every_frame_recorded(stage(s, "acquire")["frames"]);
+}
+
+// Found by the SIGKILL campaign (test_run_campaign, seeds 1 and 4): a recorder killed after it
+// had taken every frame, with the stop coming before its restart, was left dead: nothing was owed
+// in the ring, so the run said "ok, nothing lost", but its recording was never closed (no
+// manifest; `framering inspect` says INCOMPLETE). At a stop a dead every consumer is started
+// again even when it owes nothing, and stopped only once it holds its place on the ring, so that
+// it closes what it writes. The supervisor is SIGSTOPped to hold it between the two events.
+TEST_F(SuperviseFault, ARecorderKilledAfterTakingEveryFrameIsStartedAgainAtTheStopToCloseItsRecording) {
+  test::Watchdog watchdog(100s);
+  const std::string config = write_config("backoff_ms = 3000\nbackoff_max_ms = 3000", "dead-timeout-s = 20");
+  test::Child run(
+      {test::framering_bin(), "run", "--config", config, "--frames", "400", "--summary-json", summary_path()});
+  const pid_t pid = wait_recording(20);
+  run.signal(SIGSTOP);  // before acquire's 400 frames (2 s at 200 Hz) are out: the run cannot end meanwhile
+  ASSERT_TRUE(test::wait_stopped(run, 10s));
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto c = recorder();
+        return c && c->cursor == 400;
+      },
+      30s))
+      << "the recorder took every frame";
+  kill_recorder(pid);
+  run.signal(SIGCONT);  // it sees acquire done and the recorder dead (a restart due in 3 s): the stop
+  ASSERT_NE(run.wait(60s), -1) << run.err();
+  EXPECT_EQ(run.exit_code(), 0) << run.err();
+  EXPECT_NE(run.err().find("starting record at once"), std::string::npos) << run.err();
+  EXPECT_TRUE(summary()["unrecorded"].empty()) << summary().dump();
+  expect_every_frame_recorded(400);
 }
 
 // A recorder that cannot come back (given up) leaves its frames in the ring: the run lists them

@@ -43,6 +43,16 @@ inline std::vector<std::string> framering_argv(std::vector<std::string> extra) {
   return argv;
 }
 
+/// A `framering run` [[stage]] table: acquire's testpattern, 64x48 Mono16, into ring `raw` with
+/// `slots` slots at `rate_hz` frames/s (0 = flat out), so that every frame's pixels are
+/// (sequence + x + 3y) & 0xFFFF.
+inline std::string pattern_acquire_stage(double rate_hz, unsigned slots = 16) {
+  std::ostringstream toml;
+  toml << "[[stage]]\nname = \"acquire\"\nsource = \"pattern\"\nscene = \"testpattern\"\nwidth = 64\nheight = 48\n"
+       << "pixel-format = \"Mono16\"\nrate-hz = " << rate_hz << "\nslots = " << slots << "\n\n";
+  return toml.str();
+}
+
 /// The last non-empty line of `out` parsed as JSON (ring_peer's report); null when there is
 /// none or it is not JSON.
 inline nlohmann::json report_of(const std::string& out) {
