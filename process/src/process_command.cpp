@@ -11,6 +11,10 @@
 //   ──► store (float -> pixels, into the slot) ──► publish {input timestamp, input sequence}
 // A Newest consumer can be lapped while it loads: release() then says so, and the frame is
 // dropped before anything is published.
+// Stop (SIGINT/SIGTERM): an every consumer first processes what was published when the signal
+// came (the drain), as the recorder does, and after the death of the `framering run` that
+// started it (PR_SET_PDEATHSIG stops every stage at once) also what the producer publishes until
+// it has left; a newest one stops at once.
 #include "framering/process/process_command.hpp"
 
 #include <algorithm>
@@ -41,6 +45,8 @@ using namespace std::chrono_literals;
 
 // How long one read or claim waits before the loop looks at the stop flag again.
 constexpr auto kPollTimeout = 100ms;
+/// A stop from the supervisor's death: how long an every consumer's drain waits for the producer to leave.
+constexpr std::uint64_t kProducerLeaveWaitNs = 5'000'000'000;
 
 struct Totals {
   std::uint64_t processed = 0;     ///< frames filtered and published
@@ -186,8 +192,34 @@ int run_process(const ProcessOptions& o) {
   std::uint64_t report_start_processed = 0;
   ring::ConsumerCounters report_start_counters{};
   const std::uint64_t published_at_start = writer.next_sequence();
+  // An every consumer stopped by a signal first takes what was published when the stop came:
+  // under `framering run` the supervisor drains it before its SIGTERM, but a supervisor killed
+  // outright stops every stage at once (PR_SET_PDEATHSIG), and frames it left would be skipped
+  // by the next run's process without a word (it detaches cleanly).
+  std::optional<std::uint64_t> drain_until;
+  bool await_producer = false;  // the drain target is final only once the producer has left
+  std::uint64_t await_deadline_ns = 0;
+  auto input_published = [&] { return ring::at(input.control().cursor.published).load(std::memory_order_acquire); };
 
-  while (!stop_requested() && (o.frames == 0 || totals.processed < o.frames)) {
+  while (o.frames == 0 || totals.processed < o.frames) {
+    if (stop_requested()) {
+      if (kind != ring::ConsumerKind::Every) break;
+      if (!drain_until) {
+        drain_until = input_published();
+        await_producer = supervisor_died();
+        await_deadline_ns = monotonic_ns() + kProducerLeaveWaitNs;
+        spdlog::info("stop requested: processing up to sequence {} ({} frames still in the ring){}", *drain_until,
+                     *drain_until > reader.cursor() ? *drain_until - reader.cursor() : 0,
+                     await_producer ? ", and what the producer publishes until it has left (the supervisor died)" : "");
+      }
+      if (reader.cursor() >= *drain_until) {
+        if (!await_producer) break;
+        // Liveness first, then `published`: a producer seen gone has published all it ever will.
+        await_producer = reader.is_producer_alive() && monotonic_ns() < await_deadline_ns;
+        drain_until = input_published();
+        if (!await_producer) continue;  // one more pass: take what it published last, or end
+      }
+    }
     const std::uint64_t now_ns = monotonic_ns();
     if (report_every_ns > 0 && now_ns - report_start_ns >= report_every_ns) {
       const auto c = reader.counters();
@@ -269,6 +301,7 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
       "  with fl = --low-cutoff, fh = --high-cutoff, fc = (fl+fh)/2, hw = (fh-fl)/2.\n"
       "logpower shows log(1+|F|^2), zero frequency centred, stretched to the full range per frame.\n"
       "Output frames carry the input's timestamp and, as camera_frame_id, the input's ring sequence.\n"
+      "SIGINT/SIGTERM: an every consumer first processes the frames already in the input ring.\n"
       "Prints one JSON summary line on stdout at exit. Exit codes: 0 ok, 2 could not start,\n"
       "3 an every consumer lost frames.\n"
       "Example: framering process --mode bandpass --low-cutoff 0.05 --high-cutoff 0.2 --threads 2");

@@ -6,7 +6,9 @@
 // A frame is released only once it is on disk and indexed, so a recorder killed at any point
 // resumes at a cursor whose frames are all either recorded or still in the ring.
 // Stop (SIGINT/SIGTERM): read on until the cursor reaches what was published when the signal
-// came (the drain), close the part, write the manifest, exit.
+// came (the drain), close the part, write the manifest, exit. A stop from the death of the
+// `framering run` that started it came to the producer at the same moment (PR_SET_PDEATHSIG),
+// not before: the drain then also takes what the producer publishes until it has left.
 #include "framering/record/record_command.hpp"
 
 #include <signal.h>
@@ -36,6 +38,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kPollTimeout = 100ms;
+/// A stop from the supervisor's death: how long the drain waits for the producer to leave.
+constexpr std::uint64_t kProducerLeaveWaitNs = 5'000'000'000;
 
 std::chrono::nanoseconds seconds_to_ns(double s) { return std::chrono::nanoseconds{static_cast<std::int64_t>(s * 1e9)}; }
 
@@ -87,17 +91,28 @@ int run_record(const RecordOptions& o) {
   std::uint64_t duplicates = 0;
   std::uint64_t torn = 0;
   std::optional<std::uint64_t> drain_until;
+  bool await_producer = false;  // the drain target is final only once the producer has left
+  std::uint64_t await_deadline_ns = 0;
   std::optional<RecordFailure> failure;
   nlohmann::json stop = {{"reason", "frames"}};
 
   for (;;) {
     if (!drain_until && stop_requested()) {
       drain_until = ring::at(segment.control().cursor.published).load(std::memory_order_acquire);
+      await_producer = supervisor_died();
+      await_deadline_ns = monotonic_ns() + kProducerLeaveWaitNs;
       stop = {{"reason", fmt::format("signal {}", stop_signal() == SIGINT ? "SIGINT" : "SIGTERM")}};
-      spdlog::info("stop requested: draining up to sequence {} ({} frames still in the ring)", *drain_until,
-                   *drain_until > reader->cursor() ? *drain_until - reader->cursor() : 0);
+      spdlog::info("stop requested: draining up to sequence {} ({} frames still in the ring){}", *drain_until,
+                   *drain_until > reader->cursor() ? *drain_until - reader->cursor() : 0,
+                   await_producer ? ", and what the producer publishes until it has left (the supervisor died)" : "");
     }
-    if (drain_until && reader->cursor() >= *drain_until) break;
+    if (drain_until && reader->cursor() >= *drain_until) {
+      if (!await_producer) break;
+      // Liveness first, then `published`: a producer seen gone has published all it ever will.
+      await_producer = reader->is_producer_alive() && monotonic_ns() < await_deadline_ns;
+      drain_until = ring::at(segment.control().cursor.published).load(std::memory_order_acquire);
+      if (!await_producer) continue;  // one more pass: take what it published last, or end
+    }
     if (o.frames > 0 && recorded >= o.frames) break;
     const std::uint64_t now_ns = monotonic_ns();
     if (report_every_ns > 0 && now_ns - report_ns >= report_every_ns) {

@@ -48,6 +48,28 @@ class SuperviseFault : public ::testing::Test {
     return path.string();
   }
 
+  // SIGKILLs `run` once `consumer` (an every consumer of raw) has read 100 frames and lags at
+  // least 4 behind acquire, and waits until PR_SET_PDEATHSIG has ended both.
+  void kill_run_behind(test::Child& run, const std::string& consumer) const {
+    pid_t lagging = 0;
+    pid_t acquire = 0;
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          const auto status = test::ring_status(instance_);
+          const auto c = status ? test::consumer_named(*status, consumer) : std::nullopt;
+          if (!c || !c->alive || c->frames_read < 100 || c->lag < 4) return false;
+          lagging = static_cast<pid_t>(c->pid);
+          acquire = static_cast<pid_t>(status->producer_pid);
+          return true;
+        },
+        30s))
+        << consumer << " lags behind acquire: " << run.err();
+    run.signal(SIGKILL);
+    ASSERT_NE(run.wait(30s), -1);
+    ASSERT_TRUE(test::wait_until([&] { return !is_process_alive(lagging, 0) && !is_process_alive(acquire, 0); }, 30s))
+        << "PR_SET_PDEATHSIG stops acquire and " << consumer;
+  }
+
   [[nodiscard]] fs::path dest() const { return dir_.path() / "recordings"; }
   [[nodiscard]] std::string summary_path() const { return (dir_.path() / "summary.json").string(); }
 
@@ -286,6 +308,42 @@ TEST_F(SuperviseFault, ARecorderKilledAfterTakingEveryFrameIsStartedAgainAtTheSt
   EXPECT_NE(run.err().find("starting record at once"), std::string::npos) << run.err();
   EXPECT_TRUE(summary()["unrecorded"].empty()) << summary().dump();
   expect_every_frame_recorded(400);
+}
+
+// A supervisor killed outright stops acquire and the recorder at the same moment: acquire,
+// blocked on the full ring, may still publish the frame whose slot the draining recorder frees.
+// The recorder then drains on until acquire has left, so that the frame is recorded too, rather
+// than lost without a word (its clean detach leaves nothing owed in the ring). Acquire runs flat
+// out, so the ring is full behind the recorder when the supervisor dies.
+TEST_F(SuperviseFault, ARecorderStoppedByItsSupervisorsDeathAlsoRecordsTheLastFramesTheProducerPublishes) {
+  test::Watchdog watchdog(100s);
+  const std::string config = write_config("", "", "", 0);
+  test::Child run({test::framering_bin(), "run", "--config", config});
+  kill_run_behind(run, "record");
+  const auto raw = test::ring_status(instance_);
+  ASSERT_TRUE(raw);
+  expect_every_frame_recorded(raw->published);
+}
+
+// Found by the SIGKILL campaign (test_run_campaign, default seed under load): a supervisor
+// killed outright stops all its stages at once (PR_SET_PDEATHSIG), not in order; `process`, an
+// every consumer, then left at once, without the frames published before the stop, and detached
+// cleanly, so no one ever counted them (processed ended one frame short of raw, "lost 0"). An
+// every process drains what was published when the stop came, as the recorder does. Here acquire
+// runs flat out, so the ring is full behind process when the supervisor dies: every raw frame
+// must still come out processed, the last ones acquire publishes while it stops included.
+TEST_F(SuperviseFault, AnEveryProcessStoppedByItsSupervisorsDeathProcessesWhatItOwesFirst) {
+  test::Watchdog watchdog(100s);
+  const fs::path config = dir_.path() / "process.toml";  // no recorder: process alone holds acquire back
+  std::ofstream(config) << fmt::format("instance = \"{}\"\n", instance_) << test::pattern_acquire_stage(0)
+                        << test::identity_process_stage();
+  test::Child run({test::framering_bin(), "run", "--config", config.string()});
+  kill_run_behind(run, "process");
+  const auto raw = test::ring_status(instance_);
+  const auto processed = test::ring_status(instance_, "processed");
+  ASSERT_TRUE(raw && processed);
+  EXPECT_EQ(processed->published, raw->published) << "every raw frame published before the stop was processed: "
+                                                  << run.err();
 }
 
 // A recorder that cannot come back (given up) leaves its frames in the ring: the run lists them

@@ -53,6 +53,15 @@ inline std::string pattern_acquire_stage(double rate_hz, unsigned slots = 16) {
   return toml.str();
 }
 
+/// A `framering run` [[stage]] table: `process` as an every consumer of `raw` that publishes each
+/// frame unchanged (identity; camera_frame_id = the raw sequence) into `processed`, planned at
+/// once (estimate, no wisdom file); `extra` adds keys.
+inline std::string identity_process_stage(const std::string& extra = "") {
+  return "[[stage]]\nname = \"process\"\ninput-ring = \"raw\"\noutput-ring = \"processed\"\nmode = \"identity\"\n"
+         "consumer = \"every\"\nplanner = \"estimate\"\nno-wisdom = true\n" +
+         extra + "\n";
+}
+
 /// The last non-empty line of `out` parsed as JSON (ring_peer's report); null when there is
 /// none or it is not JSON.
 inline nlohmann::json report_of(const std::string& out) {
