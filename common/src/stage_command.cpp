@@ -1,5 +1,9 @@
 #include "framering/common/stage_command.hpp"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 namespace framering {
 
 std::string_view to_string(RingRole role) noexcept {
@@ -9,6 +13,14 @@ std::string_view to_string(RingRole role) noexcept {
     case RingRole::ConsumesEvery: return "every";
   }
   return "unknown";
+}
+
+bool supervisor_died() noexcept {
+  const char* text = std::getenv(kStageEnvSupervisorPid);
+  if (text == nullptr || *text == '\0') return false;
+  char* end = nullptr;
+  const long pid = std::strtol(text, &end, 10);
+  return *end == '\0' && pid > 0 && ::getppid() != static_cast<pid_t>(pid);
 }
 
 }  // namespace framering

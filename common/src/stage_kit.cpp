@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "framering/common/logging.hpp"
+#include "framering/common/stage_command.hpp"
 #include "framering/common/stop_signal.hpp"
 
 namespace framering::stage {
@@ -38,6 +39,24 @@ std::chrono::nanoseconds from_seconds(double s) noexcept {
 std::uint64_t to_ns(double s) noexcept { return static_cast<std::uint64_t>(from_seconds(s).count()); }
 
 double seconds(std::uint64_t ns) noexcept { return static_cast<double>(ns) / 1e9; }
+
+bool Drain::finished(const ring::RingReader& reader) {
+  if (!stop_requested()) return false;
+  if (!target_) {
+    target_ = reader.published();
+    await_producer_ = supervisor_died();
+    deadline_ns_ = monotonic_ns() + static_cast<std::uint64_t>(std::chrono::nanoseconds{kProducerLeaveWait}.count());
+    spdlog::info("stop requested: {} up to sequence {} ({} frames still in the ring){}", what_, *target_,
+                 *target_ > reader.cursor() ? *target_ - reader.cursor() : 0,
+                 await_producer_ ? ", and what the producer publishes until it has left (the supervisor died)" : "");
+  }
+  if (reader.cursor() < *target_) return false;
+  if (!await_producer_) return true;
+  // Liveness first, then `published`: a producer seen gone has published all it ever will.
+  await_producer_ = reader.is_producer_alive() && monotonic_ns() < deadline_ns_;
+  target_ = reader.published();
+  return false;  // one more pass: take what it published last, or end
+}
 
 bool keep_running(std::uint64_t done, std::uint64_t limit) noexcept {
   return !stop_requested() && (limit == 0 || done < limit);

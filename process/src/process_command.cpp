@@ -11,6 +11,10 @@
 //   ──► store (float -> pixels, into the slot) ──► publish {input timestamp, input sequence}
 // A Newest consumer can be lapped while it loads: release() then says so, and the frame is
 // dropped before anything is published.
+// Stop (SIGINT/SIGTERM): an every consumer first processes what was published when the signal
+// came (the drain), as the recorder does, and after the death of the `framering run` that
+// started it (PR_SET_PDEATHSIG stops every stage at once) also what the producer publishes until
+// it has left; a newest one stops at once.
 #include "framering/process/process_command.hpp"
 
 #include <algorithm>
@@ -229,7 +233,12 @@ int run_process(const ProcessOptions& o) {
   log_start(o, spec, writer);
   Totals totals{.report = stage::RateReport("processed", stage::from_seconds(o.report_interval_s)),
                 .published_before = writer.next_sequence()};
-  while (stage::keep_running(totals.report.frames(), o.frames)) {
+  // An every consumer drains at a stop (stage::Drain), as the recorder does: what it leaves would
+  // be skipped without a word by the next run's process, which attaches a fresh entry.
+  stage::Drain drain("processing");
+  const bool every = reader.kind() == ring::ConsumerKind::Every;
+  while (o.frames == 0 || totals.report.frames() < o.frames) {
+    if (every ? drain.finished(reader) : stop_requested()) break;
     totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
     if (!process_one(reader, filter, writer, totals)) break;
   }
@@ -249,6 +258,7 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
       "  with fl = --low-cutoff, fh = --high-cutoff, fc = (fl+fh)/2, hw = (fh-fl)/2.\n"
       "logpower shows log(1+|F|^2), zero frequency centred, stretched to the full range per frame.\n"
       "Output frames carry the input's timestamp and, as camera_frame_id, the input's ring sequence.\n"
+      "SIGINT/SIGTERM: an every consumer first processes the frames already in the input ring.\n"
       "Prints one JSON summary line on stdout at exit. Exit codes: 0 ok, 2 could not start,\n"
       "3 an every consumer lost frames.\n"
       "Example: framering process --mode bandpass --low-cutoff 0.05 --high-cutoff 0.2 --threads 2");

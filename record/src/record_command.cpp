@@ -6,7 +6,9 @@
 // A frame is released only once it is on disk and indexed, so a recorder killed at any point
 // resumes at a cursor whose frames are all either recorded or still in the ring.
 // Stop (SIGINT/SIGTERM): read on until the cursor reaches what was published when the signal
-// came (the drain), close the part, write the manifest, exit.
+// came (the drain), close the part, write the manifest, exit. A stop from the death of the
+// `framering run` that started it came to the producer at the same moment (PR_SET_PDEATHSIG),
+// not before: the drain then also takes what the producer publishes until it has left.
 #include "framering/record/record_command.hpp"
 
 #include <signal.h>
@@ -93,19 +95,15 @@ bool record_one(ring::RingReader& reader, Recording& recording, std::uint64_t pa
   return true;
 }
 
-// Records until --frames, a failure, or, after SIGINT/SIGTERM, until the cursor reaches what was
-// published when the signal came (the drain).
+// Records until --frames, a failure, or, after SIGINT/SIGTERM, the drain (stage::Drain: what was
+// published when the signal came, and after the supervisor's death what the producer publishes
+// until it has left).
 void record_frames(const RecordOptions& o, ring::RingReader& reader, Recording& recording, std::uint64_t page_bytes,
                    Outcome& out) {
-  std::optional<std::uint64_t> drain_until;
+  stage::Drain drain("recording");
   for (;;) {
-    if (!drain_until && stop_requested()) {
-      drain_until = reader.published();
-      out.stop = {{"reason", fmt::format("signal {}", stage::end_reason(""))}};
-      spdlog::info("stop requested: draining up to sequence {} ({} frames still in the ring)", *drain_until,
-                   *drain_until > reader.cursor() ? *drain_until - reader.cursor() : 0);
-    }
-    if (drain_until && reader.cursor() >= *drain_until) return;
+    if (!drain.draining() && stop_requested()) out.stop = {{"reason", fmt::format("signal {}", stage::end_reason(""))}};
+    if (drain.finished(reader)) return;
     if (o.frames > 0 && out.recorded.frames() >= o.frames) return;
     out.recorded.log_if_due([&] {
       return fmt::format("{} frames so far, {} lost", out.recorded.frames(), recording.tally().ring_lost());

@@ -44,14 +44,17 @@ bool StageProcess::start(std::uint64_t now_ns) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(127);  // the supervisor died before prctl
+    // Default handling before PR_SET_PDEATHSIG: a SIGTERM from the supervisor's death that came
+    // while the supervisor's own handler was still installed would only set a flag, which exec
+    // discards, and the stage would run on with no supervisor.
     struct sigaction default_action{};
     default_action.sa_handler = SIG_DFL;
     for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) ::sigaction(sig, &default_action, nullptr);
     sigset_t empty;
     sigemptyset(&empty);
     ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // the supervisor died before prctl
     for (const auto& [key, value] : plan_.env) ::setenv(key.c_str(), value.c_str(), 1);
     ::setenv(kStageEnvSupervisorPid, supervisor_pid.c_str(), 1);
     if (plan_.search_path) {

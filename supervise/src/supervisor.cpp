@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -171,10 +172,12 @@ class Supervisor {
           break;
         case StageProcess::End::Died:
           spdlog::error("run: {} (pid {}) died: {}", stage.name(), pid, stage.last_exit());
-          // While stopping, only an every consumer that still owes frames comes back (at once) to drain.
+          // While stopping, only an every consumer comes back (at once), unless it died of our own
+          // stop: to drain what it owes, and even when it owes nothing, to close what it writes
+          // (a recorder killed after taking every frame still has a recording to close).
           if (!stopping_) {
             stage.schedule_restart(now);
-          } else if (stage.plan().consumes_every() && !drained(stage)) {
+          } else if (stage.plan().consumes_every() && !stop_sent_.contains(stage.name())) {
             stage.schedule_restart(now, true);
           }
           break;
@@ -221,8 +224,36 @@ class Supervisor {
     return true;
   }
 
+  // Whether the running process of `stage` holds its entry on every ring it consumes as every
+  // consumer (by then it has its stop handlers: a SIGTERM makes it drain and close).
+  bool attached(const StageProcess& stage) const {
+    if (!stage.running()) return false;
+    const auto rings = read_rings(false);
+    for (const auto& use : stage.plan().rings) {
+      if (use.role != RingRole::ConsumesEvery) continue;
+      const bool holds = std::any_of(rings.begin(), rings.end(), [&](const ring::RingStatus& ring) {
+        return ring.ring == use.ring && std::any_of(ring.consumers.begin(), ring.consumers.end(), [&](const auto& c) {
+                 return c.name == stage.name() && c.alive && c.pid == static_cast<std::uint32_t>(stage.pid());
+               });
+      });
+      if (!holds) return false;
+    }
+    return true;
+  }
+
+  // Whether the stop must still wait before stopping `stage`, an every consumer: it owes frames,
+  // its restart is due, or the process started during the stop has not yet taken its place (a
+  // SIGTERM before its stop handlers exist would kill it with what it writes left open).
+  bool must_wait_for(const StageProcess& stage) const {
+    if (!stage.plan().consumes_every()) return false;
+    if (stage.restart_pending()) return true;
+    if (!stage.running()) return false;
+    return !drained(stage) || (stage.started_ns() >= end_ns_ && !attached(stage));
+  }
+
   void stop_stage(StageProcess& stage) {
     if (!stage.running()) return;
+    stop_sent_.insert(stage.name());
     stage.signal(SIGTERM);
     const std::uint64_t deadline = monotonic_ns() + kStopTimeoutNs;
     while (stage.running() && monotonic_ns() < deadline) {
@@ -242,24 +273,25 @@ class Supervisor {
 
   // Stops the stages in file order (producers come first in a pipeline file). A stage that
   // consumes a ring as every consumer is stopped only once it has taken everything published
-  // there: if it is dead (waiting out a restart delay, or dying now) it is restarted at once to
-  // drain; what it still owes at the end is accounted for by finish(). Bounded by
-  // kDrainTimeoutNs per stage.
+  // there: if it is dead (waiting out a restart delay, or dying now) it is restarted at once, to
+  // drain, or, owing nothing, to end cleanly (close what it writes), and stopped once it holds
+  // its place on the ring; what it still owes at the end is accounted for by finish(). Bounded
+  // by kDrainTimeoutNs per stage.
   void shutdown() {
     stopping_ = true;
     end_ns_ = monotonic_ns();
     for (auto& stage : stages_) {
       if (!stage.restart_pending()) continue;
       stage.cancel_restart();
-      if (stage.plan().consumes_every() && !drained(stage)) {
-        spdlog::info("run: starting {} at once to drain what it owes", stage.name());
+      if (stage.plan().consumes_every()) {
+        spdlog::info("run: starting {} at once {}", stage.name(),
+                     drained(stage) ? "to end cleanly (it owes no frame, but it was killed)" : "to drain what it owes");
         stage.start(monotonic_ns());
       }
     }
     for (auto& stage : stages_) {
       const std::uint64_t deadline = monotonic_ns() + kDrainTimeoutNs;
-      while (stage.plan().consumes_every() && (stage.running() || stage.restart_pending()) && !drained(stage) &&
-             monotonic_ns() < deadline) {
+      while (must_wait_for(stage) && monotonic_ns() < deadline) {
         reap();
         if (stage.restart_due(monotonic_ns())) stage.start(monotonic_ns());
         std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling the rings' cursors
@@ -328,6 +360,7 @@ class Supervisor {
   bool tty_ = false;
   bool stopping_ = false;
   bool could_not_start_ = false;
+  std::set<std::string> stop_sent_;  ///< stages sent SIGTERM by the stop: their death is no crash to restart
   std::uint64_t start_ns_ = 0;
   std::uint64_t end_ns_ = 0;
 };

@@ -35,30 +35,39 @@ class SuperviseFault : public ::testing::Test {
   void SetUp() override { instance_ = test::unique_instance(); }
   void TearDown() override { test::remove_instance(instance_); }
 
-  // testpattern 64x48 at 200 Hz into `raw` (16 slots), recorded into dest/ by `record`.
-  std::string write_config(const std::string& restart, const std::string& record_extra = "") {
+  // testpattern 64x48 at `rate_hz` (0 = flat out) into `raw` (16 slots), recorded into dest/ by
+  // `record`, then `more_stages`.
+  std::string write_config(const std::string& restart, const std::string& record_extra = "",
+                           const std::string& more_stages = "", double rate_hz = 200) {
     const fs::path path = dir_.path() / "pipeline.toml";
-    std::ofstream(path) << fmt::format(R"(instance = "{}"
-[restart]
-{}
-[[stage]]
-name = "acquire"
-source = "pattern"
-scene = "testpattern"
-width = 64
-height = 48
-pixel-format = "Mono16"
-rate-hz = 200
-slots = 16
-
-[[stage]]
-name = "record"
-dest = "{}"
-report-interval-s = 0
-{}
-)",
-                                       instance_, restart, dest().string(), record_extra);
+    std::ofstream(path) << fmt::format("instance = \"{}\"\n[restart]\n{}\n", instance_, restart)
+                        << test::pattern_acquire_stage(rate_hz)
+                        << fmt::format("[[stage]]\nname = \"record\"\ndest = \"{}\"\nreport-interval-s = 0\n{}\n\n",
+                                       dest().string(), record_extra)
+                        << more_stages;
     return path.string();
+  }
+
+  // SIGKILLs `run` once `consumer` (an every consumer of raw) has read 100 frames and lags at
+  // least 4 behind acquire, and waits until PR_SET_PDEATHSIG has ended both.
+  void kill_run_behind(test::Child& run, const std::string& consumer) const {
+    pid_t lagging = 0;
+    pid_t acquire = 0;
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          const auto status = test::ring_status(instance_);
+          const auto c = status ? test::consumer_named(*status, consumer) : std::nullopt;
+          if (!c || !c->alive || c->frames_read < 100 || c->lag < 4) return false;
+          lagging = static_cast<pid_t>(c->pid);
+          acquire = static_cast<pid_t>(status->producer_pid);
+          return true;
+        },
+        30s))
+        << consumer << " lags behind acquire: " << run.err();
+    run.signal(SIGKILL);
+    ASSERT_NE(run.wait(30s), -1);
+    ASSERT_TRUE(test::wait_until([&] { return !is_process_alive(lagging, 0) && !is_process_alive(acquire, 0); }, 30s))
+        << "PR_SET_PDEATHSIG stops acquire and " << consumer;
   }
 
   [[nodiscard]] fs::path dest() const { return dir_.path() / "recordings"; }
@@ -269,6 +278,72 @@ TEST_F(SuperviseFault, TimeTheProducerWasHeldUpByAStoppedRecorderIsInTheSummary)
   EXPECT_GT(stage(s, "acquire")["blocked_s"].get<double>(), 0.2) << s.dump();
   EXPECT_NE(run.err().find("blocked_s"), std::string::npos) << "the summary table has the column";
   expect_every_frame_recorded(stage(s, "acquire")["frames"]);
+}
+
+// Found by the SIGKILL campaign (test_run_campaign, seeds 1 and 4): a recorder killed after it
+// had taken every frame, with the stop coming before its restart, was left dead: nothing was owed
+// in the ring, so the run said "ok, nothing lost", but its recording was never closed (no
+// manifest; `framering inspect` says INCOMPLETE). At a stop a dead every consumer is started
+// again even when it owes nothing, and stopped only once it holds its place on the ring, so that
+// it closes what it writes. The supervisor is SIGSTOPped to hold it between the two events.
+TEST_F(SuperviseFault, ARecorderKilledAfterTakingEveryFrameIsStartedAgainAtTheStopToCloseItsRecording) {
+  test::Watchdog watchdog(100s);
+  const std::string config = write_config("backoff_ms = 3000\nbackoff_max_ms = 3000", "dead-timeout-s = 20");
+  test::Child run(
+      {test::framering_bin(), "run", "--config", config, "--frames", "400", "--summary-json", summary_path()});
+  const pid_t pid = wait_recording(20);
+  run.signal(SIGSTOP);  // before acquire's 400 frames (2 s at 200 Hz) are out: the run cannot end meanwhile
+  ASSERT_TRUE(test::wait_stopped(run, 10s));
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto c = recorder();
+        return c && c->cursor == 400;
+      },
+      30s))
+      << "the recorder took every frame";
+  kill_recorder(pid);
+  run.signal(SIGCONT);  // it sees acquire done and the recorder dead (a restart due in 3 s): the stop
+  ASSERT_NE(run.wait(60s), -1) << run.err();
+  EXPECT_EQ(run.exit_code(), 0) << run.err();
+  EXPECT_NE(run.err().find("starting record at once"), std::string::npos) << run.err();
+  EXPECT_TRUE(summary()["unrecorded"].empty()) << summary().dump();
+  expect_every_frame_recorded(400);
+}
+
+// A supervisor killed outright stops acquire and the recorder at the same moment: acquire,
+// blocked on the full ring, may still publish the frame whose slot the draining recorder frees.
+// The recorder then drains on until acquire has left, so that the frame is recorded too, rather
+// than lost without a word (its clean detach leaves nothing owed in the ring). Acquire runs flat
+// out, so the ring is full behind the recorder when the supervisor dies.
+TEST_F(SuperviseFault, ARecorderStoppedByItsSupervisorsDeathAlsoRecordsTheLastFramesTheProducerPublishes) {
+  test::Watchdog watchdog(100s);
+  const std::string config = write_config("", "", "", 0);
+  test::Child run({test::framering_bin(), "run", "--config", config});
+  kill_run_behind(run, "record");
+  const auto raw = test::ring_status(instance_);
+  ASSERT_TRUE(raw);
+  expect_every_frame_recorded(raw->published);
+}
+
+// Found by the SIGKILL campaign (test_run_campaign, default seed under load): a supervisor
+// killed outright stops all its stages at once (PR_SET_PDEATHSIG), not in order; `process`, an
+// every consumer, then left at once, without the frames published before the stop, and detached
+// cleanly, so no one ever counted them (processed ended one frame short of raw, "lost 0"). An
+// every process drains what was published when the stop came, as the recorder does. Here acquire
+// runs flat out, so the ring is full behind process when the supervisor dies: every raw frame
+// must still come out processed, the last ones acquire publishes while it stops included.
+TEST_F(SuperviseFault, AnEveryProcessStoppedByItsSupervisorsDeathProcessesWhatItOwesFirst) {
+  test::Watchdog watchdog(100s);
+  const fs::path config = dir_.path() / "process.toml";  // no recorder: process alone holds acquire back
+  std::ofstream(config) << fmt::format("instance = \"{}\"\n", instance_) << test::pattern_acquire_stage(0)
+                        << test::identity_process_stage();
+  test::Child run({test::framering_bin(), "run", "--config", config.string()});
+  kill_run_behind(run, "process");
+  const auto raw = test::ring_status(instance_);
+  const auto processed = test::ring_status(instance_, "processed");
+  ASSERT_TRUE(raw && processed);
+  EXPECT_EQ(processed->published, raw->published) << "every raw frame published before the stop was processed: "
+                                                  << run.err();
 }
 
 // A recorder that cannot come back (given up) leaves its frames in the ring: the run lists them

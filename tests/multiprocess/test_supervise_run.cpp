@@ -17,6 +17,7 @@
 #include "framering/common/ring_status.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/test_pattern.hpp"
+#include "ring_process.hpp"
 #include "test_support.hpp"
 
 namespace framering {
@@ -79,16 +80,8 @@ rate-hz = 0
 
 TEST_F(RunTest, TestPatternThroughAnIdentityFilterArrivesUnchanged) {
   test::Watchdog watchdog(100s);
-  const std::string config = write_config(std::string(kPatternAcquire) + R"(
-[[stage]]
-name = "process"
-input-ring = "raw"
-output-ring = "processed"
-mode = "identity"
-consumer = "every"
-planner = "estimate"
-wait-for-consumers = 1   # the check below
-)");
+  const std::string config = write_config(std::string(kPatternAcquire) + "\n" +
+                                          test::identity_process_stage("wait-for-consumers = 1   # the check below"));
   test::Child run({test::framering_bin(), "run", "--config", config, "--frames", "400", "--summary-json", summary_path()});
   // An every consumer of the output, attached as soon as the ring exists: every frame it gets
   // must be the test pattern of the raw frame it came from (camera_frame_id = raw sequence).

@@ -43,6 +43,25 @@ inline std::vector<std::string> framering_argv(std::vector<std::string> extra) {
   return argv;
 }
 
+/// A `framering run` [[stage]] table: acquire's testpattern, 64x48 Mono16, into ring `raw` with
+/// `slots` slots at `rate_hz` frames/s (0 = flat out), so that every frame's pixels are
+/// (sequence + x + 3y) & 0xFFFF.
+inline std::string pattern_acquire_stage(double rate_hz, unsigned slots = 16) {
+  std::ostringstream toml;
+  toml << "[[stage]]\nname = \"acquire\"\nsource = \"pattern\"\nscene = \"testpattern\"\nwidth = 64\nheight = 48\n"
+       << "pixel-format = \"Mono16\"\nrate-hz = " << rate_hz << "\nslots = " << slots << "\n\n";
+  return toml.str();
+}
+
+/// A `framering run` [[stage]] table: `process` as an every consumer of `raw` that publishes each
+/// frame unchanged (identity; camera_frame_id = the raw sequence) into `processed`, planned at
+/// once (estimate, no wisdom file); `extra` adds keys.
+inline std::string identity_process_stage(const std::string& extra = "") {
+  return "[[stage]]\nname = \"process\"\ninput-ring = \"raw\"\noutput-ring = \"processed\"\nmode = \"identity\"\n"
+         "consumer = \"every\"\nplanner = \"estimate\"\nno-wisdom = true\n" +
+         extra + "\n";
+}
+
 /// The last non-empty line of `out` parsed as JSON (ring_peer's report); null when there is
 /// none or it is not JSON.
 inline nlohmann::json report_of(const std::string& out) {

@@ -62,4 +62,10 @@ inline constexpr const char* kStageEnvFrames = "FRAMERING_FRAMES";        ///< p
 inline constexpr const char* kStageEnvWaitForConsumers = "FRAMERING_WAIT_FOR_CONSUMERS";  ///< producers: attach count
 inline constexpr const char* kStageEnvSupervisorPid = "FRAMERING_SUPERVISOR_PID";
 
+/// Whether this process was started by a `framering run` that has died since (its parent is no
+/// longer kStageEnvSupervisorPid). Its stop then came from PR_SET_PDEATHSIG, to every stage at
+/// once rather than producers first: an every consumer's producer may still publish its last
+/// frame after the consumer's stop. False outside `framering run`.
+[[nodiscard]] bool supervisor_died() noexcept;
+
 }  // namespace framering

@@ -92,6 +92,33 @@ enum class ClaimEnd {
 /// No timeout: claim() waits until a slot is free or a stop is requested.
 inline constexpr std::chrono::nanoseconds kNoTimeout = std::chrono::nanoseconds::max();
 
+/// The drain of an every consumer at a stop (docs/stages.md, "Stops"). After SIGINT/SIGTERM it
+/// takes what was published when the stop came. When the stop came from the death of the
+/// `framering run` that started it (supervisor_died(): PR_SET_PDEATHSIG stopped every stage at
+/// once, and a producer blocked on a full ring publishes once more as soon as the drain frees a
+/// slot), it also takes what the producer publishes until it has left, for at most
+/// kProducerLeaveWait. Without this, those frames would be skipped without a word by the next
+/// run's consumer, which attaches a fresh entry after this one detached cleanly.
+class Drain {
+ public:
+  static constexpr std::chrono::seconds kProducerLeaveWait{5};
+
+  /// `what` names the work in the log line: "recording", "processing".
+  explicit Drain(std::string_view what) noexcept : what_(what) {}
+
+  /// Call once per loop turn, before reading. False while no stop was requested, or while
+  /// frames it owes remain (the loop goes on reading); true once it may end.
+  [[nodiscard]] bool finished(const ring::RingReader& reader);
+  /// Whether a stop was seen (the drain has begun).
+  [[nodiscard]] bool draining() const noexcept { return target_.has_value(); }
+
+ private:
+  std::string_view what_;
+  std::optional<std::uint64_t> target_;  ///< read up to here (exclusive)
+  bool await_producer_ = false;          ///< the target is final only once the producer has left
+  std::uint64_t deadline_ns_ = 0;
+};
+
 /// Claims `writer`'s next slot, waiting up to `timeout` in waits of at most kPollPeriod and
 /// looking at the stop flag between them (the writer's eviction timers carry over). Counts in
 /// `*waits` (when given) each wait that ended without a slot: how often the ring was full.
