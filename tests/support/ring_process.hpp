@@ -49,7 +49,10 @@ inline std::vector<std::string> framering_argv(std::vector<std::string> extra) {
 inline std::string pattern_acquire_stage(double rate_hz, unsigned slots = 16) {
   std::ostringstream toml;
   toml << "[[stage]]\nname = \"acquire\"\nsource = \"pattern\"\nscene = \"testpattern\"\nwidth = 64\nheight = 48\n"
-       << "pixel-format = \"Mono16\"\nrate-hz = " << rate_hz << "\nslots = " << slots << "\n\n";
+       << "pixel-format = \"Mono16\"\nrate-hz = " << rate_hz << "\nslots = " << slots
+       // Wait (never drop a frame) while a killed every consumer comes back, however loaded the
+       // machine: a drop would make the run's exit code 3 for a reason the test is not about.
+       << "\nclaim-timeout-ms = 60000\n\n";
   return toml.str();
 }
 
