@@ -14,8 +14,6 @@ and FRAMERING_FRAMES (publish that many, then exit 0). SIGINT/SIGTERM end it wit
 Killed, it is restarted and continues the ring's sequence.
 """
 import argparse
-import os
-import signal
 import sys
 import time
 
@@ -33,13 +31,12 @@ def main() -> int:
     parser.add_argument("--video", help="read frames from this video file or device with OpenCV instead")
     args = parser.parse_args()
 
-    instance = os.environ.get("FRAMERING_INSTANCE", "default")
-    produces = [r for r in os.environ.get("FRAMERING_PRODUCES", "raw").split(",") if r]
+    env = framering.stage_environment()
+    produces = env.produces or ["raw"]
     if len(produces) != 1:
         print(f"camera_loop: expected one ring in FRAMERING_PRODUCES, got {produces}", file=sys.stderr)
         return 2
-    frames = int(os.environ.get("FRAMERING_FRAMES", "0"))
-    wait_for = int(os.environ.get("FRAMERING_WAIT_FOR_CONSUMERS", "0"))
+    frames, wait_for = env.frames, env.wait_for_consumers
 
     capture = None
     if args.video:
@@ -52,16 +49,9 @@ def main() -> int:
         args.width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         args.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
-    stop = False
+    stop = framering.StopSignal()
 
-    def on_signal(_signum, _frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    writer = framering.RingWriter(instance, produces[0], width=args.width, height=args.height,
+    writer = framering.RingWriter(env.instance, produces[0], width=args.width, height=args.height,
                                   pixel_format="Mono16", slots=args.slots)
     if wait_for > 0 and not writer.wait_for_consumers(wait_for, timeout_s=30):
         print(f"camera_loop: only some of {wait_for} consumers came in 30 s; producing anyway", file=sys.stderr)

@@ -15,8 +15,6 @@ input frame's sequence, so a consumer can match them. Runs under `framering run`
 FRAMERING_PRODUCES its output, FRAMERING_STAGE its consumer name.
 """
 import argparse
-import os
-import signal
 import sys
 
 import numpy as np
@@ -40,24 +38,16 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
-    instance = os.environ.get("FRAMERING_INSTANCE", "default")
-    name = os.environ.get("FRAMERING_STAGE", "fft_filter")
-    consumes = [c.split(":") for c in os.environ.get("FRAMERING_CONSUMES", "raw:every").split(",") if c]
-    produces = [r for r in os.environ.get("FRAMERING_PRODUCES", "filtered").split(",") if r]
+    env = framering.stage_environment(default_name="fft_filter")
+    consumes = env.consumes or [("raw", "every")]
+    produces = env.produces or ["filtered"]
     if len(consumes) != 1 or consumes[0][1] != "every" or len(produces) != 1:
         print("fft_filter: declare consumes = [{ ring = \"raw\", kind = \"every\" }] and one ring in produces",
               file=sys.stderr)
         return 2
-    stop = False
+    stop = framering.StopSignal()
 
-    def on_signal(_signum, _frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    reader = framering.RingReader(instance, consumes[0][0], kind="every", name=name, wait_s=30)
+    reader = framering.RingReader(env.instance, consumes[0][0], kind="every", name=env.name, wait_s=30)
     first = reader.read(timeout_s=30)
     if first is None:
         print("fft_filter: no frame in 30 s", file=sys.stderr)
@@ -71,7 +61,7 @@ def main() -> int:
                            threads=args.threads)
     mask = np.full((h, w // 2 + 1), 1.0, np.float32) if args.mode == "identity" else gaussian_lowpass(h, w, args.cutoff)
     mask /= h * w  # FFTW does not normalise: fold 1/N into the mask
-    writer = framering.RingWriter(instance, produces[0], width=w, height=h, pixel_format=first.pixel_format)
+    writer = framering.RingWriter(env.instance, produces[0], width=w, height=h, pixel_format=first.pixel_format)
     frame = first
     while not stop:
         if frame is None:

@@ -17,7 +17,6 @@ It ends at SIGINT/SIGTERM (exit 0), or after --frames N rows. Debian's interpret
 """
 import argparse
 import os
-import signal
 import sys
 
 import framering
@@ -29,9 +28,8 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=0, help="stop after this many rows (0: until stopped)")
     args = parser.parse_args()
 
-    instance = os.environ.get("FRAMERING_INSTANCE", "default")
-    name = os.environ.get("FRAMERING_STAGE", "frame_stats")
-    consumes = [c.split(":") for c in os.environ.get("FRAMERING_CONSUMES", "").split(",") if c]
+    env = framering.stage_environment(default_name="frame_stats")
+    consumes = env.consumes
     if len(consumes) != 1 or consumes[0][1] != "newest":
         print(f"frame_stats: expected one ring consumed as newest in FRAMERING_CONSUMES, got "
               f"{os.environ.get('FRAMERING_CONSUMES', '')!r}; declare consumes = "
@@ -39,19 +37,12 @@ def main() -> int:
         return 2
     ring_name = consumes[0][0]
 
-    stop = False
-
-    def on_signal(_signum, _frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = framering.StopSignal()
 
     out = open(args.out, "w", buffering=1) if args.out else sys.stdout
     out.write("sequence,camera_frame_id,mean,min,max\n")
     rows = 0
-    with framering.RingReader(instance, ring_name, kind="newest", name=name, wait_s=30) as reader:
+    with framering.RingReader(env.instance, ring_name, kind="newest", name=env.name, wait_s=30) as reader:
         while not stop and (args.frames == 0 or rows < args.frames):
             frame = reader.read(timeout_s=0.2)
             if frame is None:

@@ -11,8 +11,6 @@ Environment (docs/stages.md): FRAMERING_INSTANCE, FRAMERING_PRODUCES (its ring),
 FRAMERING_WAIT_FOR_CONSUMERS, FRAMERING_FRAMES. SIGINT/SIGTERM end it with exit 0.
 """
 import argparse
-import os
-import signal
 import sys
 import time
 
@@ -41,20 +39,12 @@ def main() -> int:
     parser.add_argument("--ridge-px", type=float, default=12.0)
     args = parser.parse_args()
 
-    instance = os.environ.get("FRAMERING_INSTANCE", "default")
-    ring = (os.environ.get("FRAMERING_PRODUCES") or "pattern").split(",")[0]
-    frames = int(os.environ.get("FRAMERING_FRAMES", "0"))
-    wait_for = int(os.environ.get("FRAMERING_WAIT_FOR_CONSUMERS", "0"))
-    stop = False
+    env = framering.stage_environment()
+    ring = (env.produces or ["pattern"])[0]
+    frames, wait_for = env.frames, env.wait_for_consumers
+    stop = framering.StopSignal()
 
-    def on_signal(_signum, _frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    with framering.RingWriter(instance, ring, width=args.size, height=args.size, slots=8) as writer:
+    with framering.RingWriter(env.instance, ring, width=args.size, height=args.size, slots=8) as writer:
         if wait_for > 0:
             writer.wait_for_consumers(wait_for, timeout_s=30)
         y, x = np.mgrid[0:args.size, 0:args.size]

@@ -20,6 +20,10 @@ C++ ring itself (pybind11), so Python speaks exactly the protocol the C++ stages
     rec.frames                                  # (N, height, width), read-only, the files mapped
     framering.status("lab")                     # what `framering status --json` shows: a list of rings
 
+A stage under ``framering run`` reads what it is told with ``framering.stage_environment()``
+(instance, name, produces, consumes, frames, ...) and ends cleanly on SIGINT/SIGTERM with
+``stop = framering.StopSignal()`` and ``while not stop: ...`` (docs/stages.md).
+
 Clocks: ``timestamp_ns`` is CLOCK_REALTIME ns since the Unix epoch (when the frame was
 acquired; by default when it was published); ``publish_monotonic_ns`` is CLOCK_MONOTONIC.
 
@@ -57,10 +61,12 @@ from ._framering import (  # noqa: F401  (re-exported)
     realtime_ns,
 )
 from .recording import Recording, open_recording  # noqa: F401
+from .stage import StageEnvironment, StopSignal, stage_environment  # noqa: F401
 
 __all__ = [
     "Claim", "ConfigError", "Error", "Frame", "Recording", "RingError", "RingReader", "RingWriter",
-    "list_rings", "monotonic_ns", "open_recording", "realtime_ns", "status",
+    "list_rings", "monotonic_ns", "open_recording", "realtime_ns", "stage_environment", "StageEnvironment", "status",
+    "StopSignal",
 ]
 
 

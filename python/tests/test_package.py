@@ -314,6 +314,26 @@ class Recordings(RingTest):
             framering.open_recording(os.path.join(self.tmp.name, "nope"))
 
 
+class Stage(unittest.TestCase):
+    def test_the_stage_environment_is_parsed_as_docs_stages_md_says(self):
+        env = framering.stage_environment({
+            "FRAMERING_INSTANCE": "lab", "FRAMERING_STAGE": "fft", "FRAMERING_PRODUCES": "filtered,mask",
+            "FRAMERING_CONSUMES": "raw:every,processed:newest", "FRAMERING_FRAMES": "400",
+            "FRAMERING_WAIT_FOR_CONSUMERS": "2", "FRAMERING_SUPERVISOR_PID": "77"})
+        self.assertEqual((env.instance, env.name, env.frames, env.wait_for_consumers, env.supervisor_pid),
+                         ("lab", "fft", 400, 2, 77))
+        self.assertEqual(env.produces, ["filtered", "mask"])
+        self.assertEqual(env.consumes, [("raw", "every"), ("processed", "newest")])
+        self.assertEqual(env.consumed("every"), ["raw"])
+        outside = framering.stage_environment({}, default_name="tool")
+        self.assertEqual((outside.instance, outside.name, outside.frames, outside.supervisor_pid),
+                         ("default", "tool", 0, None))
+        with self.assertRaisesRegex(ValueError, "FRAMERING_CONSUMES item 'raw:all'"):
+            framering.stage_environment({"FRAMERING_CONSUMES": "raw:all"})
+        with self.assertRaisesRegex(ValueError, "FRAMERING_FRAMES='many'"):
+            framering.stage_environment({"FRAMERING_FRAMES": "many"})
+
+
 @unittest.skipUnless(os.environ.get("FRAMERING_CHECK_INSTALL") == "1", "set FRAMERING_CHECK_INSTALL=1")
 class Install(unittest.TestCase):
     def test_debians_python_imports_framering_from_any_folder(self):

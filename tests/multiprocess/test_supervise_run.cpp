@@ -313,6 +313,7 @@ command = ["/usr/bin/python3", "{}/examples/frame_stats.py", "{}"]
 consumes = [{{ ring = "raw", kind = "newest" }}]
 )",
                                                                                      test::source_dir(), csv));
+  test::use_this_builds_python_package();
   test::Child run({test::framering_bin(), "run", "--config", config, "--summary-json", summary_path()});
   ASSERT_TRUE(test::wait_until(
       [&] {

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -64,6 +65,13 @@ void remove_instance(const std::string& instance) {
 std::string framering_bin() { return env_or("FRAMERING_BIN", FRAMERING_TEST_FRAMERING_BIN); }
 std::string ring_peer_bin() { return env_or("RING_PEER", FRAMERING_TEST_RING_PEER_BIN); }
 std::string source_dir() { return env_or("FRAMERING_SOURCE_DIR", FRAMERING_TEST_SOURCE_DIR); }
+
+void use_this_builds_python_package() {
+  ::setenv("PYTHONPATH", FRAMERING_TEST_PYTHON_DIR, 1);
+  if (std::string_view{FRAMERING_TEST_PYTHON_PRELOAD}.empty()) return;
+  ::setenv("LD_PRELOAD", FRAMERING_TEST_PYTHON_PRELOAD, 1);
+  ::setenv("ASAN_OPTIONS", "detect_leaks=0", 1);  // the interpreter's own allocations at exit
+}
 
 namespace {
 std::mutex g_watchdog_mutex;

@@ -24,6 +24,9 @@ void remove_instance(const std::string& instance);
 [[nodiscard]] std::string ring_peer_bin();
 /// The source tree (env FRAMERING_SOURCE_DIR overrides), for test data and config/.
 [[nodiscard]] std::string source_dir();
+/// Makes Python processes this test starts (and their children) import this build's `framering`
+/// package (PYTHONPATH), with the sanitizer runtime preloaded in a sanitizer build.
+void use_this_builds_python_package();
 
 /// Aborts the test process with a message if it is still alive after `limit`: the in-test
 /// watchdog every waiting test installs (CTest's TIMEOUT is the outer one). Disarms on
