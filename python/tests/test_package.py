@@ -43,13 +43,18 @@ def wait_until(condition, timeout_s=30.0, what="condition"):
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
-def is_stopped(pid):
-    """Whether process `pid` is stopped (SIGSTOP: /proc state 'T'): ring_peer --stop-at stops itself."""
+def process_state(pid):
+    """The state letter of /proc/<pid>/stat ('R', 'S' sleeping, 'T' stopped, ...), or '?' when gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+            return f.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
-        return False
+        return "?"
+
+
+def is_stopped(pid):
+    """Whether process `pid` is stopped (SIGSTOP: /proc state 'T'): ring_peer --stop-at stops itself."""
+    return process_state(pid) == "T"
 
 
 def ring_state(instance, ring="raw"):
@@ -312,6 +317,29 @@ class Recordings(RingTest):
             framering.open_recording(self.tmp.name)
         with self.assertRaisesRegex(FileNotFoundError, "not a recording folder"):
             framering.open_recording(os.path.join(self.tmp.name, "nope"))
+
+
+class Interrupts(RingTest):
+    def test_ctrl_c_interrupts_a_blocked_read_and_a_blocked_claim(self):
+        writer = framering.RingWriter(self.instance, "raw", width=W, height=H, slots=2)
+        holder = framering.RingReader(self.instance, "raw", kind="every", name="holder", stall_timeout_s=0)
+        for _ in range(2):
+            with writer.claim():
+                pass
+        writer.close()  # the ring is full, and the every reader "holder" never releases: a claim blocks
+        for blocked in (f'r = framering.RingReader("{self.instance}", "raw", kind="newest")\n'
+                        f'r.read(timeout_s=5)\n'  # the newest frame at once; the next one never comes
+                        f'r.read(timeout_s=600)',
+                        f'framering.RingWriter("{self.instance}", "raw", width={W}, height={H}, slots=2)'
+                        f'.claim(timeout_s=600)'):
+            child = self.spawn([sys.executable, "-c", f"import framering\nprint('ready', flush=True)\n{blocked}"])
+            self.assertEqual(child.stdout.readline().strip(), "ready")
+            wait_until(lambda: process_state(child.pid) == "S", what="the child to sleep in its wait")
+            child.send_signal(signal.SIGINT)
+            code, _, err = self.finish(child, timeout_s=60)  # far below the 600 s it would wait
+            self.assertNotEqual(code, 0)
+            self.assertIn("KeyboardInterrupt", err)
+        holder.close()
 
 
 class Stage(unittest.TestCase):
