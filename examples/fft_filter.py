@@ -62,10 +62,13 @@ def main() -> int:
     mask = np.full((h, w // 2 + 1), 1.0, np.float32) if args.mode == "identity" else gaussian_lowpass(h, w, args.cutoff)
     mask /= h * w  # FFTW does not normalise: fold 1/N into the mask
     writer = framering.RingWriter(env.instance, produces[0], width=w, height=h, pixel_format=first.pixel_format)
+    drain = framering.Drain(stop, env)  # at a stop, first take every frame it owes
     frame = first
-    while not stop:
+    while True:
         if frame is None:
-            if not reader.producer_alive:
+            if drain.finished(reader):
+                break
+            if not reader.producer_alive and reader.cursor >= reader.published:
                 break  # the input's producer is gone and everything published was taken
             frame = reader.read(timeout_s=0.2)
             continue
@@ -82,7 +85,7 @@ def main() -> int:
             np.clip(spatial, 0, 65535, out=spatial)
             np.copyto(out.pixels, spatial, casting="unsafe")
             out.camera_frame_id = sequence
-        frame = reader.read(timeout_s=0.2)
+        frame = None
     writer.close()
     reader.close()
     return 0

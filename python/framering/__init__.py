@@ -22,7 +22,9 @@ C++ ring itself (pybind11), so Python speaks exactly the protocol the C++ stages
 
 A stage under ``framering run`` reads what it is told with ``framering.stage_environment()``
 (instance, name, produces, consumes, frames, ...) and ends cleanly on SIGINT/SIGTERM with
-``stop = framering.StopSignal()`` and ``while not stop: ...`` (docs/stages.md).
+``stop = framering.StopSignal()`` and ``while not stop: ...``; an *every* consumer ends with
+``while not drain.finished(reader): ...`` (``drain = framering.Drain(stop)``), which first takes
+what it owes (docs/stages.md, "Stops").
 
 Clocks: ``timestamp_ns`` is CLOCK_REALTIME ns since the Unix epoch (when the frame was
 acquired; by default when it was published); ``publish_monotonic_ns`` is CLOCK_MONOTONIC.
@@ -41,7 +43,9 @@ What a pixel view may be trusted for:
 
 Errors: ``RingError`` (no such ring, wrong geometry, name in use, table full, permission),
 ``ConfigError`` (impossible geometry, unknown pixel format), ``TimeoutError`` (no free slot in
-time), all with the C++ messages. Waits release the GIL and Ctrl-C interrupts them.
+time), all with the C++ messages; ``ValueError`` for misuse (a closed handle, a second claim
+before the first is published or abandoned, an unknown reader kind). Waits release the GIL and
+Ctrl-C interrupts them.
 
 Use Debian's interpreter, ``/usr/bin/python3`` (it sees python3-numpy); scripts/setup-deps.sh
 puts the package of the release build on its path.
@@ -61,10 +65,10 @@ from ._framering import (  # noqa: F401  (re-exported)
     realtime_ns,
 )
 from .recording import Recording, open_recording  # noqa: F401
-from .stage import StageEnvironment, StopSignal, stage_environment  # noqa: F401
+from .stage import Drain, StageEnvironment, StopSignal, stage_environment  # noqa: F401
 
 __all__ = [
-    "Claim", "ConfigError", "Error", "Frame", "Recording", "RingError", "RingReader", "RingWriter",
+    "Claim", "ConfigError", "Drain", "Error", "Frame", "Recording", "RingError", "RingReader", "RingWriter",
     "list_rings", "monotonic_ns", "open_recording", "realtime_ns", "stage_environment", "StageEnvironment", "status",
     "StopSignal",
 ]

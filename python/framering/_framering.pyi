@@ -12,6 +12,9 @@ import numpy as np
 class Error(RuntimeError):
     """Any framering error; the message is the C++ one (it names the ring, the file, both sides)."""
 
+# Also ValueError: a closed handle, a second claim before the first is done, publish after
+# publish or abandon, a negative timeout, an unknown reader kind.
+
 class RingError(Error):
     """A ring that cannot be used: no such ring, wrong geometry, another live producer, a consumer
     name in use, a full consumer table, permission denied, a foreign or damaged segment."""
@@ -101,7 +104,8 @@ class Frame:
         """Whether the producer has not overwritten the slot since it was read (newest readers can
         be lapped; an every reader's frame stays intact until released)."""
     def copy(self) -> Optional[np.ndarray]:
-        """A private copy of the pixels, or None if the frame was overwritten while copying."""
+        """A private copy of the pixels, or None if the frame was overwritten while copying or
+        was already released (its slot may hold a later frame by then)."""
     def release(self) -> bool:
         """Ends the read; True if the frame was intact for the whole read. Every readers: lets
         the producer reuse the slot."""
@@ -129,6 +133,9 @@ class RingReader:
     kind: str
     resumed: bool
     cursor: int
+    """Every readers: the next sequence it will read (frames below it are released)."""
+    published: int
+    """Frames the producer has published so far (the newest is published - 1)."""
     ring: str
     producer_alive: bool
     counters: dict

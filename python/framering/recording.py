@@ -101,7 +101,8 @@ class Recording:
 def open_recording(path) -> Recording:
     """Opens the recording folder ``path`` read-only (see Recording). Raises FileNotFoundError
     when it is not a folder or lacks recording.json or index.csv, ValueError when its files
-    disagree (run ``framering inspect PATH``), OSError when a part cannot be mapped."""
+    disagree (run ``framering inspect PATH``), framering.Error (the C++ message, naming the
+    file) when a part is missing, shorter than its index says, or cannot be mapped."""
     return Recording(path)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -68,7 +69,7 @@ def stage_environment(environ=None, default_name: str = "") -> StageEnvironment:
 
 class StopSignal:
     """SIGINT and SIGTERM set this flag instead of raising KeyboardInterrupt or ending the process,
-    so a loop can finish its frame (an every consumer drains what it owes) and exit 0.
+    so a loop can finish its frame and exit 0 (an every consumer then drains: see Drain).
     True once a signal came: ``while not stop: ...``. Install it from the main thread."""
 
     def __init__(self) -> None:
@@ -81,3 +82,45 @@ class StopSignal:
 
     def __bool__(self) -> bool:
         return self.signal is not None
+
+
+class Drain:
+    """The drain of an *every* consumer at a stop, as the C++ stages do it (stage::Drain,
+    docs/stages.md "Stops"): after the stop it reads on until what was published when the stop
+    came; when the stop came from the death of its `framering run` (every stage got SIGTERM at
+    once), it also takes what the producer publishes until it has left, for at most 5 s.
+    Without it, frames it owes are neither recorded nor reported: its entry is freed on close.
+
+        drain = framering.Drain(stop)
+        while not drain.finished(reader):
+            frame = reader.read(timeout_s=0.2)
+            ...
+    """
+
+    LEAVE_WAIT_S = 5.0
+
+    def __init__(self, stop: StopSignal, environment: Optional[StageEnvironment] = None) -> None:
+        self._stop = stop
+        self._env = environment if environment is not None else stage_environment()
+        self._target: Optional[int] = None
+        self._await_producer = False
+        self._deadline = 0.0
+
+    def finished(self, reader) -> bool:
+        """False while no stop came, or while frames it owes remain; True once it may end. Call it
+        once per loop turn, with the current frame released (read() releases the previous one)."""
+        if not self._stop:
+            return False
+        if self._target is None:
+            self._target = reader.published
+            pid = self._env.supervisor_pid
+            self._await_producer = pid is not None and os.getppid() != pid
+            self._deadline = time.monotonic() + self.LEAVE_WAIT_S
+        if reader.cursor < self._target:
+            return False
+        if not self._await_producer:
+            return True
+        # Liveness first, then `published`: a producer seen gone has published all it ever will.
+        self._await_producer = reader.producer_alive and time.monotonic() < self._deadline
+        self._target = reader.published
+        return False

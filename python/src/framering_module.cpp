@@ -512,6 +512,7 @@ PYBIND11_MODULE(_framering, m) {
       .def("release", &PyFrame::release)
       .def("copy",
            [](const PyFrame& f) -> std::optional<py::array> {
+             if (f.released()) return std::nullopt;  // the slot may hold a later frame by now
              py::array copy = py::array::ensure(f.pixels().attr("copy")());
              if (!f.is_intact()) return std::nullopt;
              return copy;
@@ -534,6 +535,7 @@ PYBIND11_MODULE(_framering, m) {
       })
       .def_property_readonly("resumed", [](const PyReader& r) { return r.live().resumed(); })
       .def_property_readonly("cursor", [](const PyReader& r) { return r.live().cursor(); })
+      .def_property_readonly("published", [](const PyReader& r) { return r.live().published(); })
       .def_property_readonly("ring", [](const PyReader& r) { return r.live().segment().ring_name(); })
       .def_property_readonly("producer_alive", [](const PyReader& r) { return r.live().is_producer_alive(); })
       .def_property_readonly("counters",

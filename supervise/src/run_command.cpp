@@ -25,7 +25,7 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParser
       "process in file order; `command = [...]` stages run any program (docs/stages.md). A stage that\n"
       "dies is restarted with backoff ([restart]; an every consumer always inside its dead timeout);\n"
       "the others go on. Ctrl-C or SIGTERM stops the stages in file order, each every consumer once it\n"
-      "has taken everything published (one that is dead is restarted at once: to drain, and to close\n"
+      "has taken everything published (one that is dead is restarted at once, within max_restarts: to drain, and to close\n"
       "what it writes even when it owes nothing). Frames an every consumer still owes at the end are\n"
       "listed as OWED, and their ring is kept: run the same pipeline again and it continues (a run\n"
       "that finds its instance's rings from a crashed run re-attaches: the producer continues the\n"
@@ -40,7 +40,9 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParser
   cmd->add_option("-c,--config", o->run.config_path, "Pipeline file (TOML); default: the built-in config/default.toml")
       ->check(CLI::ExistingFile);
   cmd->add_option("--instance", o->instance, "Override the pipeline's instance name");
-  cmd->add_option("--frames", o->run.frames, "Acquire this many frames per acquire stage, drain, and end (0 = unbounded)")
+  cmd->add_option("--frames", o->run.frames,
+                  "Each source stage (one that produces and consumes nothing) publishes this many frames; then the run "
+                  "drains and ends (0 = unbounded)")
       ->capture_default_str();
   cmd->add_option("--duration", o->run.duration_s, "End after this many seconds (0 = until Ctrl-C)")
       ->check(CLI::Range(0.0, 1e7))
