@@ -68,6 +68,7 @@ std::string source_dir() { return env_or("FRAMERING_SOURCE_DIR", FRAMERING_TEST_
 
 void use_this_builds_python_package() {
   ::setenv("PYTHONPATH", FRAMERING_TEST_PYTHON_DIR, 1);
+  ::setenv("PYTHONDONTWRITEBYTECODE", "1", 1);
   if (std::string_view{FRAMERING_TEST_PYTHON_PRELOAD}.empty()) return;
   ::setenv("LD_PRELOAD", FRAMERING_TEST_PYTHON_PRELOAD, 1);
   ::setenv("ASAN_OPTIONS", "detect_leaks=0", 1);  // the interpreter's own allocations at exit
