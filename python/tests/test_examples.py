@@ -40,6 +40,9 @@ class ExampleTest(unittest.TestCase):
             path = f"/dev/shm/framering.{self.instance}.{name}"
             if os.path.exists(path):
                 os.unlink(path)
+        lock = f"/dev/shm/framering-run.{self.instance}.lock"  # left by a killed `framering run`
+        if os.path.exists(lock):
+            os.unlink(lock)
         self.tmp.cleanup()
 
     def path(self, name):
