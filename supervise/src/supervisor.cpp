@@ -210,9 +210,11 @@ class Supervisor {
   // Whether `stage` has taken every frame published on each ring it consumes as every consumer
   // (its entry is found by its name; an evicted or absent entry owes nothing it can still take).
   bool drained(const StageProcess& stage) const {
+    if (!stage.plan().consumes_every()) return true;
+    const auto rings = read_rings(false);
     for (const auto& use : stage.plan().rings) {
       if (use.role != RingRole::ConsumesEvery) continue;
-      for (const auto& ring : read_rings(false)) {
+      for (const auto& ring : rings) {
         if (ring.ring != use.ring) continue;
         for (const auto& c : ring.consumers) {
           if (c.name == stage.name() && c.state == ring::ConsumerState::Active && c.cursor < ring.published) {
