@@ -205,6 +205,15 @@ std::uint64_t add_source_stats_to_ring(FrameSource& source, ring::RingWriter& wr
   return base.frames_lost;
 }
 
+}  // namespace
+
+std::chrono::nanoseconds claim_timeout(const AcquireOptions& options) noexcept {
+  if (options.claim_timeout_ms) return std::chrono::milliseconds{*options.claim_timeout_ms};
+  return options.source == "files" ? stage::kNoTimeout : std::chrono::nanoseconds{kLiveClaimTimeout};
+}
+
+namespace {
+
 // One frame: grab it from the source, claim a slot (waiting up to --claim-timeout-ms for an
 // every consumer), write it in place, publish. A frame that cannot be read or placed is counted
 // as dropped. Returns false when the run ends: a stop, or the end of the source.
@@ -221,7 +230,7 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
     writer.count_dropped(1);
     return true;
   }
-  const auto slot = stage::claim(writer, std::chrono::milliseconds{o.claim_timeout_ms});
+  const auto slot = stage::claim(writer, claim_timeout(o));
   if (!slot && slot.error() == stage::ClaimEnd::Stopped) return false;
   if (!slot) {
     ++stats.dropped_claim;
@@ -229,7 +238,8 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
     if (stats.dropped_claim == 1 || stats.dropped_claim % 100 == 0) {
       spdlog::warn("dropped source frame {}: an every consumer held slot {} for {} ms ({} claim timeouts so far)",
                    grabbed->camera_frame_id, writer.next_sequence() % writer.segment().slot_count(),
-                   o.claim_timeout_ms, stats.dropped_claim);
+                   std::chrono::duration_cast<std::chrono::milliseconds>(claim_timeout(o)).count(),
+                   stats.dropped_claim);
     }
     return true;
   }
@@ -368,9 +378,10 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   pacing->add_option("--claim-timeout-ms", o->claim_timeout_ms,
-                     "How long to wait for an every consumer to free the next slot before dropping the frame (counted, logged)")
-      ->check(CLI::Range(0, 3'600'000))
-      ->capture_default_str();
+                     "How long a frame waits for an every consumer to free the next slot before it is dropped (counted, "
+                     "logged). Default: 1000 for the live sources (pattern, opencv, aravis: a camera cannot pause); "
+                     "no limit for files (waiting loses nothing)")
+      ->check(CLI::Range(0, 3'600'000));
   pacing->add_option("--stats-interval-s", o->stats_interval_s, "Seconds between info lines with rates and drops")
       ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framering/common/clock.hpp"
+#include "framering/common/error.hpp"
 #include "framering/common/process_identity.hpp"
 
 namespace framering::ring {
@@ -174,6 +175,30 @@ std::optional<ConsumerStatus> find_consumer(const Segment& segment, std::string_
     return read_consumer(segment, i, segment.published(), monotonic_ns());
   }
   return std::nullopt;
+}
+
+std::vector<RingListing> list_instance(const std::string& instance) {
+  std::vector<RingListing> listings;
+  for (auto& ring : Segment::list_rings(instance)) {
+    RingListing listing{.instance = instance, .ring = std::move(ring)};
+    try {
+      const Segment segment = Segment::open(instance, listing.ring);
+      listing.status = read_status(segment);
+      listing.stale = !segment.has_live_participant();
+    } catch (const framering::Error& e) {
+      listing.error = e.what();
+    }
+    listings.push_back(std::move(listing));
+  }
+  return listings;
+}
+
+nlohmann::json to_json(const RingListing& listing) {
+  if (!listing.status) return {{"instance", listing.instance}, {"ring", listing.ring}, {"error", listing.error}};
+  nlohmann::json entry = to_json(*listing.status);
+  entry["instance"] = listing.instance;
+  entry["stale"] = listing.stale;
+  return entry;
 }
 
 }  // namespace framering::ring

@@ -327,21 +327,10 @@ py::array map_pages(const std::vector<std::string>& files, const std::vector<std
   return view;
 }
 
-// What `framering status --instance I --json` prints: one entry per ring (ring::to_json plus
-// instance and stale), or {instance, ring, error} for a ring that cannot be read.
+// What `framering status --instance I --json` prints (ring::to_json of each listing).
 std::string status_json(const std::string& instance) {
   nlohmann::json rings = nlohmann::json::array();
-  for (const auto& name : ring::Segment::list_rings(instance)) {
-    try {
-      const ring::Segment segment = ring::Segment::open(instance, name);
-      nlohmann::json entry = ring::to_json(ring::read_status(segment));
-      entry["instance"] = instance;
-      entry["stale"] = !segment.has_live_participant();
-      rings.push_back(std::move(entry));
-    } catch (const Error& e) {
-      rings.push_back({{"instance", instance}, {"ring", name}, {"error", e.what()}});
-    }
-  }
+  for (const auto& listing : ring::list_instance(instance)) rings.push_back(ring::to_json(listing));
   return rings.dump();
 }
 

@@ -51,32 +51,23 @@ int show_once(const StatusOptions& options) {
   int exit_code = 0;
   std::size_t rings_seen = 0;
   for (const auto& instance : instances) {
-    for (const auto& ring : ring::Segment::list_rings(instance)) {
+    for (const auto& listing : ring::list_instance(instance)) {
       ++rings_seen;
-      try {
-        const ring::Segment segment = ring::Segment::open(instance, ring);
-        const ring::RingStatus status = ring::read_status(segment);
-        const bool stale = !segment.has_live_participant();
-        if (options.remove_stale && stale) {
-          ring::Segment::remove(instance, ring);
-          text += fmt::format("removed stale ring {} of instance {} (no live producer or consumer)\n", ring, instance);
-          continue;
-        }
-        auto entry = ring::to_json(status);
-        entry["instance"] = instance;
-        entry["stale"] = stale;
-        json.push_back(std::move(entry));
-        text += fmt::format("instance {}: {}{}", instance, stale ? "[stale: nobody attached] " : "",
-                            ring::format_status(status));
-      } catch (const Error& e) {
-        if (options.remove_stale && !is_being_created(instance, ring)) {
-          ring::Segment::remove(instance, ring);
-          text += fmt::format("removed unreadable ring {} of instance {}: {}\n", ring, instance, e.what());
-          continue;
-        }
+      if (options.remove_stale && (listing.stale || (!listing.status && !is_being_created(instance, listing.ring)))) {
+        ring::Segment::remove(instance, listing.ring);
+        text += listing.status ? fmt::format("removed stale ring {} of instance {} (no live producer or consumer)\n",
+                                             listing.ring, instance)
+                               : fmt::format("removed unreadable ring {} of instance {}: {}\n", listing.ring, instance,
+                                             listing.error);
+        continue;
+      }
+      json.push_back(ring::to_json(listing));
+      if (listing.status) {
+        text += fmt::format("instance {}: {}{}", instance, listing.stale ? "[stale: nobody attached] " : "",
+                            ring::format_status(*listing.status));
+      } else {
         exit_code = 2;
-        json.push_back({{"instance", instance}, {"ring", ring}, {"error", e.what()}});
-        text += fmt::format("instance {}: ring {}: ERROR {}\n", instance, ring, e.what());
+        text += fmt::format("instance {}: ring {}: ERROR {}\n", instance, listing.ring, listing.error);
       }
     }
   }

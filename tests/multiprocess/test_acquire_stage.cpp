@@ -246,6 +246,42 @@ TEST_F(AcquireStage, NoLoopFolderEndsAfterOnePassWithExitZero) {
   EXPECT_EQ(status->geometry.height, 24U);
 }
 
+TEST_F(AcquireStage, FilesWaitForAnEveryConsumerPastTheLiveTimeoutAndDropNothing) {
+  test::Watchdog watchdog(90s);
+  const auto folder = image_folder();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(cv::imwrite((folder / ("f" + std::to_string(i) + ".png")).string(),
+                            cv::Mat(24, 32, CV_16UC1, cv::Scalar(1000.0 * (i + 1)))));
+  }
+  const auto g = geometry(32, 24, /*slots=*/2);
+  create_ring(g);
+  auto reader = every(g);  // holds both slots until the producer has waited past kLiveClaimTimeout
+
+  Child producer(acquire({"--source", "files", "--path", folder.string(), "--no-loop", "--rate-hz", "0", "--slots", "2"}));
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto status = test::ring_status(instance_);
+        return status && status->blocked_s >= 2.0;  // twice the live sources' 1000 ms claim timeout
+      },
+      30s))
+      << producer.err();
+  const auto held = test::ring_status(instance_);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->frames_dropped, 0U) << "a file frame waits; it is never dropped for a slow consumer";
+  EXPECT_EQ(held->published, 2U);
+
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    EXPECT_EQ(frame->sequence, i);
+    EXPECT_FALSE(frame->gap.has_value());
+    EXPECT_EQ(frame->camera_frame_id, i) << "every file, in order";
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  ASSERT_EQ(test::finish(producer, 30s), 0) << producer.err();
+  EXPECT_FALSE(contains(producer.err(), "claim timeouts so far")) << producer.err();
+}
+
 TEST_F(AcquireStage, UnreadableFileInASequenceIsCountedAsDroppedAndExitsThree) {
   test::Watchdog watchdog(60s);
   const auto folder = image_folder();

@@ -465,6 +465,30 @@ TEST_F(CorruptSegmentTest, TruncatedSegmentIsRefused) {
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 }
 
+TEST_F(CorruptSegmentTest, ListingAnInstanceGivesEachRingsSnapshotOrWhyItCannotBeRead) {
+  { auto stale = RingWriter::create_or_attach(instance_, "old", small()); }
+  auto live = RingWriter::create_or_attach(instance_, "raw", small());
+  publish_one(live);
+  { std::ofstream f("/dev/shm/framering." + instance_ + ".torn"); f << "x"; }
+  const std::vector<RingListing> sut = list_instance(instance_);
+  ASSERT_EQ(sut.size(), 3U);
+  EXPECT_EQ(sut[0].ring, "old");
+  EXPECT_TRUE(sut[0].status.has_value());
+  EXPECT_TRUE(sut[0].stale) << "nobody is attached to it";
+  EXPECT_EQ(sut[1].ring, "raw");
+  ASSERT_TRUE(sut[1].status.has_value());
+  EXPECT_FALSE(sut[1].stale);
+  EXPECT_EQ(sut[1].status->published, 1U);
+  EXPECT_EQ(sut[2].ring, "torn");
+  EXPECT_FALSE(sut[2].status.has_value());
+  EXPECT_NE(sut[2].error.find("truncated"), std::string::npos) << sut[2].error;
+  EXPECT_EQ(to_json(sut[1])["producer"]["published"], 1);
+  EXPECT_EQ(to_json(sut[1])["instance"], instance_);
+  EXPECT_EQ(to_json(sut[0])["stale"], true);
+  EXPECT_EQ(to_json(sut[2])["error"], sut[2].error);
+  EXPECT_FALSE(to_json(sut[2]).contains("producer"));
+}
+
 TEST_F(CorruptSegmentTest, SegmentShorterThanAHeaderIsRefused) {
   { std::ofstream f("/dev/shm/framering." + instance_ + ".raw"); f << "x"; }
   const std::string message = open_error(instance_, "raw");

@@ -2,8 +2,10 @@
 // videos, GenICam cameras (Aravis) and V4L2 devices (OpenCV).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "framering/common/cli_options.hpp"
@@ -17,6 +19,10 @@ class App;
 namespace framering::acquire {
 
 /// Everything `framering acquire` takes; the defaults are the command line's.
+/// What a live source's frame waits for a slot before it is dropped: a camera (or a pattern
+/// standing in for one) cannot pause, so its frame is dropped and counted after this.
+inline constexpr std::chrono::milliseconds kLiveClaimTimeout{1000};
+
 struct AcquireOptions {
   CommonOptions common;
   std::string ring = "raw";
@@ -27,7 +33,9 @@ struct AcquireOptions {
   double rate_hz = 30.0;           ///< frames per second on an absolute schedule; 0 = flat out
   bool rate_given = false;         ///< aravis: --rate-hz was given, so it sets AcquisitionFrameRate
   std::uint64_t frames = 0;        ///< publish exactly this many, then exit; 0 = until SIGINT/SIGTERM
-  std::uint32_t claim_timeout_ms = 1000;
+  /// How long a frame waits for an every consumer to free the next slot before it is dropped.
+  /// nullopt = the source's default (claim_timeout()).
+  std::optional<std::uint32_t> claim_timeout_ms;
   std::uint32_t wait_for_consumers = 0;      ///< publish nothing until this many consumers are attached
   double wait_for_consumers_s = 30.0;        ///< then go on anyway, with a warning
   // pattern
@@ -75,7 +83,13 @@ struct AcquireOptions {
 /// every loss is counted in the ring and logged. Throws
 /// framering::Error (ConfigError, SourceError, SegmentError) when it cannot start: main() logs
 /// it and exits 2.
-[[nodiscard]] int run_acquire(const AcquireOptions& options);
+[[nodiscard]] /// The claim timeout in force: --claim-timeout-ms when given; else no limit (stage::kNoTimeout)
+/// for `files`, which can wait without losing anything (a recorder restarting, or slower than
+/// the file rate, never makes a file replay drop a frame), and kLiveClaimTimeout for the live
+/// sources (pattern, opencv, aravis).
+[[nodiscard]] std::chrono::nanoseconds claim_timeout(const AcquireOptions& options) noexcept;
+
+int run_acquire(const AcquireOptions& options);
 
 /// Adds the `acquire` subcommand to `app`. When the user selects it, `action` is set to the
 /// function that runs it and returns the exit code (0 ok, 2 could not start, 3 lost frames).

@@ -69,6 +69,25 @@ struct RingStatus {
 /// The snapshot as JSON (keys as the field names above).
 [[nodiscard]] nlohmann::json to_json(const RingStatus& status);
 
+/// One ring of an instance as `framering status` lists it: its snapshot, or why it could not
+/// be read.
+struct RingListing {
+  std::string instance;
+  std::string ring;
+  std::optional<RingStatus> status;  ///< nullopt when the segment could not be read
+  bool stale = false;                ///< readable, and no live producer or consumer is attached
+  std::string error;                 ///< why it could not be read (the Error's message)
+};
+
+/// Every ring of `instance` in /dev/shm, by name, each read as read_status reads it. Never
+/// throws for one ring: an unreadable segment (being created, truncated, foreign) is listed
+/// with its error.
+[[nodiscard]] std::vector<RingListing> list_instance(const std::string& instance);
+
+/// What `framering status --json` prints for one ring, and `framering.status()` returns in
+/// Python: to_json(status) plus "instance" and "stale", or {instance, ring, error}.
+[[nodiscard]] nlohmann::json to_json(const RingListing& listing);
+
 /// A human table: one block per ring, one row per consumer.
 [[nodiscard]] std::string format_status(const RingStatus& status);
 
