@@ -7,18 +7,26 @@ replaces, in one run, on this machine. Prints figures (and JSON with --json); as
 Every measurement moves Mono16 frames between two processes through a 16-slot ring, losslessly
 (the consumer gets every frame; the producer waits for it), and the per-frame work is the same
 on both sides of each ratio: the producer copies a prepared frame into its slot (memcpy /
-np.copyto), the consumer copies each frame out.
+np.copyto), the consumer copies each frame out; in the python->python comparisons the producer
+also writes the frame number into column 0 and the consumer checks it.
 
 * producer: Python `RingWriter` (claim, np.copyto, publish) vs the C++ loop doing the same
   (`_framering._bench_produce`), each feeding the same C++ every consumer.
 * every consumer: Python `RingReader(kind="every")` (read, np.copyto, release) vs the C++ loop
   (`_framering._bench_consume_every`), each fed by the same C++ producer.
-* the design this replaces: a `multiprocessing.shared_memory` ring of 16 slots, the producer
-  sending each slot index over a `multiprocessing.Pipe` and the consumer returning a credit over
-  another (so it is lossless too), vs framering's Python producer and Python every consumer.
-  Being lossless here, it tears nothing; but it has no seqlock, so a newest-style reader of it
-  (the live viewer's) lapped mid-copy shows a torn frame without knowing, where framering's
-  newest reader detects it and never shows it (python/tests: a_newest_reader_copy_is_intact_or_none).
+* the design this replaces (shared/seeds: the live-viewer gist), measured two ways against
+  framering's Python producer and Python every consumer:
+  - as published: a `multiprocessing.shared_memory` circular buffer written with its `put`
+    (a slice, or a list of indexes where a frame wraps the end), each frame's (start, stop)
+    sent as a pickled message; for a consumer of every frame the gist's own advice, a
+    `multiprocessing.Queue`. It has no backpressure and no seqlock: a consumer that falls 16
+    frames behind copies a slot being overwritten and cannot tell. Every frame carries its
+    number in column 0, so the bench counts those torn frames (the design does not); its
+    figure is intact frames/s.
+  - made lossless by hand: 16 slot-sized frames, each slot index sent over a `Pipe` and a
+    credit returned over another, so that the producer never laps the consumer. It tears
+    nothing, and is the fastest this design can be.
+  framering's every consumer checks the same column: it never sees a torn frame.
 
 Use Debian's interpreter (it sees python3-numpy). The package must be importable (the release
 build after scripts/setup-deps.sh, or PYTHONPATH=build/release/python).
@@ -30,12 +38,21 @@ import os
 import time
 from multiprocessing import shared_memory
 
+from dataclasses import dataclass
+
 import numpy as np
 
 import framering
 from framering import _framering
 
 SLOTS = 16
+
+
+@dataclass(frozen=True)
+class DataIndexes:
+    """The gist's message: where the newest frame lies in the buffer (start may be negative)."""
+    start: int
+    stop: int
 
 
 def frame_count(seconds: float, width: int, height: int) -> int:
@@ -48,14 +65,26 @@ def source_frame(width: int, height: int) -> np.ndarray:
     return ((x + 3 * y) & 0xFFFF).astype(np.uint16)
 
 
+def stamp(frame: np.ndarray, n: int) -> None:
+    """Writes frame number `n` into column 0 of every row."""
+    frame[:, 0] = n & 0xFFFF
+
+
+def torn(frame: np.ndarray, n: int) -> bool:
+    """Whether column 0 of `frame` is not all frame number `n`: rows of another frame in it."""
+    return bool((frame[:, 0] != (n & 0xFFFF)).any())
+
+
 # ---- framering, each side in its own process ------------------------------------------------
 
-def py_produce(instance, ring, frames, width, height, out):
+def py_produce(instance, ring, frames, width, height, out, stamped=False):
     src = source_frame(width, height)
     with framering.RingWriter(instance, ring, width=width, height=height, slots=SLOTS) as w:
         w.wait_for_consumers(1, timeout_s=30)
         start = time.monotonic()
-        for _ in range(frames):
+        for n in range(frames):
+            if stamped:
+                stamp(src, n)
             with w.claim(timeout_s=10) as f:
                 np.copyto(f.pixels, src)
         out.put(time.monotonic() - start)
@@ -65,21 +94,31 @@ def cpp_produce(instance, ring, frames, width, height, out):
     out.put(_framering._bench_produce(instance, ring, frames, source_frame(width, height), SLOTS, 1))
 
 
-def py_consume(instance, ring, frames, width, height, out):
+def py_consume(instance, ring, frames, width, height, out, check=False):
     dst = np.empty((height, width), np.uint16)
     with framering.RingReader(instance, ring, kind="every", name="bench", wait_s=30) as r:
         start = None
+        torn_frames = 0
         for n in range(frames):
             frame = r.read(timeout_s=10)
             if start is None:
                 start = time.monotonic()
             np.copyto(dst, frame.pixels)
+            torn_frames += check and torn(dst, frame.sequence)
         frame.release()
-        out.put(time.monotonic() - start)
+        out.put((time.monotonic() - start, torn_frames))
 
 
 def cpp_consume(instance, ring, frames, width, height, out):
     out.put(_framering._bench_consume_every(instance, ring, "bench", frames))
+
+
+def py_produce_stamped(instance, ring, frames, width, height, out):
+    py_produce(instance, ring, frames, width, height, out, stamped=True)
+
+
+def py_consume_checked(instance, ring, frames, width, height, out):
+    py_consume(instance, ring, frames, width, height, out, check=True)
 
 
 def pair(producer, consumer, frames, width, height) -> dict:
@@ -91,16 +130,83 @@ def pair(producer, consumer, frames, width, height) -> dict:
     c = ctx.Process(target=consumer, args=(instance, ring, frames, width, height, out_c))
     p.start()
     c.start()
-    producer_s, consumer_s = out_p.get(timeout=300), out_c.get(timeout=300)
+    producer_s, consumer = out_p.get(timeout=300), out_c.get(timeout=300)
+    consumer_s, torn_frames = consumer if isinstance(consumer, tuple) else (consumer, 0)
     p.join()
     c.join()
     path = f"/dev/shm/framering.{instance}.{ring}"
     if os.path.exists(path):
         os.unlink(path)
-    return {"producer_frames_per_s": frames / producer_s, "consumer_frames_per_s": frames / consumer_s}
+    return {"producer_frames_per_s": frames / producer_s, "consumer_frames_per_s": frames / consumer_s,
+            "torn_frames": torn_frames, "intact_frames_per_s": (frames - torn_frames) / consumer_s}
 
 
 # ---- the design it replaces: shared_memory + Pipe -------------------------------------------
+
+def gist_produce(name, frames, width, height, queue, out):
+    """The gist's main process: put() each frame into the circular buffer, send its indexes."""
+    shm = shared_memory.SharedMemory(name=name)
+    buffer = np.ndarray((SLOTS * height * width,), np.uint16, buffer=shm.buf)
+    src = source_frame(width, height)
+    write_idx = 0
+    start = time.monotonic()
+    for n in range(frames):
+        stamp(src, n)
+        quotient, mod = divmod(write_idx + src.size, buffer.size)
+        if quotient > 0:  # the gist's put: wrapping (or ending at the end) writes through indexes
+            first, next_idx = write_idx - buffer.size, mod
+            buffer[list(range(first, next_idx))] = np.ravel(src)
+        else:
+            first, next_idx = write_idx, write_idx + src.size
+            buffer[first:next_idx] = np.ravel(src)
+        write_idx = next_idx
+        queue.put(DataIndexes(first, next_idx))
+    out.put(time.monotonic() - start)
+    queue.put(None)
+    del buffer
+    shm.close()
+
+
+def gist_consume(name, frames, width, height, queue, out):
+    """The gist's saving process as its README advises: every message from a Queue, each frame copied."""
+    shm = shared_memory.SharedMemory(name=name)
+    buffer = np.ndarray((SLOTS * height * width,), np.uint16, buffer=shm.buf)
+    dst = np.empty((height, width), np.uint16)
+    torn_frames = 0
+    start = None
+    for n in range(frames):
+        msg = queue.get()
+        if start is None:
+            start = time.monotonic()
+        if msg.start < 0:
+            np.copyto(dst, buffer[list(range(msg.start, msg.stop))].reshape(height, width))
+        else:
+            np.copyto(dst, buffer[msg.start:msg.stop].reshape(height, width))
+        torn_frames += torn(dst, n)
+    out.put((time.monotonic() - start, torn_frames))
+    while queue.get() is not None:
+        pass
+    del buffer
+    shm.close()
+
+
+def gist_pair(frames, width, height) -> dict:
+    shm = shared_memory.SharedMemory(create=True, size=SLOTS * width * height * 2)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    out_p, out_c = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=gist_produce, args=(shm.name, frames, width, height, queue, out_p))
+    c = ctx.Process(target=gist_consume, args=(shm.name, frames, width, height, queue, out_c))
+    p.start()
+    c.start()
+    producer_s, (consumer_s, torn_frames) = out_p.get(timeout=300), out_c.get(timeout=300)
+    p.join()
+    c.join()
+    shm.close()
+    shm.unlink()
+    return {"producer_frames_per_s": frames / producer_s, "consumer_frames_per_s": frames / consumer_s,
+            "torn_frames": torn_frames, "intact_frames_per_s": (frames - torn_frames) / consumer_s}
+
 
 def shm_produce(name, frames, width, height, slot_pipe, credit_pipe, out):
     shm = shared_memory.SharedMemory(name=name)
@@ -109,6 +215,7 @@ def shm_produce(name, frames, width, height, slot_pipe, credit_pipe, out):
     credits = SLOTS
     start = time.monotonic()
     for n in range(frames):
+        stamp(src, n)
         while credits == 0:
             credit_pipe.recv()
             credits += 1
@@ -125,13 +232,15 @@ def shm_consume(name, frames, width, height, slot_pipe, credit_pipe, out):
     slots = np.ndarray((SLOTS, height, width), np.uint16, buffer=shm.buf)
     dst = np.empty((height, width), np.uint16)
     start = None
-    for _ in range(frames):
+    torn_frames = 0
+    for n in range(frames):
         i = slot_pipe.recv()
         if start is None:
             start = time.monotonic()
         np.copyto(dst, slots[i])
+        torn_frames += torn(dst, n)
         credit_pipe.send(1)
-    out.put(time.monotonic() - start)
+    out.put((time.monotonic() - start, torn_frames))
     del slots
     shm.close()
 
@@ -146,12 +255,13 @@ def shm_pair(frames, width, height) -> dict:
     c = ctx.Process(target=shm_consume, args=(shm.name, frames, width, height, slot_rx, credit_tx, out_c))
     p.start()
     c.start()
-    producer_s, consumer_s = out_p.get(timeout=300), out_c.get(timeout=300)
+    producer_s, (consumer_s, torn_frames) = out_p.get(timeout=300), out_c.get(timeout=300)
     p.join()
     c.join()
     shm.close()
     shm.unlink()
-    return {"producer_frames_per_s": frames / producer_s, "consumer_frames_per_s": frames / consumer_s}
+    return {"producer_frames_per_s": frames / producer_s, "consumer_frames_per_s": frames / consumer_s,
+            "torn_frames": torn_frames}
 
 
 def main() -> None:
@@ -168,8 +278,9 @@ def main() -> None:
     cpp_prod = pair(cpp_produce, cpp_consume, frames, w, h)
     py_cons = pair(cpp_produce, py_consume, frames, w, h)
     cpp_cons = pair(cpp_produce, cpp_consume, frames, w, h)
-    py_both = pair(py_produce, py_consume, frames, w, h)
+    py_both = pair(py_produce_stamped, py_consume_checked, frames, w, h)
     shm = shm_pair(frames, w, h)
+    gist = gist_pair(frames, w, h)
     result = {
         "geometry": f"{w}x{h} Mono16, {SLOTS} slots, {frames} frames per measurement",
         "python_producer_frames_per_s": py_prod["producer_frames_per_s"],
@@ -179,6 +290,12 @@ def main() -> None:
         "cpp_every_consumer_frames_per_s": cpp_cons["consumer_frames_per_s"],
         "every_consumer_ratio": py_cons["consumer_frames_per_s"] / cpp_cons["consumer_frames_per_s"],
         "python_to_python_frames_per_s": py_both["consumer_frames_per_s"],
+        "python_to_python_torn_frames": py_both["torn_frames"],
+        "gist_as_published_frames_per_s": gist["consumer_frames_per_s"],
+        "gist_as_published_torn_frames": gist["torn_frames"],
+        "gist_as_published_intact_frames_per_s": gist["intact_frames_per_s"],
+        "ratio_to_gist_as_published": py_both["intact_frames_per_s"] / gist["intact_frames_per_s"]
+        if gist["intact_frames_per_s"] > 0 else None,
         "shared_memory_pipe_frames_per_s": shm["consumer_frames_per_s"],
         "ratio_to_shared_memory_pipe": py_both["consumer_frames_per_s"] / shm["consumer_frames_per_s"],
     }
@@ -190,8 +307,14 @@ def main() -> None:
           f"C++ {result['cpp_producer_frames_per_s']:8.1f}   ratio {result['producer_ratio']:.2f}")
     print(f"  every consumer  python {result['python_every_consumer_frames_per_s']:8.1f} frames/s   "
           f"C++ {result['cpp_every_consumer_frames_per_s']:8.1f}   ratio {result['every_consumer_ratio']:.2f}")
-    print(f"  python->python  framering {result['python_to_python_frames_per_s']:8.1f} frames/s   "
-          f"shared_memory+Pipe {result['shared_memory_pipe_frames_per_s']:8.1f}   "
+    print(f"  python->python  framering {result['python_to_python_frames_per_s']:8.1f} frames/s, "
+          f"{result['python_to_python_torn_frames']} torn")
+    ratio = result["ratio_to_gist_as_published"]
+    print(f"    vs the gist as published (Queue, no backpressure) {result['gist_as_published_frames_per_s']:8.1f} "
+          f"frames/s, {result['gist_as_published_torn_frames']} of {frames} torn unknowingly, "
+          f"{result['gist_as_published_intact_frames_per_s']:.1f} intact/s   "
+          f"ratio {'inf' if ratio is None else f'{ratio:.2f}'} (intact frames/s)")
+    print(f"    vs shared_memory+Pipe made lossless by hand {result['shared_memory_pipe_frames_per_s']:8.1f} frames/s   "
           f"ratio {result['ratio_to_shared_memory_pipe']:.2f}")
 
 
