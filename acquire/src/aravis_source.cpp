@@ -20,7 +20,6 @@
 namespace framering::acquire {
 namespace {
 
-constexpr std::uint64_t kMaxShortFrameId = 65535;
 constexpr guint64 kPopSliceUs = 100'000;         // longest wait in one pop: stop and outage checks between
 constexpr std::uint64_t kStatsPeriodNs = 1'000'000'000ULL;
 constexpr double kFirstBackoffS = 0.1;
@@ -70,11 +69,11 @@ std::string cameras_found() {
 
 }  // namespace
 
-std::uint64_t frame_id_gap(std::uint64_t previous, std::uint64_t next) noexcept {
-  if (next == previous) return 0;
-  if (next > previous) return next - previous - 1;
-  if (previous <= kMaxShortFrameId && next >= 1) return (kMaxShortFrameId - previous) + (next - 1);
-  return 0;  // extended ids going backwards, or a 0 id: a camera restart, not a gap we can size
+std::uint64_t outage_loss(std::uint64_t last_before_ns, std::uint64_t first_after_ns, double rate_hz) noexcept {
+  const double rate = rate_hz > 0 ? rate_hz : 1.0;
+  if (last_before_ns == 0 || first_after_ns <= last_before_ns) return 1;
+  const double periods = static_cast<double>(first_after_ns - last_before_ns) / 1e9 * rate;
+  return static_cast<std::uint64_t>(std::max(1.0, std::round(periods) - 1.0));
 }
 
 struct AravisSource::Impl {
@@ -97,7 +96,10 @@ struct AravisSource::Impl {
 
   bool has_previous_id = false;
   std::uint64_t previous_id = 0;
-  std::uint64_t pending_lost = 0;  // outage estimate for the next frame
+  std::uint64_t pending_lost = 0;  // outage estimate for the next frame (when no frame came before it)
+  bool outage_pending = false;     // an outage ended: the next frame's loss is sized by timestamps
+  double outage_rate_hz = 0;       // the frame rate before the outage, for that estimate
+  std::uint64_t last_timestamp_ns = 0;  // CLOCK_REALTIME receipt of the last frame delivered; 0 = none yet
 
   // Counters: ours, plus the totals of streams already closed (a reconnect makes a new stream).
   ring::ProducerControl::SourceStats totals{};
@@ -381,11 +383,19 @@ struct AravisSource::Impl {
     report(true);  // status shows the camera away (connected 0, outages + 1) from now on
     if (!connect_with_backoff("camera outage")) return false;
     const double seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
-    const auto estimate = static_cast<std::uint64_t>(std::max(1.0, std::round(seconds * (rate > 0 ? rate : 1.0))));
-    pending_lost += estimate;
+    // What was lost is sized when the next frame arrives, from the time between the last frame
+    // before the outage and that one (the outage began before it was detected, and ends after
+    // the reconnect): see outage_loss().
+    if (last_timestamp_ns != 0) {
+      outage_pending = true;
+      outage_rate_hz = rate;
+    } else {  // no frame before it to measure from: the reconnect time is all there is
+      pending_lost += static_cast<std::uint64_t>(std::max(1.0, std::round(seconds * (rate > 0 ? rate : 1.0))));
+    }
     has_previous_id = false;  // the camera's counter restarts (or jumps): the estimate stands in for the gap
-    spdlog::warn("camera {} back after {:.1f} s ({} {}x{} {}): resuming; about {} frames lost in the outage (outage "
-                 "{} so far)", name, seconds, model, shape_.width, shape_.height, format_name, estimate, totals.outages);
+    spdlog::warn("camera {} back after {:.1f} s of reconnecting ({} {}x{} {}): resuming; the frames lost are counted "
+                 "from the timestamps of the frames around the outage (outage {} so far)",
+                 name, seconds, model, shape_.width, shape_.height, format_name, totals.outages);
     report(true);
     return true;
   }
@@ -459,13 +469,22 @@ struct AravisSource::Impl {
         continue;
       }
       const std::uint64_t id = arv_buffer_get_frame_id(buffer);
+      std::uint64_t timestamp = arv_buffer_get_system_timestamp(buffer);
+      if (timestamp == 0) timestamp = realtime_ns();
       std::uint64_t lost = pending_lost;
       if (has_previous_id) lost += frame_id_gap(previous_id, id);
+      if (outage_pending) {
+        const std::uint64_t estimate = outage_loss(last_timestamp_ns, timestamp, outage_rate_hz);
+        spdlog::warn("camera {}: {:.2f} s between the last frame before the outage and the first after it: about {} "
+                     "frames lost at {:.2f} Hz", name, static_cast<double>(timestamp - std::min(timestamp, last_timestamp_ns)) / 1e9,
+                     estimate, outage_rate_hz);
+        lost += estimate;
+        outage_pending = false;
+      }
       pending_lost = 0;
       has_previous_id = true;
       previous_id = id;
-      std::uint64_t timestamp = arv_buffer_get_system_timestamp(buffer);
-      if (timestamp == 0) timestamp = realtime_ns();
+      last_timestamp_ns = timestamp;
       if (frames_delivered == 0) {
         spdlog::info("camera {}: first frame, id {}, camera timestamp {} ns (camera clock), received at {} ns "
                      "(CLOCK_REALTIME)", name, id, arv_buffer_get_timestamp(buffer), timestamp);

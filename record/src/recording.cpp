@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framering/common/camera_frame_id.hpp"
 #include "framering/common/error.hpp"
 
 namespace framering::record {
@@ -163,11 +164,19 @@ bool RecordingTally::add(const IndexRow& row) {
     GapRecord g;
     g.cause = "source_drop";
     g.count = row.source_frames_lost;
-    g.first = row.camera_frame_id >= g.count ? row.camera_frame_id - g.count : 0;
-    g.last = row.camera_frame_id > 0 ? row.camera_frame_id - 1 : 0;
     g.before_sequence = row.sequence;
-    if (last_) g.camera_frame_id_before = last_->camera_frame_id;
     g.camera_frame_id_after = row.camera_frame_id;
+    g.timestamp_ns_after = row.timestamp_ns;
+    if (last_) {
+      g.camera_frame_id_before = last_->camera_frame_id;
+      g.timestamp_ns_before = last_->timestamp_ns;
+    }
+    g.ids_known = last_ && frame_id_gap(last_->camera_frame_id, row.camera_frame_id) == g.count;
+    if (g.ids_known) {  // the ids right after the one before, wrapping as the camera's do
+      g.first = last_->camera_frame_id == kMaxShortFrameId ? 1 : last_->camera_frame_id + 1;
+      g.last = row.camera_frame_id > 1 || last_->camera_frame_id > kMaxShortFrameId ? row.camera_frame_id - 1
+                                                                                  : kMaxShortFrameId;
+    }
     gaps_.push_back(g);
   }
   PartTally& part = parts_[row.part];
@@ -187,9 +196,13 @@ void RecordingTally::to_json(nlohmann::json& out) const {
                         {"cause", g.cause}};
     if (g.cause == "source_drop") {
       j["unit"] = "camera_frame_id";
+      j["ids_known"] = g.ids_known;
+      if (!g.ids_known) j["range"] = j["first"] = j["last"] = nullptr;  // an estimate: no ids to name
       j["before_sequence"] = g.before_sequence;
       j["camera_frame_id_before"] = g.camera_frame_id_before ? nlohmann::json(*g.camera_frame_id_before) : nullptr;
       j["camera_frame_id_after"] = g.camera_frame_id_after;
+      j["timestamp_ns_before"] = g.timestamp_ns_before ? nlohmann::json(*g.timestamp_ns_before) : nullptr;
+      j["timestamp_ns_after"] = g.timestamp_ns_after;
     } else {
       j["unit"] = "sequence";
     }

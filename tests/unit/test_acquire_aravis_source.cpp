@@ -1,4 +1,5 @@
-// frame_id_gap: frames lost between two GigE Vision block ids, across the 16-bit wrap.
+// frame_id_gap: frames lost between two GigE Vision block ids, across the 16-bit wrap; outage_loss:
+// what a camera outage cost, from the timestamps around it.
 #include <gtest/gtest.h>
 
 #include "framering/acquire/aravis_source.hpp"
@@ -31,4 +32,15 @@ TEST(FrameIdGap, ExtendedIdsDoNotWrap) {
 }
 
 }  // namespace
+TEST(OutageLoss, CountsTheFramePeriodsBetweenTheFramesAroundTheOutage) {
+  // 30 Hz, last frame at 1.0 s, first after at 10.5 s: 285 periods, 284 frames between them.
+  EXPECT_EQ(outage_loss(1'000'000'000, 10'500'000'000, 30.0), 284U);
+}
+
+TEST(OutageLoss, IsAtLeastOneAndCountsOneHertzWithoutAFrameRate) {
+  EXPECT_EQ(outage_loss(1'000'000'000, 1'010'000'000, 30.0), 1U) << "a detected outage lost something";
+  EXPECT_EQ(outage_loss(1'000'000'000, 9'000'000'000, 0.0), 7U);
+  EXPECT_EQ(outage_loss(0, 9'000'000'000, 30.0), 1U) << "no frame before it";
+}
+
 }  // namespace framering::acquire

@@ -207,10 +207,52 @@ TEST(RecordingTally, HolesInTheSequenceAreEvictedGapsAndSourceDropsAreReportedBu
   EXPECT_EQ(j["gaps"][0]["first"], 101);
   EXPECT_EQ(j["gaps"][0]["last"], 102);
   EXPECT_EQ(j["gaps"][0]["camera_frame_id_before"], 100);
+  EXPECT_EQ(j["gaps"][0]["ids_known"], true);
+  EXPECT_EQ(j["gaps"][0]["range"], nlohmann::json({101, 102}));
   EXPECT_EQ(j["gaps"][1]["cause"], "evicted");
   EXPECT_EQ(j["gaps"][1]["first"], 12);
   EXPECT_EQ(j["gaps"][1]["last"], 14);
   EXPECT_EQ(j["gaps"][1]["range"], nlohmann::json({12, 14}));
+}
+
+TEST(RecordingTally, ASourceDropAcrossACameraOutageHasACountAndTimestampsButNoInventedIds) {
+  RecordingTally sut(0);
+  EXPECT_TRUE(sut.add({1, 0, 0, 1'000'000'000, 65271, 0}));
+  // The camera restarted: its ids begin again at 1; acquire sized the loss from the timestamps.
+  EXPECT_TRUE(sut.add({1, 1, 1, 10'500'000'000, 1, 284}));
+  nlohmann::json j;
+  sut.to_json(j);
+  ASSERT_EQ(j["gaps"].size(), 1U);
+  const auto& gap = j["gaps"][0];
+  EXPECT_EQ(gap["cause"], "source_drop");
+  EXPECT_EQ(gap["count"], 284);
+  EXPECT_EQ(gap["ids_known"], false);
+  EXPECT_TRUE(gap["range"].is_null()) << gap.dump();
+  EXPECT_TRUE(gap["first"].is_null()) << gap.dump();
+  EXPECT_EQ(gap["camera_frame_id_before"], 65271);
+  EXPECT_EQ(gap["camera_frame_id_after"], 1);
+  EXPECT_EQ(gap["timestamp_ns_before"], 1'000'000'000);
+  EXPECT_EQ(gap["timestamp_ns_after"], 10'500'000'000);
+  EXPECT_EQ(j["source_frames_lost"], 284);
+  EXPECT_EQ(j["complete"], true) << "a source's loss is reported, not a hole in the recording";
+}
+
+TEST(RecordingTally, ASourceDropAcrossThe16BitIdWrapNamesTheWrappedIds) {
+  RecordingTally sut(0);
+  EXPECT_TRUE(sut.add({1, 0, 0, 0, 65534, 0}));
+  EXPECT_TRUE(sut.add({1, 1, 1, 0, 2, 2}));  // 65535 and 1 lost (0 is never a 16-bit block id)
+  ASSERT_EQ(sut.gaps().size(), 1U);
+  EXPECT_TRUE(sut.gaps()[0].ids_known);
+  EXPECT_EQ(sut.gaps()[0].first, 65535U);
+  EXPECT_EQ(sut.gaps()[0].last, 1U);
+}
+
+TEST(RecordingTally, ASourceDropOnTheFirstRecordedFrameHasNoIdsToCheckAgainst) {
+  RecordingTally sut(0);
+  EXPECT_TRUE(sut.add({1, 0, 0, 0, 10, 3}));
+  ASSERT_EQ(sut.gaps().size(), 1U);
+  EXPECT_FALSE(sut.gaps()[0].ids_known);
+  EXPECT_EQ(sut.gaps()[0].count, 3U);
 }
 
 TEST(RecordingTally, AGapBeforeTheFirstRecordedFrameCounts) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "framering/acquire/frame_source.hpp"
+#include "framering/common/camera_frame_id.hpp"
 
 namespace framering::acquire {
 
@@ -84,10 +85,13 @@ class AravisSource final : public FrameSource {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Frames lost between two GigE Vision block ids: `next` following `previous` directly gives 0.
-/// 16-bit ids (both <= 65535) wrap 65535 -> 1 (0 is reserved: GigE Vision 1.2, section 24.2,
-/// "block_id ... 0 is reserved"), so 65535 -> 1 gives 0 and 65534 -> 2 gives 2. Larger
-/// (extended, 64-bit) ids do not wrap; an id that goes backwards there gives 0 (a camera restart).
-[[nodiscard]] std::uint64_t frame_id_gap(std::uint64_t previous, std::uint64_t next) noexcept;
+
+/// Frames a camera outage cost, from the CLOCK_REALTIME receipt times (ns) of the last frame
+/// before it and the first after it: the frame periods between them at `rate_hz`, minus the one
+/// that ends at the first frame, rounded, and at least 1. The outage starts before it is noticed
+/// (--camera-timeout-s) and ends after the reconnect, so the reconnect time alone would count
+/// too few. `rate_hz` <= 0 (unknown) counts 1 Hz; an unknown `last_before_ns` (0, or not before
+/// `first_after_ns`) gives 1.
+[[nodiscard]] std::uint64_t outage_loss(std::uint64_t last_before_ns, std::uint64_t first_after_ns, double rate_hz) noexcept;
 
 }  // namespace framering::acquire

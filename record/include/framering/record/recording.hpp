@@ -77,6 +77,13 @@ struct GapRecord {
   std::uint64_t before_sequence = 0;  ///< the recorded frame that follows the gap (source_drop only)
   std::optional<std::uint64_t> camera_frame_id_before;  ///< source_drop: the previous recorded frame's id
   std::uint64_t camera_frame_id_after = 0;             ///< source_drop: the id of the frame after the drop
+  /// source_drop: whether first..last are the camera's real ids: the ids before and after are
+  /// known and skip exactly `count` (frame_id_gap). False after a camera outage (the camera's
+  /// counter restarted: `count` is the producer's estimate from timestamps) or when no frame
+  /// came before; then the manifest gives no range, only the count and the timestamps around it.
+  bool ids_known = true;
+  std::optional<std::uint64_t> timestamp_ns_before;  ///< source_drop: the previous recorded frame's timestamp
+  std::uint64_t timestamp_ns_after = 0;              ///< source_drop: the timestamp of the frame after the drop
 };
 
 /// Per part file: frames, first and last sequence.
