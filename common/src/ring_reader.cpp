@@ -389,7 +389,13 @@ std::expected<FrameView, ReadError> RingReader::read_newest(std::uint64_t deadli
         at(e.hot.cursor).store(cursor_, memory_order_relaxed);
         return view;
       }
-      continue;  // the producer lapped that slot between our two loads: take the newer frame
+      // Either the producer lapped that slot between our two loads (take the newer frame), or
+      // `newest` was skipped (RingWriter::skip_to) and never published: wait for the next one.
+      if (at(control.cursor.published).load(memory_order_seq_cst) != published) continue;
+      const std::uint64_t now_ns = monotonic_ns();
+      if (now_ns >= deadline_ns) return std::unexpected(ReadError::Timeout);
+      wait_for_publication(published, deadline_ns);
+      continue;
     }
     const std::uint64_t now_ns = monotonic_ns();
     at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
@@ -423,6 +429,38 @@ std::expected<FrameView, ReadError> RingReader::read_every(std::uint64_t deadlin
     if (now_ns >= deadline_ns) return std::unexpected(ReadError::Timeout);
     wait_for_publication(cursor_, deadline_ns);
   }
+}
+
+std::optional<FrameView> RingReader::read_ahead(std::uint64_t sequence, std::chrono::nanoseconds timeout) noexcept {
+  if (kind_ != ConsumerKind::Every || sequence < cursor_) return std::nullopt;
+  const std::uint64_t start_ns = monotonic_ns();
+  const std::uint64_t deadline_ns =
+      start_ns + static_cast<std::uint64_t>(std::min<std::int64_t>(std::max<std::int64_t>(timeout.count(), 0),
+                                                                   std::int64_t{1} << 62));
+  ConsumerEntry& e = entry();
+  FrameView view;
+  for (;;) {
+    const std::uint64_t published = at(segment_.control().cursor.published).load(memory_order_seq_cst);
+    if (published > sequence) {
+      if (try_view(sequence, view)) return view;
+      return std::nullopt;  // skipped, or overwritten after an eviction: read() reports it
+    }
+    const std::uint64_t now_ns = monotonic_ns();
+    at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+    if (now_ns >= deadline_ns) return std::nullopt;
+    wait_for_publication(sequence, deadline_ns);
+  }
+}
+
+void RingReader::release_until(std::uint64_t next) noexcept {
+  if (kind_ != ConsumerKind::Every || next <= cursor_) return;
+  ConsumerEntry& e = entry();
+  at(e.counters.frames_read).fetch_add(next - cursor_, memory_order_relaxed);
+  pending_gap_.reset();  // delivered with the frame at the old cursor
+  store_cursor(next);
+  const std::uint64_t now_ns = monotonic_ns();
+  at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+  if (const auto rate = rate_.tick(now_ns)) at(e.counters.rate_milli_fps).store(*rate, memory_order_relaxed);
 }
 
 void RingReader::rejoin() noexcept {

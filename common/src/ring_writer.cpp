@@ -277,6 +277,19 @@ void RingWriter::publish(const FrameMetadata& metadata) noexcept {
   if (const auto rate = rate_.tick(now_ns)) at(segment_.control().stats.rate_milli_fps).store(*rate, memory_order_relaxed);
 }
 
+void RingWriter::skip_to(std::uint64_t sequence) noexcept {
+  if (claimed_ || sequence < next_) {
+    spdlog::critical("ring {}: skip_to({}) with a slot claimed or behind the next sequence {}: a producer bug",
+                     segment_.ring_name(), sequence, next_);
+    std::abort();
+  }
+  if (sequence == next_) return;
+  // seq_cst, as in publish(): an every consumer sees the sequences before it as lost.
+  at(segment_.control().cursor.published).store(sequence, memory_order_seq_cst);
+  next_ = sequence;
+  wake_ready_consumers();
+}
+
 void RingWriter::wake_ready_consumers() noexcept {
   const std::uint32_t count = segment_.max_consumers();
   for (std::uint32_t i = 0; i < count; ++i) {

@@ -254,6 +254,70 @@ TEST_F(RingTest, StalledEveryConsumerIsEvictedAndLearnsTheExactGap) {
   EXPECT_FALSE(writer.try_claim().has_value());
 }
 
+TEST_F(RingTest, ReadAheadKeepsFramesInFlightUntilReleasedAndTheProducerWaitsForThem) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingReader::attach(instance_, "raw", {.name = "bridge", .kind = ConsumerKind::Every});
+  for (int i = 0; i < 4; ++i) publish_one(writer);
+  for (std::uint64_t s = 0; s < 4; ++s) {
+    const auto frame = sut.read_ahead(s, 0s);
+    ASSERT_TRUE(frame.has_value()) << s;
+    EXPECT_EQ(frame->sequence, s);
+    EXPECT_TRUE(content_ok(*frame));
+    EXPECT_TRUE(sut.is_intact(*frame));
+  }
+  EXPECT_EQ(sut.cursor(), 0U) << "reading ahead moves nothing";
+  EXPECT_FALSE(writer.claim(0s).has_value()) << "all four slots are in flight";
+  EXPECT_FALSE(sut.read_ahead(4, 0s).has_value()) << "not published yet";
+  sut.release_until(2);
+  EXPECT_EQ(sut.cursor(), 2U);
+  EXPECT_EQ(sut.counters().frames_read, 2U);
+  EXPECT_EQ(publish_one(writer), 4U);
+  EXPECT_EQ(publish_one(writer), 5U);
+  EXPECT_FALSE(writer.claim(0s).has_value()) << "frames 2..5 still held";
+  const auto frame = sut.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 2U) << "read() still starts at the cursor";
+  EXPECT_FALSE(frame->gap.has_value());
+  EXPECT_FALSE(sut.read_ahead(1, 0s).has_value()) << "behind the cursor";
+}
+
+TEST_F(RingTest, SkippedSequencesAreAGapForAnEveryConsumerAndPassedOverByANewestOne) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  EXPECT_EQ(publish_one(writer), 0U);
+  writer.skip_to(7);  // 1..6 were lost upstream
+  EXPECT_EQ(writer.next_sequence(), 7U);
+  auto first = every.read(0s);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->sequence, 0U);
+  ASSERT_TRUE(every.release(*first));
+  EXPECT_FALSE(every.read(0s).has_value()) << "1..6 are gone, 7 is not published yet";
+  EXPECT_EQ(every.cursor(), 7U) << "the consumer passed the skipped sequences, so the producer may go on";
+  EXPECT_EQ(publish_one(writer), 7U);
+  auto after = every.read(0s);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->sequence, 7U);
+  ASSERT_TRUE(after->gap.has_value());
+  EXPECT_EQ(*after->gap, (Gap{1, 6}));
+  EXPECT_TRUE(content_ok(*after));
+  ASSERT_TRUE(every.release(*after));
+  const auto seen = newest.read(0s);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->sequence, 7U);
+}
+
+TEST_F(RingTest, ANewestConsumerWaitsRatherThanSpinsOnASkippedNewestSequence) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  writer.skip_to(3);
+  EXPECT_FALSE(newest.read(20ms).has_value()) << "nothing was published: a timeout, not a frame";
+  EXPECT_EQ(publish_one(writer), 3U);
+  const auto frame = newest.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 3U);
+}
+
 TEST_F(RingTest, SequenceContinuesPastTwoToThe32) {
   {
     auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));

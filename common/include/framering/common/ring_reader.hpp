@@ -121,6 +121,18 @@ class RingReader {
   /// the cursor past the frame, which lets the producer reuse its slot.
   [[nodiscard]] bool release(const FrameView& frame) noexcept;
 
+  /// Every: frame `sequence` (at or after cursor()) without moving the cursor, waiting up to
+  /// `timeout` for it to be published: for a consumer that keeps several frames in flight (the
+  /// bridge sends ahead and releases on acknowledgement). The producer never overwrites a frame
+  /// at or after the cursor, so each stays intact until release_until() passes it, unless this
+  /// consumer is evicted. nullopt on timeout, or when the frame is not there (published() >
+  /// `sequence` then: it was skipped or, after an eviction, overwritten): read() at the cursor
+  /// then reports what was lost, as a gap. Check is_intact() after copying. Allocates nothing.
+  [[nodiscard]] std::optional<FrameView> read_ahead(std::uint64_t sequence, std::chrono::nanoseconds timeout) noexcept;
+  /// Every: ends the reads of every frame before `next` (cursor() <= next <= published()),
+  /// counting them read, and moves the cursor to `next`: the producer may reuse their slots. A
+  /// gap read() reported at the old cursor counts as delivered. No effect for next <= cursor().
+  void release_until(std::uint64_t next) noexcept;
   /// Whether the frame is still intact now (release() without releasing).
   [[nodiscard]] bool is_intact(const FrameView& frame) const noexcept;
 

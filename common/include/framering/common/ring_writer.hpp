@@ -74,6 +74,13 @@ class RingWriter {
   /// Publishes the claimed slot and wakes the consumers that are Ready. Requires a claim.
   void publish(const FrameMetadata& metadata = {}) noexcept;
 
+  /// Continues the sequence at `sequence` (>= next_sequence(), no slot claimed) without
+  /// publishing the frames before it: they were lost upstream (a bridge receiving a gap, or
+  /// starting a far ring at the near ring's sequence). An every consumer reports them as a gap
+  /// with exact bounds on its next read; a newest consumer passes over them. Writes no slot:
+  /// a skipped sequence's slot never holds its seqlock value 2s+2 (docs/ring-layout.md §9).
+  void skip_to(std::uint64_t sequence) noexcept;
+
   /// Waits until at least `count` consumers are attached (any kind), so that a bounded run
   /// does not publish its first frames before the pipeline's consumers exist. Returns whether
   /// they came within `timeout`; also returns (false) at SIGINT/SIGTERM when `should_stop` says
