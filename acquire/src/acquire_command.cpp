@@ -73,7 +73,7 @@ std::unique_ptr<FrameSource> make_source(const AcquireOptions& o, PixelFormat fo
   if (o.source == "files") {
     auto source = std::make_unique<FileSource>(
         FileSourceOptions{.path = o.path, .loop = o.loop, .scale_to_16bit = o.scale_to_16bit, .pixel_format = format});
-    const PatternShape shape = source->shape();
+    const FrameShape shape = source->shape();
     if ((o.width_given && o.width != shape.width) || (o.height_given && o.height != shape.height)) {
       throw ConfigError(fmt::format("--path '{}' holds {}x{} frames but --width/--height ask for {}x{}: leave them out "
                                     "(the ring follows the source) or give the source's size",
@@ -86,10 +86,7 @@ std::unique_ptr<FrameSource> make_source(const AcquireOptions& o, PixelFormat fo
   }
   const auto scene = parse_scene(o.scene);
   if (!scene) throw ConfigError(fmt::format("--scene '{}' is not microscopy, droplets, testpattern or grating", o.scene));
-  ring::RingGeometry check;
-  check.width = o.width;
-  check.height = o.height;
-  check.pixel_format = format;
+  ring::RingGeometry check{.frame = {.width = o.width, .height = o.height, .pixel_format = format}};
   check.validate();  // before a scene sizes its tables by width and height
   return std::make_unique<PatternSource>(PatternOptions{.width = o.width,
                                                         .height = o.height,
@@ -165,13 +162,13 @@ std::string interval_details(Stats& s, const Schedule& schedule, const ring::Rin
 }
 
 // The ring for the source's frames: created, or re-attached to a compatible one.
-ring::RingWriter open_ring(const AcquireOptions& o, const PatternShape& source_shape) {
-  ring::RingGeometry geometry;
-  geometry.width = source_shape.width;
-  geometry.height = source_shape.height;
-  geometry.pixel_format = source_shape.pixel_format;  // a camera's own format when --pixel-format was not given
-  geometry.slot_count = o.slots;
-  geometry.max_consumers = o.max_consumers;
+ring::RingWriter open_ring(const AcquireOptions& o, const FrameShape& source_shape) {
+  // Packed rows (stride 0), whatever stride the source reports; a camera's own pixel format when
+  // --pixel-format was not given.
+  ring::RingGeometry geometry{
+      .frame = {.width = source_shape.width, .height = source_shape.height, .pixel_format = source_shape.pixel_format},
+      .slot_count = o.slots,
+      .max_consumers = o.max_consumers};
   geometry.validate();
   ring::WriterOptions writer_options;
   writer_options.access = o.group_access ? ring::Access::Group : ring::Access::Private;
@@ -217,7 +214,7 @@ namespace {
 // One frame: grab it from the source, claim a slot (waiting up to --claim-timeout-ms for an
 // every consumer), write it in place, publish. A frame that cannot be read or placed is counted
 // as dropped. Returns false when the run ends: a stop, or the end of the source.
-bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter& writer, const PatternShape& frame,
+bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter& writer, const FrameShape& frame,
                  Stats& stats) {
   const auto grabbed = source.grab();
   if (!grabbed) {
@@ -294,7 +291,7 @@ int run_acquire(const AcquireOptions& o) {
   const std::uint64_t source_lost_before = add_source_stats_to_ring(*source, writer);
 
   const auto& h = writer.segment().header();
-  const PatternShape frame{h.width, h.height, h.stride_bytes, static_cast<PixelFormat>(h.pixel_format)};
+  const FrameShape frame{h.width, h.height, static_cast<PixelFormat>(h.pixel_format), h.stride_bytes};
   const bool paced = o.rate_hz > 0 && !source->paces_itself();
   Schedule schedule(paced ? stage::to_ns(1.0 / o.rate_hz) : 0);
   Stats stats{.published = stage::RateReport("published", stage::from_seconds(std::max(0.1, o.stats_interval_s))),

@@ -86,7 +86,7 @@ struct AravisSource::Impl {
 
   std::string name;  // the camera's id once connected (what the logs name)
   std::string model;
-  PatternShape shape_{};
+  FrameShape shape_{};
   bool shape_fixed = false;  // the ring exists with shape_: a reconnected camera must match it
   std::string format_name;
   std::size_t payload_bytes = 0;
@@ -146,7 +146,7 @@ struct AravisSource::Impl {
                                     looked_for(), why, found));
     }
     try {
-      const PatternShape ring_shape = shape_;
+      const FrameShape ring_shape = shape_;
       configure();
       if (shape_fixed && (shape_.width != ring_shape.width || shape_.height != ring_shape.height ||
                           shape_.pixel_format != ring_shape.pixel_format)) {
@@ -235,14 +235,14 @@ struct AravisSource::Impl {
       throw SourceError(fmt::format("camera {} sends PixelFormat {}: not a mono format the ring holds; set --pixel-format "
                                     "to Mono8, Mono10, Mono12, Mono14 or Mono16 (unpacked)", name, format_name));
     }
-    shape_ = PatternShape{static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(h),
-                          std::uint64_t{static_cast<std::uint32_t>(w)} * bytes_per_pixel(*ring_format), *ring_format};
+    shape_ = FrameShape{static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(h), *ring_format,
+                        std::uint64_t{static_cast<std::uint32_t>(w)} * bytes_per_pixel(*ring_format)};
     payload_bytes = arv_camera_get_payload(camera, error.out());
     if (error.failed()) throw SourceError(fmt::format("camera {}: cannot read PayloadSize: {}", name, error.message()));
-    if (payload_bytes != shape_.stride_bytes * shape_.height) {
+    if (payload_bytes != shape_.frame_bytes()) {
       throw SourceError(fmt::format("camera {}: PayloadSize is {} bytes but {}x{} {} is {} bytes (chunk data or padding "
                                     "is not supported: turn ChunkModeActive off)", name, payload_bytes, w, h, format_name,
-                                    shape_.stride_bytes * shape_.height));
+                                    shape_.frame_bytes()));
     }
     frame_rate_hz = 0;
     if (arv_camera_is_frame_rate_available(camera, error.out())) {
@@ -496,15 +496,15 @@ struct AravisSource::Impl {
     }
   }
 
-  void write(std::span<std::byte> pixels, const PatternShape& frame) {
+  void write(std::span<std::byte> pixels, const FrameShape& frame) {
     std::size_t size = 0;
     const auto* data = static_cast<const std::byte*>(arv_buffer_get_image_data(held, &size));
-    const std::size_t row_bytes = shape_.stride_bytes;
-    if (frame.stride_bytes == row_bytes) {
+    const std::size_t row_bytes = shape_.row_stride_bytes();
+    if (frame.row_stride_bytes() == row_bytes) {
       std::memcpy(pixels.data(), data, row_bytes * shape_.height);
     } else {
       for (std::uint32_t y = 0; y < shape_.height; ++y) {
-        std::memcpy(pixels.data() + y * frame.stride_bytes, data + y * row_bytes, row_bytes);
+        std::memcpy(pixels.data() + y * frame.row_stride_bytes(), data + y * row_bytes, row_bytes);
       }
     }
     arv_stream_push_buffer(stream, held);
@@ -540,7 +540,7 @@ AravisSource::~AravisSource() {
 
 bool AravisSource::is_open() const noexcept { return impl_->camera != nullptr; }
 
-PatternShape AravisSource::shape() const noexcept { return impl_->shape_; }
+FrameShape AravisSource::shape() const noexcept { return impl_->shape_; }
 
 std::expected<GrabbedFrame, GrabError> AravisSource::grab() noexcept {
   try {
@@ -551,7 +551,7 @@ std::expected<GrabbedFrame, GrabError> AravisSource::grab() noexcept {
   }
 }
 
-void AravisSource::write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t /*sequence*/) noexcept {
+void AravisSource::write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t /*sequence*/) noexcept {
   impl_->write(pixels, frame);
 }
 

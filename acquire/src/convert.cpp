@@ -37,13 +37,13 @@ std::string unconvertible_reason(const cv::Mat& frame) {
   return {};
 }
 
-void convert_into_slot(const cv::Mat& frame, cv::Mat& grey_scratch, std::span<std::byte> pixels, const PatternShape& shape,
+void convert_into_slot(const cv::Mat& frame, cv::Mat& grey_scratch, std::span<std::byte> pixels, const FrameShape& shape,
                        bool scale_8bit) {
   const int ring_depth = bytes_per_pixel(shape.pixel_format) == 1 ? CV_8U : CV_16U;
   const std::uint32_t bits = significant_bits(shape.pixel_format);
   const double max_value = static_cast<double>((1U << bits) - 1U);
   cv::Mat dst(static_cast<int>(shape.height), static_cast<int>(shape.width), CV_MAKETYPE(ring_depth, 1),
-              static_cast<void*>(pixels.data()), static_cast<std::size_t>(shape.stride_bytes));
+              static_cast<void*>(pixels.data()), static_cast<std::size_t>(shape.row_stride_bytes()));
   const int code = frame.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY;
   if (frame.depth() == ring_depth) {
     if (frame.channels() == 1) {

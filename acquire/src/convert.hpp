@@ -8,7 +8,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/frame_shape.hpp"
 
 namespace framering::acquire {
 
@@ -17,15 +17,15 @@ namespace framering::acquire {
 [[nodiscard]] std::string unconvertible_reason(const cv::Mat& frame);
 
 /// Converts `frame` (width x height of `shape`, 8/16-bit unsigned, 1, 3 or 4 channels) into
-/// `pixels`: `shape.height` rows `shape.stride_bytes` apart of `shape.pixel_format` (a PFNC mono
-/// format), through a cv::Mat header over the slot, so cvtColor / convertTo / copyTo land in
+/// `pixels`: `shape.height` rows `shape.row_stride_bytes()` apart of `shape.pixel_format` (a PFNC
+/// mono format), through a cv::Mat header over the slot, so cvtColor / convertTo / copyTo land in
 /// place. Colour becomes grey with cv::cvtColor (ITU-R BT.601 luma weights); only colour into a
 /// 16-bit ring goes through `grey_scratch` first. 8-bit into a 16-bit ring: x (2^bits - 1)/255
 /// when `scale_8bit` (Mono16: x257, so 255 -> 65535), else values as they are; 16-bit into
 /// Mono8: / 257; 16-bit into Mono10/12/14: clamped to the format's largest value.
 /// Throws cv::Exception on a shape mismatch; aborts if OpenCV reallocated the slot's header
 /// (the frame would not have landed in the ring).
-void convert_into_slot(const cv::Mat& frame, cv::Mat& grey_scratch, std::span<std::byte> pixels, const PatternShape& shape,
+void convert_into_slot(const cv::Mat& frame, cv::Mat& grey_scratch, std::span<std::byte> pixels, const FrameShape& shape,
                        bool scale_8bit);
 
 }  // namespace framering::acquire

@@ -269,7 +269,7 @@ struct FileSource::Impl {
     return GrabbedFrame{.camera_frame_id = id, .timestamp_ns = realtime_ns()};
   }
 
-  void write(std::span<std::byte> pixels, const PatternShape& shape) {
+  void write(std::span<std::byte> pixels, const FrameShape& shape) {
     convert_into_slot(frame, grey, pixels, shape, options.scale_to_16bit);
   }
 };
@@ -281,10 +281,10 @@ FileSource::FileSource(const FileSourceOptions& options) : impl_(std::make_uniqu
 
 FileSource::~FileSource() = default;
 
-PatternShape FileSource::shape() const noexcept {
+FrameShape FileSource::shape() const noexcept {
   const auto width = static_cast<std::uint32_t>(impl_->width);
-  return {width, static_cast<std::uint32_t>(impl_->height),
-          std::uint64_t{width} * bytes_per_pixel(impl_->options.pixel_format), impl_->options.pixel_format};
+  return {width, static_cast<std::uint32_t>(impl_->height), impl_->options.pixel_format,
+          std::uint64_t{width} * bytes_per_pixel(impl_->options.pixel_format)};
 }
 
 std::expected<GrabbedFrame, GrabError> FileSource::grab() noexcept {
@@ -297,7 +297,7 @@ std::expected<GrabbedFrame, GrabError> FileSource::grab() noexcept {
   }
 }
 
-void FileSource::write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t /*sequence*/) noexcept {
+void FileSource::write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t /*sequence*/) noexcept {
   try {
     impl_->write(pixels, frame);
   } catch (const std::exception& e) {

@@ -172,10 +172,10 @@ OpenCvSource::OpenCvSource(const OpenCvSourceOptions& options) : impl_(std::make
 
 OpenCvSource::~OpenCvSource() = default;
 
-PatternShape OpenCvSource::shape() const noexcept {
+FrameShape OpenCvSource::shape() const noexcept {
   const auto width = static_cast<std::uint32_t>(impl_->width);
-  return {width, static_cast<std::uint32_t>(impl_->height), std::uint64_t{width} * bytes_per_pixel(impl_->options.pixel_format),
-          impl_->options.pixel_format};
+  return {width, static_cast<std::uint32_t>(impl_->height), impl_->options.pixel_format,
+          std::uint64_t{width} * bytes_per_pixel(impl_->options.pixel_format)};
 }
 
 std::expected<GrabbedFrame, GrabError> OpenCvSource::grab() noexcept {
@@ -188,7 +188,7 @@ std::expected<GrabbedFrame, GrabError> OpenCvSource::grab() noexcept {
   }
 }
 
-void OpenCvSource::write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t /*sequence*/) noexcept {
+void OpenCvSource::write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t /*sequence*/) noexcept {
   try {
     convert_into_slot(impl_->frame, impl_->grey, pixels, frame, impl_->options.scale_8bit);
   } catch (const std::exception& e) {

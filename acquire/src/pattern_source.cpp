@@ -43,16 +43,16 @@ PatternSource::PatternSource(const PatternOptions& options) : options_(options) 
 
 PatternSource::~PatternSource() = default;
 
-PatternShape PatternSource::shape() const noexcept {
-  return {options_.width, options_.height, std::uint64_t{options_.width} * bytes_per_pixel(options_.pixel_format),
-          options_.pixel_format};
+FrameShape PatternSource::shape() const noexcept {
+  return {options_.width, options_.height, options_.pixel_format,
+          std::uint64_t{options_.width} * bytes_per_pixel(options_.pixel_format)};
 }
 
 std::expected<GrabbedFrame, GrabError> PatternSource::grab() noexcept {
   return GrabbedFrame{.camera_frame_id = frames_grabbed_++, .timestamp_ns = realtime_ns()};
 }
 
-void PatternSource::write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept {
+void PatternSource::write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept {
   switch (options_.scene) {
     case Scene::Microscopy: microscopy_->render(pixels, frame, sequence); break;
     case Scene::Droplets: droplets_->render(pixels, frame, sequence); break;

@@ -26,8 +26,8 @@ constexpr std::uint64_t kStreamDroplets = 3;
 std::uint32_t shift_of(PixelFormat format) noexcept { return 16U - std::min(16U, significant_bits(format)); }
 
 template <class T>
-T* row_of(std::span<std::byte> pixels, const PatternShape& frame, std::uint32_t y) noexcept {
-  return reinterpret_cast<T*>(pixels.data() + std::uint64_t{y} * frame.stride_bytes);
+T* row_of(std::span<std::byte> pixels, const FrameShape& frame, std::uint32_t y) noexcept {
+  return reinterpret_cast<T*>(pixels.data() + std::uint64_t{y} * frame.row_stride_bytes());
 }
 
 // Quantiles (i + 0.5) / n of Poisson(mean), i = 0..n-1: a table that, indexed by uniform random
@@ -126,7 +126,7 @@ std::vector<Spot> MicroscopyScene::spots_at(std::uint64_t sequence) const {
   return spots;
 }
 
-void MicroscopyScene::render(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept {
+void MicroscopyScene::render(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept {
   if (bytes_per_pixel(frame.pixel_format) == 1) {
     render_as<std::uint8_t>(pixels, frame, sequence);
   } else {
@@ -135,7 +135,7 @@ void MicroscopyScene::render(std::span<std::byte> pixels, const PatternShape& fr
 }
 
 template <class T>
-void MicroscopyScene::render_as(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept {
+void MicroscopyScene::render_as(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept {
   const std::uint32_t shift = shift_of(frame.pixel_format);
   const std::uint32_t max_value = 0xFFFFU >> shift;
   const std::uint32_t half = shift == 0 ? 0 : 1U << (shift - 1U);
@@ -204,8 +204,8 @@ void MicroscopyScene::render_as(std::span<std::byte> pixels, const PatternShape&
   }
 }
 
-template void MicroscopyScene::render_as<std::uint8_t>(std::span<std::byte>, const PatternShape&, std::uint64_t) noexcept;
-template void MicroscopyScene::render_as<std::uint16_t>(std::span<std::byte>, const PatternShape&, std::uint64_t) noexcept;
+template void MicroscopyScene::render_as<std::uint8_t>(std::span<std::byte>, const FrameShape&, std::uint64_t) noexcept;
+template void MicroscopyScene::render_as<std::uint16_t>(std::span<std::byte>, const FrameShape&, std::uint64_t) noexcept;
 
 // ---- DropletScene --------------------------------------------------------------------------------
 
@@ -247,7 +247,7 @@ std::vector<DropletRing> DropletScene::rings_at(std::uint64_t sequence) const {
   return rings;
 }
 
-void DropletScene::render(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept {
+void DropletScene::render(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept {
   if (bytes_per_pixel(frame.pixel_format) == 1) {
     render_as<std::uint8_t>(pixels, frame, sequence);
   } else {
@@ -256,7 +256,7 @@ void DropletScene::render(std::span<std::byte> pixels, const PatternShape& frame
 }
 
 template <class T>
-void DropletScene::render_as(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept {
+void DropletScene::render_as(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept {
   const std::uint32_t shift = shift_of(frame.pixel_format);
   const std::uint32_t max_value = 0xFFFFU >> shift;
   const double scale_out = 1.0 / static_cast<double>(1U << shift);
@@ -305,8 +305,8 @@ void DropletScene::render_as(std::span<std::byte> pixels, const PatternShape& fr
   }
 }
 
-template void DropletScene::render_as<std::uint8_t>(std::span<std::byte>, const PatternShape&, std::uint64_t) noexcept;
-template void DropletScene::render_as<std::uint16_t>(std::span<std::byte>, const PatternShape&, std::uint64_t) noexcept;
+template void DropletScene::render_as<std::uint8_t>(std::span<std::byte>, const FrameShape&, std::uint64_t) noexcept;
+template void DropletScene::render_as<std::uint16_t>(std::span<std::byte>, const FrameShape&, std::uint64_t) noexcept;
 
 // ---- GratingScene --------------------------------------------------------------------------------
 
@@ -339,7 +339,7 @@ double GratingScene::value_at(double x, double y) const noexcept {
   return kMeanCounts + amplitude_ * std::sin(k * (x * std::cos(angle_rad_) + y * std::sin(angle_rad_)));
 }
 
-void GratingScene::render(std::span<std::byte> pixels, const PatternShape& frame) const noexcept {
+void GratingScene::render(std::span<std::byte> pixels, const FrameShape& frame) const noexcept {
   if (bytes_per_pixel(frame.pixel_format) == 1) {
     render_as<std::uint8_t>(pixels, frame);
   } else {
@@ -348,7 +348,7 @@ void GratingScene::render(std::span<std::byte> pixels, const PatternShape& frame
 }
 
 template <class T>
-void GratingScene::render_as(std::span<std::byte> pixels, const PatternShape& frame) const noexcept {
+void GratingScene::render_as(std::span<std::byte> pixels, const FrameShape& frame) const noexcept {
   const std::uint32_t shift = shift_of(frame.pixel_format);
   const double ky = 2.0 * std::numbers::pi * cycles_per_pixel_ * std::sin(angle_rad_);
   for (std::uint32_t y = 0; y < height_; ++y) {
@@ -364,7 +364,7 @@ void GratingScene::render_as(std::span<std::byte> pixels, const PatternShape& fr
   }
 }
 
-template void GratingScene::render_as<std::uint8_t>(std::span<std::byte>, const PatternShape&) const noexcept;
-template void GratingScene::render_as<std::uint16_t>(std::span<std::byte>, const PatternShape&) const noexcept;
+template void GratingScene::render_as<std::uint8_t>(std::span<std::byte>, const FrameShape&) const noexcept;
+template void GratingScene::render_as<std::uint16_t>(std::span<std::byte>, const FrameShape&) const noexcept;
 
 }  // namespace framering::acquire

@@ -55,13 +55,9 @@ nlohmann::json produce_copies(ring::RingWriter& writer, const std::vector<const 
 }
 
 ring::RingGeometry mono16_geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots) {
-  ring::RingGeometry g;
-  g.width = width;
-  g.height = height;
-  g.pixel_format = PixelFormat::Mono16;
-  g.slot_count = slots;
-  g.max_consumers = 4;
-  return g;
+  return ring::RingGeometry{.frame = {.width = width, .height = height, .pixel_format = PixelFormat::Mono16},
+                            .slot_count = slots,
+                            .max_consumers = 4};
 }
 
 AlignedBuffer aligned_buffer(std::size_t bytes) {

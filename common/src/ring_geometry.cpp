@@ -16,36 +16,12 @@ constexpr std::uint64_t kMaxSegmentBytes = 64ULL << 30U;
 
 }  // namespace
 
-std::uint64_t RingGeometry::row_stride_bytes() const noexcept {
-  return stride_bytes != 0 ? stride_bytes
-                           : std::uint64_t{width} * bytes_per_pixel(pixel_format);
-}
-
-std::uint64_t RingGeometry::frame_bytes() const noexcept {
-  return row_stride_bytes() * height;
-}
-
 std::uint64_t RingGeometry::slot_stride_bytes() const noexcept {
   return round_up(frame_bytes(), kPageBytes);
 }
 
 void RingGeometry::validate() const {
-  if (width == 0 || width > 65536) {
-    throw ConfigError(fmt::format("ring geometry: width {} is out of range (expected 1..65536)", width));
-  }
-  if (height == 0 || height > 65536) {
-    throw ConfigError(fmt::format("ring geometry: height {} is out of range (expected 1..65536)", height));
-  }
-  if (!is_known_pixel_format(static_cast<std::uint32_t>(pixel_format))) {
-    throw ConfigError(fmt::format("ring geometry: pixel format 0x{:08x} is not a supported PFNC format "
-                                  "(expected Mono8, Mono10, Mono12, Mono14 or Mono16)",
-                                  static_cast<std::uint32_t>(pixel_format)));
-  }
-  const std::uint64_t min_stride = std::uint64_t{width} * bytes_per_pixel(pixel_format);
-  if (stride_bytes != 0 && stride_bytes < min_stride) {
-    throw ConfigError(fmt::format("ring geometry: stride {} B is below width x bytes per pixel = {} B",
-                                  stride_bytes, min_stride));
-  }
+  frame.validate("ring geometry");
   if (slot_count < 2 || slot_count > 65536) {
     throw ConfigError(fmt::format("ring geometry: {} slots is out of range (expected 2..65536)", slot_count));
   }
@@ -61,8 +37,7 @@ void RingGeometry::validate() const {
 }
 
 std::string RingGeometry::to_string() const {
-  return fmt::format("{}x{} {} stride {} B, {} slots of {} B, {} consumer entries", width, height,
-                     framering::to_string(pixel_format), row_stride_bytes(), slot_count,
+  return fmt::format("{}, {} slots of {} B, {} consumer entries", frame.to_string(), slot_count,
                      slot_stride_bytes(), max_consumers);
 }
 

@@ -27,9 +27,9 @@ constexpr std::uint64_t kAliveCheckIntervalNs = 20'000'000;  // /proc reads whil
 constexpr std::uint64_t kWaitSliceNs = 10'000'000;           // re-check eviction timers this often
 
 bool same_geometry(const RingGeometry& a, const RingGeometry& b) {
-  return a.width == b.width && a.height == b.height && a.pixel_format == b.pixel_format &&
-         a.row_stride_bytes() == b.row_stride_bytes() && a.slot_count == b.slot_count &&
-         a.max_consumers == b.max_consumers;
+  return a.frame.width == b.frame.width && a.frame.height == b.frame.height &&
+         a.frame.pixel_format == b.frame.pixel_format && a.row_stride_bytes() == b.row_stride_bytes() &&
+         a.slot_count == b.slot_count && a.max_consumers == b.max_consumers;
 }
 
 Segment open_or_create(std::string_view instance, std::string_view ring, const RingGeometry& geometry,

@@ -78,14 +78,12 @@ std::string geometry_text(std::uint32_t width, std::uint32_t height, std::uint32
 
 // The geometry a header records, as given (validate_header checks it).
 RingGeometry geometry_of(const SegmentHeader& h) noexcept {
-  RingGeometry g;
-  g.width = h.width;
-  g.height = h.height;
-  g.pixel_format = static_cast<PixelFormat>(h.pixel_format);
-  g.stride_bytes = h.stride_bytes;
-  g.slot_count = h.slot_count;
-  g.max_consumers = h.max_consumers;
-  return g;
+  return RingGeometry{.frame = {.width = h.width,
+                                .height = h.height,
+                                .pixel_format = static_cast<PixelFormat>(h.pixel_format),
+                                .stride_bytes = h.stride_bytes},
+                      .slot_count = h.slot_count,
+                      .max_consumers = h.max_consumers};
 }
 
 // Opens segment `name` read-write once it exists and is at least a header long, polling every
@@ -162,7 +160,7 @@ std::optional<std::string> find_inconsistency(const SegmentHeader& h) {
     if (recorded_value == recomputed) return std::nullopt;
     return fmt::format("{} is {}, {} gives {}", field, recorded_value, from, recomputed);
   };
-  const std::uint32_t format_bytes_per_pixel = bytes_per_pixel(recorded.pixel_format);
+  const std::uint32_t format_bytes_per_pixel = bytes_per_pixel(recorded.frame.pixel_format);
   if (auto d = differs("bytes_per_pixel", h.bytes_per_pixel, format_bytes_per_pixel, "its pixel format")) return d;
   const std::uint64_t min_stride = std::uint64_t{h.width} * format_bytes_per_pixel;
   if (h.stride_bytes < min_stride) {
@@ -194,11 +192,12 @@ SegmentHeader make_segment_header(const RingGeometry& geometry) noexcept {
   h.layout_version = kLayoutVersion;
   h.header_bytes = sizeof(SegmentHeader);
   h.segment_bytes = layout.segment_bytes;
-  h.width = geometry.width;
-  h.height = geometry.height;
-  h.pixel_format = static_cast<std::uint32_t>(geometry.pixel_format);
-  h.bytes_per_pixel = bytes_per_pixel(geometry.pixel_format);
-  const auto format_name = to_string(geometry.pixel_format);
+  const FrameShape& frame = geometry.frame;
+  h.width = frame.width;
+  h.height = frame.height;
+  h.pixel_format = static_cast<std::uint32_t>(frame.pixel_format);
+  h.bytes_per_pixel = bytes_per_pixel(frame.pixel_format);
+  const auto format_name = to_string(frame.pixel_format);
   std::memcpy(h.pixel_format_name, format_name.data(), std::min(format_name.size(), sizeof h.pixel_format_name - 1));
   h.stride_bytes = geometry.row_stride_bytes();
   h.frame_bytes = geometry.frame_bytes();
@@ -257,13 +256,13 @@ std::expected<void, HeaderError> validate_header(std::span<const std::byte> byte
                                                          describe_header(h), *inconsistency));
   }
   if (expected) {
-    const RingGeometry& e = *expected;
+    const FrameShape& e = expected->frame;
     if (e.width != h.width || e.height != h.height || e.pixel_format != static_cast<PixelFormat>(h.pixel_format) ||
-        e.row_stride_bytes() != h.stride_bytes || (e.slot_count != 0 && e.slot_count != h.slot_count)) {
+        e.row_stride_bytes() != h.stride_bytes || (expected->slot_count != 0 && expected->slot_count != h.slot_count)) {
       return fail(HeaderProblem::GeometryMismatch,
                   fmt::format("holds {}, expected {}", describe_header(h),
                               geometry_text(e.width, e.height, static_cast<std::uint32_t>(e.pixel_format),
-                                            e.row_stride_bytes(), e.slot_count)));
+                                            e.row_stride_bytes(), expected->slot_count)));
     }
   }
   return {};

@@ -12,31 +12,33 @@ std::uint32_t mask_of(PixelFormat format) noexcept {
 
 }  // namespace
 
-void fill_test_pattern(std::span<std::byte> frame, const PatternShape& shape, std::uint64_t sequence) noexcept {
+void fill_test_pattern(std::span<std::byte> frame, const FrameShape& shape, std::uint64_t sequence) noexcept {
   const std::uint32_t mask = mask_of(shape.pixel_format);
   const auto base = static_cast<std::uint32_t>(sequence);
+  const std::uint64_t stride_bytes = shape.row_stride_bytes();
   if (bytes_per_pixel(shape.pixel_format) == 1) {
     for (std::uint32_t y = 0; y < shape.height; ++y) {
-      auto* row = reinterpret_cast<std::uint8_t*>(frame.data() + std::uint64_t{y} * shape.stride_bytes);
+      auto* row = reinterpret_cast<std::uint8_t*>(frame.data() + std::uint64_t{y} * stride_bytes);
       const std::uint32_t start = base + 3U * y;
       for (std::uint32_t x = 0; x < shape.width; ++x) row[x] = static_cast<std::uint8_t>((start + x) & mask);
     }
     return;
   }
   for (std::uint32_t y = 0; y < shape.height; ++y) {
-    auto* row = reinterpret_cast<std::uint16_t*>(frame.data() + std::uint64_t{y} * shape.stride_bytes);
+    auto* row = reinterpret_cast<std::uint16_t*>(frame.data() + std::uint64_t{y} * stride_bytes);
     const std::uint32_t start = base + 3U * y;
     for (std::uint32_t x = 0; x < shape.width; ++x) row[x] = static_cast<std::uint16_t>((start + x) & mask);
   }
 }
 
-std::optional<PatternMismatch> check_test_pattern(std::span<const std::byte> frame, const PatternShape& shape,
+std::optional<PatternMismatch> check_test_pattern(std::span<const std::byte> frame, const FrameShape& shape,
                                                   std::uint64_t sequence) noexcept {
   const std::uint32_t mask = mask_of(shape.pixel_format);
   const auto base = static_cast<std::uint32_t>(sequence);
+  const std::uint64_t stride_bytes = shape.row_stride_bytes();
   const bool eight_bit = bytes_per_pixel(shape.pixel_format) == 1;
   for (std::uint32_t y = 0; y < shape.height; ++y) {
-    const std::byte* row = frame.data() + std::uint64_t{y} * shape.stride_bytes;
+    const std::byte* row = frame.data() + std::uint64_t{y} * stride_bytes;
     const std::uint32_t start = base + 3U * y;
     for (std::uint32_t x = 0; x < shape.width; ++x) {
       const std::uint32_t expected = (start + x) & mask;

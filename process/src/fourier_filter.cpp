@@ -28,7 +28,7 @@ fftwf_plan plan_preferring_wisdom(unsigned flags, bool& from_wisdom, MakePlan ma
 
 }  // namespace
 
-FourierFilter::FourierFilter(const FilterShape& shape, const FilterSpec& spec, const PlanOptions& options)
+FourierFilter::FourierFilter(const FrameShape& shape, const FilterSpec& spec, const PlanOptions& options)
     : shape_(shape), spec_(spec) {
   if (shape.width == 0 || shape.height == 0 || shape.width > 65536 || shape.height > 65536) {
     throw ConfigError(fmt::format("cannot filter {}x{} frames: width and height must be 1..65536", shape.width,

@@ -100,21 +100,19 @@ void log_plan(const FourierFilter& filter, const PlanOptions& plan, const Proces
   if (!r.wisdom_problem.empty()) spdlog::warn("{} (the next start will plan again)", r.wisdom_problem);
 }
 
-FilterShape shape_of(const ring::Segment& input, const ProcessOptions& o) {
+FrameShape shape_of(const ring::Segment& input, const ProcessOptions& o) {
   const ring::SegmentHeader& h = input.header();
-  const FilterShape shape{h.width, h.height, static_cast<PixelFormat>(h.pixel_format)};
+  const FrameShape shape{h.width, h.height, static_cast<PixelFormat>(h.pixel_format)};
   spdlog::info("input ring '{}': {}x{} {}, stride {} B, {} slots", o.input_ring, h.width, h.height,
                to_string(shape.pixel_format), h.stride_bytes, h.slot_count);
   return shape;
 }
 
 // The output ring: the input's width, height and format; its own (packed) stride.
-ring::RingWriter create_output(const ProcessOptions& o, const FilterShape& shape) {
-  ring::RingGeometry geometry;
-  geometry.width = shape.width;
-  geometry.height = shape.height;
-  geometry.pixel_format = shape.pixel_format;
-  geometry.slot_count = o.output_slots;
+ring::RingWriter create_output(const ProcessOptions& o, const FrameShape& shape) {
+  ring::RingGeometry geometry{
+      .frame = {.width = shape.width, .height = shape.height, .pixel_format = shape.pixel_format},
+      .slot_count = o.output_slots};
   geometry.validate();
   return ring::RingWriter::create_or_attach(o.common.instance, o.output_ring, geometry);
 }
@@ -214,7 +212,7 @@ int run_process(const ProcessOptions& o) {
       o.common.instance, o.input_ring,
       {.timeout = stage::from_seconds(o.wait_for_input_s), .option = "--wait-for-input-s", .role = "input ring"});
   if (!input) return 0;
-  const FilterShape shape = shape_of(*input, o);
+  const FrameShape shape = shape_of(*input, o);
 
   // 2. Plans, once.
   FourierFilter filter(shape, spec, plan);

@@ -139,11 +139,9 @@ class PyWriter {
                                     "Mono12, Mono14, Mono16)",
                                     pixel_format));
     }
-    ring::RingGeometry geometry{.width = width,
-                                .height = height,
-                                .pixel_format = *format,
-                                .stride_bytes = stride_bytes,
-                                .slot_count = slots};
+    ring::RingGeometry geometry{
+        .frame = {.width = width, .height = height, .pixel_format = *format, .stride_bytes = stride_bytes},
+        .slot_count = slots};
     geometry.validate();
     writer_ = std::make_shared<ring::RingWriter>(ring::RingWriter::create_or_attach(
         instance, ring, geometry, {.access = group_access ? ring::Access::Group : ring::Access::Private}));
@@ -346,7 +344,8 @@ double bench_produce(const std::string& instance, const std::string& ring, std::
   const std::uint16_t* src = source.data();
   py::gil_scoped_release release;
   auto writer = ring::RingWriter::create_or_attach(
-      instance, ring, {.width = width, .height = height, .pixel_format = PixelFormat::Mono16, .slot_count = slots});
+      instance, ring,
+      {.frame = {.width = width, .height = height, .pixel_format = PixelFormat::Mono16}, .slot_count = slots});
   if (wait_for_consumers > 0) (void)writer.wait_for_consumers(wait_for_consumers, std::chrono::seconds{30});
   const std::uint64_t start = monotonic_ns();
   for (std::uint64_t n = 0; n < frames; ++n) {

@@ -44,7 +44,9 @@ RecordingSettings settings_of(const RecordOptions& o, const ring::SegmentHeader&
   RecordingSettings settings;
   settings.dest = o.dest;
   settings.name = o.recording;
-  settings.geometry = PageGeometry{h.width, h.height, static_cast<PixelFormat>(h.pixel_format), o.bigtiff};
+  settings.geometry = PageGeometry{
+      .frame = {.width = h.width, .height = h.height, .pixel_format = static_cast<PixelFormat>(h.pixel_format)},
+      .bigtiff = o.bigtiff};
   settings.max_file_bytes = o.max_file_bytes;
   settings.max_file_frames = o.max_file_frames;
   settings.direct_io = !o.no_direct_io;
@@ -158,7 +160,7 @@ int run_record(const RecordOptions& o) {
   const RecordingSettings settings = settings_of(o, h);
   Recording recording(settings, {o.common.instance, o.ring, o.name, h.segment_id}, reader->cursor());
   spdlog::info("every consumer '{}' of ring '{}' ({}x{} {}, {} slots){}", o.name, o.ring, h.width, h.height,
-               to_string(settings.geometry.pixel_format), h.slot_count,
+               to_string(settings.geometry.frame.pixel_format), h.slot_count,
                reader->resumed() ? ", resumed at its cursor" : "");
 
   Outcome out{.recorded = stage::RateReport("recorded", stage::from_seconds(o.report_interval_s))};

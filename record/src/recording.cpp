@@ -288,9 +288,9 @@ void Recording::create(const RecordingSettings& s, std::uint64_t start_sequence)
                   {"consumer", identity_.consumer},
                   {"segment_id", identity_.segment_id},
                   {"geometry",
-                   {{"width", s.geometry.width},
-                    {"height", s.geometry.height},
-                    {"pixel_format", std::string(to_string(s.geometry.pixel_format))},
+                   {{"width", s.geometry.frame.width},
+                    {"height", s.geometry.frame.height},
+                    {"pixel_format", std::string(to_string(s.geometry.frame.pixel_format))},
                     {"bits_per_sample", s.geometry.bits_per_sample()},
                     {"dtype", s.geometry.bits_per_sample() == 8 ? "uint8" : "uint16"}}},
                   {"tiff", s.geometry.bigtiff ? "bigtiff" : "classic"},
@@ -307,21 +307,22 @@ void Recording::create(const RecordingSettings& s, std::uint64_t start_sequence)
   }
   tally_ = RecordingTally(start_sequence);
   spdlog::info("recording into {} ({} TIFF, {}x{} {})", folder_.string(), s.geometry.bigtiff ? "BigTIFF" : "classic",
-               s.geometry.width, s.geometry.height, to_string(s.geometry.pixel_format));
+               s.geometry.frame.width, s.geometry.frame.height, to_string(s.geometry.frame.pixel_format));
 }
 
 void Recording::resume() {
   description_ = read_json(folder_ / kRecordingFile);
   const auto& g = description_.at("geometry");
   const PageGeometry& want = settings_.geometry;
-  if (g.value("width", 0U) != want.width || g.value("height", 0U) != want.height ||
-      g.value("pixel_format", "") != to_string(want.pixel_format) ||
+  if (g.value("width", 0U) != want.frame.width || g.value("height", 0U) != want.frame.height ||
+      g.value("pixel_format", "") != to_string(want.frame.pixel_format) ||
       (description_.value("tiff", "") == "bigtiff") != want.bigtiff) {
     throw ConfigError(fmt::format("cannot resume recording {}: it holds {}x{} {} {} TIFF, the ring and options give "
                                   "{}x{} {} {} TIFF",
                                   folder_.string(), g.value("width", 0U), g.value("height", 0U),
-                                  g.value("pixel_format", "?"), description_.value("tiff", "?"), want.width,
-                                  want.height, to_string(want.pixel_format), want.bigtiff ? "bigtiff" : "classic"));
+                                  g.value("pixel_format", "?"), description_.value("tiff", "?"), want.frame.width,
+                                  want.frame.height, to_string(want.frame.pixel_format),
+                                  want.bigtiff ? "bigtiff" : "classic"));
   }
   const fs::path index_path = folder_ / kIndexFile;
   const IndexFile index = read_index(index_path);

@@ -82,14 +82,14 @@ void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeom
   const std::uint64_t rationals = kIfdOffsetInBlock + head_bytes + kEntries * entry_bytes + tail_bytes;
   const Entry entries[kEntries] = {
       {254, kLong, 0},                                                  // NewSubfileType: a full image
-      {256, kLong, g.width},                                            // ImageWidth
-      {257, kLong, g.height},                                           // ImageLength
+      {256, kLong, g.frame.width},                                      // ImageWidth
+      {257, kLong, g.frame.height},                                     // ImageLength
       {258, kShort, g.bits_per_sample()},                               // BitsPerSample
       {259, kShort, 1},                                                 // Compression: none
       {262, kShort, 1},                                                 // PhotometricInterpretation: BlackIsZero
       {273, offset_type, page_start + kIfdBlockBytes},                  // StripOffsets
       {277, kShort, 1},                                                 // SamplesPerPixel
-      {278, kLong, g.height},                                           // RowsPerStrip: one strip
+      {278, kLong, g.frame.height},                                     // RowsPerStrip: one strip
       {279, offset_type, g.frame_bytes()},                              // StripByteCounts
       {282, kRational, page_start + rationals},                         // XResolution
       {283, kRational, page_start + rationals + 8},                     // YResolution
@@ -215,7 +215,7 @@ std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixel
                                                           std::uint64_t readable_bytes) noexcept {
   if (failed_ || fd_ < 0) return std::unexpected(WriteFailure{EBADF, "appending after a failure"});
   const PageGeometry& g = geometry_;
-  const std::uint64_t row_bytes = std::uint64_t{g.width} * bytes_per_pixel(g.pixel_format);
+  const std::uint64_t row_bytes = g.frame.packed_row_bytes();
   const std::uint64_t padded = g.padded_frame_bytes();
   const std::byte* data = pixels;
   const bool in_place = stride_bytes == row_bytes && readable_bytes >= padded &&
@@ -228,7 +228,7 @@ std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixel
         return std::unexpected(WriteFailure{ENOMEM, fmt::format("allocating a staging buffer for page {}", pages_)});
       }
     }
-    for (std::uint32_t y = 0; y < g.height; ++y) {
+    for (std::uint32_t y = 0; y < g.frame.height; ++y) {
       std::memcpy(buffers_->staging.get() + y * row_bytes, pixels + y * stride_bytes, row_bytes);
     }
     data = buffers_->staging.get();

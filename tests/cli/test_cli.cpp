@@ -56,8 +56,8 @@ TEST(Cli, StatusOfAnInstanceWithoutRingsSaysSo) {
 TEST(Cli, StatusShowsALiveRing) {
   const std::string instance = test::unique_instance();
   ring::RingGeometry g;
-  g.width = 16;
-  g.height = 4;
+  g.frame.width = 16;
+  g.frame.height = 4;
   g.slot_count = 3;
   auto writer = ring::RingWriter::create_or_attach(instance, "raw", g);
   const auto r = run({framering_bin(), "status", "--instance", instance}, 10s);

@@ -37,15 +37,15 @@ constexpr const char* kVideo = "/usr/share/doc/opencv-doc/examples/data/vtest.av
 
 ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 16) {
   ring::RingGeometry g;
-  g.width = width;
-  g.height = height;
-  g.pixel_format = PixelFormat::Mono16;
+  g.frame.width = width;
+  g.frame.height = height;
+  g.frame.pixel_format = PixelFormat::Mono16;
   g.slot_count = slots;
   g.max_consumers = 16;
   return g;
 }
 
-PatternShape shape_of(const ring::FrameView& f) { return {f.width, f.height, f.stride_bytes, f.pixel_format}; }
+FrameShape shape_of(const ring::FrameView& f) { return {f.width, f.height, f.pixel_format, f.stride_bytes}; }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -242,8 +242,8 @@ TEST_F(AcquireStage, NoLoopFolderEndsAfterOnePassWithExitZero) {
   const auto status = test::ring_status(instance_);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->published, 3U);
-  EXPECT_EQ(status->geometry.width, 32U);
-  EXPECT_EQ(status->geometry.height, 24U);
+  EXPECT_EQ(status->geometry.frame.width, 32U);
+  EXPECT_EQ(status->geometry.frame.height, 24U);
 }
 
 TEST_F(AcquireStage, FilesWaitForAnEveryConsumerPastTheLiveTimeoutAndDropNothing) {

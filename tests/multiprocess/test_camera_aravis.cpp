@@ -118,9 +118,9 @@ class AravisSourceStage : public ::testing::Test {
 
   [[nodiscard]] static ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 32) {
     ring::RingGeometry g;
-    g.width = width;
-    g.height = height;
-    g.pixel_format = PixelFormat::Mono16;
+    g.frame.width = width;
+    g.frame.height = height;
+    g.frame.pixel_format = PixelFormat::Mono16;
     g.slot_count = slots;
     g.max_consumers = 16;
     return g;
@@ -420,8 +420,8 @@ TEST_F(AravisSourceStage, WaitForCameraStartsStreamingWhenTheCameraAppears) {
   const auto status = test::ring_status(instance_);
   ASSERT_TRUE(status.has_value()) << producer.err();
   EXPECT_EQ(status->published, kFrames);
-  EXPECT_EQ(status->geometry.width, 320U);
-  EXPECT_EQ(status->geometry.height, 240U);
+  EXPECT_EQ(status->geometry.frame.width, 320U);
+  EXPECT_EQ(status->geometry.frame.height, 240U);
   EXPECT_EQ(code, status->source.frames_lost > 0 ? 3 : 0) << producer.err();
 }
 

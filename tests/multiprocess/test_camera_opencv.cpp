@@ -76,9 +76,9 @@ TEST_F(OpenCvSourceStage, VideoFileArrivesAsMono8GreyFramesEqualToOpenCvsConvers
   test::Watchdog watchdog(50s);
   constexpr std::uint64_t kFrames = 30;
   ring::RingGeometry g;
-  g.width = 768;
-  g.height = 576;
-  g.pixel_format = PixelFormat::Mono8;
+  g.frame.width = 768;
+  g.frame.height = 576;
+  g.frame.pixel_format = PixelFormat::Mono8;
   g.slot_count = 8;
   g.max_consumers = 16;
   { const auto writer = ring::RingWriter::create_or_attach(instance_, "raw", g); }

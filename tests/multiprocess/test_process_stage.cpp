@@ -87,8 +87,8 @@ OutputCheck read_output(ring::RingReader& reader, std::uint64_t last_input, std:
     }
     if (frame->gap) ++check.gaps;
     const std::uint64_t input_sequence = frame->camera_frame_id;
-    const bool ok = !check_test_pattern(frame->pixels, {frame->width, frame->height, frame->stride_bytes,
-                                                        frame->pixel_format},
+    const bool ok = !check_test_pattern(frame->pixels, {frame->width, frame->height, frame->pixel_format,
+                                                        frame->stride_bytes},
                                         input_sequence)
                          .has_value();
     EXPECT_TRUE(reader.release(*frame));

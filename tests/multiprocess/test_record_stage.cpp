@@ -467,9 +467,9 @@ TEST_F(RecordStage, ABadDestinationIsRefusedBeforeAttaching) {
 TEST_F(RecordStage, SourceDropsAreReportedWithCameraIdsAndLeaveTheRecordingComplete) {
   test::Watchdog watchdog(90s);
   ring::RingGeometry g;
-  g.width = 32;
-  g.height = 16;
-  g.pixel_format = PixelFormat::Mono16;
+  g.frame.width = 32;
+  g.frame.height = 16;
+  g.frame.pixel_format = PixelFormat::Mono16;
   g.slot_count = 8;
   auto writer = ring::RingWriter::create_or_attach(instance_, "raw", g);
   Child sut(recorder({"--frames", "10"}));
@@ -479,7 +479,7 @@ TEST_F(RecordStage, SourceDropsAreReportedWithCameraIdsAndLeaveTheRecordingCompl
   for (std::uint64_t s = 0; s < 10; ++s) {
     auto slot = writer.claim(20s);
     ASSERT_TRUE(slot.has_value());
-    fill_test_pattern(slot->pixels, {h.width, h.height, h.stride_bytes, PixelFormat::Mono16}, s);
+    fill_test_pattern(slot->pixels, {h.width, h.height, PixelFormat::Mono16, h.stride_bytes}, s);
     const std::uint64_t lost = s == 5 ? 3 : 0;  // camera frames 505, 506, 507 never arrived
     camera += lost;
     writer.publish({.timestamp_ns = 0, .camera_frame_id = camera, .source_frames_lost = lost});
@@ -509,7 +509,7 @@ TEST_F(RecordStage, InspectOfATruncatedFileOrAMissingIndexReportsItAndExitsTwo) 
     Recording r(s, {instance_, "raw", "record", 1}, 0);
     alignas(4096) static std::byte frame[64 * 48 * 2 + 4096 - 64 * 48 * 2 % 4096];
     for (std::uint64_t seq = 0; seq < 4; ++seq) {
-      fill_test_pattern({frame, 64 * 48 * 2}, {64, 48, 128, PixelFormat::Mono16}, seq);
+      fill_test_pattern({frame, 64 * 48 * 2}, {64, 48, PixelFormat::Mono16, 128}, seq);
       ASSERT_TRUE(r.append({0, 0, seq, 0, seq, 0}, frame, 128, sizeof frame).has_value());
     }
     (void)r.close({{"reason", "frames"}});

@@ -98,7 +98,7 @@ TEST_F(RunTest, TestPatternThroughAnIdentityFilterArrivesUnchanged) {
       continue;
     }
     EXPECT_FALSE(frame->gap.has_value());
-    if (check_test_pattern(frame->pixels, {frame->width, frame->height, frame->stride_bytes, frame->pixel_format},
+    if (check_test_pattern(frame->pixels, {frame->width, frame->height, frame->pixel_format, frame->stride_bytes},
                            frame->camera_frame_id)) {
       ++bad;
     }

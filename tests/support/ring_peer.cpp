@@ -68,18 +68,18 @@ struct Options {
 
 ring::RingGeometry geometry(const Options& o) {
   ring::RingGeometry g;
-  g.width = o.width;
-  g.height = o.height;
+  g.frame.width = o.width;
+  g.frame.height = o.height;
   const auto format = parse_pixel_format(o.format);
   if (!format) throw ConfigError("--format " + o.format + " is not a PFNC name");
-  g.pixel_format = *format;
+  g.frame.pixel_format = *format;
   g.slot_count = o.slots;
   g.max_consumers = o.max_consumers;
   return g;
 }
 
-PatternShape shape_of(const ring::FrameView& f) {
-  return {f.width, f.height, f.stride_bytes, f.pixel_format};
+FrameShape shape_of(const ring::FrameView& f) {
+  return {f.width, f.height, f.pixel_format, f.stride_bytes};
 }
 
 void print(const nlohmann::json& j) {
@@ -92,7 +92,7 @@ int produce(const Options& o) {
   wo.access = o.group_access ? ring::Access::Group : ring::Access::Private;
   auto writer = ring::RingWriter::create_or_attach(o.instance, o.ring, geometry(o), wo);
   const auto& h = writer.segment().header();
-  const PatternShape shape{h.width, h.height, h.stride_bytes, static_cast<PixelFormat>(h.pixel_format)};
+  const FrameShape shape{h.width, h.height, static_cast<PixelFormat>(h.pixel_format), h.stride_bytes};
   const std::uint64_t first = writer.next_sequence();
   std::uint64_t published = 0;
   std::uint64_t timeouts = 0;
@@ -108,7 +108,7 @@ int produce(const Options& o) {
     if (slot->sequence == o.kill_mid_write_at) {
       // Die with the slot half written: the seqlock stays odd, the sequence unpublished.
       fill_test_pattern(slot->pixels.first(slot->pixels.size() / 2),
-                        {shape.width, shape.height / 2, shape.stride_bytes, shape.pixel_format}, slot->sequence);
+                        {shape.width, shape.height / 2, shape.pixel_format, shape.stride_bytes}, slot->sequence);
       ::raise(SIGKILL);
     }
     fill_test_pattern(slot->pixels, shape, slot->sequence);

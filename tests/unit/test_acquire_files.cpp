@@ -27,8 +27,8 @@ constexpr const char* kVideo = "/usr/share/doc/opencv-doc/examples/data/vtest.av
 
 // A slot-like buffer: height rows of stride_bytes, padding filled with a marker byte.
 struct Slot {
-  Slot(const PatternShape& source, std::uint64_t padding_bytes = 0)
-      : shape{source.width, source.height, source.stride_bytes + padding_bytes, source.pixel_format},
+  Slot(const FrameShape& source, std::uint64_t padding_bytes = 0)
+      : shape{source.width, source.height, source.pixel_format, source.stride_bytes + padding_bytes},
         bytes(shape.stride_bytes * shape.height, std::byte{0xA5}) {}
 
   [[nodiscard]] std::uint32_t at(std::uint32_t x, std::uint32_t y) const {
@@ -39,7 +39,7 @@ struct Slot {
     return v;
   }
 
-  PatternShape shape;
+  FrameShape shape;
   std::vector<std::byte> bytes;
 };
 

@@ -21,7 +21,7 @@ namespace {
 // A frame in ordinary memory, with optional row padding (filled with a marker byte).
 struct Frame {
   Frame(std::uint32_t width, std::uint32_t height, PixelFormat format, std::uint64_t padding_bytes = 0)
-      : shape{width, height, std::uint64_t{width} * bytes_per_pixel(format) + padding_bytes, format},
+      : shape{width, height, format, std::uint64_t{width} * bytes_per_pixel(format) + padding_bytes},
         bytes(shape.stride_bytes * height, std::byte{0xA5}) {}
 
   [[nodiscard]] std::span<std::byte> pixels() { return bytes; }
@@ -33,7 +33,7 @@ struct Frame {
     return v;
   }
 
-  PatternShape shape;
+  FrameShape shape;
   std::vector<std::byte> bytes;
 };
 
@@ -351,7 +351,7 @@ TEST(PatternSource, NumbersItsFramesFromZeroAsCameraFrameIds) {
 TEST(PatternSource, ReportsTheShapeItWasAskedFor) {
   PatternSource sut({.width = 100, .height = 50, .pixel_format = PixelFormat::Mono8, .scene = Scene::Droplets});
 
-  const PatternShape shape = sut.shape();
+  const FrameShape shape = sut.shape();
 
   EXPECT_EQ(shape.width, 100U);
   EXPECT_EQ(shape.height, 50U);

@@ -32,8 +32,8 @@ class RingTest : public ::testing::Test {
 
   static RingGeometry small(std::uint32_t slots = 4) {
     RingGeometry g;
-    g.width = 32;
-    g.height = 8;
+    g.frame.width = 32;
+    g.frame.height = 8;
     g.slot_count = slots;
     g.max_consumers = 4;
     return g;
@@ -45,13 +45,13 @@ class RingTest : public ::testing::Test {
     EXPECT_TRUE(slot.has_value());
     if (!slot) return UINT64_MAX;
     const auto& h = writer.segment().header();
-    fill_test_pattern(slot->pixels, {h.width, h.height, h.stride_bytes, PixelFormat::Mono16}, slot->sequence);
+    fill_test_pattern(slot->pixels, {h.width, h.height, PixelFormat::Mono16, h.stride_bytes}, slot->sequence);
     writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence + 7});
     return slot->sequence;
   }
 
   static bool content_ok(const FrameView& f) {
-    return !check_test_pattern(f.pixels, {f.width, f.height, f.stride_bytes, f.pixel_format}, f.sequence).has_value();
+    return !check_test_pattern(f.pixels, {f.width, f.height, f.pixel_format, f.stride_bytes}, f.sequence).has_value();
   }
 
   std::string instance_;
@@ -462,7 +462,7 @@ TEST_F(RingTest, ConsumerNameMustBeValid) {
 TEST_F(RingTest, WrongGeometryNamesBothSides) {
   auto writer = RingWriter::create_or_attach(instance_, "raw", small());
   RingGeometry expected = small();
-  expected.width = 64;
+  expected.frame.width = 64;
   const std::string message = open_error(instance_, "raw", expected);
   EXPECT_NE(message.find("32x8"), std::string::npos) << message;
   EXPECT_NE(message.find("64x8"), std::string::npos) << message;
@@ -471,7 +471,7 @@ TEST_F(RingTest, WrongGeometryNamesBothSides) {
 TEST_F(RingTest, ProducerWithOtherGeometryIsRefusedWhileTheRingIsInUse) {
   auto writer = RingWriter::create_or_attach(instance_, "raw", small());
   RingGeometry other = small();
-  other.height = 16;
+  other.frame.height = 16;
   try {
     (void)RingWriter::create_or_attach(instance_, "raw", other);
     FAIL() << "expected SegmentError";
@@ -487,7 +487,7 @@ TEST_F(RingTest, ProducerWithOtherGeometryIsRefusedWhileTheRingIsInUse) {
 TEST_F(RingTest, StaleRingWithOtherGeometryIsReplaced) {
   { auto old = RingWriter::create_or_attach(instance_, "raw", small()); }  // detached: nobody alive
   RingGeometry other = small();
-  other.height = 16;
+  other.frame.height = 16;
   auto sut = RingWriter::create_or_attach(instance_, "raw", other);
   EXPECT_FALSE(sut.reattached());
   EXPECT_EQ(sut.segment().header().height, 16U);

@@ -19,8 +19,8 @@ TEST(RingGeometry, SlotStrideIsFrameBytesRoundedUpToAPage) {
 
 TEST(RingGeometry, LayoutPutsSlotsOnPagesAndBlocksOnCacheLines) {
   RingGeometry sut;
-  sut.width = 333;  // odd sizes: nothing may rely on a round frame size
-  sut.height = 7;
+  sut.frame.width = 333;  // odd sizes: nothing may rely on a round frame size
+  sut.frame.height = 7;
   sut.slot_count = 5;
   sut.max_consumers = 3;
   const SegmentLayout layout = compute_layout(sut);
@@ -36,7 +36,7 @@ TEST(RingGeometry, LayoutPutsSlotsOnPagesAndBlocksOnCacheLines) {
 
 TEST(RingGeometry, ExplicitStrideBelowTheRowIsRejected) {
   RingGeometry sut;
-  sut.stride_bytes = 3838;
+  sut.frame.stride_bytes = 3838;
   EXPECT_THROW(sut.validate(), ConfigError);
 }
 
@@ -50,17 +50,17 @@ TEST(RingGeometry, ImpossibleShapesAreRejectedWithTheFieldNamed) {
     return "";
   };
   RingGeometry zero_width;
-  zero_width.width = 0;
+  zero_width.frame.width = 0;
   EXPECT_NE(message(zero_width).find("width 0"), std::string::npos);
   RingGeometry one_slot;
   one_slot.slot_count = 1;
   EXPECT_NE(message(one_slot).find("1 slots"), std::string::npos);
   RingGeometry bad_format;
-  bad_format.pixel_format = static_cast<PixelFormat>(0x01100099);
+  bad_format.frame.pixel_format = static_cast<PixelFormat>(0x01100099);
   EXPECT_NE(message(bad_format).find("PFNC"), std::string::npos);
   RingGeometry huge;
-  huge.width = 65536;
-  huge.height = 65536;
+  huge.frame.width = 65536;
+  huge.frame.height = 65536;
   huge.slot_count = 64;
   EXPECT_NE(message(huge).find("64 GiB"), std::string::npos);
   EXPECT_EQ(message(RingGeometry{}), "");

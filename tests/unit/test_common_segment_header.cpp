@@ -19,8 +19,8 @@ namespace {
 
 RingGeometry small_geometry() {
   RingGeometry g;
-  g.width = 32;
-  g.height = 8;
+  g.frame.width = 32;
+  g.frame.height = 8;
   g.slot_count = 4;
   g.max_consumers = 4;
   return g;
@@ -204,7 +204,7 @@ TEST(ValidateHeader, RefusesAStrideBelowTheRowNamingBoth) {
 TEST(ValidateHeader, RefusesAnotherGeometryThanExpectedNamingBoth) {
   const HeaderBytes sut;
   RingGeometry expected = small_geometry();
-  expected.width = 64;
+  expected.frame.width = 64;
 
   const std::string message = refusal(sut.validate(expected), HeaderProblem::GeometryMismatch);
 

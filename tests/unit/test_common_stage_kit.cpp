@@ -24,8 +24,8 @@ constexpr std::uint64_t kStartNs = 1'000'000'000'000ULL;  // an arbitrary CLOCK_
 
 ring::RingGeometry small(std::uint32_t slots = 4) {
   ring::RingGeometry g;
-  g.width = 32;
-  g.height = 8;
+  g.frame.width = 32;
+  g.frame.height = 8;
   g.slot_count = slots;
   g.max_consumers = 4;
   return g;

@@ -9,7 +9,7 @@ namespace framering {
 namespace {
 
 TEST(TestPattern, PixelsEncodeSequencePlusXPlusThreeY) {
-  const PatternShape shape{5, 4, 12, PixelFormat::Mono16};  // stride 12 B > 10 B of pixels
+  const FrameShape shape{5, 4, PixelFormat::Mono16, 12};  // stride 12 B > 10 B of pixels
   std::vector<std::byte> frame(48, std::byte{0xAB});
   fill_test_pattern(frame, shape, 70000);
   std::uint16_t px = 0;
@@ -19,7 +19,7 @@ TEST(TestPattern, PixelsEncodeSequencePlusXPlusThreeY) {
 }
 
 TEST(TestPattern, CheckFindsTheFirstWrongPixel) {
-  const PatternShape shape{8, 8, 16, PixelFormat::Mono16};
+  const FrameShape shape{8, 8, PixelFormat::Mono16, 16};
   std::vector<std::byte> frame(128);
   fill_test_pattern(frame, shape, 42);
   EXPECT_FALSE(check_test_pattern(frame, shape, 42).has_value());
@@ -31,14 +31,14 @@ TEST(TestPattern, CheckFindsTheFirstWrongPixel) {
 }
 
 TEST(TestPattern, AnotherSequenceDoesNotMatch) {
-  const PatternShape shape{8, 2, 16, PixelFormat::Mono16};
+  const FrameShape shape{8, 2, PixelFormat::Mono16, 16};
   std::vector<std::byte> frame(32);
   fill_test_pattern(frame, shape, 1);
   EXPECT_TRUE(check_test_pattern(frame, shape, 2).has_value());
 }
 
 TEST(TestPattern, Mono12StaysWithinTwelveBits) {
-  const PatternShape shape{4096, 1, 8192, PixelFormat::Mono12};
+  const FrameShape shape{4096, 1, PixelFormat::Mono12, 8192};
   std::vector<std::byte> frame(8192);
   fill_test_pattern(frame, shape, 0);
   std::uint16_t px = 0;
@@ -49,7 +49,7 @@ TEST(TestPattern, Mono12StaysWithinTwelveBits) {
 }
 
 TEST(TestPattern, Mono8UsesOneBytePerPixel) {
-  const PatternShape shape{300, 1, 300, PixelFormat::Mono8};
+  const FrameShape shape{300, 1, PixelFormat::Mono8, 300};
   std::vector<std::byte> frame(300);
   fill_test_pattern(frame, shape, 10);
   EXPECT_EQ(static_cast<std::uint8_t>(frame[299]), (10 + 299) & 0xFF);

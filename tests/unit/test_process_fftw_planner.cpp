@@ -34,7 +34,7 @@ class FftwPlanner : public ::testing::Test {
   fs::path dir_;
 };
 
-constexpr FilterShape kShape{40, 30, PixelFormat::Mono16};
+constexpr FrameShape kShape{40, 30, PixelFormat::Mono16};
 
 TEST_F(FftwPlanner, FirstStartPlansAndWritesWisdomIntoNewDirectories) {
   const fs::path wisdom = dir_ / "a" / "b" / "wisdom.dat";

@@ -80,7 +80,7 @@ double mean_of(const Frame& frame) {
 
 Frame pattern(std::uint32_t w, std::uint32_t h, std::uint64_t sequence, std::uint64_t stride = 0) {
   Frame frame(w, h, stride);
-  fill_test_pattern(frame.bytes(), {w, h, frame.stride_bytes, PixelFormat::Mono16}, sequence);
+  fill_test_pattern(frame.bytes(), {w, h, PixelFormat::Mono16, frame.stride_bytes}, sequence);
   return frame;
 }
 
@@ -90,7 +90,7 @@ TEST(FourierFilter, IdentityReproducesTheTestPatternExactly) {
 
     const Frame output = filtered(input, {FilterMode::Identity});
 
-    EXPECT_EQ(check_test_pattern(output.bytes(), {64, 48, 128, PixelFormat::Mono16}, sequence), std::nullopt)
+    EXPECT_EQ(check_test_pattern(output.bytes(), {64, 48, PixelFormat::Mono16, 128}, sequence), std::nullopt)
         << "sequence " << sequence;
   }
 }
@@ -103,7 +103,7 @@ TEST(FourierFilter, IdentityReproducesTheTestPatternExactlyAt1920x1080) {
 
     ASSERT_TRUE(sut.apply(input.bytes(), input.stride_bytes, output.bytes(), output.stride_bytes).has_value());
 
-    EXPECT_EQ(check_test_pattern(output.bytes(), {1920, 1080, 3840, PixelFormat::Mono16}, sequence), std::nullopt)
+    EXPECT_EQ(check_test_pattern(output.bytes(), {1920, 1080, PixelFormat::Mono16, 3840}, sequence), std::nullopt)
         << "sequence " << sequence;
   }
 }
@@ -128,14 +128,14 @@ TEST(FourierFilter, IdentityKeepsRowPaddingOutOfTheResult) {
 
   ASSERT_TRUE(sut.apply(input.bytes(), input.stride_bytes, output.bytes(), output.stride_bytes).has_value());
 
-  EXPECT_EQ(check_test_pattern(output.bytes(), {64, 48, 192, PixelFormat::Mono16}, 77), std::nullopt);
+  EXPECT_EQ(check_test_pattern(output.bytes(), {64, 48, PixelFormat::Mono16, 192}, 77), std::nullopt);
   EXPECT_EQ(output.words[64], 0xABCD);  // first padding word of row 0, left alone
 }
 
 TEST(FourierFilter, IdentityReproducesMono8Exactly) {
   std::vector<std::byte> input(64 * 48);
   std::vector<std::byte> output(64 * 48);
-  const PatternShape shape{64, 48, 64, PixelFormat::Mono8};
+  const FrameShape shape{64, 48, PixelFormat::Mono8, 64};
   fill_test_pattern(input, shape, 200);
   FourierFilter sut({64, 48, PixelFormat::Mono8}, {FilterMode::Identity}, kEstimate);
 

@@ -51,7 +51,7 @@ struct Frame {
   std::byte* data = nullptr;
   std::uint64_t stride = 0;
   std::uint64_t bytes = 0;
-  Frame(const PatternShape& shape, std::uint64_t sequence) {
+  Frame(const FrameShape& shape, std::uint64_t sequence) {
     stride = shape.stride_bytes;
     bytes = (stride * shape.height + 4095) / 4096 * 4096;
     data = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
@@ -69,7 +69,7 @@ std::uint64_t check_with_libtiff(const fs::path& path, const PageGeometry& g, st
   EXPECT_NE(t, nullptr) << path;
   if (t == nullptr) return 0;
   std::uint64_t pages = 0;
-  const std::uint64_t row_bytes = std::uint64_t{g.width} * bytes_per_pixel(g.pixel_format);
+  const std::uint64_t row_bytes = g.frame.packed_row_bytes();
   std::vector<std::byte> strip(g.frame_bytes());
   do {
     std::uint32_t width = 0, height = 0;
@@ -78,14 +78,14 @@ std::uint64_t check_with_libtiff(const fs::path& path, const PageGeometry& g, st
     EXPECT_EQ(TIFFGetField(t, TIFFTAG_IMAGELENGTH, &height), 1);
     EXPECT_EQ(TIFFGetField(t, TIFFTAG_BITSPERSAMPLE, &bits), 1);
     EXPECT_EQ(TIFFGetField(t, TIFFTAG_SAMPLEFORMAT, &format), 1);
-    EXPECT_EQ(width, g.width);
-    EXPECT_EQ(height, g.height);
+    EXPECT_EQ(width, g.frame.width);
+    EXPECT_EQ(height, g.frame.height);
     EXPECT_EQ(bits, g.bits_per_sample());
     EXPECT_EQ(format, SAMPLEFORMAT_UINT);
     EXPECT_EQ(TIFFReadEncodedStrip(t, 0, strip.data(), static_cast<tmsize_t>(strip.size())),
               static_cast<tmsize_t>(strip.size()));
-    EXPECT_FALSE(check_test_pattern(strip, {g.width, g.height, row_bytes, g.pixel_format}, first + pages).has_value())
-        << "page " << pages;
+    const FrameShape packed{g.frame.width, g.frame.height, g.frame.pixel_format, row_bytes};
+    EXPECT_FALSE(check_test_pattern(strip, packed, first + pages).has_value()) << "page " << pages;
     ++pages;
   } while (TIFFReadDirectory(t) == 1);
   TIFFClose(t);
@@ -95,7 +95,7 @@ std::uint64_t check_with_libtiff(const fs::path& path, const PageGeometry& g, st
 std::uint64_t write_pages(const fs::path& path, const PageGeometry& g, std::uint64_t stride, std::uint64_t count) {
   TiffStackWriter sut(path, g, true);
   for (std::uint64_t k = 0; k < count; ++k) {
-    Frame f({g.width, g.height, stride, g.pixel_format}, k);
+    Frame f({g.frame.width, g.frame.height, g.frame.pixel_format, stride}, k);
     EXPECT_TRUE(sut.append(f.data, f.stride, f.bytes).has_value()) << "page " << k;
   }
   EXPECT_TRUE(sut.close().has_value());
@@ -104,7 +104,7 @@ std::uint64_t write_pages(const fs::path& path, const PageGeometry& g, std::uint
 
 TEST(TiffStackWriter, ClassicMono16PagesReadBackBitExactWithLibtiff) {
   TempDir dir;
-  const PageGeometry g{64, 48, PixelFormat::Mono16, false};
+  const PageGeometry g{{64, 48, PixelFormat::Mono16}, false};
   ASSERT_EQ(write_pages(dir.path() / "a.tif", g, 128, 5), 5U);
   EXPECT_EQ(check_with_libtiff(dir.path() / "a.tif", g, 0), 5U);
   EXPECT_EQ(fs::file_size(dir.path() / "a.tif"), 5 * g.page_bytes());
@@ -112,21 +112,21 @@ TEST(TiffStackWriter, ClassicMono16PagesReadBackBitExactWithLibtiff) {
 
 TEST(TiffStackWriter, BigTiffMono8WithOddWidthReadsBackBitExact) {
   TempDir dir;
-  const PageGeometry g{37, 11, PixelFormat::Mono8, true};
+  const PageGeometry g{{37, 11, PixelFormat::Mono8}, true};
   ASSERT_EQ(write_pages(dir.path() / "b.tif", g, 37, 3), 3U);
   EXPECT_EQ(check_with_libtiff(dir.path() / "b.tif", g, 0), 3U);
 }
 
 TEST(TiffStackWriter, PaddedRowsArePackedIntoTheFile) {
   TempDir dir;
-  const PageGeometry g{30, 7, PixelFormat::Mono16, false};
+  const PageGeometry g{{30, 7, PixelFormat::Mono16}, false};
   ASSERT_EQ(write_pages(dir.path() / "c.tif", g, 64 * 2, 4), 4U);  // stride 128 B > 60 B of pixels
   EXPECT_EQ(check_with_libtiff(dir.path() / "c.tif", g, 0), 4U);
 }
 
 TEST(TiffStackWriter, HeaderAndFirstIfdAreClassicLittleEndian) {
   alignas(4096) std::array<std::byte, kIfdBlockBytes> block{};
-  const PageGeometry g{1920, 1080, PixelFormat::Mono16, false};
+  const PageGeometry g{{1920, 1080, PixelFormat::Mono16}, false};
   encode_ifd_block(block, g, 0, 0);
   EXPECT_EQ(std::memcmp(block.data(), "II*\0\x10\0\0\0", 8), 0);
   std::uint16_t entries = 0;
@@ -143,7 +143,7 @@ TEST(TiffStackWriter, HeaderAndFirstIfdAreClassicLittleEndian) {
 
 TEST(TiffStackWriter, PagesStayPageAlignedAndAClassicFileHoldsAtMost1034FullHdFrames) {
   TempDir dir;
-  const PageGeometry g{1920, 1080, PixelFormat::Mono16, false};
+  const PageGeometry g{{1920, 1080, PixelFormat::Mono16}, false};
   EXPECT_EQ(g.page_bytes(), 4096U + 1013U * 4096U);  // 4147200 pixel bytes padded to whole pages
   TiffStackWriter sut(dir.path() / "d.tif", g, false);
   EXPECT_TRUE(sut.fits_another_page(0));
@@ -163,7 +163,7 @@ TEST_P(CutTiffStackTo, ItsFirstPagesWhichReadBackWithLibtiff) {
   const CutCase c = GetParam();
   TempDir dir;
   const fs::path path = dir.path() / "a.tif";
-  const std::uint64_t row_bytes = std::uint64_t{c.geometry.width} * bytes_per_pixel(c.geometry.pixel_format);
+  const std::uint64_t row_bytes = c.geometry.frame.packed_row_bytes();
   ASSERT_EQ(write_pages(path, c.geometry, row_bytes, c.written), c.written);
 
   const auto cut = cut_tiff_stack(path, c.geometry, c.kept);
@@ -174,12 +174,12 @@ TEST_P(CutTiffStackTo, ItsFirstPagesWhichReadBackWithLibtiff) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ClassicAndBigTiff, CutTiffStackTo,
-                         ::testing::Values(CutCase{{64, 48, PixelFormat::Mono16, false}, 4, 2},
-                                           CutCase{{37, 11, PixelFormat::Mono8, true}, 3, 1}));
+                         ::testing::Values(CutCase{{{64, 48, PixelFormat::Mono16}, false}, 4, 2},
+                                           CutCase{{{37, 11, PixelFormat::Mono8}, true}, 3, 1}));
 
 TEST(CutTiffStack, MissingFileIsAFailureSayingItCouldNotOpenIt) {
   TempDir dir;
-  const PageGeometry g{64, 48, PixelFormat::Mono16, false};
+  const PageGeometry g{{64, 48, PixelFormat::Mono16}, false};
 
   const auto cut = cut_tiff_stack(dir.path() / "none.tif", g, 1);
 
@@ -293,7 +293,7 @@ class RecordingFolder : public ::testing::Test {
     std::uint64_t seq = start;
     for (std::uint64_t k = 0; k < count; ++k, ++seq) {
       if (seq == skip_from) seq += skipped;
-      Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, seq);
+      Frame f({g_.frame.width, g_.frame.height, g_.frame.pixel_format, g_.frame.width * 2ULL}, seq);
       auto r = sut.append({0, 0, seq, 1000 + seq, seq, 0}, f.data, f.stride, f.bytes);
       EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     }
@@ -302,7 +302,7 @@ class RecordingFolder : public ::testing::Test {
   }
 
   TempDir dir_;
-  PageGeometry g_{16, 8, PixelFormat::Mono16, false};
+  PageGeometry g_{{16, 8, PixelFormat::Mono16}, false};
   nlohmann::json manifest_;
 };
 
@@ -389,7 +389,7 @@ TEST_F(RecordingFolder, ARecordingThatStoppedOnAnErrorIsNeverComplete) {
   s.name = "error";
   s.geometry = g_;
   Recording sut(s, {"inst", "raw", "record", 42}, 0);
-  Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, 0);
+  Frame f({g_.frame.width, g_.frame.height, g_.frame.pixel_format, g_.frame.width * 2ULL}, 0);
   ASSERT_TRUE(sut.append({0, 0, 0, 0, 0, 0}, f.data, f.stride, f.bytes).has_value());
 
   const nlohmann::json manifest = sut.close({{"reason", "error"}, {"message", "No space left on device"}});
@@ -408,7 +408,7 @@ TEST_F(RecordingFolder, ResumeCutsAPageThatWasLinkedButNotIndexedAndContinuesInA
   {
     Recording first(s, {"inst", "raw", "record", 42}, 0);
     for (std::uint64_t seq = 0; seq < 3; ++seq) {
-      Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, seq);
+      Frame f({g_.frame.width, g_.frame.height, g_.frame.pixel_format, g_.frame.width * 2ULL}, seq);
       ASSERT_TRUE(first.append({0, 0, seq, 0, seq, 0}, f.data, f.stride, f.bytes).has_value());
     }
     fs::path folder = first.folder();
@@ -425,7 +425,7 @@ TEST_F(RecordingFolder, ResumeCutsAPageThatWasLinkedButNotIndexedAndContinuesInA
   EXPECT_EQ(sut.tally().next_sequence(), 2U);
   EXPECT_EQ(fs::file_size(sut.folder() / "part-000001.tif"), 2 * g_.page_bytes());
   for (std::uint64_t seq = 2; seq < 4; ++seq) {
-    Frame f({g_.width, g_.height, g_.width * 2ULL, g_.pixel_format}, seq);
+    Frame f({g_.frame.width, g_.frame.height, g_.frame.pixel_format, g_.frame.width * 2ULL}, seq);
     ASSERT_TRUE(sut.append({0, 0, seq, 0, seq, 0}, f.data, f.stride, f.bytes).has_value());
   }
   const nlohmann::json manifest = sut.close({{"reason", "frames"}});

@@ -69,9 +69,9 @@ class AravisSource final : public FrameSource {
   /// False only when a stop arrived while waiting for the camera at start.
   [[nodiscard]] bool is_open() const noexcept;
 
-  [[nodiscard]] PatternShape shape() const noexcept override;
+  [[nodiscard]] FrameShape shape() const noexcept override;
   [[nodiscard]] std::expected<GrabbedFrame, GrabError> grab() noexcept override;
-  void write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept override;
+  void write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept override;
   [[nodiscard]] std::string describe() const override;
   void set_stats_sink(SourceStatsSink sink) override;
   void flush_stats() override;

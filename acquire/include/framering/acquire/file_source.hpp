@@ -50,9 +50,9 @@ class FileSource final : public FrameSource {
   explicit FileSource(const FileSourceOptions& options);
   ~FileSource() override;
 
-  [[nodiscard]] PatternShape shape() const noexcept override;
+  [[nodiscard]] FrameShape shape() const noexcept override;
   [[nodiscard]] std::expected<GrabbedFrame, GrabError> grab() noexcept override;
-  void write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept override;
+  void write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept override;
   [[nodiscard]] std::string describe() const override;
 
   [[nodiscard]] FileKind kind() const noexcept;

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "framering/common/error.hpp"
+#include "framering/common/frame_shape.hpp"
 #include "framering/common/ring_layout.hpp"
-#include "framering/common/test_pattern.hpp"
 
 namespace framering::acquire {
 
@@ -58,17 +58,17 @@ class FrameSource {
 
   /// Width, height and pixel format of every frame (stride_bytes = width * bytes per pixel;
   /// the ring's own stride is passed to write()).
-  [[nodiscard]] virtual PatternShape shape() const noexcept = 0;
+  [[nodiscard]] virtual FrameShape shape() const noexcept = 0;
 
   /// Produces the next frame inside the source (decodes it, or takes the time of a synthetic
   /// one) and gives its id and timestamp. Blocks only on I/O.
   [[nodiscard]] virtual std::expected<GrabbedFrame, GrabError> grab() noexcept = 0;
 
-  /// Writes the frame last grabbed into `pixels`: `frame.height` rows `frame.stride_bytes`
+  /// Writes the frame last grabbed into `pixels`: `frame.height` rows `frame.row_stride_bytes()`
   /// apart, `frame.width` pixels of `frame.pixel_format` each (which equal shape()'s).
   /// `sequence` is the ring sequence it will be published as (synthetic scenes are a function
   /// of it). Requires a successful grab() since the last write().
-  virtual void write(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept = 0;
+  virtual void write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept = 0;
 
   /// Sources that lose frames before the ring (cameras) report their counters to `sink`: about
   /// once a second, at every change of connection (also while grab() waits for a camera that

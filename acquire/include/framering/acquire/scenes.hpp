@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/frame_shape.hpp"
 
 namespace framering::acquire {
 
@@ -53,9 +53,9 @@ class MicroscopyScene {
   /// Every spot at `sequence`, in spot-index order. Allocates the vector.
   [[nodiscard]] std::vector<Spot> spots_at(std::uint64_t sequence) const;
 
-  /// Renders the frame for `sequence` into `pixels` (frame.height rows of frame.stride_bytes;
-  /// width and height must be the scene's). Deterministic for (seed, sequence). Allocates nothing.
-  void render(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept;
+  /// Renders the frame for `sequence` into `pixels` (frame.height rows, frame.row_stride_bytes()
+  /// apart; width and height must be the scene's). Deterministic for (seed, sequence). Allocates nothing.
+  void render(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept;
 
   [[nodiscard]] double background_photons() const noexcept { return background_photons_; }
 
@@ -64,7 +64,7 @@ class MicroscopyScene {
     double x0, y0, vx, vy, wobble, w1, p1, w2, p2, sigma_px, peak_photons;
   };
   template <class T>
-  void render_as(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept;
+  void render_as(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept;
 
   std::uint32_t width_;
   std::uint32_t height_;
@@ -115,11 +115,11 @@ class DropletScene {
 
   /// Renders the frame for `sequence`; deterministic for (seed, sequence). Allocates nothing
   /// once the ring scratch vector has grown to its working size.
-  void render(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept;
+  void render(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept;
 
  private:
   template <class T>
-  void render_as(std::span<std::byte> pixels, const PatternShape& frame, std::uint64_t sequence) noexcept;
+  void render_as(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept;
   void collect_rings(std::uint64_t sequence, std::vector<DropletRing>& out) const;
 
   std::uint32_t width_;
@@ -146,11 +146,11 @@ class GratingScene {
   [[nodiscard]] double value_at(double x, double y) const noexcept;
 
   /// Renders the grating (the same for every sequence). Allocates nothing.
-  void render(std::span<std::byte> pixels, const PatternShape& frame) const noexcept;
+  void render(std::span<std::byte> pixels, const FrameShape& frame) const noexcept;
 
  private:
   template <class T>
-  void render_as(std::span<std::byte> pixels, const PatternShape& frame) const noexcept;
+  void render_as(std::span<std::byte> pixels, const FrameShape& frame) const noexcept;
 
   std::uint32_t width_;
   std::uint32_t height_;

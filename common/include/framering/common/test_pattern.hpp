@@ -10,21 +10,13 @@
 #include <optional>
 #include <span>
 
-#include "framering/common/pixel_format.hpp"
+#include "framering/common/frame_shape.hpp"
 
 namespace framering {
 
-/// Shape of the frame a pattern is written into or checked in.
-struct PatternShape {
-  std::uint32_t width = 0;
-  std::uint32_t height = 0;
-  std::uint64_t stride_bytes = 0;  ///< bytes between row starts (>= width * bytes per pixel)
-  PixelFormat pixel_format = PixelFormat::Mono16;
-};
-
-/// Writes the pattern for `sequence` into `frame` (at least height * stride_bytes bytes).
-/// Padding bytes at the end of rows are left as they are.
-void fill_test_pattern(std::span<std::byte> frame, const PatternShape& shape, std::uint64_t sequence) noexcept;
+/// Writes the pattern for `sequence` into `frame` (at least shape.frame_bytes() bytes: rows
+/// shape.row_stride_bytes() apart). Padding bytes at the end of rows are left as they are.
+void fill_test_pattern(std::span<std::byte> frame, const FrameShape& shape, std::uint64_t sequence) noexcept;
 
 /// A pixel that differs from the pattern.
 struct PatternMismatch {
@@ -37,7 +29,7 @@ struct PatternMismatch {
 /// Checks every pixel of `frame` against the pattern for `sequence`; the first mismatch, or
 /// nullopt when the frame is exactly the pattern.
 [[nodiscard]] std::optional<PatternMismatch> check_test_pattern(std::span<const std::byte> frame,
-                                                                const PatternShape& shape,
+                                                                const FrameShape& shape,
                                                                 std::uint64_t sequence) noexcept;
 
 }  // namespace framering

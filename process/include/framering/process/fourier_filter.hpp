@@ -21,20 +21,13 @@
 #include <span>
 #include <string>
 
-#include "framering/common/pixel_format.hpp"
+#include "framering/common/frame_shape.hpp"
 #include "framering/process/fftw_planner.hpp"
 #include "framering/process/filter_mask.hpp"
 
 struct fftwf_plan_s;  // fftw3.h: typedef struct fftwf_plan_s* fftwf_plan
 
 namespace framering::process {
-
-/// The frames a filter is built for.
-struct FilterShape {
-  std::uint32_t width = 0;   ///< pixels per row
-  std::uint32_t height = 0;  ///< rows
-  PixelFormat pixel_format = PixelFormat::Mono16;
-};
 
 /// How the plans are made.
 struct PlanOptions {
@@ -65,11 +58,12 @@ enum class FilterError {
 /// PlanOptions::threads threads of FFTW's own.
 class FourierFilter {
  public:
-  /// Builds the mask and makes both plans (LogPower: the r2c plan only), reading and updating
-  /// the wisdom file. Throws ConfigError for an invalid shape, spec or thread count, PlanError
-  /// when FFTW cannot plan. An unwritable wisdom file is not an error: see
-  /// PlanReport::wisdom_problem.
-  FourierFilter(const FilterShape& shape, const FilterSpec& spec, const PlanOptions& options);
+  /// Builds the mask and makes both plans (LogPower: the r2c plan only) for frames of
+  /// `shape`'s width, height and pixel format (its stride_bytes is not used: load() and store()
+  /// take each frame's own), reading and updating the wisdom file. Throws ConfigError for an
+  /// invalid shape, spec or thread count, PlanError when FFTW cannot plan. An unwritable wisdom
+  /// file is not an error: see PlanReport::wisdom_problem.
+  FourierFilter(const FrameShape& shape, const FilterSpec& spec, const PlanOptions& options);
   FourierFilter(FourierFilter&& other) noexcept;
   FourierFilter& operator=(FourierFilter&&) = delete;
   FourierFilter(const FourierFilter&) = delete;
@@ -102,7 +96,7 @@ class FourierFilter {
 
   /// The mask: height x (width/2 + 1) gains (build_mask); empty for LogPower.
   [[nodiscard]] std::span<const float> mask() const noexcept { return {mask_.get(), mask_count_}; }
-  [[nodiscard]] const FilterShape& shape() const noexcept { return shape_; }
+  [[nodiscard]] const FrameShape& shape() const noexcept { return shape_; }
   [[nodiscard]] const FilterSpec& spec() const noexcept { return spec_; }
   [[nodiscard]] const PlanReport& report() const noexcept { return report_; }
 
@@ -110,7 +104,7 @@ class FourierFilter {
   [[nodiscard]] bool fits(std::size_t bytes, std::uint64_t stride_bytes) const noexcept;
   void store_log_power(std::byte* pixels, std::uint64_t stride_bytes) const noexcept;
 
-  FilterShape shape_;
+  FrameShape shape_;
   FilterSpec spec_;
   PlanReport report_;
   std::size_t real_count_ = 0;      ///< height * width

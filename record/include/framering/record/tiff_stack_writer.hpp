@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 
+#include "framering/common/frame_shape.hpp"
 #include "framering/common/pixel_format.hpp"
 
 namespace framering::record {
@@ -41,16 +42,14 @@ inline constexpr std::uint64_t kClassicTiffMaxBytes = 0xFFFFFFFFULL;
 
 /// What every page of one file holds.
 struct PageGeometry {
-  std::uint32_t width = 0;
-  std::uint32_t height = 0;
-  PixelFormat pixel_format = PixelFormat::Mono16;  ///< Mono8: 8 bits per sample; the others: 16
+  /// Width, height and pixel format of every page (Mono8: 8 bits per sample; the others: 16).
+  /// Pages hold packed rows: frame.stride_bytes is not used (leave it 0).
+  FrameShape frame;
   bool bigtiff = false;
 
-  [[nodiscard]] std::uint32_t bits_per_sample() const noexcept { return bytes_per_pixel(pixel_format) * 8; }
-  /// Packed pixel bytes of one frame: width * height * bytes per pixel.
-  [[nodiscard]] std::uint64_t frame_bytes() const noexcept {
-    return std::uint64_t{width} * height * bytes_per_pixel(pixel_format);
-  }
+  [[nodiscard]] std::uint32_t bits_per_sample() const noexcept { return bytes_per_pixel(frame.pixel_format) * 8; }
+  /// Packed pixel bytes of one frame: width * height * bytes per pixel (frame.packed_frame_bytes()).
+  [[nodiscard]] std::uint64_t frame_bytes() const noexcept { return frame.packed_frame_bytes(); }
   /// frame_bytes rounded up to kIfdBlockBytes: what is written for the pixels.
   [[nodiscard]] std::uint64_t padded_frame_bytes() const noexcept {
     return (frame_bytes() + kIfdBlockBytes - 1) / kIfdBlockBytes * kIfdBlockBytes;
