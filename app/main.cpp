@@ -9,6 +9,7 @@
 #include "framering/acquire/acquire_command.hpp"
 #include "framering/acquire/cameras_command.hpp"
 #include "framering/bench/ring_bench.hpp"
+#include "framering/bridge/bridge_command.hpp"
 #include "framering/common/error.hpp"
 #include "framering/common/stage_command.hpp"
 #include "framering/display/display_command.hpp"
@@ -29,6 +30,7 @@ void add_stage_subcommands(CLI::App& app, framering::StageCommand& command) {
   framering::display::add_display_subcommand(app, command);
   framering::display::add_led_subcommand(app, command);
   framering::record::add_record_subcommand(app, command);
+  framering::bridge::add_bridge_subcommand(app, command);
 }
 
 }  // namespace

@@ -63,7 +63,8 @@ std::string check_with_parser(const StageParserFactory& stages, const std::strin
   CLI::App app{"framering"};
   StageCommand command;
   stages(app, command);
-  std::vector<std::string> argv = {run, "--instance", "config-check"};
+  std::vector<std::string> argv = run_words(run);
+  argv.insert(argv.end(), {"--instance", "config-check"});
   argv.insert(argv.end(), args.begin(), args.end());
   std::reverse(argv.begin(), argv.end());  // CLI11 consumes the vector from its back
   try {
@@ -79,8 +80,11 @@ bool has_subcommand(const StageParserFactory& stages, const std::string& run) {
   CLI::App app{"framering"};
   StageCommand command;
   stages(app, command);
+  const std::vector<std::string> words = run_words(run);
+  if (words.empty()) return false;
   try {
-    (void)app.get_subcommand(run);
+    const CLI::App* sub = &app;
+    for (const auto& word : words) sub = sub->get_subcommand(word);
     return true;
   } catch (const CLI::OptionNotFound&) {
     return false;
@@ -332,6 +336,13 @@ PipelineConfig load_pipeline(const std::string& path, const StageParserFactory& 
   std::stringstream text;
   text << in.rdbuf();
   return parse_pipeline(text.str(), path, stages);
+}
+
+std::vector<std::string> run_words(const std::string& run) {
+  std::vector<std::string> words;
+  std::istringstream in(run);
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
 }
 
 }  // namespace framering::supervise

@@ -68,7 +68,9 @@ PipelinePlan make_plan(const PipelineConfig& config, const PlanOptions& options)
       p.argv = stage.command;
     } else {
       p.program = options.executable;
-      p.argv = {"framering", stage.run};
+      p.argv = {"framering"};
+      const std::vector<std::string> words = run_words(stage.run);
+      p.argv.insert(p.argv.end(), words.begin(), words.end());
       p.argv.insert(p.argv.end(), stage.args.begin(), stage.args.end());
     }
     std::vector<std::string> produces;

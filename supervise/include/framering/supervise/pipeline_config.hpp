@@ -33,7 +33,7 @@ namespace framering::supervise {
 /// One stage: a `framering <run> ...` process, or any program (`command`).
 struct StageConfig {
   std::string name;
-  std::string run;                  ///< framering subcommand; empty for a command stage
+  std::string run;                  ///< framering subcommand ("record", "bridge send"); empty for a command stage
   std::vector<std::string> args;    ///< after the subcommand
   std::vector<std::string> command; ///< a command stage's program and its arguments
   std::vector<RingUse> rings;       ///< a command stage's declared rings (a built-in declares its own)
@@ -71,5 +71,9 @@ struct PipelineConfig {
 
 /// config/default.toml as built into the executable.
 [[nodiscard]] const std::string& embedded_default_config();
+
+/// The words of a stage's `run` ("bridge send" -> {"bridge", "send"}): the subcommand path the
+/// stage's command line starts with.
+[[nodiscard]] std::vector<std::string> run_words(const std::string& run);
 
 }  // namespace framering::supervise
