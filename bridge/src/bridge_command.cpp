@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -93,6 +94,31 @@ std::optional<MessageHeader> header_of(const zmq::message_t& part, std::string* 
   auto h = decode_header(std::span<const std::byte>(static_cast<const std::byte*>(part.data()), part.size()), &error);
   if (!h && why != nullptr) *why = error.what;
   return h;
+}
+
+/// Waits up to `timeout` for a message on `socket`; false on timeout or when a signal (a stop)
+/// interrupted the wait (zmq::poll throws for EINTR).
+bool wait_readable(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
+  zmq::pollitem_t item{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;
+    throw;
+  }
+  return (item.revents & ZMQ_POLLIN) != 0;
+}
+
+/// The next message on `socket` if one is there; nullopt when none (or a signal interrupted).
+std::optional<std::vector<zmq::message_t>> try_receive(zmq::socket_t& socket) {
+  std::vector<zmq::message_t> parts;
+  try {
+    if (!zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) return std::nullopt;
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return std::nullopt;
+    throw;
+  }
+  return parts;
 }
 
 void require_security(const std::string& endpoint, const SecurityOptions& s, bool receiver) {
@@ -216,11 +242,11 @@ class Sender {
   }
 
   void receive_messages(std::chrono::milliseconds timeout) {
-    zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, timeout);
+    (void)wait_readable(socket_, timeout);
     for (;;) {
-      std::vector<zmq::message_t> parts;
-      if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+      auto received = try_receive(socket_);
+      if (!received) return;
+      std::vector<zmq::message_t>& parts = *received;
       if (parts.empty()) continue;
       std::string why;
       const auto h = header_of(parts[0], &why);
@@ -391,11 +417,10 @@ class Receiver {
   int run() {
     while (stage::keep_running(received_.frames(), o_.frames)) {
       received_.log_if_due([&] { return details(); });
-      zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, stage::kPollPeriod);
-      if ((item.revents & ZMQ_POLLIN) == 0) continue;
-      std::vector<zmq::message_t> parts;
-      if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) continue;
+      if (!wait_readable(socket_, stage::kPollPeriod)) continue;
+      auto received = try_receive(socket_);
+      if (!received) continue;
+      std::vector<zmq::message_t>& parts = *received;
       if (parts.size() < 2) continue;
       std::string why;
       const auto h = header_of(parts[1], &why);

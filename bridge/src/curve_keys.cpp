@@ -102,10 +102,15 @@ struct ZapHandler::Impl {
   void serve() {
     while (!stop.load(std::memory_order_acquire)) {
       zmq::pollitem_t item{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds{100});
-      if ((item.revents & ZMQ_POLLIN) == 0) continue;
       std::vector<zmq::message_t> request;
-      if (!zmq::recv_multipart(socket, std::back_inserter(request))) continue;
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds{100});
+        if ((item.revents & ZMQ_POLLIN) == 0) continue;
+        if (!zmq::recv_multipart(socket, std::back_inserter(request))) continue;
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;  // a signal for the main thread
+        throw;
+      }
       if (request.size() < 6) continue;
       const std::string mechanism = request[5].to_string();
       const std::string address = request[3].to_string();

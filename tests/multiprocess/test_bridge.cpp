@@ -1,0 +1,273 @@
+// `framering bridge send` -> `framering bridge receive`: real processes on this machine, two
+// instances standing for two machines, joined by an ipc:// (or loopback tcp://) endpoint. The
+// test process is the far side's every (or newest) consumer and checks every frame's content,
+// sequence and metadata; kills, restarts, a stalled far side and wrong CURVE keys included.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/test_pattern.hpp"
+#include "ring_process.hpp"
+#include "test_support.hpp"
+
+namespace framering {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Child;
+
+FrameShape shape_of(const ring::FrameView& f) { return {f.width, f.height, f.pixel_format, f.stride_bytes}; }
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class Bridge : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    near_ = test::unique_instance();
+    far_ = near_.substr(0, 28) + "-far";
+    endpoint_ = "ipc:///tmp/framering-bridge-" + near_ + ".sock";
+  }
+  void TearDown() override {
+    test::remove_instance(near_);
+    test::remove_instance(far_);
+    std::filesystem::remove("/tmp/framering-bridge-" + near_ + ".sock");
+    if (!keys_.empty()) std::filesystem::remove_all(keys_);
+  }
+
+  [[nodiscard]] std::vector<std::string> acquire(std::uint64_t frames, double rate_hz = 0) const {
+    return test::framering_argv({"acquire", "--instance", near_, "--scene", "testpattern", "--width", "64", "--height",
+                                 "48", "--rate-hz", std::to_string(rate_hz), "--frames", std::to_string(frames),
+                                 "--wait-for-consumers", "1", "--claim-timeout-ms", "60000"});
+  }
+  [[nodiscard]] std::vector<std::string> send(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args{"bridge", "send", "--instance", near_, "--ring", "raw", "--to", endpoint_,
+                                  "--ack-timeout-s", "0.5", "--log-level", "info"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::framering_argv(std::move(args));
+  }
+  [[nodiscard]] std::vector<std::string> receive(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args{"bridge", "receive", "--instance", far_, "--ring", "raw", "--listen", endpoint_,
+                                  "--log-level", "info"};
+    if (std::find(extra.begin(), extra.end(), "--wait-for-consumers") == extra.end()) {
+      args.insert(args.end(), {"--wait-for-consumers", "1"});  // the test's far reader
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::framering_argv(std::move(args));
+  }
+  [[nodiscard]] ring::RingReader far_reader(ring::ConsumerKind kind = ring::ConsumerKind::Every) const {
+    ring::ReaderOptions options;
+    options.name = "farrec";
+    options.kind = kind;
+    options.stall_timeout = 100s;
+    options.wait_for_segment = 30000ms;
+    return ring::RingReader::attach(far_, "raw", options);
+  }
+  // Reads far frames until `count` more came, checking order (no duplicate, no gap unless
+  // `gaps` collects them), content and metadata; `on_frame` runs after each.
+  void read_far(ring::RingReader& reader, std::uint64_t count, std::uint64_t& next, std::vector<ring::Gap>* gaps = nullptr,
+                const std::function<void(std::uint64_t)>& on_frame = {}) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const auto frame = reader.read(30s);
+      ASSERT_TRUE(frame.has_value()) << "far frame after " << next;
+      if (frame->gap) {
+        ASSERT_NE(gaps, nullptr) << "a gap " << frame->gap->first << ".." << frame->gap->last << " before " << frame->sequence;
+        gaps->push_back(*frame->gap);
+        EXPECT_EQ(frame->gap->first, next);
+        next = frame->gap->last + 1;
+      }
+      ASSERT_EQ(frame->sequence, next) << "in order, each once";
+      EXPECT_EQ(check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt)
+          << "frame " << frame->sequence << " arrived as it was written";
+      EXPECT_EQ(frame->camera_frame_id, frame->sequence) << "the camera frame id crossed unchanged";
+      EXPECT_GT(frame->timestamp_ns, 1'600'000'000'000'000'000ULL) << "the near side's CLOCK_REALTIME timestamp";
+      ASSERT_TRUE(reader.release(*frame));
+      ++next;
+      if (on_frame) on_frame(frame->sequence);
+    }
+  }
+
+  std::string near_;
+  std::string far_;
+  std::string endpoint_;
+  std::filesystem::path keys_;
+};
+
+TEST_F(Bridge, EveryFrameCrossesInOrderWithItsContentAndMetadata) {
+  test::Watchdog watchdog(120s);
+  constexpr std::uint64_t kFrames = 400;
+  Child receiver(receive());
+  Child sender(send());
+  Child producer(acquire(kFrames));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, kFrames, next);
+  ASSERT_EQ(test::finish(producer, 30s), 0) << producer.err();
+  sender.signal(SIGTERM);
+  EXPECT_EQ(test::finish(sender, 30s), 0) << sender.err();
+  EXPECT_TRUE(contains(receiver.err(), "ended by the sender")) << receiver.err();
+  receiver.signal(SIGTERM);
+  EXPECT_EQ(test::finish(receiver, 30s), 0) << receiver.err();
+  const auto near = test::ring_status(near_);
+  ASSERT_TRUE(near.has_value());
+  EXPECT_EQ(near->evictions, 0U);
+  EXPECT_EQ(near->frames_dropped, 0U);
+}
+
+TEST_F(Bridge, AReceiverKilledAndRestartedMidStreamLosesNothingAndDuplicatesNothing) {
+  test::Watchdog watchdog(150s);
+  constexpr std::uint64_t kFrames = 600;
+  auto receiver = std::make_unique<Child>(receive());
+  Child sender(send());
+  Child producer(acquire(kFrames, 400));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, 150, next);
+  receiver->signal(SIGKILL);
+  (void)receiver->wait(10s);
+  receiver = std::make_unique<Child>(receive());
+  read_far(reader, kFrames - 150, next);
+  EXPECT_EQ(next, kFrames);
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  EXPECT_TRUE(contains(receiver->err(), "continuing at sequence")) << receiver->err();
+  EXPECT_TRUE(contains(sender.err(), "session 2")) << "the sender resumed in a new session: " << sender.err();
+  sender.signal(SIGTERM);
+  EXPECT_EQ(test::finish(sender, 30s), 0) << sender.err();
+}
+
+TEST_F(Bridge, ASenderKilledAndRestartedResumesFromTheLastAcknowledgedFrame) {
+  test::Watchdog watchdog(150s);
+  constexpr std::uint64_t kFrames = 600;
+  Child receiver(receive());
+  auto sender = std::make_unique<Child>(send({"--dead-timeout-s", "30"}));
+  Child producer(acquire(kFrames, 400));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, 200, next);
+  sender->signal(SIGKILL);
+  (void)sender->wait(10s);
+  sender = std::make_unique<Child>(send({"--dead-timeout-s", "30"}));
+  read_far(reader, kFrames - 200, next);
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  EXPECT_TRUE(contains(sender->err(), "resumed at sequence")) << sender->err();
+  const auto near = test::ring_status(near_);
+  ASSERT_TRUE(near.has_value());
+  EXPECT_EQ(near->evictions, 0U) << "the restarted sender came back inside its dead timeout";
+  sender->signal(SIGTERM);
+  EXPECT_EQ(test::finish(*sender, 30s), 0) << sender->err();
+}
+
+TEST_F(Bridge, AFarSideStalledUntilTheSenderIsEvictedGetsTheSameGapWithTheSameBounds) {
+  test::Watchdog watchdog(150s);
+  Child receiver(receive({"--slots", "4", "--window", "2"}));
+  Child sender(send({"--stall-timeout-s", "1"}));
+  Child producer(test::framering_argv({"acquire", "--instance", near_, "--scene", "testpattern", "--width", "64",
+                                       "--height", "48", "--rate-hz", "200", "--slots", "8", "--wait-for-consumers",
+                                       "1", "--claim-timeout-ms", "60000"}));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, 10, next);
+  // The far reader stops reading: the receiver waits for a slot, grants no credit, the sender's
+  // cursor stays, and the near producer evicts the sender after its 1 s stall timeout.
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto s = test::ring_status(near_);
+        return s && s->evictions >= 1;
+      },
+      60s))
+      << sender.err();
+  std::vector<ring::Gap> gaps;
+  read_far(reader, 60, next, &gaps);
+  producer.signal(SIGTERM);
+  EXPECT_EQ(test::finish(producer, 30s), 0) << producer.err();
+  ASSERT_EQ(gaps.size(), 1U);
+  const auto near = test::ring_status(near_);
+  ASSERT_TRUE(near.has_value());
+  const auto bridge = test::consumer_named(*near, "bridge");
+  ASSERT_TRUE(bridge.has_value());
+  EXPECT_EQ(bridge->gaps, 1U);
+  EXPECT_EQ(gaps[0].first, bridge->last_gap_first) << "the far gap is the near gap";
+  EXPECT_EQ(gaps[0].last, bridge->last_gap_last);
+  EXPECT_TRUE(contains(receiver.err(), "lost on the sending side")) << receiver.err();
+}
+
+TEST_F(Bridge, ALiveModeSenderNeverSlowsTheProducer) {
+  test::Watchdog watchdog(120s);
+  Child receiver(receive({"--wait-for-consumers", "0"}));
+  Child sender(send({"--mode", "newest"}));
+  Child producer(test::framering_argv({"acquire", "--instance", near_, "--scene", "testpattern", "--width", "64",
+                                       "--height", "48", "--rate-hz", "2000"}));
+  auto reader = far_reader(ring::ConsumerKind::Newest);
+  std::uint64_t last = 0;
+  std::uint64_t seen = 0;
+  while (seen < 20) {
+    const auto frame = reader.read(30s);
+    ASSERT_TRUE(frame.has_value()) << sender.err();
+    EXPECT_EQ(check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt);
+    if (seen > 0) {
+      EXPECT_GT(frame->sequence, last);
+    }
+    last = frame->sequence;
+    ++seen;
+    (void)reader.release(*frame);
+  }
+  producer.signal(SIGTERM);
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  const auto near = test::ring_status(near_);
+  ASSERT_TRUE(near.has_value());
+  EXPECT_GE(near->published, last + 1);
+  EXPECT_EQ(near->blocked_s, 0.0) << "a newest sender never gates the producer";
+  EXPECT_EQ(near->frames_dropped, 0U);
+  sender.signal(SIGTERM);
+  EXPECT_EQ(test::finish(sender, 30s), 0) << sender.err();
+}
+
+TEST_F(Bridge, ASenderWithoutAnAllowedCurveKeyGetsNothingAndTheReceiverSaysWhy) {
+  test::Watchdog watchdog(120s);
+  keys_ = std::filesystem::temp_directory_path() / (near_ + "-keys");
+  std::filesystem::create_directories(keys_);
+  for (const char* name : {"receiver", "camera", "stranger"}) {
+    const auto made = test::run(test::framering_argv({"bridge", "keygen", (keys_ / name).string()}), 30s);
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+  }
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(20000 + ::getpid() % 20000);
+  Child receiver(receive({"--curve-secret", (keys_ / "receiver.key").string(), "--curve-allow",
+                          (keys_ / "camera.pub").string()}));
+  Child stranger(send({"--curve-secret", (keys_ / "stranger.key").string(), "--curve-server",
+                       (keys_ / "receiver.pub").string()}));
+  Child producer(acquire(100));
+  ASSERT_TRUE(test::wait_until([&] { return contains(receiver.err(), "not in --curve-allow"); }, 30s))
+      << receiver.err();
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/framering." + far_ + ".raw")) << "the stranger got nothing through";
+  EXPECT_TRUE(test::wait_until([&] { return contains(stranger.err(), "no WELCOME"); }, 30s)) << stranger.err();
+  stranger.signal(SIGKILL);
+  (void)stranger.wait(10s);
+
+  // Same consumer name: it takes over the killed stranger's entry, at the frame it stopped at.
+  Child camera(send({"--curve-secret", (keys_ / "camera.key").string(), "--curve-server",
+                     (keys_ / "receiver.pub").string()}));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, 100, next);
+  EXPECT_TRUE(contains(camera.err(), "(CURVE)")) << camera.err();
+}
+
+TEST_F(Bridge, AnUnencryptedEndpointBeyondLoopbackIsRefusedAtStart) {
+  const auto result = test::run(test::framering_argv({"bridge", "send", "--instance", near_, "--to",
+                                                      "tcp://192.0.2.1:5570", "--wait-for-ring-s", "0"}),
+                                30s);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "unencrypted")) << result.err;
+  EXPECT_TRUE(contains(result.err, "--insecure")) << result.err;
+}
+
+}  // namespace
+}  // namespace framering
