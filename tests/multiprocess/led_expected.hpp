@@ -1,4 +1,4 @@
-// led_expected.hpp: what `framering led` must write for ring_peer's test pattern, computed here
+// led_expected.hpp: what `framering led` must write for ring_peer's sequence pattern, computed here
 // from the documented geometry (docs/led-output.md) independently of display/:
 //   LED (vane, led) sits at angle a = vane0 + 360 * vane / vanes degrees clockwise from up and
 //   radius r = R * (hub + (1 - hub) * (led + 0.5) / leds) (LED 0 at the hub), i.e. at image
