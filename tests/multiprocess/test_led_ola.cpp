@@ -27,7 +27,7 @@
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 namespace fs = std::filesystem;
@@ -184,4 +184,4 @@ TEST_F(LedOla, OlaReceivesTheLedFrameInConsecutiveUniverses) {
 }
 
 }  // namespace
-}  // namespace framering::display
+}  // namespace framering::led

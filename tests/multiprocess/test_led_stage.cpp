@@ -21,7 +21,7 @@
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 namespace fs = std::filesystem;
@@ -174,4 +174,4 @@ TEST(LedCli, HelpSaysLedZeroIsAtTheHubByDefaultAndTheShippedConfigChecks) {
 }
 
 }  // namespace
-}  // namespace framering::display
+}  // namespace framering::led
