@@ -13,7 +13,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/stage_command.hpp"
 #include "framering/display/display_command.hpp"
-#include "framering/display/led_command.hpp"
+#include "framering/led/led_command.hpp"
 #include "framering/process/process_command.hpp"
 #include "framering/record/inspect_command.hpp"
 #include "framering/record/record_command.hpp"
@@ -28,7 +28,7 @@ void add_stage_subcommands(CLI::App& app, framering::StageCommand& command) {
   framering::acquire::add_acquire_subcommand(app, command);
   framering::process::add_process_subcommand(app, command);
   framering::display::add_display_subcommand(app, command);
-  framering::display::add_led_subcommand(app, command);
+  framering::led::add_led_subcommand(app, command);
   framering::record::add_record_subcommand(app, command);
   framering::bridge::add_bridge_subcommand(app, command);
 }

@@ -2,7 +2,7 @@
 """camera_loop.py: a Python camera loop as the producer of a framering ring.
 
 Each frame is written straight into the claimed ring slot (`claim().pixels`), then published:
-the frame crosses memory once. The "camera" is simulated by default: the test pattern
+the frame crosses memory once. The "camera" is simulated by default: the sequence pattern
 pixel(x, y) = (sequence + x + 3y) & 0xFFFF, so any consumer can verify every pixel (see
 `framering acquire --help`). With --video PATH it reads a video file or device with OpenCV
 (python3-opencv) instead, converted to Mono16 grey.

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "framering/common/clock.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 
 namespace framering::acquire {
 
@@ -57,7 +57,7 @@ void PatternSource::write(std::span<std::byte> pixels, const FrameShape& frame, 
     case Scene::Microscopy: microscopy_->render(pixels, frame, sequence); break;
     case Scene::Droplets: droplets_->render(pixels, frame, sequence); break;
     case Scene::Grating: grating_->render(pixels, frame); break;
-    case Scene::TestPattern: fill_test_pattern(pixels, frame, sequence); break;
+    case Scene::TestPattern: fill_sequence_pattern(pixels, frame, sequence); break;
   }
 }
 

@@ -31,10 +31,12 @@
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
 #include "framering/common/logging.hpp"
-#include "framering/display/e131_sender.hpp"
-#include "framering/display/led_geometry.hpp"
-#include "framering/display/led_mmap_sink.hpp"
-#include "framering/display/led_renderer.hpp"
+#include "framering/display/colormap.hpp"
+#include "framering/display/contrast.hpp"
+#include "framering/led/e131_sender.hpp"
+#include "framering/led/led_geometry.hpp"
+#include "framering/led/led_mmap_sink.hpp"
+#include "framering/led/led_renderer.hpp"
 
 namespace framering::bench {
 namespace {
@@ -109,21 +111,21 @@ int run_led_bench(const LedBenchOptions& o) {
   }
   std::size_t turn = 0;
   const auto next = [&] { return turn = (turn + 1) % frames.size(); };
-  display::LedGeometry g;
+  led::LedGeometry g;
   g.vanes = o.vanes;
   g.leds_per_vane = o.leds_per_vane;
   g.validate();
 
   // The look-up table, built once.
   const std::uint64_t build0 = monotonic_ns();
-  const display::PolarMap map(g, o.width, o.height, frame.step[0] / 2);
+  const led::PolarMap map(g, o.width, o.height, frame.step[0] / 2);
   const double table_ms = static_cast<double>(monotonic_ns() - build0) / 1e6;
 
-  display::LedColourSettings grey;  // percentile contrast, gamma 2.2, cap 0.5: the defaults
-  display::LedRenderer renderer(g, {}, grey);
-  display::LedColourSettings coloured = grey;
+  led::LedColourSettings grey;  // percentile contrast, gamma 2.2, cap 0.5: the defaults
+  led::LedRenderer renderer(g, {}, grey);
+  led::LedColourSettings coloured = grey;
   coloured.colormap = display::Colormap::from_name("inferno");
-  display::LedRenderer colour_renderer(g, {}, coloured);
+  led::LedRenderer colour_renderer(g, {}, coloured);
   std::vector<std::uint8_t> rgb(renderer.rgb_bytes());
   const Timing render = measure(o.seconds, [&] { renderer.render(views[next()], rgb); });
   const Timing render_colour = measure(o.seconds, [&] { colour_renderer.render(views[next()], rgb); });
@@ -137,7 +139,7 @@ int run_led_bench(const LedBenchOptions& o) {
   cv::Mat map_xy(static_cast<int>(g.vanes), static_cast<int>(g.leds_per_vane), CV_32FC2);
   for (std::uint32_t v = 0; v < g.vanes; ++v) {
     for (std::uint32_t l = 0; l < g.leds_per_vane; ++l) {
-      const auto p = display::PolarMap::position(g, map.centre_x(), map.centre_y(), map.radius(), v, l);
+      const auto p = led::PolarMap::position(g, map.centre_x(), map.centre_y(), map.radius(), v, l);
       map_xy.at<cv::Vec2f>(static_cast<int>(v), static_cast<int>(l)) =
           cv::Vec2f(static_cast<float>(p.x), static_cast<float>(p.y));
     }
@@ -158,12 +160,12 @@ int run_led_bench(const LedBenchOptions& o) {
       fmt::format("framering-bench-led-{}", ::getpid());
   Timing mmap_write;
   {
-    display::LedMmapSink sink(mmap_path, g.vanes, g.leds_per_vane);
+    led::LedMmapSink sink(mmap_path, g.vanes, g.leds_per_vane);
     std::uint64_t s = 0;
     mmap_write = measure(o.seconds, [&] { sink.write(rgb, s++); });
   }
   std::filesystem::remove(mmap_path);
-  std::filesystem::remove(display::LedMmapSink::sidecar_path(mmap_path));
+  std::filesystem::remove(led::LedMmapSink::sidecar_path(mmap_path));
   const int rx = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -174,7 +176,7 @@ int run_led_bench(const LedBenchOptions& o) {
   Timing e131;
   std::uint32_t universes = 0;
   {
-    display::E131Sender sender({fmt::format("127.0.0.1:{}", ntohs(a.sin_port))}, false, 1, g.led_count(),
+    led::E131Sender sender({fmt::format("127.0.0.1:{}", ntohs(a.sin_port))}, false, 1, g.led_count(),
                                "framering bench");
     universes = sender.universe_count();
     e131 = measure(o.seconds, [&] { sender.send(rgb); });  // the receiver never reads: the kernel drops

@@ -1,7 +1,7 @@
 """The Python examples (examples/*.py) as `framering run` starts them, headless, with the real
 binaries: a Python camera loop recorded losslessly, a numpy LED pattern that survives being
 killed, and pyFFTW between two rings. Run by CTest with /usr/bin/python3 (python/CMakeLists.txt).
-Content is verified against the test pattern pixel = (sequence + x + 3y) & 0xFFFF; every wait
+Content is verified against the sequence pattern pixel = (sequence + x + 3y) & 0xFFFF; every wait
 has a deadline.
 """
 import json

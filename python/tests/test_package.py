@@ -1,7 +1,7 @@
 """The `framering` Python package against the real C++ processes, both ways.
 
 Run by CTest (python/CMakeLists.txt) with Debian's /usr/bin/python3, PYTHONPATH naming the build's
-package, FRAMERING_BIN and RING_PEER naming the binaries. Every frame carries the test pattern
+package, FRAMERING_BIN and RING_PEER naming the binaries. Every frame carries the sequence pattern
 pixel = (sequence + x + 3y) & mask, so content is verified without a reference copy. Every wait
 has a deadline; nothing sleeps in place of synchronisation.
 """

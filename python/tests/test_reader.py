@@ -51,7 +51,7 @@ def on_watchdog(signum, frame):
 
 
 def expected_pattern(sequence: int, height: int, width: int, bits: int) -> np.ndarray:
-    """The test pattern (common/src/test_pattern.cpp): (sequence + x + 3*y) & (2^bits - 1),
+    """The sequence pattern (common/src/sequence_pattern.cpp): (sequence + x + 3*y) & (2^bits - 1),
     with sequence taken modulo 2^32 as the C++ does."""
     y, x = np.mgrid[0:height, 0:width].astype(np.int64)
     return ((sequence % (1 << 32)) + x + 3 * y) & ((1 << bits) - 1)

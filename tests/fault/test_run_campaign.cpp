@@ -7,7 +7,7 @@
 // kill twice: a stage, then the supervisor as soon as it has seen the death; or a supervisor,
 // then the fresh run before its stages are back. At the end a SIGTERM stops the run (half the
 // campaigns also kill an every consumer during that stop) and the test checks what users rely on:
-//   - every recorded page is the test pattern of the sequence its index row names, each
+//   - every recorded page is the sequence pattern of the sequence its index row names, each
 //     sequence is recorded once, in increasing order per recording folder (a supervisor killed
 //     while the recorder lives ends that folder: the recorder drains and closes on the SIGTERM of
 //     PR_SET_PDEATHSIG, and the next run's recorder opens a new one);
@@ -449,7 +449,7 @@ TEST_F(RunCampaign, RandomSigkillsOfEveryStageAndTheSupervisorLoseNoFrameAndLeav
     EXPECT_TRUE(ring::Segment::list_rings(instance_).empty()) << "a clean stop removes its rings";
   }
 
-  // The recordings: each folder read back with tifffile, every page its sequence's test pattern.
+  // The recordings: each folder read back with tifffile, every page the pattern of its sequence.
   std::map<std::uint64_t, std::string> recorded;  // sequence -> the folder that holds it
   std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
   std::vector<fs::path> folders;
@@ -463,7 +463,7 @@ TEST_F(RunCampaign, RandomSigkillsOfEveryStageAndTheSupervisorLoseNoFrameAndLeav
     const std::string name = folder.filename().string();
     const json check = test::tifffile_check(folder, dir_.path());
     ASSERT_TRUE(check.is_object()) << "tifffile could not read " << folder;
-    EXPECT_TRUE(check["bad"].empty()) << name << ": pages that differ from their test pattern (torn): "
+    EXPECT_TRUE(check["bad"].empty()) << name << ": pages that differ from their pattern (torn): "
                                       << check["bad"].dump();
     const auto sequences = check["sequences"].get<std::vector<std::uint64_t>>();
     for (std::size_t i = 1; i < sequences.size(); ++i) {

@@ -2,7 +2,8 @@
 // the recorder waits out its restart delay, the supervisor SIGKILLed while the recorder is dead
 // and a fresh run started on the same pipeline, a recorder killed again and again, a producer
 // held up by a stopped recorder. Each recording is read back with tifffile and every page
-// checked against the test pattern of its sequence; the ring's own counters are the reference.
+// checked against the sequence pattern of its sequence; the ring's own counters are the
+// reference.
 // Tests wait on the rings' state and the processes' lives, never on time.
 #include <signal.h>
 #include <unistd.h>
@@ -126,8 +127,8 @@ class SuperviseFault : public ::testing::Test {
     return found.empty() ? fs::path{} : found.front();
   }
 
-  // Every sequence 0..published-1 recorded exactly once, in order, each page the test pattern of
-  // its sequence; the manifest says complete; `framering inspect` agrees (exit 0).
+  // Every sequence 0..published-1 recorded exactly once, in order, each page the sequence
+  // pattern of its sequence; the manifest says complete; `framering inspect` agrees (exit 0).
   void expect_every_frame_recorded(std::uint64_t published) const {
     const fs::path folder = recording_folder();
     ASSERT_FALSE(folder.empty());

@@ -1,5 +1,5 @@
-// led_expected.hpp: what `framering led` must write for ring_peer's test pattern, computed here
-// from the documented geometry (docs/led-output.md) independently of display/:
+// led_expected.hpp: what `framering led` must write for ring_peer's sequence pattern, computed here
+// from the documented geometry (docs/led-output.md) independently of led/:
 //   LED (vane, led) sits at angle a = vane0 + 360 * vane / vanes degrees clockwise from up and
 //   radius r = R * (hub + (1 - hub) * (led + 0.5) / leds) (LED 0 at the hub), i.e. at image
 //   x = cx + r sin(a), y = cy - r cos(a), cx = (w - 1) / 2, cy = (h - 1) / 2, R = min(w, h) / 2,

@@ -23,7 +23,7 @@
 
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -107,7 +107,7 @@ TEST_F(AcquireStage, EveryConsumerGetsAllTestPatternFramesInOrderWithIntactConte
     ASSERT_EQ(frame->sequence, i);
     EXPECT_EQ(frame->camera_frame_id, i) << "frames rendered since start";
     EXPECT_GT(frame->timestamp_ns, 0U);
-    if (check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence)) ++bad_content;
+    if (check_sequence_pattern(frame->pixels, shape_of(*frame), frame->sequence)) ++bad_content;
     ASSERT_TRUE(reader.release(*frame));
   }
   EXPECT_EQ(bad_content, 0U);
@@ -171,7 +171,7 @@ TEST_F(AcquireStage, RestartedProducerContinuesTheRingsSequence) {
     ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << second.err();
     EXPECT_EQ(frame->sequence, 20 + i);
     EXPECT_EQ(frame->camera_frame_id, i) << "the second run's own frame counter";
-    EXPECT_EQ(check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt) << "frame " << i;
+    EXPECT_EQ(check_sequence_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt) << "frame " << i;
     ASSERT_TRUE(reader.release(*frame));
   }
   ASSERT_EQ(test::finish(second, 30s), 0) << second.err();
@@ -207,7 +207,7 @@ TEST_F(AcquireStage, HeldSlotMakesClaimsTimeOutCountsTheDropsAndExitsThree) {
   ASSERT_TRUE(frame.has_value());
   EXPECT_EQ(frame->sequence, 0U);
   EXPECT_FALSE(frame->gap.has_value());
-  EXPECT_EQ(check_test_pattern(frame->pixels, shape_of(*frame), 0), std::nullopt);
+  EXPECT_EQ(check_sequence_pattern(frame->pixels, shape_of(*frame), 0), std::nullopt);
 }
 
 TEST_F(AcquireStage, SigtermStopsAnUnboundedRunWithExitZero) {

@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "framering/common/ring_reader.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -85,7 +85,7 @@ class Bridge : public ::testing::Test {
         next = frame->gap->last + 1;
       }
       ASSERT_EQ(frame->sequence, next) << "in order, each once";
-      EXPECT_EQ(check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt)
+      EXPECT_EQ(check_sequence_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt)
           << "frame " << frame->sequence << " arrived as it was written";
       EXPECT_EQ(frame->camera_frame_id, frame->sequence) << "the camera frame id crossed unchanged";
       EXPECT_GT(frame->timestamp_ns, 1'600'000'000'000'000'000ULL) << "the near side's CLOCK_REALTIME timestamp";
@@ -211,7 +211,7 @@ TEST_F(Bridge, ALiveModeSenderNeverSlowsTheProducer) {
   while (seen < 20) {
     const auto frame = reader.read(30s);
     ASSERT_TRUE(frame.has_value()) << sender.err();
-    EXPECT_EQ(check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt);
+    EXPECT_EQ(check_sequence_pattern(frame->pixels, shape_of(*frame), frame->sequence), std::nullopt);
     if (seen > 0) {
       EXPECT_GT(frame->sequence, last);
     }

@@ -1,5 +1,5 @@
 // `framering display` without a window, against a real producer (ring_peer): the PNG snapshots
-// hold exactly the contrast-stretched test pattern of the frame their name says, at an interval
+// hold exactly the contrast-stretched sequence pattern of the frame their name says, at an interval
 // or once; and it fails to start clearly (exit 2, naming what) for a bad directory or no ring.
 #include <signal.h>
 
@@ -31,7 +31,7 @@ using test::Child;
 constexpr int kWidth = 64;
 constexpr int kHeight = 48;
 
-/// The test pattern of `sequence` (pixel(x, y) = (sequence + x + 3y) & 0xFFFF) as CV_16UC1.
+/// The sequence pattern of `sequence` (pixel(x, y) = (sequence + x + 3y) & 0xFFFF) as CV_16UC1.
 cv::Mat pattern(std::uint64_t sequence) {
   cv::Mat m(kHeight, kWidth, CV_16UC1);
   for (int y = 0; y < kHeight; ++y) {

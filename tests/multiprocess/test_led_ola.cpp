@@ -1,6 +1,6 @@
 // `framering led` to a real E1.31 receiver: OLA's olad (Debian package `ola`) with only its E1.31
 // plugin, five input ports patched to universes 1..5, RPC on loopback, no web UI. framering led
-// samples one known frame (ring_peer's test pattern) onto 36 x 20 = 720 LEDs (5 universes: four
+// samples one known frame (ring_peer's sequence pattern) onto 36 x 20 = 720 LEDs (5 universes: four
 // of 170 LEDs and one of 40) and sends it by unicast to 127.0.0.1; the DMX that OLA holds for
 // universes 1, 3 and 5 (read back with /usr/bin/python3 and ola.ClientWrapper) must equal the
 // mmap file written in the same run, which is itself checked against skyscreen's formula.
@@ -27,7 +27,7 @@
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 namespace fs = std::filesystem;
@@ -184,4 +184,4 @@ TEST_F(LedOla, OlaReceivesTheLedFrameInConsecutiveUniverses) {
 }
 
 }  // namespace
-}  // namespace framering::display
+}  // namespace framering::led

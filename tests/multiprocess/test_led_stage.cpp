@@ -21,7 +21,7 @@
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 namespace fs = std::filesystem;
@@ -58,7 +58,7 @@ class LedStage : public ::testing::Test {
     return test::framering_argv(argv);
   }
 
-  // A producer of "processed" that publishes frame 0 (the test pattern) and stops itself.
+  // A producer of "processed" that publishes frame 0 (the sequence pattern) and stops itself.
   [[nodiscard]] Child one_frame_producer() const {
     return Child(test::peer_argv("produce", instance_,
                                  {"--ring", "processed", "--width", "64", "--height", "48", "--frames", "10",
@@ -174,4 +174,4 @@ TEST(LedCli, HelpSaysLedZeroIsAtTheHubByDefaultAndTheShippedConfigChecks) {
 }
 
 }  // namespace
-}  // namespace framering::display
+}  // namespace framering::led

@@ -1,4 +1,4 @@
-// `framering process` between real processes: a ring_peer producer writing the test pattern
+// `framering process` between real processes: a ring_peer producer writing the sequence pattern
 // into "raw", the real framering binary filtering it into "processed", and this test as a
 // consumer of "processed" checking every output frame against the pattern of the input frame
 // it came from (camera_frame_id = the input's ring sequence). Processes are paused at known
@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framering/common/ring_reader.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -87,9 +87,9 @@ OutputCheck read_output(ring::RingReader& reader, std::uint64_t last_input, std:
     }
     if (frame->gap) ++check.gaps;
     const std::uint64_t input_sequence = frame->camera_frame_id;
-    const bool ok = !check_test_pattern(frame->pixels, {frame->width, frame->height, frame->pixel_format,
-                                                        frame->stride_bytes},
-                                        input_sequence)
+    const bool ok = !check_sequence_pattern(frame->pixels, {frame->width, frame->height, frame->pixel_format,
+                                                            frame->stride_bytes},
+                                            input_sequence)
                          .has_value();
     EXPECT_TRUE(reader.release(*frame));
     if (!ok) ++check.bad_content;

@@ -1,4 +1,4 @@
-// `framering record` between real processes: a ring_peer producer writing the test pattern
+// `framering record` between real processes: a ring_peer producer writing the sequence pattern
 // (pixel = sequence + x + 3y, camera_frame_id = 1000 + sequence) into "raw", the real framering
 // binary recording it, and the recording read back by the programs our users read it with:
 // tifffile (Debian python3-tifffile, /usr/bin/python3), tiffinfo and ImageJ (under xvfb-run).
@@ -21,7 +21,7 @@
 
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "framering/record/recording.hpp"
 #include "recording_check.hpp"
 #include "ring_process.hpp"
@@ -479,7 +479,7 @@ TEST_F(RecordStage, SourceDropsAreReportedWithCameraIdsAndLeaveTheRecordingCompl
   for (std::uint64_t s = 0; s < 10; ++s) {
     auto slot = writer.claim(20s);
     ASSERT_TRUE(slot.has_value());
-    fill_test_pattern(slot->pixels, {h.width, h.height, PixelFormat::Mono16, h.stride_bytes}, s);
+    fill_sequence_pattern(slot->pixels, {h.width, h.height, PixelFormat::Mono16, h.stride_bytes}, s);
     const std::uint64_t lost = s == 5 ? 3 : 0;  // camera frames 505, 506, 507 never arrived
     camera += lost;
     writer.publish({.timestamp_ns = 0, .camera_frame_id = camera, .source_frames_lost = lost});
@@ -509,7 +509,7 @@ TEST_F(RecordStage, InspectOfATruncatedFileOrAMissingIndexReportsItAndExitsTwo) 
     Recording r(s, {instance_, "raw", "record", 1}, 0);
     alignas(4096) static std::byte frame[64 * 48 * 2 + 4096 - 64 * 48 * 2 % 4096];
     for (std::uint64_t seq = 0; seq < 4; ++seq) {
-      fill_test_pattern({frame, 64 * 48 * 2}, {64, 48, PixelFormat::Mono16, 128}, seq);
+      fill_sequence_pattern({frame, 64 * 48 * 2}, {64, 48, PixelFormat::Mono16, 128}, seq);
       ASSERT_TRUE(r.append({0, 0, seq, 0, seq, 0}, frame, 128, sizeof frame).has_value());
     }
     (void)r.close({{"reason", "frames"}});

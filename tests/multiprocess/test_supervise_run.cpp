@@ -16,7 +16,7 @@
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_status.hpp"
 #include "framering/common/segment.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -84,7 +84,7 @@ TEST_F(RunTest, TestPatternThroughAnIdentityFilterArrivesUnchanged) {
                                           test::identity_process_stage("wait-for-consumers = 1   # the check below"));
   test::Child run({test::framering_bin(), "run", "--config", config, "--frames", "400", "--summary-json", summary_path()});
   // An every consumer of the output, attached as soon as the ring exists: every frame it gets
-  // must be the test pattern of the raw frame it came from (camera_frame_id = raw sequence).
+  // must be the sequence pattern of the raw frame it came from (camera_frame_id = raw sequence).
   auto reader = ring::RingReader::attach(instance_, "processed",
                                          {.name = "check", .kind = ring::ConsumerKind::Every, .wait_for_segment = 30s});
   std::uint64_t frames = 0;
@@ -98,8 +98,9 @@ TEST_F(RunTest, TestPatternThroughAnIdentityFilterArrivesUnchanged) {
       continue;
     }
     EXPECT_FALSE(frame->gap.has_value());
-    if (check_test_pattern(frame->pixels, {frame->width, frame->height, frame->pixel_format, frame->stride_bytes},
-                           frame->camera_frame_id)) {
+    if (check_sequence_pattern(frame->pixels,
+                               {frame->width, frame->height, frame->pixel_format, frame->stride_bytes},
+                               frame->camera_frame_id)) {
       ++bad;
     }
     if (frames > 0 && frame->camera_frame_id != last_source + 1) ordered = false;
@@ -110,7 +111,7 @@ TEST_F(RunTest, TestPatternThroughAnIdentityFilterArrivesUnchanged) {
   ASSERT_EQ(run.wait(30s), 0) << run.err();
   EXPECT_EQ(run.exit_code(), 0) << run.err();
   EXPECT_GT(frames, 0U);
-  EXPECT_EQ(bad, 0U) << "frames that differ from their test pattern";
+  EXPECT_EQ(bad, 0U) << "frames that differ from their sequence pattern";
   EXPECT_TRUE(ordered);
   EXPECT_EQ(last_source, 399U) << "the last raw frame reached the output";
   const auto s = summary();
@@ -300,7 +301,7 @@ produces = "watched"
 }
 
 // A Python stage (examples/frame_stats.py, a newest consumer written against python/) in a
-// bounded run: its rows are the test pattern's statistics of the frames it took.
+// bounded run: its rows are the sequence pattern's statistics of the frames it took.
 TEST_F(RunTest, APythonStageReadsFramesUnderTheSupervisorAndItsCountersAreItsOwn) {
   test::Watchdog watchdog(100s);
   const std::string csv = (dir_ / "stats.csv").string();
@@ -337,7 +338,7 @@ consumes = [{{ ring = "raw", kind = "newest" }}]
     unsigned low = 0;
     unsigned high = 0;
     ASSERT_EQ(std::sscanf(line.c_str(), "%lu,%lu,%lf,%u,%u", &sequence, &camera, &mean, &low, &high), 5) << line;
-    // 64x48 test pattern: pixel = sequence + x + 3y, so min = sequence, max = sequence + 63 + 141.
+    // 64x48 sequence pattern: pixel = sequence + x + 3y, so min = sequence, max = sequence + 63 + 141.
     EXPECT_EQ(low, sequence) << line;
     EXPECT_EQ(high, sequence + 63 + 3 * 47) << line;
     EXPECT_NEAR(mean, static_cast<double>(sequence) + 31.5 + 3 * 23.5, 1e-3) << line;

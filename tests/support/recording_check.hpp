@@ -1,6 +1,6 @@
 // recording_check.hpp: a temporary folder, and a recording read back the way our users read it
 // (tifffile, Debian's python3-tifffile under /usr/bin/python3) with every page checked against
-// the test pattern of the sequence its index row names (pixel = (sequence + x + 3y) & mask).
+// the sequence pattern of the sequence its index row names (pixel = (sequence + x + 3y) & mask).
 #pragma once
 
 #include <stdlib.h>

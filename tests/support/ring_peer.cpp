@@ -9,8 +9,8 @@
 // Each prints one JSON object on stdout when it ends; errors go to stderr with exit code 2.
 // The --stop-* options make the process SIGSTOP itself at a known point, so that a test can look
 // at the ring while it is there (wait for /proc state 'T', then SIGCONT it) without sleeping.
-// Frames carry the test pattern (framering/common/test_pattern.hpp), so --verify checks every
-// pixel against the frame's sequence.
+// Frames carry the sequence pattern (framering/common/sequence_pattern.hpp), so --verify checks
+// every pixel against the frame's sequence.
 #include <signal.h>
 #include <unistd.h>
 
@@ -28,8 +28,8 @@
 #include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "framering/common/stop_signal.hpp"
-#include "framering/common/test_pattern.hpp"
 
 namespace {
 
@@ -107,11 +107,11 @@ int produce(const Options& o) {
     }
     if (slot->sequence == o.kill_mid_write_at) {
       // Die with the slot half written: the seqlock stays odd, the sequence unpublished.
-      fill_test_pattern(slot->pixels.first(slot->pixels.size() / 2),
+      fill_sequence_pattern(slot->pixels.first(slot->pixels.size() / 2),
                         {shape.width, shape.height / 2, shape.pixel_format, shape.stride_bytes}, slot->sequence);
       ::raise(SIGKILL);
     }
-    fill_test_pattern(slot->pixels, shape, slot->sequence);
+    fill_sequence_pattern(slot->pixels, shape, slot->sequence);
     writer.publish({.timestamp_ns = 0, .camera_frame_id = 1000 + slot->sequence});
     ++published;
     if (period.count() > 0) {
@@ -153,7 +153,7 @@ int consume(const Options& o, ring::ConsumerKind kind) {
     if (++reads == o.stop_before_release) ::raise(SIGSTOP);
     if (frame->gap) gaps.push_back({frame->gap->first, frame->gap->last});
     bool content_ok = true;
-    if (o.verify) content_ok = !check_test_pattern(frame->pixels, shape_of(*frame), frame->sequence).has_value();
+    if (o.verify) content_ok = !check_sequence_pattern(frame->pixels, shape_of(*frame), frame->sequence).has_value();
     if (frame->camera_frame_id != 1000 + frame->sequence) content_ok = false;
     if (o.delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds{o.delay_us});  // a slow consumer
     const std::uint64_t sequence = frame->sequence;

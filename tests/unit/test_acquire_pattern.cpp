@@ -1,6 +1,6 @@
 // The pattern source's scenes: deterministic for a seed and sequence, shaped as documented
 // (spots where spots_at() says, rings that expand, a grating with the requested period), and
-// the testpattern scene exactly fill_test_pattern().
+// the testpattern scene exactly fill_sequence_pattern().
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include "framering/acquire/pattern_source.hpp"
 #include "framering/acquire/scenes.hpp"
 #include "framering/common/error.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 
 namespace framering::acquire {
 namespace {
@@ -329,7 +329,7 @@ TEST(PatternSource, WritesExactlyTheTestPatternOfTheRingSequenceIntoAPaddedSlot)
   ASSERT_TRUE(sut.grab().has_value());
   sut.write(frame.pixels(), frame.shape, kSequence);
 
-  EXPECT_EQ(check_test_pattern(frame.bytes, frame.shape, kSequence), std::nullopt);
+  EXPECT_EQ(check_sequence_pattern(frame.bytes, frame.shape, kSequence), std::nullopt);
   EXPECT_EQ(frame.bytes[frame.shape.stride_bytes - 1], std::byte{0xA5}) << "row padding left as it was";
 }
 

@@ -17,7 +17,7 @@
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_status.hpp"
 #include "framering/common/ring_writer.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "test_support.hpp"
 
 namespace framering::ring {
@@ -39,19 +39,20 @@ class RingTest : public ::testing::Test {
     return g;
   }
 
-  // Claims, fills with the test pattern, publishes; returns the sequence.
+  // Claims, fills with the sequence pattern, publishes; returns the sequence.
   static std::uint64_t publish_one(RingWriter& writer) {
     auto slot = writer.claim(1s);
     EXPECT_TRUE(slot.has_value());
     if (!slot) return UINT64_MAX;
     const auto& h = writer.segment().header();
-    fill_test_pattern(slot->pixels, {h.width, h.height, PixelFormat::Mono16, h.stride_bytes}, slot->sequence);
+    fill_sequence_pattern(slot->pixels, {h.width, h.height, PixelFormat::Mono16, h.stride_bytes}, slot->sequence);
     writer.publish({.timestamp_ns = 0, .camera_frame_id = slot->sequence + 7});
     return slot->sequence;
   }
 
   static bool content_ok(const FrameView& f) {
-    return !check_test_pattern(f.pixels, {f.width, f.height, f.pixel_format, f.stride_bytes}, f.sequence).has_value();
+    return !check_sequence_pattern(f.pixels, {f.width, f.height, f.pixel_format, f.stride_bytes}, f.sequence)
+                .has_value();
   }
 
   std::string instance_;

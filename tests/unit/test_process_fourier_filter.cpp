@@ -16,7 +16,7 @@
 
 #include <gtest/gtest.h>
 
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "framering/process/pixel_kernels.hpp"
 
 namespace framering::process {
@@ -80,22 +80,22 @@ double mean_of(const Frame& frame) {
 
 Frame pattern(std::uint32_t w, std::uint32_t h, std::uint64_t sequence, std::uint64_t stride = 0) {
   Frame frame(w, h, stride);
-  fill_test_pattern(frame.bytes(), {w, h, PixelFormat::Mono16, frame.stride_bytes}, sequence);
+  fill_sequence_pattern(frame.bytes(), {w, h, PixelFormat::Mono16, frame.stride_bytes}, sequence);
   return frame;
 }
 
-TEST(FourierFilter, IdentityReproducesTheTestPatternExactly) {
+TEST(FourierFilter, IdentityReproducesTheSequencePatternExactly) {
   for (std::uint64_t sequence : {0ULL, 1ULL, 1000ULL, 65'500ULL, (1ULL << 33) + 7}) {
     const Frame input = pattern(64, 48, sequence);
 
     const Frame output = filtered(input, {FilterMode::Identity});
 
-    EXPECT_EQ(check_test_pattern(output.bytes(), {64, 48, PixelFormat::Mono16, 128}, sequence), std::nullopt)
+    EXPECT_EQ(check_sequence_pattern(output.bytes(), {64, 48, PixelFormat::Mono16, 128}, sequence), std::nullopt)
         << "sequence " << sequence;
   }
 }
 
-TEST(FourierFilter, IdentityReproducesTheTestPatternExactlyAt1920x1080) {
+TEST(FourierFilter, IdentityReproducesTheSequencePatternExactlyAt1920x1080) {
   FourierFilter sut({1920, 1080, PixelFormat::Mono16}, {FilterMode::Identity}, kEstimate);
   Frame output(1920, 1080);
   for (std::uint64_t sequence : {0ULL, 60'000ULL, 65'535ULL}) {
@@ -103,7 +103,7 @@ TEST(FourierFilter, IdentityReproducesTheTestPatternExactlyAt1920x1080) {
 
     ASSERT_TRUE(sut.apply(input.bytes(), input.stride_bytes, output.bytes(), output.stride_bytes).has_value());
 
-    EXPECT_EQ(check_test_pattern(output.bytes(), {1920, 1080, PixelFormat::Mono16, 3840}, sequence), std::nullopt)
+    EXPECT_EQ(check_sequence_pattern(output.bytes(), {1920, 1080, PixelFormat::Mono16, 3840}, sequence), std::nullopt)
         << "sequence " << sequence;
   }
 }
@@ -128,7 +128,7 @@ TEST(FourierFilter, IdentityKeepsRowPaddingOutOfTheResult) {
 
   ASSERT_TRUE(sut.apply(input.bytes(), input.stride_bytes, output.bytes(), output.stride_bytes).has_value());
 
-  EXPECT_EQ(check_test_pattern(output.bytes(), {64, 48, PixelFormat::Mono16, 192}, 77), std::nullopt);
+  EXPECT_EQ(check_sequence_pattern(output.bytes(), {64, 48, PixelFormat::Mono16, 192}, 77), std::nullopt);
   EXPECT_EQ(output.words[64], 0xABCD);  // first padding word of row 0, left alone
 }
 
@@ -136,12 +136,12 @@ TEST(FourierFilter, IdentityReproducesMono8Exactly) {
   std::vector<std::byte> input(64 * 48);
   std::vector<std::byte> output(64 * 48);
   const FrameShape shape{64, 48, PixelFormat::Mono8, 64};
-  fill_test_pattern(input, shape, 200);
+  fill_sequence_pattern(input, shape, 200);
   FourierFilter sut({64, 48, PixelFormat::Mono8}, {FilterMode::Identity}, kEstimate);
 
   ASSERT_TRUE(sut.apply(input, 64, output, 64).has_value());
 
-  EXPECT_EQ(check_test_pattern(output, shape, 200), std::nullopt);
+  EXPECT_EQ(check_sequence_pattern(output, shape, 200), std::nullopt);
 }
 
 TEST(FourierFilter, LowpassRemovesASinusoidAboveItsCutOffAndKeepsTheMean) {

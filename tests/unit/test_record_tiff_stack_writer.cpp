@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "framering/common/error.hpp"
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "framering/record/inspect_command.hpp"
 #include "framering/record/recording.hpp"
 #include "framering/record/tiff_stack_writer.hpp"
@@ -45,7 +45,7 @@ class TempDir {
   fs::path path_;
 };
 
-// A 4096-aligned buffer holding one frame of the test pattern with rows `stride` bytes apart,
+// A 4096-aligned buffer holding one frame of the sequence pattern with rows `stride` bytes apart,
 // padded like a ring slot.
 struct Frame {
   std::byte* data = nullptr;
@@ -56,7 +56,7 @@ struct Frame {
     bytes = (stride * shape.height + 4095) / 4096 * 4096;
     data = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
     std::memset(data, 0xAB, bytes);
-    fill_test_pattern({data, stride * shape.height}, shape, sequence);
+    fill_sequence_pattern({data, stride * shape.height}, shape, sequence);
   }
   ~Frame() { std::free(data); }
   Frame(const Frame&) = delete;
@@ -85,7 +85,7 @@ std::uint64_t check_with_libtiff(const fs::path& path, const PageGeometry& g, st
     EXPECT_EQ(TIFFReadEncodedStrip(t, 0, strip.data(), static_cast<tmsize_t>(strip.size())),
               static_cast<tmsize_t>(strip.size()));
     const FrameShape packed{g.frame.width, g.frame.height, g.frame.pixel_format, row_bytes};
-    EXPECT_FALSE(check_test_pattern(strip, packed, first + pages).has_value()) << "page " << pages;
+    EXPECT_FALSE(check_sequence_pattern(strip, packed, first + pages).has_value()) << "page " << pages;
     ++pages;
   } while (TIFFReadDirectory(t) == 1);
   TIFFClose(t);

@@ -16,7 +16,7 @@ namespace framering::acquire {
 enum class Scene {
   Microscopy,   ///< MicroscopyScene: Gaussian beads with Poisson shot noise
   Droplets,     ///< DropletScene: skyscreen's expanding droplet rings
-  TestPattern,  ///< fill_test_pattern(): pixels encode the ring sequence, verifiable by any consumer
+  TestPattern,  ///< fill_sequence_pattern(): pixels encode the ring sequence, verifiable by any consumer
   Grating,      ///< GratingScene: a static sinusoidal grating
 };
 

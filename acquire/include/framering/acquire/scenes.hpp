@@ -4,8 +4,8 @@
 //
 // Values are computed in Mono16 counts (0..65535). A ring with fewer significant bits gets them
 // shifted right to its depth (Mono12: >> 4, Mono8: >> 8), so a scene looks the same in every
-// format. The testpattern scene (framering/common/test_pattern.hpp) is not here: it is
-// fill_test_pattern() as is.
+// format. The testpattern scene (framering/common/sequence_pattern.hpp) is not here: it is
+// fill_sequence_pattern() as is.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // e131_sender.cpp: E1.31 data packets (ANSI E1.31-2018, Table 4-1) and their UDP sockets.
-#include "framering/display/e131_sender.hpp"
+#include "framering/led/e131_sender.hpp"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,7 +18,7 @@
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 constexpr std::uint64_t kErrorLogPeriodNs = 5'000'000'000ULL;
@@ -257,4 +257,4 @@ void E131Sender::send(std::span<const std::uint8_t> rgb) noexcept {
   }
 }
 
-}  // namespace framering::display
+}  // namespace framering::led

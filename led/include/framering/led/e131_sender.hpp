@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace framering::display {
+namespace framering::led {
 
 /// Offsets and constants of an E1.31 data packet (ANSI E1.31-2018, section 4.1, Table 4-1).
 namespace e131 {
@@ -136,4 +136,4 @@ class E131Sender {
   std::uint64_t errors_at_last_log_ = 0;
 };
 
-}  // namespace framering::display
+}  // namespace framering::led

@@ -25,7 +25,7 @@
 
 #include "framering/common/pixel_format.hpp"
 
-namespace framering::display {
+namespace framering::led {
 
 /// Which way vane numbers increase, as seen from below the screen.
 enum class VaneDirection { Cw, Ccw };
@@ -135,4 +135,4 @@ class PolarMap {
 extern template void PolarMap::sample<std::uint16_t>(std::span<const std::uint16_t>, std::span<std::uint16_t>) const;
 extern template void PolarMap::sample<std::uint8_t>(std::span<const std::uint8_t>, std::span<std::uint8_t>) const;
 
-}  // namespace framering::display
+}  // namespace framering::led

@@ -1,5 +1,5 @@
 // led_mmap_sink.cpp: skyscreen's frame file plus a seqlock sidecar.
-#include "framering/display/led_mmap_sink.hpp"
+#include "framering/led/led_mmap_sink.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -17,7 +17,7 @@
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 // Opens or creates `path` with exactly `bytes` bytes and maps it shared, read-write.
@@ -101,4 +101,4 @@ void LedMmapSink::write(std::span<const std::uint8_t> rgb, std::uint64_t sequenc
   seq.store(s + 2, std::memory_order_release);
 }
 
-}  // namespace framering::display
+}  // namespace framering::led

@@ -1,5 +1,5 @@
 // led_geometry.cpp: the screen's polar grid and its bilinear look-up table.
-#include "framering/display/led_geometry.hpp"
+#include "framering/led/led_geometry.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 
 #include "framering/common/error.hpp"
 
-namespace framering::display {
+namespace framering::led {
 
 std::string_view to_string(VaneDirection direction) noexcept {
   return direction == VaneDirection::Cw ? "cw" : "ccw";
@@ -131,4 +131,4 @@ void PolarMap::sample(std::span<const T> image, std::span<T> out) const {
 template void PolarMap::sample<std::uint16_t>(std::span<const std::uint16_t>, std::span<std::uint16_t>) const;
 template void PolarMap::sample<std::uint8_t>(std::span<const std::uint8_t>, std::span<std::uint8_t>) const;
 
-}  // namespace framering::display
+}  // namespace framering::led

@@ -1,5 +1,5 @@
 // led_preview.cpp: the LED screen drawn as a disc, and atomic PNG files of it.
-#include "framering/display/led_preview.hpp"
+#include "framering/led/led_preview.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 
 #include "framering/common/error.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 std::filesystem::path temp_path(const std::filesystem::path& path) {
@@ -126,4 +126,4 @@ void LedPreview::check_writable(const std::filesystem::path& path) {
   ::unlink(tmp.c_str());
 }
 
-}  // namespace framering::display
+}  // namespace framering::led

@@ -12,11 +12,11 @@ namespace CLI {
 class App;
 }
 
-namespace framering::display {
+namespace framering::led {
 
 /// Adds the `led` subcommand to `app`. When the user selects it, `action` is set to the function
 /// that runs it and returns the exit code (0 ok, 2 could not start). The supervisor also builds
 /// it to check a pipeline's options before starting anything.
 void add_led_subcommand(CLI::App& app, StageCommand& command);
 
-}  // namespace framering::display
+}  // namespace framering::led

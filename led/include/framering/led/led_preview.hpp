@@ -10,13 +10,13 @@
 #include <span>
 #include <vector>
 
-#include "framering/display/led_geometry.hpp"
+#include "framering/led/led_geometry.hpp"
 
 namespace cv {
 class Mat;
 }
 
-namespace framering::display {
+namespace framering::led {
 
 /// Draws LED frames as a disc. The pixel-to-LED table is computed once. One thread at a time.
 class LedPreview {
@@ -51,4 +51,4 @@ class LedPreview {
   std::vector<std::int32_t> table_;  ///< size_px^2 entries, row-major
 };
 
-}  // namespace framering::display
+}  // namespace framering::led

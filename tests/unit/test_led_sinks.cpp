@@ -1,4 +1,4 @@
-// test_display_led_sinks.cpp: the LED outputs on their own: the mmap frame file's bytes against
+// test_led_sinks.cpp: the LED outputs on their own: the mmap frame file's bytes against
 // skyscreen's formula and its seqlock sidecar, E1.31 packet bytes against ANSI E1.31-2018 Table
 // 4-1, the E1.31 sender over loopback UDP, and the clear errors for an unwritable path, a host
 // that does not resolve and a bad port.
@@ -19,11 +19,11 @@
 #include <gtest/gtest.h>
 
 #include "framering/common/error.hpp"
-#include "framering/display/e131_sender.hpp"
-#include "framering/display/led_mmap_sink.hpp"
+#include "framering/led/e131_sender.hpp"
+#include "framering/led/led_mmap_sink.hpp"
 #include "test_support.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 namespace fs = std::filesystem;
@@ -274,4 +274,4 @@ TEST(E131Sender, BadPortsAndNoReceiverAreClearErrors) {
 }
 
 }  // namespace
-}  // namespace framering::display
+}  // namespace framering::led

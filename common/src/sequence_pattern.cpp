@@ -1,4 +1,4 @@
-#include "framering/common/test_pattern.hpp"
+#include "framering/common/sequence_pattern.hpp"
 
 #include <cstring>
 
@@ -12,7 +12,7 @@ std::uint32_t mask_of(PixelFormat format) noexcept {
 
 }  // namespace
 
-void fill_test_pattern(std::span<std::byte> frame, const FrameShape& shape, std::uint64_t sequence) noexcept {
+void fill_sequence_pattern(std::span<std::byte> frame, const FrameShape& shape, std::uint64_t sequence) noexcept {
   const std::uint32_t mask = mask_of(shape.pixel_format);
   const auto base = static_cast<std::uint32_t>(sequence);
   const std::uint64_t stride_bytes = shape.row_stride_bytes();
@@ -31,7 +31,7 @@ void fill_test_pattern(std::span<std::byte> frame, const FrameShape& shape, std:
   }
 }
 
-std::optional<PatternMismatch> check_test_pattern(std::span<const std::byte> frame, const FrameShape& shape,
+std::optional<PatternMismatch> check_sequence_pattern(std::span<const std::byte> frame, const FrameShape& shape,
                                                   std::uint64_t sequence) noexcept {
   const std::uint32_t mask = mask_of(shape.pixel_format);
   const auto base = static_cast<std::uint32_t>(sequence);

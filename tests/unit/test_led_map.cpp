@@ -1,4 +1,4 @@
-// test_display_led_map.cpp: the LED screen's polar map and colour steps on synthetic images with
+// test_led_map.cpp: the LED screen's polar map and colour steps on synthetic images with
 // known answers (a radial gradient, an angular gradient, linear ramps whose bilinear samples are
 // exact), the preview's disc, and bad geometry.
 #include <algorithm>
@@ -12,11 +12,13 @@
 #include <opencv2/core.hpp>
 
 #include "framering/common/error.hpp"
-#include "framering/display/led_geometry.hpp"
-#include "framering/display/led_preview.hpp"
-#include "framering/display/led_renderer.hpp"
+#include "framering/display/colormap.hpp"
+#include "framering/display/contrast.hpp"
+#include "framering/led/led_geometry.hpp"
+#include "framering/led/led_preview.hpp"
+#include "framering/led/led_renderer.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 constexpr std::uint32_t kSide = 401;  // odd: the centre is pixel (200, 200)
@@ -164,13 +166,13 @@ TEST(LedGeometry, RejectsZeroVanesZeroLedsAndAHubAsLargeAsTheRim) {
 
 // ---- colour ----------------------------------------------------------------------------------
 
-MonoImageView mono8(const std::vector<std::uint8_t>& px, std::uint32_t w, std::uint32_t h) {
+display::MonoImageView mono8(const std::vector<std::uint8_t>& px, std::uint32_t w, std::uint32_t h) {
   return {std::as_bytes(std::span(px)), w, h, w, PixelFormat::Mono8};
 }
 
 LedColourSettings plain_colour() {
   LedColourSettings c;
-  c.contrast.mode = ContrastMode::Fixed;
+  c.contrast.mode = display::ContrastMode::Fixed;
   c.contrast.fixed_min = 0;
   c.contrast.fixed_max = 255;
   c.gamma = 1.0;
@@ -191,7 +193,7 @@ TEST(LedRenderer, GreyGoesToEqualRgbThroughTheGammaTable) {
 
 TEST(LedRenderer, ColourMapComesOutInRgbOrder) {
   LedColourSettings c = plain_colour();
-  c.colormap = Colormap::from_name("autumn");  // OpenCV's autumn: 0 is pure red
+  c.colormap = display::Colormap::from_name("autumn");  // OpenCV's autumn: 0 is pure red
   LedRenderer sut(small_geometry(), {}, c);
   const std::vector<std::uint8_t> px(64 * 64, 0);
   std::vector<std::uint8_t> rgb(sut.rgb_bytes());
@@ -229,7 +231,7 @@ TEST(LedRenderer, BrightnessCapLeavesAFrameBelowItAlone) {
 
 TEST(LedRenderer, MinMaxContrastStretchesTheSampledValuesToTheFullRange) {
   LedColourSettings c = plain_colour();
-  c.contrast.mode = ContrastMode::MinMax;
+  c.contrast.mode = display::ContrastMode::MinMax;
   LedRenderer sut(small_geometry(), {}, c);
   const auto px = image([](double x, double) { return 1000.0 + 10.0 * x; });
   std::vector<std::uint8_t> rgb(sut.rgb_bytes());
@@ -274,4 +276,4 @@ TEST(LedPreview, DrawsEachLedWhereThePolarMapSamplesIt) {
 }
 
 }  // namespace
-}  // namespace framering::display
+}  // namespace framering::led

@@ -25,7 +25,7 @@
 #include <filesystem>
 #include <span>
 
-namespace framering::display {
+namespace framering::led {
 
 /// The sidecar of an LED frame file (see the file comment); lives in the mapped file.
 struct LedSidecar {
@@ -76,4 +76,4 @@ class LedMmapSink {
   LedSidecar* sidecar_ = nullptr;
 };
 
-}  // namespace framering::display
+}  // namespace framering::led

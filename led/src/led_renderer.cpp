@@ -1,5 +1,5 @@
 // led_renderer.cpp: frame -> polar samples -> contrast -> colour map -> gamma -> brightness cap.
-#include "framering/display/led_renderer.hpp"
+#include "framering/led/led_renderer.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 
 #include "framering/common/error.hpp"
 
-namespace framering::display {
+namespace framering::led {
 
 LedRenderer::LedRenderer(const LedGeometry& geometry, const DiscPlacement& placement, const LedColourSettings& colour)
     : geometry_(geometry), placement_(placement), colour_(colour), contrast_(colour.contrast) {
@@ -47,7 +47,7 @@ LedRenderer::LedRenderer(const LedGeometry& geometry, const DiscPlacement& place
   }
 }
 
-void LedRenderer::render(const MonoImageView& frame, std::span<std::uint8_t> rgb) {
+void LedRenderer::render(const display::MonoImageView& frame, std::span<std::uint8_t> rgb) {
   const std::uint64_t n = geometry_.led_count();
   if (rgb.size() != n * 3) {
     throw ConfigError(fmt::format("LED output holds {} bytes, expected {} ({} vanes x {} LEDs x 3)", rgb.size(), n * 3,
@@ -77,7 +77,7 @@ void LedRenderer::render(const MonoImageView& frame, std::span<std::uint8_t> rgb
                                            frame.pixels.size());
     map_->sample<std::uint8_t>(px, {sampled_.data(), n});
   }
-  const MonoImageView samples{std::as_bytes(std::span(sampled_)), geometry_.leds_per_vane, geometry_.vanes,
+  const display::MonoImageView samples{std::as_bytes(std::span(sampled_)), geometry_.leds_per_vane, geometry_.vanes,
                               geometry_.leds_per_vane * element, frame.pixel_format};
   limits_ = contrast_.stretch(samples, {gray_, geometry_.leds_per_vane, geometry_.vanes, geometry_.leds_per_vane});
 
@@ -108,4 +108,4 @@ void LedRenderer::render(const MonoImageView& frame, std::span<std::uint8_t> rgb
   power_ = static_cast<double>(sum) / full;
 }
 
-}  // namespace framering::display
+}  // namespace framering::led

@@ -21,14 +21,14 @@
 
 #include "framering/display/colormap.hpp"
 #include "framering/display/contrast.hpp"
-#include "framering/display/led_geometry.hpp"
+#include "framering/led/led_geometry.hpp"
 
-namespace framering::display {
+namespace framering::led {
 
 /// The colour steps of an LED frame (see the file comment).
 struct LedColourSettings {
-  ContrastSettings contrast;
-  Colormap colormap;
+  display::ContrastSettings contrast;
+  display::Colormap colormap;
   /// Exponent applied to the 8-bit value (normalised to 0..1), 0.1..10; 1 = none.
   double gamma = 2.2;
   /// Most of full power the screen may draw, as a fraction 0 < cap <= 1 of all channels at 255.
@@ -48,10 +48,10 @@ class LedRenderer {
   /// skyscreen's layout (see the file comment). Reads only the pixels the LEDs sample, so a
   /// caller reading a ring in place may release the frame right after. Throws ConfigError when
   /// the frame's format or buffer is unusable or `rgb` has the wrong size.
-  void render(const MonoImageView& frame, std::span<std::uint8_t> rgb);
+  void render(const display::MonoImageView& frame, std::span<std::uint8_t> rgb);
 
   /// The contrast limits the last render used.
-  [[nodiscard]] ContrastLimits last_limits() const noexcept { return limits_; }
+  [[nodiscard]] display::ContrastLimits last_limits() const noexcept { return limits_; }
   /// The total power of the last frame after the cap, as a fraction of full power.
   [[nodiscard]] double last_power() const noexcept { return power_; }
   /// The scale the cap applied to the last frame (1 when it was under the cap).
@@ -66,15 +66,15 @@ class LedRenderer {
   LedGeometry geometry_;
   DiscPlacement placement_;
   LedColourSettings colour_;
-  ContrastStretch contrast_;
+  display::ContrastStretch contrast_;
   std::optional<PolarMap> map_;
   std::vector<std::uint8_t> sampled_;  ///< led_count() values of the frame's element type
   std::vector<std::uint8_t> gray_;     ///< led_count() stretched 8-bit values
   std::vector<std::uint8_t> palette_;  ///< 256 x RGB: colour map then gamma of each 8-bit value
   std::vector<std::uint8_t> gamma_;    ///< 256 entries
-  ContrastLimits limits_;
+  display::ContrastLimits limits_;
   double power_ = 0;
   double cap_scale_ = 1;
 };
 
-}  // namespace framering::display
+}  // namespace framering::led

@@ -3,7 +3,7 @@
 // are counted as skipped by the ring, and `framering status` shows them), samples it on the
 // screen's polar grid in place, releases it, and, when the read was intact, sends the colours to
 // every sink: the mmap frame file, E1.31, the PNG preview. Frames read = frames sent (+ torn).
-#include "framering/display/led_command.hpp"
+#include "framering/led/led_command.hpp"
 
 #include <time.h>
 
@@ -28,13 +28,13 @@
 #include "framering/common/stage_kit.hpp"
 #include "framering/display/colormap.hpp"
 #include "framering/display/contrast.hpp"
-#include "framering/display/e131_sender.hpp"
-#include "framering/display/led_geometry.hpp"
-#include "framering/display/led_mmap_sink.hpp"
-#include "framering/display/led_preview.hpp"
-#include "framering/display/led_renderer.hpp"
+#include "framering/led/e131_sender.hpp"
+#include "framering/led/led_geometry.hpp"
+#include "framering/led/led_mmap_sink.hpp"
+#include "framering/led/led_preview.hpp"
+#include "framering/led/led_renderer.hpp"
 
-namespace framering::display {
+namespace framering::led {
 namespace {
 
 struct LedOptions {
@@ -104,12 +104,12 @@ DiscPlacement placement_of(const LedOptions& o) {
 
 LedColourSettings colour_of(const LedOptions& o) {
   LedColourSettings colour;
-  colour.contrast.mode = parse_contrast_mode(o.contrast).value_or(ContrastMode::Percentile);
+  colour.contrast.mode = display::parse_contrast_mode(o.contrast).value_or(display::ContrastMode::Percentile);
   colour.contrast.percentile_low = o.percentile_low;
   colour.contrast.percentile_high = o.percentile_high;
   colour.contrast.fixed_min = o.fixed_min;
   if (o.fixed_max_given) colour.contrast.fixed_max = o.fixed_max;
-  colour.colormap = Colormap::from_name(o.colormap);
+  colour.colormap = display::Colormap::from_name(o.colormap);
   colour.gamma = o.gamma;
   colour.brightness_cap = o.brightness_cap;
   return colour;
@@ -356,11 +356,11 @@ void add_led_subcommand(CLI::App& app, StageCommand& command) {
       ->check(CLI::Range(0, 65535))
       ->each([o](const std::string&) { o->fixed_max_given = true; })
       ->group("Colour");
-  cmd->add_option("--colormap", o->colormap, "Colour map (none = grey, R = G = B): " + Colormap::names())
+  cmd->add_option("--colormap", o->colormap, "Colour map (none = grey, R = G = B): " + display::Colormap::names())
       ->check(CLI::Validator(
           [](std::string& name) -> std::string {
             try {
-              (void)Colormap::from_name(name);
+              (void)display::Colormap::from_name(name);
               return {};
             } catch (const ConfigError& e) {
               return e.what();
@@ -410,4 +410,4 @@ void add_led_subcommand(CLI::App& app, StageCommand& command) {
   });
 }
 
-}  // namespace framering::display
+}  // namespace framering::led
