@@ -82,7 +82,7 @@ E131Cid random_cid() {
 }
 
 std::size_t build_e131_packet(const E131PacketHeader& header, std::uint16_t universe, std::uint8_t sequence,
-                              std::span<const std::uint8_t> channels, std::span<std::uint8_t> out) {
+                              std::span<const std::uint8_t> channels, std::span<std::uint8_t> out, std::uint8_t options) {
   using namespace e131;
   if (channels.size() > kMaxChannels) {
     throw ConfigError(fmt::format("E1.31: {} channels in one universe, expected at most 512", channels.size()));
@@ -114,7 +114,7 @@ std::size_t build_e131_packet(const E131PacketHeader& header, std::uint16_t univ
   out[kOffPriority] = header.priority;
   put16(out, kOffSyncAddress, 0);  // no synchronization (6.2.4)
   out[kOffSequence] = sequence;
-  out[kOffOptions] = 0;  // no preview, no stream termination, no force-sync (6.2.6)
+  out[kOffOptions] = options;  // 6.2.6: no preview, no force-sync; Stream_Terminated only at the end
   put16(out, kOffUniverse, universe);
   // DMP layer (section 7).
   put16(out, kOffDmpFlagsLength, flags_and_length(length - kOffDmpFlagsLength));
@@ -214,6 +214,34 @@ std::string E131Sender::describe() const {
 }
 
 void E131Sender::send(std::span<const std::uint8_t> rgb) noexcept {
+  if (terminated_) return;
+  send_packets(rgb, 0);
+  ++counters_.frames;
+  try {
+    last_rgb_.assign(rgb.begin(), rgb.end());
+  } catch (...) {  // out of memory: no keep-alive, frames still go out
+    last_rgb_.clear();
+  }
+  repeats_ = 0;
+}
+
+void E131Sender::keep_alive(std::uint64_t now_ns) noexcept {
+  if (terminated_ || last_rgb_.empty()) return;
+  const std::uint64_t interval = repeats_ < 2 ? e131::kRepeatIntervalNs : e131::kKeepAliveIntervalNs;
+  if (now_ns - last_send_ns_ < interval) return;
+  send_packets(last_rgb_, 0);
+  ++repeats_;
+  ++counters_.keep_alives;
+}
+
+void E131Sender::terminate() noexcept {
+  if (terminated_ || last_rgb_.empty()) return;
+  for (int i = 0; i < e131::kTerminationPackets; ++i) send_packets(last_rgb_, e131::kOptionStreamTerminated);
+  ++counters_.terminations;
+  terminated_ = true;
+}
+
+void E131Sender::send_packets(std::span<const std::uint8_t> rgb, std::uint8_t options) noexcept {
   const std::uint64_t channels_total = std::min<std::uint64_t>(rgb.size(), led_count_ * 3);
   for (std::uint32_t u = 0; u < universe_count_; ++u) {
     const std::uint64_t first = std::uint64_t{u} * e131::kLedsPerUniverse * 3;
@@ -222,7 +250,7 @@ void E131Sender::send(std::span<const std::uint8_t> rgb) noexcept {
     const auto universe = static_cast<std::uint16_t>(universe_start_ + u);
     std::size_t length = 0;
     try {
-      length = build_e131_packet(header_, universe, sequences_[u]++, rgb.subspan(first, count), packet_);
+      length = build_e131_packet(header_, universe, sequences_[u]++, rgb.subspan(first, count), packet_, options);
     } catch (...) {  // unreachable: sizes and universes were checked at construction
       continue;
     }
@@ -243,8 +271,8 @@ void E131Sender::send(std::span<const std::uint8_t> rgb) noexcept {
       for (const Destination& d : destinations_) send_to(d);
     }
   }
-  ++counters_.frames;
   const std::uint64_t now = monotonic_ns();
+  last_send_ns_ = now;
   if (counters_.send_errors != errors_at_last_log_ && now - last_error_log_ns_ >= kErrorLogPeriodNs) {
     try {
       spdlog::warn("E1.31: {} datagrams failed since the last report ({} in all), last: {}{}",

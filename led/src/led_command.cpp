@@ -137,16 +137,23 @@ struct Sinks {
     }
   }
 
-  /// The last frame sent always reaches the preview, so that --frames N leaves a picture of frame N.
+  /// No new frame this turn: E1.31 sends the last one again when it is due (keep-alive).
+  void idle() {
+    if (e131) e131->keep_alive(monotonic_ns());
+  }
+
+  /// The last frame sent always reaches the preview, so that --frames N leaves a picture of frame N;
+  /// E1.31 receivers are told the stream ends (Stream_Terminated).
   void finish(std::span<const std::uint8_t> rgb, std::uint64_t sent) {
     if (preview && sent > 0) write_preview(rgb);
+    if (e131) e131->terminate();
   }
 
   /// ", E1.31 packets P, failed F, previews N" for the outputs there are.
   [[nodiscard]] std::string counts() const {
     return fmt::format("{}{}",
-                       e131 ? fmt::format(", E1.31 packets {}, failed {}", e131->counters().packets,
-                                          e131->counters().send_errors)
+                       e131 ? fmt::format(", E1.31 packets {}, failed {}, keep-alives {}", e131->counters().packets,
+                                          e131->counters().send_errors, e131->counters().keep_alives)
                             : "",
                        preview ? fmt::format(", previews {}", previews) : "");
   }
@@ -226,12 +233,16 @@ class LedDriver {
   // Samples the newest frame (when one comes within kPollPeriod) and sends it when it was intact.
   void send_newest() {
     auto frame = reader_.read(stage::kPollPeriod);
-    if (!frame) return;
+    if (!frame) {
+      sinks_.idle();
+      return;
+    }
     const std::uint64_t cpu_start_ns = thread_cpu_ns();
     renderer_.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb_);
     render_ns_ += thread_cpu_ns() - cpu_start_ns;
     if (!reader_.release(*frame)) {
       spdlog::debug("frame {} was overwritten while being sampled (torn): not sent", frame->sequence);
+      sinks_.idle();
       return;
     }
     sinks_.send(rgb_, frame->sequence);

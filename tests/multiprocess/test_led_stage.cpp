@@ -2,13 +2,19 @@
 // pattern at skyscreen's offsets with a whole-frame sidecar, the preview PNG appears, frames
 // sent and skipped show in the ring's consumer table (what `framering status` prints), and bad
 // geometry, an unwritable mmap path and a host that does not resolve fail to start clearly.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -130,6 +136,107 @@ TEST_F(LedStage, FramesSentAndSkippedShowInTheConsumerTable) {
   sut.signal(SIGTERM);
   EXPECT_EQ(test::finish(sut, 20s), 0) << sut.err();
   EXPECT_NE(sut.err().find("skipped"), std::string::npos);
+}
+
+// A UDP socket on 127.0.0.1 (an ephemeral port) that receives E1.31 packets.
+class UdpListener {
+ public:
+  UdpListener() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port_ = ntohs(address.sin_port);
+    const timeval timeout{.tv_sec = 0, .tv_usec = 200'000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~UdpListener() { ::close(fd_); }
+  UdpListener(const UdpListener&) = delete;
+  UdpListener& operator=(const UdpListener&) = delete;
+
+  struct Packet {
+    std::vector<std::uint8_t> bytes;
+    std::chrono::steady_clock::time_point arrived;
+    [[nodiscard]] std::uint16_t universe() const { return static_cast<std::uint16_t>(bytes[113] << 8 | bytes[114]); }
+    [[nodiscard]] std::uint8_t options() const { return bytes[112]; }
+    [[nodiscard]] std::uint8_t sequence() const { return bytes[111]; }
+    [[nodiscard]] std::vector<std::uint8_t> channels() const { return {bytes.begin() + 126, bytes.end()}; }
+  };
+
+  /// Receives packets until `done(packets)` holds or `timeout` passes; returns whether it held.
+  bool receive_until(const std::function<bool(const std::vector<Packet>&)>& done, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done(packets)) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::vector<std::uint8_t> buffer(1024);
+      const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+      if (n < 126) continue;  // timeout, or not an E1.31 data packet
+      buffer.resize(static_cast<std::size_t>(n));
+      packets.push_back({std::move(buffer), std::chrono::steady_clock::now()});
+    }
+    return true;
+  }
+
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  std::vector<Packet> packets;
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+std::vector<UdpListener::Packet> of_universe(const std::vector<UdpListener::Packet>& packets, std::uint16_t universe) {
+  std::vector<UdpListener::Packet> out;
+  for (const auto& p : packets) {
+    if (p.universe() == universe) out.push_back(p);
+  }
+  return out;
+}
+
+TEST_F(LedStage, WithoutNewFramesE131KeepsTheLastFrameAliveAndAStopTerminatesTheStream) {
+  test::Watchdog watchdog(90s);
+  Child producer = one_frame_producer();
+  ASSERT_TRUE(stopped_after_one_frame(producer));  // one frame, then a paused producer
+  UdpListener listener;
+  Child sut(led({"--e131-host", "127.0.0.1:" + std::to_string(listener.port())}));
+  // Universe 1: the frame, two repeats (three packets of unchanged data, E1.31 6.6.2), then
+  // keep-alives every 800..1000 ms: five in all is two keep-alive intervals.
+  ASSERT_TRUE(listener.receive_until([](const auto& p) { return of_universe(p, 1).size() >= 5; }, 30s)) << sut.err();
+  const auto alive = of_universe(listener.packets, 1);
+  for (std::size_t i = 1; i < alive.size(); ++i) {
+    EXPECT_EQ(alive[i].channels(), alive[0].channels()) << "packet " << i << " repeats the last frame";
+    EXPECT_EQ(alive[i].sequence(), static_cast<std::uint8_t>(alive[i - 1].sequence() + 1)) << "packet " << i;
+    EXPECT_EQ(alive[i].options(), 0) << "packet " << i;
+  }
+  for (std::size_t i = 3; i < 5; ++i) {
+    const double gap_s = std::chrono::duration<double>(alive[i].arrived - alive[i - 1].arrived).count();
+    EXPECT_GE(gap_s, 0.8) << "keep-alive " << i << " came early (E1.31 6.6.2: 800..1000 ms)";
+    EXPECT_LT(gap_s, 2.5) << "keep-alive " << i << " came after a receiver's 2.5 s data-loss timeout (6.7.1)";
+  }
+
+  const std::size_t before_stop = listener.packets.size();
+  sut.signal(SIGTERM);
+  ASSERT_EQ(test::finish(sut, 20s), 0) << sut.err();
+  ASSERT_TRUE(listener.receive_until(
+      [&](const auto& p) {
+        std::size_t terminated = 0;
+        for (std::size_t i = before_stop; i < p.size(); ++i) terminated += (p[i].options() & 0x40) != 0;
+        return terminated >= 3 * 5;  // three per universe, 720 LEDs in 5 universes
+      },
+      10s));
+  std::vector<UdpListener::Packet> after(listener.packets.begin() + static_cast<std::ptrdiff_t>(before_stop),
+                                         listener.packets.end());
+  for (std::uint16_t u = 1; u <= 5; ++u) {
+    std::size_t terminated = 0;
+    for (const auto& p : of_universe(after, u)) terminated += p.options() == 0x40;
+    EXPECT_EQ(terminated, 3U) << "universe " << u << ": three packets with Stream_Terminated (6.2.6)";
+  }
+  EXPECT_EQ(of_universe(after, 1).back().channels(), alive[0].channels()) << "terminated with the last frame";
+  EXPECT_NE(sut.err().find("keep-alives"), std::string::npos) << sut.err();
+  producer.signal(SIGCONT);
 }
 
 struct BadStart {

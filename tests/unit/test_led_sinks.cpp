@@ -158,6 +158,17 @@ TEST(E131Packet, FieldsSitAtTheOffsetsOfTable4_1) {
   EXPECT_EQ(p[636], 0xEE);  // nothing written past the packet
 }
 
+TEST(E131Packet, StreamTerminatedIsBit6OfTheOptionsByte) {
+  const E131PacketHeader header{.cid = random_cid()};
+  const std::vector<std::uint8_t> channels(30, 7);
+  std::vector<std::uint8_t> out(e131::kHeaderBytes + channels.size());
+  (void)build_e131_packet(header, 1, 0, channels, out);
+  EXPECT_EQ(out[e131::kOffOptions], 0) << "data packets: no option";
+  (void)build_e131_packet(header, 1, 1, channels, out, e131::kOptionStreamTerminated);
+  EXPECT_EQ(out[e131::kOffOptions], 0x40) << "E1.31-2018 6.2.6: Stream_Terminated is bit 6";
+  EXPECT_EQ(out[e131::kHeaderBytes], 7) << "the data is still there";
+}
+
 TEST(E131Packet, RejectsUniverseZeroAndMoreThan512Channels) {
   const E131PacketHeader h;
   std::vector<std::uint8_t> p(1000);

@@ -43,6 +43,19 @@ inline constexpr std::size_t kOffUniverse = 113;
 inline constexpr std::size_t kOffDmpFlagsLength = 115;
 inline constexpr std::size_t kOffPropertyCount = 123;
 inline constexpr std::size_t kOffStartCode = 125;
+// Framing-layer options (section 6.2.6).
+inline constexpr std::uint8_t kOptionPreviewData = 0x80;       ///< bit 7: for visualisers, not for lights
+inline constexpr std::uint8_t kOptionStreamTerminated = 0x40;  ///< bit 6: the source stops this universe now
+/// E131_NETWORK_DATA_LOSS_TIMEOUT (section 6.7.1, Appendix A): a receiver declares a source
+/// lost after this long without a packet from it (and a screen may go dark).
+inline constexpr std::uint64_t kNetworkDataLossTimeoutNs = 2'500'000'000;
+/// Unchanged data is sent again every 800..1000 ms (section 6.6.2); we use the middle.
+inline constexpr std::uint64_t kKeepAliveIntervalNs = 900'000'000;
+/// Section 6.6.2: three packets of non-changing data before the rate drops to the keep-alive
+/// interval; the first two repeats go this soon after the last frame.
+inline constexpr std::uint64_t kRepeatIntervalNs = 100'000'000;
+/// Section 6.2.6: a terminating source sends three packets with Stream_Terminated set.
+inline constexpr int kTerminationPackets = 3;
 }  // namespace e131
 
 /// A component identifier (CID): a UUID (RFC 4122) that names the sender, section 5.6.
@@ -63,13 +76,15 @@ struct E131PacketHeader {
 /// Builds one E1.31 data packet (Table 4-1) into `out` and returns its length, 126 + channels:
 /// root layer (preamble size 0x0010, post-amble 0, "ASC-E1.17\0\0\0", flags 0x7 + PDU length,
 /// VECTOR_ROOT_E131_DATA, CID), framing layer (VECTOR_E131_DATA_PACKET, source name, priority,
-/// synchronization address 0, `sequence`, options 0, `universe`), DMP layer (VECTOR_DMP_SET_PROPERTY,
+/// synchronization address 0, `sequence`, `options` (section 6.2.6: 0, or kOptionStreamTerminated
+/// ...), `universe`), DMP layer (VECTOR_DMP_SET_PROPERTY,
 /// address & data type 0xa1, first address 0, increment 1, property count 1 + channels,
 /// START code 0, the channels). Multi-byte fields are big-endian (network order, section 3.4).
 /// Throws ConfigError when channels.size() > 512, `out` is shorter than 126 + channels, the
 /// universe is outside 1..63999 or the priority above 200.
 std::size_t build_e131_packet(const E131PacketHeader& header, std::uint16_t universe, std::uint8_t sequence,
-                              std::span<const std::uint8_t> channels, std::span<std::uint8_t> out);
+                              std::span<const std::uint8_t> channels, std::span<std::uint8_t> out,
+                              std::uint8_t options = 0);
 
 /// The multicast group of a universe: 239.255.<universe high byte>.<universe low byte>
 /// (section 9.3.1), as dotted text.
@@ -80,6 +95,8 @@ struct E131Counters {
   std::uint64_t frames = 0;         ///< frames sent (all universes)
   std::uint64_t packets = 0;        ///< datagrams the kernel took
   std::uint64_t send_errors = 0;    ///< datagrams that failed (refused, unreachable, buffer full)
+  std::uint64_t keep_alives = 0;    ///< repeats of the last frame while no new one came (keep_alive)
+  std::uint64_t terminations = 0;   ///< frames sent with Stream_Terminated (terminate)
   int last_errno = 0;
 };
 
@@ -107,6 +124,17 @@ class E131Sender {
   /// universe to every destination, with each universe's next sequence number. Never throws.
   void send(std::span<const std::uint8_t> rgb) noexcept;
 
+  /// While no new frame comes (a paused producer, a camera outage), call this at least every
+  /// 100 ms: it sends the last frame again, twice 100 ms after it and then every 900 ms (section
+  /// 6.6.2), so that receivers never reach their 2.5 s data-loss timeout (6.7.1) and go dark.
+  /// Nothing before the first frame. Never throws.
+  void keep_alive(std::uint64_t now_ns) noexcept;
+
+  /// The stream ends: sends the last frame three times with Stream_Terminated (section 6.2.6),
+  /// so that receivers release the universes at once rather than after 2.5 s. Nothing before
+  /// the first frame, and nothing more after it. Never throws.
+  void terminate() noexcept;
+
   [[nodiscard]] std::uint32_t universe_count() const noexcept { return universe_count_; }
   [[nodiscard]] std::uint16_t universe_start() const noexcept { return universe_start_; }
   [[nodiscard]] const E131Counters& counters() const noexcept { return counters_; }
@@ -132,6 +160,12 @@ class E131Sender {
   std::vector<std::uint8_t> sequences_;         ///< per universe
   std::vector<std::uint8_t> packet_;
   E131Counters counters_;
+  std::vector<std::uint8_t> last_rgb_;  ///< the last frame sent, for keep-alives and termination
+  std::uint64_t last_send_ns_ = 0;      ///< CLOCK_MONOTONIC of the last packets sent
+  int repeats_ = 0;                     ///< keep-alives since the last new frame
+  bool terminated_ = false;
+
+  void send_packets(std::span<const std::uint8_t> rgb, std::uint8_t options) noexcept;
   std::uint64_t last_error_log_ns_ = 0;
   std::uint64_t errors_at_last_log_ = 0;
 };
