@@ -27,6 +27,9 @@ packages=(
   libaravis-dev libusb-1.0-0-dev  # acquire --source aravis (pkg-config aravis-0.8 needs libusb's .pc)
   aravis-tools aravis-tools-cli   # arv-fake-gv-camera-0.8 (camera emulator for tests), arv-tool-0.8
   ola ola-python          # led tests: olad receives our E1.31 and the Python client reads it back
+  libzmq3-dev cppzmq-dev  # bridge: ZeroMQ (built with libsodium: CURVE) and its C++ binding
+  python3-zmq             # bridge test: a Python client receives frames with nothing of ours
+  iproute2 iptables       # bridge tests: two network namespaces, packet loss and an outage between them
 )
 
 missing=()

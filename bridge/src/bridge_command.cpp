@@ -175,8 +175,10 @@ class Sender {
       receive_messages(can_send ? 0ms : stage::kPollPeriod);
       if (!in_session_) {
         if (monotonic_ns() - hello_sent_ns_ >= stage::to_ns(o_.ack_timeout_s)) {
-          log_silence("no WELCOME");
+          log_silence(hello_pending_ ? "no connection" : "no WELCOME");
           send_hello();
+        } else if (hello_pending_) {
+          retry_hello();  // the connection was not up yet
         }
         continue;
       }
@@ -214,7 +216,16 @@ class Sender {
     hello["sender"] = fmt::format("{} pid {}", host_name(), ::getpid());
     std::array<zmq::message_t, 2> parts{header_part({.type = MessageType::Hello, .epoch = epoch_}),
                                         zmq::message_t(hello.dump())};
-    (void)zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
+    // Not sent while the connection is not up yet (ZMQ_IMMEDIATE): try again on the next turns,
+    // not after --ack-timeout-s, so that a sender started before its receiver loses no time.
+    hello_pending_ = !zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
+    if (hello_pending_) pending_hello_ = {header_part({.type = MessageType::Hello, .epoch = epoch_}), zmq::message_t(hello.dump())};
+  }
+
+  void retry_hello() {
+    std::array<zmq::message_t, 2> parts{zmq::message_t(pending_hello_[0].data(), pending_hello_[0].size()),
+                                        zmq::message_t(pending_hello_[1].data(), pending_hello_[1].size())};
+    hello_pending_ = !zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
   }
 
   void send_end() {
@@ -369,6 +380,8 @@ class Sender {
   bool waiting_for_gap_ = false;
   std::uint64_t silences_ = 0;
   std::uint64_t stop_seen_ns_ = 0;
+  bool hello_pending_ = false;                    ///< the last HELLO found no connection
+  std::array<zmq::message_t, 2> pending_hello_;  ///< it, to send again
   stage::RateReport sent_{"sent", stage::kReportPeriod};
 };
 
