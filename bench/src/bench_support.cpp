@@ -1,5 +1,11 @@
 #include "bench_support.hpp"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -66,6 +72,29 @@ AlignedBuffer aligned_buffer(std::size_t bytes) {
   if (p == nullptr) throw Error(fmt::format("bench: cannot allocate {} B", rounded));
   std::memset(p, 0, rounded);  // touch every page now, not inside the timed loop
   return AlignedBuffer(p);
+}
+
+pid_t spawn_self(std::vector<std::string> args, const std::string& what, const std::string& stdout_path) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  if (!stdout_path.empty()) {
+    ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw Error(fmt::format("bench: cannot start the {} process: {}", what, errno_text(rc)));
+  return pid;
+}
+
+int wait_child(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace framering::bench

@@ -2,6 +2,8 @@
 // producer that copies prepared frames into claimed slots as fast as the ring lets it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -44,5 +46,12 @@ using AlignedBuffer = std::unique_ptr<std::byte[], AlignedFree>;
 /// `bytes` rounded up to a page, 4096-aligned, every page touched (zeroed) so that no page
 /// fault lands inside a timed loop. Throws Error naming the size when allocation fails.
 [[nodiscard]] AlignedBuffer aligned_buffer(std::size_t bytes);
+
+/// Starts this executable (/proc/self/exe) with `args` (argv[0] first), its stdout to
+/// `stdout_path` when not empty. Throws Error naming `what` when it cannot start.
+[[nodiscard]] pid_t spawn_self(std::vector<std::string> args, const std::string& what, const std::string& stdout_path = {});
+
+/// Waits for `pid` to exit; its exit code, or -1 when a signal ended it.
+int wait_child(pid_t pid);
 
 }  // namespace framering::bench

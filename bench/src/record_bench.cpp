@@ -151,29 +151,6 @@ RawResult raw_writes(const fs::path& dir, double seconds, std::uint64_t part_byt
   return r;
 }
 
-pid_t spawn(std::vector<std::string> args, const std::string& what, const std::string& stdout_path) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  if (!stdout_path.empty()) {
-    ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  }
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw Error(fmt::format("bench record: cannot start the {} process: {}", what, errno_text(rc)));
-  return pid;
-}
-
-int wait_child(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 bool has_exited(pid_t pid, int& exit_code) {
   int status = 0;
   if (::waitpid(pid, &status, WNOHANG) != pid) return false;
@@ -225,7 +202,7 @@ PipelineResult run_pipeline(RecordBenchOptions o, const fs::path& dir) {
   };
   try {
     const auto segment = ring::Segment::create(o.common.instance, kRing, geometry_of(o), ring::Access::Private);
-    recorder = spawn({"framering", "record", "--instance", o.common.instance, "--ring", kRing, "--name", kRecorderName,
+    recorder = spawn_self({"framering", "record", "--instance", o.common.instance, "--ring", kRing, "--name", kRecorderName,
                       "--dest", (dir / "recordings").string(), "--recording", "bench", "--max-file-bytes",
                       std::to_string(o.part_bytes), "--stall-timeout-s", "0", "--report-interval-s", "0",
                       "--log-level", o.common.log_level == "info" ? std::string{"warn"} : o.common.log_level},
@@ -240,7 +217,7 @@ PipelineResult run_pipeline(RecordBenchOptions o, const fs::path& dir) {
       if (monotonic_ns() > attach_deadline) throw Error("bench record: the recorder did not attach within 30 s");
       std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
     }
-    producer = spawn({"framering", "bench", "record", "--role", "producer", "--result", (dir / "producer.json").string(),
+    producer = spawn_self({"framering", "bench", "record", "--role", "producer", "--result", (dir / "producer.json").string(),
                       "--instance", o.common.instance, "--width", std::to_string(o.width), "--height",
                       std::to_string(o.height), "--slots", std::to_string(o.slots), "--seconds",
                       fmt::format("{}", o.seconds), "--log-level", o.common.log_level},

@@ -31,6 +31,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench_support.hpp"
+#include "framering/bench/bridge_bench.hpp"
 #include "framering/bench/led_bench.hpp"
 #include "framering/bench/process_bench.hpp"
 #include "framering/bench/record_bench.hpp"
@@ -456,6 +457,7 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
   add_process_bench(*bench, action);
   add_led_bench(*bench, action);
   add_record_bench(*bench, action);
+  add_bridge_bench(*bench, action);
 }
 
 }  // namespace framering::bench

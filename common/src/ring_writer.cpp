@@ -277,6 +277,20 @@ void RingWriter::publish(const FrameMetadata& metadata) noexcept {
   if (const auto rate = rate_.tick(now_ns)) at(segment_.control().stats.rate_milli_fps).store(*rate, memory_order_relaxed);
 }
 
+std::optional<FrameMetadata> RingWriter::last_published() const noexcept {
+  if (next_ == 0) return std::nullopt;
+  const std::uint64_t sequence = next_ - 1;
+  const FrameHeader& header = segment_.frame_header(static_cast<std::uint32_t>(sequence % slot_count_));
+  // This process is the only writer now (it claimed the producer role): plain reads suffice
+  // after the acquire that confirms the slot was whole.
+  if (at(header.seqlock).load(memory_order_acquire) != 2 * sequence + 2 || header.sequence != sequence) {
+    return std::nullopt;
+  }
+  return FrameMetadata{.timestamp_ns = header.timestamp_ns,
+                       .camera_frame_id = header.camera_frame_id,
+                       .source_frames_lost = header.source_frames_lost};
+}
+
 void RingWriter::skip_to(std::uint64_t sequence) noexcept {
   if (claimed_ || sequence < next_) {
     spdlog::critical("ring {}: skip_to({}) with a slot claimed or behind the next sequence {}: a producer bug",

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -45,6 +46,10 @@ struct Totals {
   std::uint64_t gaps = 0;
   std::uint64_t claim_waits = 0;   ///< output claims that timed out (a slow every consumer downstream)
   std::uint64_t published_before = 0;         ///< the output ring's sequence when this run began
+  /// every, resumed: the input sequence of the output ring's newest frame (published by the
+  /// killed run before it released that input frame); input up to it is released, not repeated.
+  std::optional<std::uint64_t> published_through;
+  std::uint64_t already_published = 0;        ///< input frames released without publishing for that reason
   ring::ConsumerCounters at_last_line{};      ///< input counters at the last rate line
 };
 
@@ -145,7 +150,19 @@ bool process_one(ring::RingReader& reader, FourierFilter& filter, ring::RingWrit
     std::abort();
   }
   const ring::FrameMetadata metadata{.timestamp_ns = frame->timestamp_ns, .camera_frame_id = frame->sequence};
-  if (!reader.release(*frame)) {
+  const bool every = reader.kind() == ring::ConsumerKind::Every;
+  if (every && totals.published_through && frame->sequence <= *totals.published_through) {
+    // Published before this process was killed between its publish and its release: the
+    // output holds it already (camera_frame_id = this input sequence). Released, not repeated.
+    (void)reader.release(*frame);
+    ++totals.already_published;
+    return true;
+  }
+  // A newest consumer releases at once (its slot may be lapped: a torn read is never
+  // published). An every consumer releases only after publishing: a SIGKILL in between then
+  // leaves the frame to be read again and recognised above, never lost.
+  if (!(every ? reader.is_intact(*frame) : reader.release(*frame))) {
+    if (every) (void)reader.release(*frame);  // counted torn and lost (only after an eviction)
     ++totals.torn;  // the producer overwrote it while we loaded it: never published
     return true;
   }
@@ -156,6 +173,7 @@ bool process_one(ring::RingReader& reader, FourierFilter& filter, ring::RingWrit
   if (!slot) return false;
   (void)filter.store(slot->pixels, writer.segment().header().stride_bytes);  // cannot fail: the input's shape
   writer.publish(metadata);
+  if (every) (void)reader.release(*frame);  // intact: checked above, and the cursor held it since
   totals.report.count();
   return true;
 }
@@ -231,6 +249,18 @@ int run_process(const ProcessOptions& o) {
   log_start(o, spec, writer);
   Totals totals{.report = stage::RateReport("processed", stage::from_seconds(o.report_interval_s)),
                 .published_before = writer.next_sequence()};
+  if (reader.kind() == ring::ConsumerKind::Every && reader.resumed()) {
+    // The input frame the last output frame came from: a restart after a kill between publish
+    // and release reads it again and must not publish it twice.
+    if (const auto last = writer.last_published()) {
+      totals.published_through = last->camera_frame_id;
+      if (last->camera_frame_id >= reader.cursor()) {
+        spdlog::info("input frames {}..{} were published before the last run was killed (output frame {} came from "
+                     "input {}): released, not published again",
+                     reader.cursor(), last->camera_frame_id, writer.next_sequence() - 1, last->camera_frame_id);
+      }
+    }
+  }
   // An every consumer drains at a stop (stage::Drain), as the recorder does: what it leaves would
   // be skipped without a word by the next run's process, which attaches a fresh entry.
   stage::Drain drain("processing");

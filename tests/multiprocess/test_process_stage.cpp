@@ -4,6 +4,8 @@
 // it came from (camera_frame_id = the input's ring sequence). Processes are paused at known
 // points (ring_peer's --stop-at, SIGSTOP of the stage) instead of sleeping.
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framering/common/ring_reader.hpp"
+#include "framering/common/ring_writer.hpp"
 #include "framering/common/sequence_pattern.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
@@ -127,6 +130,48 @@ TEST_F(ProcessStage, EveryConsumerIdentityPublishesEveryInputFrameUnchangedAndIn
   EXPECT_EQ(summary["published"], kFrames);
   EXPECT_EQ(summary["input_lost"], 0);
   EXPECT_EQ(summary["input_torn"], 0);
+}
+
+TEST_F(ProcessStage, KilledBetweenPublishingAFrameAndReleasingItsInputARestartNeitherLosesNorRepeatsIt) {
+  test::Watchdog watchdog(90s);
+  Child producer(peer("produce", {"--ring", "raw", "--width", "64", "--height", "48", "--slots", "8", "--frames",
+                                  "20", "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+  // A process stage killed at its worst moment, played by a child of this test: it published
+  // the output of input frames 0..5 and released inputs 0..4, then died before releasing 5.
+  const pid_t killed = ::fork();
+  ASSERT_GE(killed, 0);
+  if (killed == 0) {
+    ring::RingGeometry g{.frame = {.width = 64, .height = 48, .pixel_format = PixelFormat::Mono16}, .slot_count = 16};
+    auto out = ring::RingWriter::create_or_attach(instance_, "processed", g);
+    auto in = ring::RingReader::attach(instance_, "raw",
+                                       {.name = "process", .kind = ring::ConsumerKind::Every, .dead_timeout = 60s});
+    for (int i = 0; i <= 5; ++i) {
+      auto frame = in.read(10s);
+      auto slot = out.claim(10s);
+      if (!frame || !slot) ::_exit(1);
+      fill_sequence_pattern(slot->pixels, g.frame, frame->sequence);
+      out.publish({.timestamp_ns = frame->timestamp_ns, .camera_frame_id = frame->sequence});
+      if (i < 5) (void)in.release(*frame);
+    }
+    ::raise(SIGKILL);
+  }
+  ASSERT_TRUE(test::wait_attached(instance_, "process", killed, 30s));
+  producer.signal(SIGCONT);  // it publishes until the dead stand-in's cursor (5) gates it
+  int status = 0;
+  ASSERT_EQ(::waitpid(killed, &status, 0), killed);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the stand-in must have died mid-frame, status " << status;
+  auto reader = attach_output_reader();  // from the output's sequence 6 on
+
+  Child sut(process({"--mode", "identity", "--consumer", "every", "--frames", "14", "--output-slots", "16"}));
+  const OutputCheck check = read_output(reader, 19, 14);
+  ASSERT_EQ(test::finish(sut, 30s), 0) << sut.err();
+  ASSERT_EQ(test::finish(producer, 20s), 0) << producer.err();
+  std::vector<std::uint64_t> rest;
+  for (std::uint64_t i = 6; i < 20; ++i) rest.push_back(i);
+  EXPECT_EQ(check.input_sequences, rest) << "input 5 was published once, before the kill: not again, not lost";
+  EXPECT_EQ(check.bad_content, 0U);
+  EXPECT_NE(sut.err().find("released, not published again"), std::string::npos) << sut.err();
 }
 
 TEST_F(ProcessStage, NewestConsumerUnderAFastProducerSkipsFramesAndPublishesOnlyIntactOnes) {

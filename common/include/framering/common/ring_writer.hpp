@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <thread>
@@ -73,6 +74,13 @@ class RingWriter {
 
   /// Publishes the claimed slot and wakes the consumers that are Ready. Requires a claim.
   void publish(const FrameMetadata& metadata = {}) noexcept;
+
+  /// The metadata this ring's newest published frame carries (sequence next_sequence() - 1),
+  /// as its producer wrote it; nullopt when nothing was published or that frame's slot does not
+  /// hold it whole (it was skipped, or a producer died writing it). For a producer that
+  /// re-attaches and must not publish again what it published before it died (process: the
+  /// input sequence each output frame came from is its camera_frame_id).
+  [[nodiscard]] std::optional<FrameMetadata> last_published() const noexcept;
 
   /// Continues the sequence at `sequence` (>= next_sequence(), no slot claimed) without
   /// publishing the frames before it: they were lost upstream (a bridge receiving a gap, or
