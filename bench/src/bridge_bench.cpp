@@ -136,9 +136,13 @@ struct Children {
       (void)wait_child(pid);
     }
   }
+  /// Stops them in the reverse of their start: the producer, then the sender (which drains
+  /// into a receiver still there), then the receiver.
   void stop_all() {
-    for (pid_t pid : pids) ::kill(pid, SIGTERM);
-    for (pid_t pid : pids) (void)wait_child(pid);
+    for (auto pid = pids.rbegin(); pid != pids.rend(); ++pid) {
+      ::kill(*pid, SIGTERM);
+      (void)wait_child(*pid);
+    }
     pids.clear();
   }
 };

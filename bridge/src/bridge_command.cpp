@@ -201,6 +201,9 @@ class Sender {
 
  private:
   static constexpr std::uint64_t kDrainLimitNs = 15'000'000'000;  ///< as the supervisor's drain of one stage
+  /// With credit but no frame yet, how long to wait on the ring before looking at the socket
+  /// again: no spinning, and a CREDIT or WELCOME is read within this.
+  static constexpr std::chrono::milliseconds kFrameWait{5};
 
   void send_hello() {
     ++epoch_;
@@ -311,11 +314,11 @@ class Sender {
     if (waiting_for_gap_ && reader_.cursor() < next_send_) return false;  // acks first, then read() reports the gap
     if (next_send_ == reader_.cursor()) {
       waiting_for_gap_ = false;
-      auto frame = reader_.read(0ns);  // at the cursor: reports a gap (eviction) with the frame after it
+      auto frame = reader_.read(kFrameWait);  // at the cursor: reports a gap (eviction) with the frame after it
       if (!frame) return false;
       return send_frame(*frame);
     }
-    auto frame = reader_.read_ahead(next_send_, 0ns);
+    auto frame = reader_.read_ahead(next_send_, kFrameWait);
     if (!frame) {
       if (reader_.published() > next_send_) waiting_for_gap_ = true;  // skipped or overwritten: read() will say
       return false;
@@ -324,7 +327,7 @@ class Sender {
   }
 
   bool send_newest() {
-    auto frame = reader_.read(0ns);
+    auto frame = reader_.read(kFrameWait);
     if (!frame) return false;
     return send_frame(*frame);
   }
