@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "framering/common/ring_reader.hpp"
@@ -258,6 +259,79 @@ TEST_F(Bridge, ASenderWithoutAnAllowedCurveKeyGetsNothingAndTheReceiverSaysWhy) 
   std::uint64_t next = 0;
   read_far(reader, 100, next);
   EXPECT_TRUE(contains(camera.err(), "(CURVE)")) << camera.err();
+}
+
+// Two network namespaces joined by a veth pair (root only): the sender in one, the receiver in
+// the other, random packet loss on the receiver's side (iptables statistic) and an outage (the
+// link down for 4 s, past the bridge's 3 s heartbeat timeout, so the connection is lost and
+// the session resumes). Rings and the far reader stay in this namespace: /dev/shm is shared.
+class BridgeNetns : public Bridge {
+ protected:
+  void SetUp() override {
+    Bridge::SetUp();
+    if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+    const std::string tag = std::to_string(::getpid() % 100000);
+    ns_a_ = "frA" + tag;
+    ns_b_ = "frB" + tag;
+    veth_a_ = "frva" + tag;
+    veth_b_ = "frvb" + tag;
+    const std::string net = fmt::format("10.{}.{}", 100 + ::getpid() % 100, ::getpid() / 100 % 250);
+    address_b_ = net + ".2";
+    for (const auto& command : std::vector<std::string>{
+             "ip netns add " + ns_a_, "ip netns add " + ns_b_,
+             fmt::format("ip link add {} netns {} type veth peer name {} netns {}", veth_a_, ns_a_, veth_b_, ns_b_),
+             fmt::format("ip -n {} addr add {}.1/24 dev {}", ns_a_, net, veth_a_),
+             fmt::format("ip -n {} addr add {}/24 dev {}", ns_b_, address_b_, veth_b_),
+             fmt::format("ip -n {} link set {} up", ns_a_, veth_a_), fmt::format("ip -n {} link set {} up", ns_b_, veth_b_),
+             fmt::format("ip -n {} link set lo up", ns_a_), fmt::format("ip -n {} link set lo up", ns_b_)}) {
+      ASSERT_EQ(shell(command), 0) << command;
+    }
+    endpoint_ = fmt::format("tcp://{}:5570", address_b_);
+  }
+  void TearDown() override {
+    if (!ns_a_.empty()) {
+      (void)shell("ip netns del " + ns_a_);  // deletes the veth pair with it
+      (void)shell("ip netns del " + ns_b_);
+    }
+    Bridge::TearDown();
+  }
+  static int shell(const std::string& command) {
+    return test::run({"/bin/sh", "-c", command + " 2>&1"}, 30s).exit_code;
+  }
+  [[nodiscard]] std::vector<std::string> in_namespace(const std::string& ns, std::vector<std::string> argv) const {
+    argv.insert(argv.begin(), {"/usr/bin/ip", "netns", "exec", ns});
+    return argv;
+  }
+
+  std::string ns_a_, ns_b_, veth_a_, veth_b_, address_b_;
+};
+
+TEST_F(BridgeNetns, WithPacketLossAndAnOutageEveryFrameArrivesOnceAndIntact) {
+  test::Watchdog watchdog(240s);
+  constexpr std::uint64_t kFrames = 600;
+  ASSERT_EQ(shell(fmt::format("ip netns exec {} iptables -A INPUT -m statistic --mode random --probability 0.05 -j DROP",
+                              ns_b_)),
+            0)
+      << "iptables with the statistic match";
+  Child receiver(in_namespace(ns_b_, receive({"--insecure"})));
+  Child sender(in_namespace(ns_a_, send({"--insecure", "--stall-timeout-s", "0"})));
+  Child producer(acquire(kFrames, 100));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, 150, next);
+  ASSERT_EQ(shell(fmt::format("ip -n {} link set {} down", ns_a_, veth_a_)), 0);
+  // The outage: nothing is acknowledged, and after --ack-timeout-s the sender starts a new
+  // session (a real wait, on what the sender says it did).
+  ASSERT_TRUE(test::wait_until([&] { return contains(sender.err(), "starting a new session"); }, 60s)) << sender.err();
+  ASSERT_EQ(shell(fmt::format("ip -n {} link set {} up", ns_a_, veth_a_)), 0);
+  read_far(reader, kFrames - 150, next);
+  EXPECT_EQ(next, kFrames) << "every frame, once, in order, intact";
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  sender.signal(SIGTERM);
+  EXPECT_EQ(test::finish(sender, 30s), 0) << sender.err();
+  const auto near = test::ring_status(near_);
+  ASSERT_TRUE(near.has_value());
+  EXPECT_EQ(near->evictions, 0U);
 }
 
 TEST_F(Bridge, AnUnencryptedEndpointBeyondLoopbackIsRefusedAtStart) {
