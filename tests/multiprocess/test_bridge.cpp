@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/sequence_pattern.hpp"
@@ -259,6 +261,73 @@ TEST_F(Bridge, ASenderWithoutAnAllowedCurveKeyGetsNothingAndTheReceiverSaysWhy) 
   std::uint64_t next = 0;
   read_far(reader, 100, next);
   EXPECT_TRUE(contains(camera.err(), "(CURVE)")) << camera.err();
+}
+
+TEST_F(Bridge, TwoPipelinesJoinedByBridgeStagesRecordEveryFrameOnTheFarSideComplete) {
+  test::Watchdog watchdog(180s);
+  constexpr int kFrames = 300;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("framering-" + near_);
+  std::filesystem::create_directories(dir);
+  keys_ = dir;  // removed in TearDown
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  const std::string far_config = write("far.toml", fmt::format(R"(instance = "{}"
+[[stage]]
+name = "receiver"
+run = "bridge receive"
+ring = "raw"
+listen = "{}"
+
+[[stage]]
+name = "record"
+ring = "raw"
+dest = "{}"
+)",
+                                                                far_, endpoint_, (dir / "recordings").string()));
+  const std::string near_config = write("near.toml", fmt::format(R"(instance = "{}"
+[[stage]]
+name = "acquire"
+source = "pattern"
+scene = "testpattern"
+width = 64
+height = 48
+rate-hz = 200
+claim-timeout-ms = 60000
+
+[[stage]]
+name = "sender"
+run = "bridge send"
+ring = "raw"
+to = "{}"
+)",
+                                                                  near_, endpoint_));
+  Child far(test::framering_argv({"run", "--config", far_config}));
+  Child near(test::framering_argv({"run", "--config", near_config, "--frames", std::to_string(kFrames)}));
+  ASSERT_EQ(test::finish(near, 120s), 0) << near.err();
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto s = test::ring_status(far_);
+        const auto rec = s ? test::consumer_named(*s, "record") : std::nullopt;
+        return rec && rec->cursor == static_cast<std::uint64_t>(kFrames);
+      },
+      60s))
+      << far.err();
+  far.signal(SIGTERM);
+  ASSERT_EQ(test::finish(far, 60s), 0) << far.err();
+  std::filesystem::path recording;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "recordings")) recording = entry.path();
+  const auto inspect = test::run(test::framering_argv({"inspect", recording.string(), "--json"}), 30s);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.out << inspect.err;
+  const auto report = nlohmann::json::parse(inspect.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << inspect.out;
+  EXPECT_EQ(report["consistent"], true) << inspect.out;
+  EXPECT_EQ(report["complete"], true) << inspect.out;
+  EXPECT_EQ(report["frames_recorded"], kFrames) << inspect.out;
+  EXPECT_EQ(report["frames_lost"], 0) << inspect.out;
+  EXPECT_EQ(report["first_sequence"], 0) << inspect.out;
+  EXPECT_EQ(report["gaps"], nlohmann::json::array()) << inspect.out;
 }
 
 // Two network namespaces joined by a veth pair (root only): the sender in one, the receiver in
