@@ -14,6 +14,11 @@ also writes the frame number into column 0 and the consumer checks it.
   (`_framering._bench_produce`), each feeding the same C++ every consumer.
 * every consumer: Python `RingReader(kind="every")` (read, np.copyto, release) vs the C++ loop
   (`_framering._bench_consume_every`), each fed by the same C++ producer.
+* the live viewer the gist was written for: its Ready protocol (the display sends Ready over a
+  Pipe, the main process answers with the newest frame's indexes, never waiting) against
+  framering's newest reader, each with a producer writing flat out and a viewer copying the
+  newest frame whenever it is ready; intact frames shown per second, and torn frames (shown
+  unknowingly by the gist's display, detected and never shown by framering's).
 * the design this replaces (shared/seeds: the live-viewer gist), measured two ways against
   framering's Python producer and Python every consumer:
   - as published: a `multiprocessing.shared_memory` circular buffer written with its `put`
@@ -208,6 +213,144 @@ def gist_pair(frames, width, height) -> dict:
             "torn_frames": torn_frames, "intact_frames_per_s": (frames - torn_frames) / consumer_s}
 
 
+# ---- the live viewer: the gist's Ready protocol against framering's newest reader -------------
+
+def live_seconds(seconds: float) -> float:
+    return max(1.0, seconds)
+
+
+def gist_live_produce(name, seconds, width, height, rx, tx, out):
+    """The gist's main loop: put() every frame; when the display's Ready is waiting, send it the
+    newest frame's indexes. Never waits for the display."""
+    shm = shared_memory.SharedMemory(name=name)
+    buffer = np.ndarray((SLOTS * height * width,), np.uint16, buffer=shm.buf)
+    src = source_frame(width, height)
+    write_idx = 0
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        stamp(src, n)
+        quotient, mod = divmod(write_idx + src.size, buffer.size)
+        if quotient > 0:
+            first, next_idx = write_idx - buffer.size, mod
+            buffer[list(range(first, next_idx))] = np.ravel(src)
+        else:
+            first, next_idx = write_idx, write_idx + src.size
+            buffer[first:next_idx] = np.ravel(src)
+        write_idx = next_idx
+        if rx.poll():
+            rx.recv()
+            tx.send((DataIndexes(first, next_idx), n))
+        n += 1
+    tx.send(None)
+    out.put(n)
+    del buffer
+    shm.close()
+
+
+def gist_live_consume(name, width, height, rx, tx, out):
+    """The gist's display process (without matplotlib): Ready, then copy the frame it is sent."""
+    shm = shared_memory.SharedMemory(name=name)
+    buffer = np.ndarray((SLOTS * height * width,), np.uint16, buffer=shm.buf)
+    dst = np.empty((height, width), np.uint16)
+    shown = torn_frames = 0
+    start = time.monotonic()
+    while True:
+        tx.send("READY")
+        msg = rx.recv()
+        if msg is None:
+            break
+        indexes, n = msg
+        if indexes.start < 0:
+            np.copyto(dst, buffer[list(range(indexes.start, indexes.stop))].reshape(height, width))
+        else:
+            np.copyto(dst, buffer[indexes.start:indexes.stop].reshape(height, width))
+        if torn(dst, n):
+            torn_frames += 1  # shown anyway: the design cannot tell
+        shown += 1
+    out.put((time.monotonic() - start, shown, torn_frames))
+    del buffer
+    shm.close()
+
+
+def gist_live_pair(seconds, width, height) -> dict:
+    shm = shared_memory.SharedMemory(create=True, size=SLOTS * width * height * 2)
+    ctx = mp.get_context("fork")
+    to_display_rx, to_display_tx = ctx.Pipe(duplex=False)
+    to_main_rx, to_main_tx = ctx.Pipe(duplex=False)
+    out_p, out_c = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=gist_live_produce, args=(shm.name, seconds, width, height, to_main_rx, to_display_tx, out_p))
+    c = ctx.Process(target=gist_live_consume, args=(shm.name, width, height, to_display_rx, to_main_tx, out_c))
+    p.start()
+    c.start()
+    produced = out_p.get(timeout=300)
+    consumer_s, shown, torn_frames = out_c.get(timeout=300)
+    p.join()
+    c.join()
+    shm.close()
+    shm.unlink()
+    return {"produced": produced, "shown": shown, "torn_shown": torn_frames,
+            "intact_shown_per_s": (shown - torn_frames) / consumer_s}
+
+
+def py_live_produce(instance, ring, seconds, width, height, out):
+    src = source_frame(width, height)
+    n = 0
+    with framering.RingWriter(instance, ring, width=width, height=height, slots=SLOTS) as w:
+        w.wait_for_consumers(1, timeout_s=30)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            stamp(src, n)
+            with w.claim(timeout_s=10) as f:
+                np.copyto(f.pixels, src)
+            n += 1
+    out.put(n)
+
+
+def py_live_consume(instance, ring, seconds, width, height, out):
+    dst = np.empty((height, width), np.uint16)
+    shown = discarded = 0
+    with framering.RingReader(instance, ring, kind="newest", name="viewer", wait_s=30) as r:
+        start = None
+        end = None
+        while True:
+            frame = r.read(timeout_s=1)
+            if frame is None:
+                break  # the producer finished
+            if start is None:
+                start = time.monotonic()
+                end = start + seconds
+            np.copyto(dst, frame.pixels)
+            sequence = frame.sequence
+            if frame.release():
+                shown += 1
+                assert not torn(dst, sequence), "an intact read must hold one frame"
+            else:
+                discarded += 1  # detected torn: never shown
+            if time.monotonic() > end:
+                break
+        out.put((time.monotonic() - start, shown, discarded))
+
+
+def py_live_pair(seconds, width, height) -> dict:
+    instance = f"pybench{os.getpid()}"
+    ring = f"live{time.monotonic_ns() % 1_000_000}"
+    ctx = mp.get_context("fork")
+    out_p, out_c = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=py_live_produce, args=(instance, ring, seconds, width, height, out_p))
+    c = ctx.Process(target=py_live_consume, args=(instance, ring, seconds, width, height, out_c))
+    p.start()
+    c.start()
+    produced = out_p.get(timeout=300)
+    consumer_s, shown, discarded = out_c.get(timeout=300)
+    p.join()
+    c.join()
+    path = f"/dev/shm/framering.{instance}.{ring}"
+    if os.path.exists(path):
+        os.unlink(path)
+    return {"produced": produced, "shown": shown, "torn_discarded": discarded, "intact_shown_per_s": shown / consumer_s}
+
+
 def shm_produce(name, frames, width, height, slot_pipe, credit_pipe, out):
     shm = shared_memory.SharedMemory(name=name)
     slots = np.ndarray((SLOTS, height, width), np.uint16, buffer=shm.buf)
@@ -281,6 +424,9 @@ def main() -> None:
     py_both = pair(py_produce_stamped, py_consume_checked, frames, w, h)
     shm = shm_pair(frames, w, h)
     gist = gist_pair(frames, w, h)
+    live_s = live_seconds(args.seconds)
+    gist_live = gist_live_pair(live_s, w, h)
+    py_live = py_live_pair(live_s, w, h)
     result = {
         "geometry": f"{w}x{h} Mono16, {SLOTS} slots, {frames} frames per measurement",
         "python_producer_frames_per_s": py_prod["producer_frames_per_s"],
@@ -296,6 +442,10 @@ def main() -> None:
         "gist_as_published_intact_frames_per_s": gist["intact_frames_per_s"],
         "ratio_to_gist_as_published": py_both["intact_frames_per_s"] / gist["intact_frames_per_s"]
         if gist["intact_frames_per_s"] > 0 else None,
+        "live_viewer_gist_ready_pipe": gist_live,
+        "live_viewer_framering_newest": py_live,
+        "live_viewer_ratio": py_live["intact_shown_per_s"] / gist_live["intact_shown_per_s"]
+        if gist_live["intact_shown_per_s"] > 0 else None,
         "shared_memory_pipe_frames_per_s": shm["consumer_frames_per_s"],
         "ratio_to_shared_memory_pipe": py_both["consumer_frames_per_s"] / shm["consumer_frames_per_s"],
     }
@@ -314,6 +464,13 @@ def main() -> None:
           f"frames/s, {result['gist_as_published_torn_frames']} of {frames} torn unknowingly, "
           f"{result['gist_as_published_intact_frames_per_s']:.1f} intact/s   "
           f"ratio {'inf' if ratio is None else f'{ratio:.2f}'} (intact frames/s)")
+    lr = result["live_viewer_ratio"]
+    print(f"  live viewer (producer flat out, viewer copies the newest frame when it is ready):")
+    print(f"    framering newest reader {py_live['intact_shown_per_s']:8.1f} intact frames/s shown, "
+          f"{py_live['torn_discarded']} torn reads detected and discarded")
+    print(f"    the gist's Ready over Pipe {gist_live['intact_shown_per_s']:6.1f} intact frames/s shown, "
+          f"{gist_live['torn_shown']} of {gist_live['shown']} shown torn unknowingly   "
+          f"ratio {'inf' if lr is None else f'{lr:.2f}'}")
     print(f"    vs shared_memory+Pipe made lossless by hand {result['shared_memory_pipe_frames_per_s']:8.1f} frames/s   "
           f"ratio {result['ratio_to_shared_memory_pipe']:.2f}")
 
