@@ -148,6 +148,27 @@ def pair(producer, consumer, frames, width, height) -> dict:
 
 # ---- the design it replaces: shared_memory + Pipe -------------------------------------------
 
+def gist_put(buffer: np.ndarray, write_idx: int, src: np.ndarray) -> tuple:
+    """The gist's SharedBuffer.put: `src` at the running index; a frame that wraps (or ends
+    exactly at the end) is written through a list of indexes. Returns (start, next index)."""
+    quotient, mod = divmod(write_idx + src.size, buffer.size)
+    if quotient > 0:
+        first, next_idx = write_idx - buffer.size, mod
+        buffer[list(range(first, next_idx))] = np.ravel(src)
+    else:
+        first, next_idx = write_idx, write_idx + src.size
+        buffer[first:next_idx] = np.ravel(src)
+    return first, next_idx
+
+
+def gist_get(buffer: np.ndarray, indexes: "DataIndexes", dst: np.ndarray) -> None:
+    """The gist's display: the frame at `indexes` (a list of indexes when start < 0) into `dst`."""
+    if indexes.start < 0:
+        np.copyto(dst, buffer[list(range(indexes.start, indexes.stop))].reshape(dst.shape))
+    else:
+        np.copyto(dst, buffer[indexes.start:indexes.stop].reshape(dst.shape))
+
+
 def gist_produce(name, frames, width, height, queue, out):
     """The gist's main process: put() each frame into the circular buffer, send its indexes."""
     shm = shared_memory.SharedMemory(name=name)
@@ -157,15 +178,8 @@ def gist_produce(name, frames, width, height, queue, out):
     start = time.monotonic()
     for n in range(frames):
         stamp(src, n)
-        quotient, mod = divmod(write_idx + src.size, buffer.size)
-        if quotient > 0:  # the gist's put: wrapping (or ending at the end) writes through indexes
-            first, next_idx = write_idx - buffer.size, mod
-            buffer[list(range(first, next_idx))] = np.ravel(src)
-        else:
-            first, next_idx = write_idx, write_idx + src.size
-            buffer[first:next_idx] = np.ravel(src)
-        write_idx = next_idx
-        queue.put(DataIndexes(first, next_idx))
+        first, write_idx = gist_put(buffer, write_idx, src)
+        queue.put(DataIndexes(first, write_idx))
     out.put(time.monotonic() - start)
     queue.put(None)
     del buffer
@@ -183,10 +197,7 @@ def gist_consume(name, frames, width, height, queue, out):
         msg = queue.get()
         if start is None:
             start = time.monotonic()
-        if msg.start < 0:
-            np.copyto(dst, buffer[list(range(msg.start, msg.stop))].reshape(height, width))
-        else:
-            np.copyto(dst, buffer[msg.start:msg.stop].reshape(height, width))
+        gist_get(buffer, msg, dst)
         torn_frames += torn(dst, n)
     out.put((time.monotonic() - start, torn_frames))
     while queue.get() is not None:
@@ -230,17 +241,10 @@ def gist_live_produce(name, seconds, width, height, rx, tx, out):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         stamp(src, n)
-        quotient, mod = divmod(write_idx + src.size, buffer.size)
-        if quotient > 0:
-            first, next_idx = write_idx - buffer.size, mod
-            buffer[list(range(first, next_idx))] = np.ravel(src)
-        else:
-            first, next_idx = write_idx, write_idx + src.size
-            buffer[first:next_idx] = np.ravel(src)
-        write_idx = next_idx
+        first, write_idx = gist_put(buffer, write_idx, src)
         if rx.poll():
             rx.recv()
-            tx.send((DataIndexes(first, next_idx), n))
+            tx.send((DataIndexes(first, write_idx), n))
         n += 1
     tx.send(None)
     out.put(n)
@@ -261,10 +265,7 @@ def gist_live_consume(name, width, height, rx, tx, out):
         if msg is None:
             break
         indexes, n = msg
-        if indexes.start < 0:
-            np.copyto(dst, buffer[list(range(indexes.start, indexes.stop))].reshape(height, width))
-        else:
-            np.copyto(dst, buffer[indexes.start:indexes.stop].reshape(height, width))
+        gist_get(buffer, indexes, dst)
         if torn(dst, n):
             torn_frames += 1  # shown anyway: the design cannot tell
         shown += 1
