@@ -27,6 +27,7 @@ packages=(
   libaravis-dev libusb-1.0-0-dev  # acquire --source aravis (pkg-config aravis-0.8 needs libusb's .pc)
   aravis-tools aravis-tools-cli   # arv-fake-gv-camera-0.8 (camera emulator for tests), arv-tool-0.8
   ola ola-python          # led tests: olad receives our E1.31 and the Python client reads it back
+  clang-19 libclang-rt-19-dev  # fuzz/ (the fuzz preset): libFuzzer; clang-19 is the first Debian 12 clang with std::expected
 )
 
 missing=()
