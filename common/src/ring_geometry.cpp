@@ -14,6 +14,11 @@ constexpr std::uint64_t round_up(std::uint64_t value, std::uint64_t unit) noexce
 
 constexpr std::uint64_t kMaxSegmentBytes = 64ULL << 30U;
 
+// Whether `rows` rows of `stride_bytes` fit in kMaxSegmentBytes, without computing the product.
+constexpr bool frame_bytes_fit(std::uint64_t stride_bytes, std::uint32_t rows) noexcept {
+  return rows == 0 || stride_bytes <= kMaxSegmentBytes / rows;
+}
+
 }  // namespace
 
 std::uint64_t RingGeometry::slot_stride_bytes() const noexcept {
@@ -28,6 +33,14 @@ void RingGeometry::validate() const {
   if (max_consumers < 1 || max_consumers > kMaxConsumers) {
     throw ConfigError(fmt::format("ring geometry: max_consumers {} is out of range (expected 1..{})",
                                   max_consumers, kMaxConsumers));
+  }
+  // Bounded before anything multiplies them: a stride near 2^64 would make stride x height (and
+  // slots x slot stride) wrap around to a small segment whose rows lie far outside it. With the
+  // frame at most 64 GiB (2^36) and at most 65536 (2^16) slots, no product below exceeds 2^52.
+  if (!frame_bytes_fit(row_stride_bytes(), frame.height)) {
+    throw ConfigError(fmt::format("ring geometry: a frame of {} rows of {} B is over the 64 GiB limit "
+                                  "(a smaller stride or fewer rows)",
+                                  frame.height, row_stride_bytes()));
   }
   const auto bytes = compute_layout(*this).segment_bytes;
   if (bytes > kMaxSegmentBytes) {

@@ -48,15 +48,24 @@ bool is_recording_folder(const fs::path& p) {
   return false;
 }
 
+// recording.json or manifest.json, null when it is missing, not JSON or damaged (a key of another
+// type than the recorder writes: find_description_problem), each of the last two a problem. What
+// it returns can be read with value() without throwing.
 nlohmann::json read_json_or_problem(const fs::path& path, std::vector<std::string>& problems) {
   std::ifstream in(path);
   if (!in) return nullptr;
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(in);
+    j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
     problems.push_back(fmt::format("{} is not valid JSON ({})", path.filename().string(), e.what()));
     return nullptr;
   }
+  if (auto problem = find_description_problem(j)) {
+    problems.push_back(fmt::format("{} is damaged: {}", path.filename().string(), *problem));
+    return nullptr;
+  }
+  return j;
 }
 
 }  // namespace
@@ -370,9 +379,12 @@ void add_inspect_subcommand(CLI::App& app, std::function<int()>& action) {
         if (!o->json) std::fputs(human(r).c_str(), stdout);
         all.push_back(std::move(r));
       }
+      // Problems quote the files (an index line, libtiff's messages) and paths may be any bytes:
+      // what is not UTF-8 is printed as U+FFFD, never an exception.
+      constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
       if (o->json) std::printf("%s\n", (all.size() == 1 && fs::is_regular_file(path, ec)) || is_recording_folder(path)
-                                           ? all[0].dump(2).c_str()
-                                           : all.dump(2).c_str());
+                                           ? all[0].dump(2, ' ', false, kReplace).c_str()
+                                           : all.dump(2, ' ', false, kReplace).c_str());
       return code;
     };
   });

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <system_error>
 
@@ -79,6 +80,12 @@ bool write_atomically(const fs::path& path, const std::string& text, std::string
   return true;
 }
 
+// `j` as a file's text: indented, with a final newline. Messages in it quote paths, which may be
+// any bytes: what is not UTF-8 becomes U+FFFD rather than an exception.
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 nlohmann::json read_json(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw Error(fmt::format("cannot read {}: {}", path.string(), errno_text(errno)));
@@ -94,7 +101,64 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
   return ec == std::errc{} && end == text.data() + text.size();
 }
 
+const char* json_type_name(const nlohmann::json& j) {
+  if (j.is_number_unsigned()) return "an unsigned integer";
+  if (j.is_number_integer()) return "a negative integer";
+  if (j.is_number_float()) return "a fraction";
+  if (j.is_string()) return "a string";
+  if (j.is_object()) return "an object";
+  if (j.is_array()) return "an array";
+  if (j.is_boolean()) return "a boolean";
+  return "null";
+}
+
 }  // namespace
+
+std::optional<std::string> find_description_problem(const nlohmann::json& description) {
+  enum class Kind { String, Unsigned, Object };
+  struct Key {
+    const char* name;
+    Kind kind;
+  };
+  static constexpr Key kTop[] = {{"format", Kind::String},         {"version", Kind::Unsigned},
+                                 {"instance", Kind::String},       {"ring", Kind::String},
+                                 {"consumer", Kind::String},       {"segment_id", Kind::Unsigned},
+                                 {"geometry", Kind::Object},       {"tiff", Kind::String},
+                                 {"start_sequence", Kind::Unsigned}, {"frames_recorded", Kind::Unsigned},
+                                 {"sessions", Kind::Unsigned},     {"stop", Kind::Object}};
+  static constexpr Key kGeometry[] = {{"width", Kind::Unsigned},
+                                      {"height", Kind::Unsigned},
+                                      {"pixel_format", Kind::String},
+                                      {"bits_per_sample", Kind::Unsigned},
+                                      {"dtype", Kind::String}};
+  static constexpr Key kStop[] = {{"reason", Kind::String}, {"message", Kind::String}};
+  const auto check = [](const nlohmann::json& object, std::span<const Key> keys,
+                        const std::string& prefix) -> std::optional<std::string> {
+    for (const Key& key : keys) {
+      const auto it = object.find(key.name);
+      if (it == object.end()) continue;
+      const bool ok = key.kind == Kind::String     ? it->is_string()
+                      : key.kind == Kind::Unsigned ? it->is_number_unsigned()
+                                                   : it->is_object();
+      if (!ok) {
+        return fmt::format("{}{} is {}, expected {}", prefix, key.name, json_type_name(*it),
+                           key.kind == Kind::String     ? "a string"
+                           : key.kind == Kind::Unsigned ? "an unsigned integer"
+                                                        : "an object");
+      }
+    }
+    return std::nullopt;
+  };
+  if (!description.is_object()) return fmt::format("is {}, expected a JSON object", json_type_name(description));
+  if (auto problem = check(description, kTop, "")) return problem;
+  if (auto it = description.find("geometry"); it != description.end()) {
+    if (auto problem = check(*it, kGeometry, "geometry.")) return problem;
+  }
+  if (auto it = description.find("stop"); it != description.end()) {
+    if (auto problem = check(*it, kStop, "stop.")) return problem;
+  }
+  return std::nullopt;
+}
 
 void validate_destination(const fs::path& dest, const std::string& name) {
   if (dest.empty()) throw ConfigError("--dest is empty: give the folder that holds recordings");
@@ -247,6 +311,7 @@ Recording::Recording(const RecordingSettings& settings, const RecordingIdentity&
       } catch (const Error&) {
         continue;
       }
+      if (find_description_problem(d)) continue;  // not one this recorder can have left
       if (d.value("instance", "") == identity_.instance && d.value("ring", "") == identity_.ring &&
           d.value("consumer", "") == identity_.consumer && d.value("segment_id", std::uint64_t{0}) == identity_.segment_id &&
           (!open || entry.path().filename() > open->filename())) {
@@ -297,7 +362,7 @@ void Recording::create(const RecordingSettings& s, std::uint64_t start_sequence)
                   {"start_sequence", start_sequence},
                   {"created_utc", utc_now("%Y-%m-%dT%H:%M:%SZ")}};
   std::string error;
-  if (!write_atomically(folder_ / kRecordingFile, description_.dump(2) + "\n", error)) throw Error(error);
+  if (!write_atomically(folder_ / kRecordingFile, json_text(description_), error)) throw Error(error);
   const fs::path index = folder_ / kIndexFile;
   index_fd_ = ::open(index.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
   if (index_fd_ < 0) throw Error(fmt::format("cannot create {}: {}", index.string(), errno_text(errno)));
@@ -312,7 +377,11 @@ void Recording::create(const RecordingSettings& s, std::uint64_t start_sequence)
 
 void Recording::resume() {
   description_ = read_json(folder_ / kRecordingFile);
-  const auto& g = description_.at("geometry");
+  if (auto problem = find_description_problem(description_)) {
+    throw ConfigError(fmt::format("cannot resume recording {}: its {} {} (damaged: give another --recording name)",
+                                  folder_.string(), kRecordingFile, *problem));
+  }
+  const nlohmann::json g = description_.value("geometry", nlohmann::json::object());
   const PageGeometry& want = settings_.geometry;
   if (g.value("width", 0U) != want.frame.width || g.value("height", 0U) != want.frame.height ||
       g.value("pixel_format", "") != to_string(want.frame.pixel_format) ||
@@ -455,7 +524,7 @@ nlohmann::json Recording::close(const nlohmann::json& stop) {
   // nobody can count those from here, so it is never complete (docs/stages.md, "Stops").
   if (stop.value("reason", "") == "error" || !close_error.is_null()) manifest["complete"] = false;
   std::string error;
-  if (!write_atomically(folder_ / kManifestFile, manifest.dump(2) + "\n", error)) {
+  if (!write_atomically(folder_ / kManifestFile, json_text(manifest), error)) {
     spdlog::error("{}; the index says where the recording stopped", error);
     const std::string line = fmt::format("# stopped: {} after sequence {}: {}\n", stop.value("reason", "?"),
                                          tally_.last_row() ? std::to_string(tally_.last_row()->sequence) : "none",

@@ -325,6 +325,21 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& source
       }
       fail(source, table, fmt::format("{}: framering {} says: {}", context, stage.run, error));
     }
+    // The rings its options name must be rings that can exist: the stage's parser takes any
+    // string (--ring ""), and the stage would only fail once started. Named at the key that gave
+    // the name when one did.
+    for (const auto& use : stage.rings) {
+      try {
+        ring::Segment::validate_name("ring", use.ring);
+      } catch (const Error& e) {
+        const auto from = std::find_if(per_key.begin(), per_key.end(), [&](const auto& key) {
+          return std::find(key.second.begin() + 1, key.second.end(), use.ring) != key.second.end();
+        });
+        fail(source, from != per_key.end() ? *from->first : static_cast<const toml::node&>(table),
+             fmt::format("{}: framering {} would {} ring '{}': {}", context, stage.run,
+                         use.role == RingRole::Produces ? "produce" : "consume", use.ring, e.what()));
+      }
+    }
     config.stages.push_back(std::move(stage));
   }
   return config;

@@ -1,5 +1,7 @@
 #include "framering/common/ring_geometry.hpp"
 
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "framering/common/error.hpp"
@@ -38,6 +40,21 @@ TEST(RingGeometry, ExplicitStrideBelowTheRowIsRejected) {
   RingGeometry sut;
   sut.frame.stride_bytes = 3838;
   EXPECT_THROW(sut.validate(), ConfigError);
+}
+
+TEST(RingGeometry, StrideWhoseFrameWouldWrapAround64BitsIsRejected) {
+  RingGeometry sut;
+  sut.width = 32;
+  sut.height = 8;
+  sut.stride_bytes = (1ULL << 62U) + 64;  // x 8 rows = 2^65 + 512: 512 once wrapped
+  sut.slot_count = 4;
+
+  try {
+    sut.validate();
+    ADD_FAILURE() << "accepted a " << sut.frame_bytes() << " B frame of 8 rows of 2^62 + 64 B";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("over the 64 GiB limit"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RingGeometry, ImpossibleShapesAreRejectedWithTheFieldNamed) {

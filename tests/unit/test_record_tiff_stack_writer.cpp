@@ -1,5 +1,6 @@
 // record/: the hand-laid TIFF files read back by libtiff (the reader the team trusts), the
-// recording's tally of gaps, its index, rotation, resume repair, and inspect on damaged files.
+// recording's tally of gaps, its index, rotation, resume repair, and inspect on damaged files
+// (with what the fuzzer found: fuzz/fuzz_record_recording.cpp).
 #include <tiffio.h>
 #include <unistd.h>
 
@@ -9,9 +10,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
 
 #include "framering/common/error.hpp"
@@ -450,6 +455,113 @@ TEST(Recording, ANameThatLeavesTheDestinationIsRefusedNamingIt) {
     EXPECT_NE(std::string(e.what()).find("--recording '../escape' is not a valid recording name"), std::string::npos)
         << e.what();
   }
+}
+
+// What fuzz/fuzz_record_recording found. Its input is a flags byte, then the files of a recording
+// folder; each test writes the files that input made, byte for byte, and names the input.
+
+void write_text(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// `framering inspect PATH [--json]` as main() runs it: the exit code and what it printed.
+std::pair<int, std::string> run_inspect(const fs::path& folder, bool json) {
+  CLI::App app{"framering"};
+  std::function<int()> action;
+  add_inspect_subcommand(app, action);
+  std::vector<std::string> argv = {folder.string()};
+  if (json) argv.emplace_back("--json");
+  argv.emplace_back("inspect");
+  app.parse(argv);  // CLI11 consumes the vector from its back
+  testing::internal::CaptureStdout();
+  int code = -1;
+  try {
+    code = action();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "inspect threw " << e.what();
+  }
+  return {code, testing::internal::GetCapturedStdout()};
+}
+
+// Input FF FF: recording.json is the byte 0xFF, inspected with --json. The "not valid JSON"
+// problem quotes that byte, and printing the report threw nlohmann's type_error 316 (invalid
+// UTF-8) out of the command.
+TEST(InspectCommand, JsonReportOfAProblemQuotingBytesThatAreNotUtf8IsPrintedWithReplacements) {
+  TempDir dir;
+  write_text(dir.path() / "recording.json", "\xFF");
+
+  const auto [code, out] = run_inspect(dir.path(), true);
+
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("recording.json is not valid JSON"), std::string::npos) << out;
+  EXPECT_NE(out.find("\xEF\xBF\xBD"), std::string::npos) << "0xFF printed as U+FFFD: " << out;
+}
+
+// Input 01 '{"ring":1,"geometry":{}}': the text report read "ring" with value("ring", "?"), which
+// threw type_error 302 for a number.
+TEST(InspectCommand, ARecordingJsonKeyOfAnotherTypeIsAProblemNotAnException) {
+  TempDir dir;
+  write_text(dir.path() / "recording.json", R"({"ring":1,"geometry":{}})");
+
+  const auto [code, out] = run_inspect(dir.path(), false);
+
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("recording.json is damaged: ring is an unsigned integer, expected a string"), std::string::npos)
+      << out;
+}
+
+// Input 41 '{"start_sequence":"0"}': inspect_recording, which never throws for a damaged recording,
+// threw type_error 302 reading start_sequence.
+TEST(InspectRecording, AStartSequenceThatIsAStringIsAProblemNotAnException) {
+  TempDir dir;
+  write_text(dir.path() / "recording.json", R"({"start_sequence":"0"})");
+
+  nlohmann::json report;
+  ASSERT_NO_THROW(report = inspect_recording(dir.path()));
+
+  EXPECT_EQ(report["consistent"], false);
+  EXPECT_NE(report["problems"].dump().find("start_sequence is a string, expected an unsigned integer"),
+            std::string::npos)
+      << report.dump(2);
+}
+
+// Input 01 32: recording.json is "2". Resuming it by name called at("geometry") on a number
+// (type_error 304; out_of_range 403 for {}), not the framering::Error the recorder reports.
+TEST(Recording, ResumingARecordingJsonThatIsNotAnObjectIsAConfigErrorNamingIt) {
+  TempDir dir;
+  fs::create_directory(dir.path() / "rec");
+  write_text(dir.path() / "rec" / "recording.json", "2");
+  RecordingSettings s;
+  s.dest = dir.path();
+  s.name = "rec";
+  s.geometry = {4, 2, PixelFormat::Mono16, false};
+
+  try {
+    Recording sut(s, {"fuzz", "raw", "record", 7}, 0);
+    FAIL() << "resumed a recording whose recording.json is 2";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("recording.json is an unsigned integer, expected a JSON object"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Input 21 '{"instance":5}': looking for its open recording (no --recording name), the recorder
+// read every folder's "instance" with value(), which threw type_error 302: one damaged folder in
+// --dest stopped `framering record` from starting.
+TEST(Recording, AnotherFoldersDamagedRecordingJsonIsSkippedWhenLookingForTheOpenOne) {
+  TempDir dir;
+  fs::create_directory(dir.path() / "rec");
+  write_text(dir.path() / "rec" / "recording.json", R"({"instance":5})");
+  RecordingSettings s;
+  s.dest = dir.path();
+  s.geometry = {4, 2, PixelFormat::Mono16, false};
+
+  std::optional<Recording> sut;
+  ASSERT_NO_THROW(sut.emplace(s, RecordingIdentity{"fuzz", "raw", "record", 7}, 0));
+
+  EXPECT_FALSE(sut->resumed());
+  EXPECT_NE(sut->folder().filename(), "rec");
 }
 
 }  // namespace

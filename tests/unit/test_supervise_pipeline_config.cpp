@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
@@ -147,6 +150,35 @@ TEST(PipelineConfig, BuiltInStagesDeclareTheirRingsThroughTheirOwnParser) {
 
   ASSERT_EQ(sut.stages.size(), 1U);
   EXPECT_EQ(sut.stages[0].rings, (std::vector<RingUse>{{.ring = "raw", .role = RingRole::Produces}}));
+}
+
+// A stage that takes its ring from an option, as display does (--ring).
+void ring_option_stage(CLI::App& app, StageCommand& command) {
+  auto ring = std::make_shared<std::string>("processed");
+  auto* display = app.add_subcommand("display");
+  display->add_option("--instance");
+  display->add_option("--ring", *ring);
+  display->callback([ring, &command] {
+    command.rings = [ring] { return std::vector<RingUse>{{.ring = *ring, .role = RingRole::ConsumesNewest}}; };
+  });
+}
+
+// fuzz_supervise_pipeline_config's rule that a plan names only rings that can exist: the stage's
+// own parser took `ring = "a/b"` and `ring = ""`, and the stage would have failed once started.
+TEST(PipelineConfig, ARingNameNoSegmentCanHaveIsRejectedAtItsKey) {
+  for (const std::string ring : {"a/b", "", "x.y"}) {
+    try {
+      (void)parse_pipeline("[[stage]]\nname = \"display\"\nring = \"" + ring + "\"\n", "test.toml", ring_option_stage);
+      ADD_FAILURE() << "accepted ring '" << ring << "'";
+    } catch (const ConfigError& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.rfind("test.toml:3:", 0), 0U) << message;
+      EXPECT_NE(message.find("framering display would consume ring '" + ring + "': ring name"), std::string::npos)
+          << message;
+    }
+  }
+  EXPECT_NO_THROW((void)parse_pipeline("[[stage]]\nname = \"display\"\nring = \"raw-2\"\n", "test.toml",
+                                       ring_option_stage));
 }
 
 TEST(PipelineConfig, CommandStageTakesItsProgramAndDeclaredRings) {

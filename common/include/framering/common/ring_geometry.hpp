@@ -29,7 +29,8 @@ struct RingGeometry {
 
   /// Throws ConfigError naming the field when the geometry is impossible: a frame that
   /// FrameShape::validate refuses (messages start "ring geometry: "), fewer than 2 or more
-  /// than 65536 slots, max_consumers outside 1..64, or a segment over 64 GiB.
+  /// than 65536 slots, max_consumers outside 1..64, a frame (stride * height) or a segment over
+  /// 64 GiB. A valid geometry's sizes and offsets never overflow 64 bits.
   void validate() const;
 
   /// "1920x1080 Mono16 stride 3840 B, 16 slots of 4149248 B, 16 consumer entries".

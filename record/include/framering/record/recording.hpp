@@ -43,6 +43,13 @@ inline constexpr const char* kIndexHeader = "part,page,sequence,timestamp_ns,cam
 /// (when not empty) is a plain folder name. Throws ConfigError naming the option and what was expected.
 void validate_destination(const std::filesystem::path& dest, const std::string& name);
 
+/// Why `description`, recording.json or manifest.json as parsed, cannot be read as one: it is not
+/// a JSON object, or a key that the recorder writes and its readers read holds another JSON type
+/// ("geometry.width is a string, expected an unsigned integer"). nullopt when every such key that
+/// is present has its type; missing keys are each reader's business. Readers check this first,
+/// so that they may then read with nlohmann::json::value() (which throws on another type).
+[[nodiscard]] std::optional<std::string> find_description_problem(const nlohmann::json& description);
+
 /// One row of index.csv: frame `sequence` is page `page` (0-based) of part `part` (1-based).
 struct IndexRow {
   std::uint32_t part = 0;
@@ -160,10 +167,12 @@ enum class AppendOutcome {
 class Recording {
  public:
   /// Creates a new recording, or resumes the open one (no manifest yet) that `identity` left
-  /// behind after a crash, found by `settings.name` or by matching recording.json. A resumed
-  /// recording's tally is rebuilt from its index, and its last part is repaired if a page was
-  /// linked but not indexed. Throws framering::Error naming the path on a bad name, a folder that
-  /// cannot be created or written, or a closed recording of that name.
+  /// behind after a crash, found by `settings.name` or by matching recording.json (a folder whose
+  /// recording.json is unreadable or damaged is not one). A resumed recording's tally is rebuilt
+  /// from its index, and its last part is repaired if a page was linked but not indexed. Throws
+  /// framering::Error naming the path on a bad name, a folder that cannot be created or written,
+  /// a closed recording of that name, or a named one whose recording.json is damaged
+  /// (find_description_problem) or describes other frames.
   Recording(const RecordingSettings& settings, const RecordingIdentity& identity, std::uint64_t start_sequence);
   ~Recording();
   Recording(const Recording&) = delete;

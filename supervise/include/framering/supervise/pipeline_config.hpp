@@ -60,8 +60,9 @@ struct PipelineConfig {
 /// the table and key: TOML syntax errors, unknown top-level keys, a stage without a name, a
 /// duplicate name, an unknown subcommand, a value of the wrong type, and anything the stage's
 /// own parser rejects (unknown option, out-of-range or unconvertible value, failed check such
-/// as a missing file); for a command stage, a program that is not found or not executable, and
-/// ring declarations that are malformed. `stages` builds a parser that knows every stage
+/// as a missing file), a ring name the stage's options give that no segment can have ("", "a/b");
+/// for a command stage, a program that is not found or not executable, and ring declarations
+/// that are malformed. `stages` builds a parser that knows every stage
 /// subcommand (app/main.cpp's list), so a stage is checked by exactly the parser it will use.
 [[nodiscard]] PipelineConfig load_pipeline(const std::string& path, const StageParserFactory& stages);
 
