@@ -44,9 +44,9 @@ TEST(RingGeometry, ExplicitStrideBelowTheRowIsRejected) {
 
 TEST(RingGeometry, StrideWhoseFrameWouldWrapAround64BitsIsRejected) {
   RingGeometry sut;
-  sut.width = 32;
-  sut.height = 8;
-  sut.stride_bytes = (1ULL << 62U) + 64;  // x 8 rows = 2^65 + 512: 512 once wrapped
+  sut.frame.width = 32;
+  sut.frame.height = 8;
+  sut.frame.stride_bytes = (1ULL << 62U) + 64;  // x 8 rows = 2^65 + 512: 512 once wrapped
   sut.slot_count = 4;
 
   try {
