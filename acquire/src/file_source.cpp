@@ -143,7 +143,11 @@ struct FileSource::Impl {
       open_video();
       return;
     }
-    frame = cv::imread(files.front(), cv::IMREAD_UNCHANGED);
+    try {
+      frame = cv::imread(files.front(), cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception& e) {  // a decoder's refusal, e.g. a header claiming too many pixels
+      throw SourceError(fmt::format("--path '{}': cannot decode '{}': {}", path, files.front(), e.what()));
+    }
     name_of_last = files.front();
     adopt_first_frame(fmt::format("'{}'", files.front()));
   }

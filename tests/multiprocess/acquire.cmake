@@ -4,7 +4,8 @@ framering_add_test(test_acquire_stage SOURCES test_acquire_stage.cpp LABELS mult
 target_include_directories(test_acquire_stage SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
 # GenICam cameras through Aravis, against Aravis' GigE Vision emulator on loopback. The emulator
 # binds the fixed GVCP port 3956, hence the lock. test_camera_opencv: V4L2 errors and a video file.
-framering_add_test(test_camera_aravis SOURCES test_camera_aravis.cpp LABELS multiprocess TIMEOUT 120 PREFIX "acquire."
+# Label threads: Aravis' stream, heartbeat and (after an outage) finaliser threads, under TSan.
+framering_add_test(test_camera_aravis SOURCES test_camera_aravis.cpp LABELS multiprocess threads TIMEOUT 120 PREFIX "acquire."
   RESOURCE_LOCK aravis_emulator)
 framering_add_test(test_camera_opencv SOURCES test_camera_opencv.cpp LABELS multiprocess TIMEOUT 60 PREFIX "acquire."
   LIBS ${OpenCV_LIBS})

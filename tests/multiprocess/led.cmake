@@ -1,6 +1,6 @@
 # `framering led` across real processes: ring_peer produces, framering led writes the mmap file,
 # the preview and E1.31; test_led_ola checks what a real receiver (OLA's olad) got.
-framering_add_test(test_led_stage SOURCES test_led_stage.cpp LABELS multiprocess TIMEOUT 120 PREFIX "led."
+framering_add_test(test_led_stage SOURCES test_led_stage.cpp LABELS multiprocess threads TIMEOUT 120 PREFIX "led."
   LIBS ${OpenCV_LIBS})
 target_include_directories(test_led_stage SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
 # olad listens on fixed ports (UDP 5568, TCP 9010): never two at once under ctest -j.

@@ -1,3 +1,3 @@
 # process/: `framering process` between real producers and consumers.
-framering_add_test(test_process_stage SOURCES test_process_stage.cpp LABELS multiprocess TIMEOUT 120 PREFIX "process."
+framering_add_test(test_process_stage SOURCES test_process_stage.cpp LABELS multiprocess threads TIMEOUT 120 PREFIX "process."
   LIBS framering::process)

@@ -174,6 +174,30 @@ TEST_F(ProcessStage, KilledBetweenPublishingAFrameAndReleasingItsInputARestartNe
   EXPECT_NE(sut.err().find("released, not published again"), std::string::npos) << sut.err();
 }
 
+// --threads 2: FFTW splits each transform across two threads of its own, which the stage's
+// thread waits for; the tsan preset runs this (label threads) against a TSan-built framering.
+TEST_F(ProcessStage, EveryConsumerIdentityWithTwoFftwThreadsPublishesEveryInputFrameUnchanged) {
+  test::Watchdog watchdog(90s);
+  constexpr std::uint64_t kFrames = 60;
+  Child producer(peer("produce", {"--ring", "raw", "--width", "512", "--height", "256", "--slots", "8", "--frames",
+                                  str(kFrames), "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+  Child sut(process({"--mode", "identity", "--consumer", "every", "--threads", "2", "--frames", str(kFrames)}));
+  ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+  auto reader = attach_output_reader();
+
+  producer.signal(SIGCONT);
+  const OutputCheck check = read_output(reader, kFrames - 1, kFrames);
+
+  ASSERT_EQ(test::finish(producer, 20s), 0) << producer.out() << producer.err();
+  ASSERT_EQ(test::finish(sut, 20s), 0) << sut.out() << sut.err();
+  EXPECT_EQ(check.frames, kFrames);
+  EXPECT_EQ(check.bad_content, 0U);
+  EXPECT_EQ(check.not_increasing, 0U);
+  EXPECT_EQ(check.gaps, 0U);
+  EXPECT_NE(sut.err().find("(estimate, 2 thread(s))"), std::string::npos) << sut.err();
+}
+
 TEST_F(ProcessStage, NewestConsumerUnderAFastProducerSkipsFramesAndPublishesOnlyIntactOnes) {
   test::Watchdog watchdog(100s);
   constexpr std::uint64_t kFrames = 3000;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -278,6 +279,29 @@ TEST_F(FileSourceTest, ThrowsExpecting8Or16BitsForAFloatTiff) {
     FAIL() << "no exception";
   } catch (const SourceError& e) {
     EXPECT_NE(std::string(e.what()).find("8- or 16-bit"), std::string::npos) << e.what();
+  }
+}
+
+// fuzz_acquire_file_source's input (flags 0x2f: named .png, Mono10 ring) and the 56 bytes of the
+// file it wrote. OpenCV recognises a format by its first bytes, not by the name; the decoder
+// that took these found a header claiming more pixels than OPENCV_IO_MAX_IMAGE_PIXELS (1 Mpx for
+// this test, as for the fuzzer; 2^30 by default) and threw cv::Exception, which left the
+// FileSource constructor where a SourceError naming the path belongs.
+TEST_F(FileSourceTest, ThrowsNamingThePathWhenTheDecoderRefusesAnImagesClaimedSize) {
+  const char* limit = std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS");
+  if (limit == nullptr || std::string(limit) != "1048576") {
+    GTEST_SKIP() << "needs OPENCV_IO_MAX_IMAGE_PIXELS=1048576 when OpenCV loads (ctest sets it)";
+  }
+  static constexpr unsigned char kInput[57] = {0x2f, 0x2f, 0xa6, 0x6a, 0x95};  // the rest is 0
+  const fs::path path = dir_ / "frame.png";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(kInput + 1), sizeof kInput - 1);
+
+  try {
+    FileSource sut({.path = path.string(), .pixel_format = PixelFormat::Mono10});
+    FAIL() << "opened 56 bytes of a damaged header";
+  } catch (const SourceError& e) {
+    EXPECT_NE(std::string(e.what()).find("--path '" + path.string() + "': cannot decode"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -1,6 +1,6 @@
-// FourierFilter on small frames with FFTW_ESTIMATE plans: the identity round trip is exact,
-// each mask removes or keeps a sinusoid as documented, constants through lowpass and highpass,
-// log power centred, rounding and clamping, size checks.
+// FourierFilter on small frames with FFTW_ESTIMATE plans: the identity round trip is exact (also
+// with two FFTW threads), each mask removes or keeps a sinusoid as documented, constants through
+// lowpass and highpass, log power centred, rounding and clamping, size checks.
 #include "framering/process/fourier_filter.hpp"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <complex>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <numbers>
 #include <random>
@@ -118,6 +119,44 @@ TEST(FourierFilter, IdentityReproducesFullRangeNoiseExactlyAt1920x1080) {
   const Frame output = filtered(input, {FilterMode::Identity});
 
   EXPECT_TRUE(output.words == input.words);
+}
+
+// With FFTW's own threads (--threads 2): each transform is split across them. The tsan preset
+// runs this file (label threads) for how the filter hands frames to FFTW and takes results back.
+const PlanOptions kEstimateTwoThreads{PlannerRigor::Estimate, 2, std::nullopt};
+
+TEST(FourierFilter, IdentityWithTwoFftwThreadsReproducesFullRangeNoiseExactlyAt1920x1080) {
+  Frame input(1920, 1080);
+  std::mt19937 random(2024);
+  std::uniform_int_distribution<int> any(0, 65535);
+  for (auto& word : input.words) word = static_cast<std::uint16_t>(any(random));
+  FourierFilter sut({1920, 1080, PixelFormat::Mono16}, {FilterMode::Identity}, kEstimateTwoThreads);
+  Frame output(1920, 1080);
+
+  for (int frame = 0; frame < 3; ++frame) {  // the same threads (FFTW keeps them) frame after frame
+    std::ranges::fill(output.words, std::uint16_t{0});
+
+    ASSERT_TRUE(sut.apply(input.bytes(), input.stride_bytes, output.bytes(), output.stride_bytes).has_value());
+
+    EXPECT_TRUE(output.words == input.words) << "frame " << frame;
+  }
+}
+
+TEST(FourierFilter, BandpassWithTwoFftwThreadsMatchesOneThreadWithinOneCount) {
+  Frame input = sinusoid_along_x(512, 256, 30'000, 10'000, 0.25);
+  for (std::uint32_t y = 0; y < input.height; ++y) input.at(y % input.width, y) = 65535;  // a diagonal line
+  const FilterSpec bandpass{FilterMode::Bandpass, 0.05, 0.3};
+  FourierFilter two({512, 256, PixelFormat::Mono16}, bandpass, kEstimateTwoThreads);
+  Frame output(512, 256);
+
+  ASSERT_TRUE(two.apply(input.bytes(), input.stride_bytes, output.bytes(), output.stride_bytes).has_value());
+
+  const Frame one_thread = filtered(input, bandpass);
+  int largest_difference = 0;
+  for (std::size_t i = 0; i < output.words.size(); ++i) {
+    largest_difference = std::max(largest_difference, std::abs(int{output.words[i]} - int{one_thread.words[i]}));
+  }
+  EXPECT_LE(largest_difference, 1) << "float rounding may differ between plans, by one count at most";
 }
 
 TEST(FourierFilter, IdentityKeepsRowPaddingOutOfTheResult) {
