@@ -18,11 +18,12 @@
 #include <CLI/CLI.hpp>
 
 #include "framering/acquire/acquire_command.hpp"
+#include "framering/bridge/bridge_command.hpp"
 #include "framering/common/error.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stage_command.hpp"
 #include "framering/display/display_command.hpp"
-#include "framering/display/led_command.hpp"
+#include "framering/led/led_command.hpp"
 #include "framering/process/process_command.hpp"
 #include "framering/record/record_command.hpp"
 #include "framering/supervise/pipeline_config.hpp"
@@ -36,8 +37,9 @@ void add_stage_subcommands(CLI::App& app, framering::StageCommand& command) {
   framering::acquire::add_acquire_subcommand(app, command);
   framering::process::add_process_subcommand(app, command);
   framering::display::add_display_subcommand(app, command);
-  framering::display::add_led_subcommand(app, command);
+  framering::led::add_led_subcommand(app, command);
   framering::record::add_record_subcommand(app, command);
+  framering::bridge::add_bridge_subcommand(app, command);
 }
 
 void require(bool holds, const char* rule, const std::string& detail) {
