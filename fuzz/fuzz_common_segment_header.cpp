@@ -59,7 +59,8 @@ void check_accepted(const SegmentHeader& h, std::uint64_t file_size_bytes) {
   require(u128{h.frame_headers_offset} >=
               u128{h.consumers_offset} + u128{h.max_consumers} * sizeof(framering::ring::ConsumerEntry),
           "frame headers after the consumer table");
-  require(u128{h.slots_offset} >= u128{h.frame_headers_offset} + u128{h.slot_count} * sizeof(framering::ring::FrameHeader),
+  require(u128{h.slots_offset} >=
+              u128{h.frame_headers_offset} + u128{h.slot_count} * sizeof(framering::ring::FrameHeader),
           "slots after the frame headers");
   require(h.slots_offset % framering::ring::kPageBytes == 0, "slots page-aligned");
   require(h.slot_stride_bytes % framering::ring::kPageBytes == 0, "slot stride a whole number of pages");
@@ -91,7 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::memcpy(&h, bytes.data(), sizeof h);  // accepted: at least a header long
   check_accepted(h, file_size_bytes);
   if ((flags & 1U) != 0) {
-    const auto again = framering::ring::validate_header(bytes, file_size_bytes, recorded_geometry(h, (flags & 2U) != 0));
+    const bool any_slot_count = (flags & 2U) != 0;
+    const auto again = framering::ring::validate_header(bytes, file_size_bytes, recorded_geometry(h, any_slot_count));
     require(again.has_value(), "accepted when its own geometry is expected");
   }
   return 0;

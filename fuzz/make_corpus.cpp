@@ -1,6 +1,7 @@
 // make_corpus: writes the fuzz targets' seed corpora (fuzz/corpus/<target>/) with our own writers,
 // so that the seeds are what the code really produces, plus a few slightly broken variants.
-// Deterministic: run again after a format change and commit what changes.
+// The same seeds on every run but for the UTC times a recording holds (created_utc, closed_utc):
+// run it again after a format change and commit what changes.
 //
 //   build/fuzz/fuzz/make_corpus fuzz/corpus .     (corpus folder, source tree for the TOML files)
 //
@@ -208,7 +209,8 @@ void recording_seeds(const fs::path& root) {
 
   const Written one = record(mono16, 1, 0);
   seeds.add("closed-1-frame", recording_input(all, one));
-  seeds.add("open-1-frame-find-open-json", recording_input(kHasRecording | kHasIndex | kFindOpen | kJson | kAppend, one));
+  seeds.add("open-1-frame-find-open-json",
+            recording_input(kHasRecording | kHasIndex | kFindOpen | kJson | kAppend, one));
 
   const Written rotated = record(mono16, 2, 1, 1);  // parts of one frame; sequence 1 evicted
   seeds.add("open-2-parts-with-gap", recording_input(kHasRecording | kHasIndex | kJson | kAppend, rotated));
@@ -261,7 +263,8 @@ void file_source_seeds(const fs::path& root) {
   const std::string grey16_tif = encoded(".tif", {ramp(5, 3, CV_16UC1)});
   add("tif-grey16", kLoop, grey16_tif);
   add("tif-grey16-into-mono8-padded", kMono8Ring | kPadded, grey16_tif);
-  add("tif-3-pages-grey8", kScale | kLoop, encoded(".tif", {ramp(6, 4, CV_8UC1), ramp(6, 4, CV_8UC1), ramp(6, 4, CV_8UC1)}));
+  const cv::Mat grey8 = ramp(6, 4, CV_8UC1);
+  add("tif-3-pages-grey8", kScale | kLoop, encoded(".tif", {grey8, grey8, grey8}));
   add("tif-pages-of-two-sizes", kLoop, encoded(".tif", {ramp(6, 4, CV_16UC1), ramp(3, 2, CV_16UC1)}));
   add("tif-colour8-into-mono12", kMono12Ring | kScale, encoded(".tif", {ramp(4, 4, CV_8UC3)}));
   add("tif-float-refused", 0, encoded(".tif", {ramp(4, 2, CV_32FC1)}));
