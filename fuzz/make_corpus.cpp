@@ -1,6 +1,7 @@
 // make_corpus: writes the fuzz targets' seed corpora (fuzz/corpus/<target>/) with our own writers,
 // so that the seeds are what the code really produces, plus a few slightly broken variants.
-// Deterministic: run again after a format change and commit what changes.
+// The same seeds on every run but for the UTC times a recording holds (created_utc, closed_utc):
+// run it again after a format change and commit what changes.
 //
 //   build/fuzz/fuzz/make_corpus fuzz/corpus .     (corpus folder, source tree for the TOML files)
 //

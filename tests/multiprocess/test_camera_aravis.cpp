@@ -261,6 +261,10 @@ TEST_F(AravisSourceStage, CameraKilledAndRestartedIsAnOutageTheRingAndItsConsume
       30s))
       << "acquire did not record the outage: " << producer.err();
   ASSERT_TRUE(producer.running()) << "acquire must keep the ring up: " << producer.err();
+  // Everything published so far came before the outage: acquire is disconnected and publishes
+  // again only once the camera is back. Read now, not after the restart, which a reconnect can
+  // beat (it did under TSan: the first frame after the outage was then checked as an ordinary one).
+  const std::uint64_t published_before = test::ring_status(instance_)->published;
 
   // Frames published before acquire noticed are still read; then the camera comes back.
   camera = std::make_unique<Emulator>(serial_);
@@ -268,7 +272,6 @@ TEST_F(AravisSourceStage, CameraKilledAndRestartedIsAnOutageTheRingAndItsConsume
   std::uint64_t outage_gap = 0;
   bool first_after = true;
   double outage_s = 0;                  // between the last frame before the outage and the first after
-  const std::uint64_t published_before = test::ring_status(instance_)->published;
   while (checks.frames < published_before + kFramesAfter) {
     const auto frame = reader.read(30s);
     ASSERT_TRUE(frame.has_value()) << "frame " << checks.frames << " after the restart: " << producer.err();
