@@ -33,6 +33,7 @@
 
 #include "framering/bridge/curve_keys.hpp"
 #include "framering/bridge/protocol.hpp"
+#include "zmq_io.hpp"
 #include "framering/common/cli_options.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
@@ -96,31 +97,6 @@ std::optional<MessageHeader> header_of(const zmq::message_t& part, std::string* 
   return h;
 }
 
-/// Waits up to `timeout` for a message on `socket`; false on timeout or when a signal (a stop)
-/// interrupted the wait (zmq::poll throws for EINTR).
-bool wait_readable(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
-  zmq::pollitem_t item{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0};
-  try {
-    zmq::poll(&item, 1, timeout);
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return false;
-    throw;
-  }
-  return (item.revents & ZMQ_POLLIN) != 0;
-}
-
-/// The next message on `socket` if one is there; nullopt when none (or a signal interrupted).
-std::optional<std::vector<zmq::message_t>> try_receive(zmq::socket_t& socket) {
-  std::vector<zmq::message_t> parts;
-  try {
-    if (!zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) return std::nullopt;
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return std::nullopt;
-    throw;
-  }
-  return parts;
-}
-
 void require_security(const std::string& endpoint, const SecurityOptions& s, bool receiver) {
   const bool curve = !s.curve_secret.empty();
   if (curve) {
@@ -157,10 +133,13 @@ class Sender {
 
   int run() {
     stage::Drain drain("sending");
+    // Every with --frames: the sequence after the last frame to send, fixed once, so that a
+    // resumed session does not count the limit again from where it resumes.
+    if (every_ && o_.frames != 0) frames_end_ = reader_.cursor() + o_.frames;
     send_hello();
     int code = 0;
     while (every_ ? !drain.finished(reader_) : stage::keep_running(sent_.frames(), o_.frames)) {
-      if (every_ && o_.frames != 0 && reader_.cursor() >= first_sequence_ + o_.frames && in_session_) break;
+      if (frames_end_ && reader_.cursor() >= *frames_end_ && in_session_) break;
       if (drain.draining() && stop_seen_ns_ == 0) stop_seen_ns_ = monotonic_ns();
       if (stop_seen_ns_ != 0 && monotonic_ns() - stop_seen_ns_ > kDrainLimitNs) {
         spdlog::error("stopping with frames {}..{} of ring {} not acknowledged by the receiver at {}: they stay in this "
@@ -170,21 +149,17 @@ class Sender {
         break;
       }
       sent_.log_if_due([&] { return details(); });
-      const bool can_send = in_session_ && sent_this_epoch_ < granted_ && !(every_ && o_.frames != 0 &&
-                                                                             next_send_ >= first_sequence_ + o_.frames);
-      receive_messages(can_send ? 0ms : stage::kPollPeriod);
+      receive_messages(can_send() ? 0ms : stage::kPollPeriod);
       if (!in_session_) {
         if (monotonic_ns() - hello_sent_ns_ >= stage::to_ns(o_.ack_timeout_s)) {
           log_silence(hello_pending_ ? "no connection" : "no WELCOME");
           send_hello();
         } else if (hello_pending_) {
-          retry_hello();  // the connection was not up yet
+          send_pending_hello();  // the connection was not up yet
         }
         continue;
       }
-      if (in_session_ && sent_this_epoch_ < granted_) {
-        if (every_ ? send_next_every() : send_newest()) continue;
-      }
+      if (can_send() && (every_ ? send_next_every() : send_newest())) continue;
       const bool waiting_for_acks = every_ ? reader_.cursor() < next_send_ : sent_this_epoch_ >= granted_;
       if (waiting_for_acks && monotonic_ns() - last_heard_ns_ >= stage::to_ns(o_.ack_timeout_s)) {
         log_silence("no acknowledgement");
@@ -205,29 +180,34 @@ class Sender {
   /// again: no spinning, and a CREDIT or WELCOME is read within this.
   static constexpr std::chrono::milliseconds kFrameWait{5};
 
+  // In a session, with credit, and short of --frames.
+  [[nodiscard]] bool can_send() const noexcept {
+    return in_session_ && sent_this_epoch_ < granted_ && !(frames_end_ && next_send_ >= *frames_end_);
+  }
+
+  // Opens a new session (the next epoch) from where this sender is now.
   void send_hello() {
     ++epoch_;
     in_session_ = false;
     hello_sent_ns_ = monotonic_ns();
-    first_sequence_ = every_ ? reader_.cursor() : reader_.published();
     json hello = ring_shape(reader_.segment());
     hello["protocol"] = kProtocolVersion;
     hello["instance"] = o_.common.instance;
     hello["ring"] = o_.ring;
     hello["mode"] = every_ ? "every" : "newest";
-    hello["first_sequence"] = first_sequence_;
+    hello["first_sequence"] = every_ ? reader_.cursor() : reader_.published();
     hello["sender"] = fmt::format("{} pid {}", host_name(), ::getpid());
-    std::array<zmq::message_t, 2> parts{header_part({.type = MessageType::Hello, .epoch = epoch_}),
-                                        zmq::message_t(hello.dump())};
-    // Not sent while the connection is not up yet (ZMQ_IMMEDIATE): try again on the next turns,
-    // not after --ack-timeout-s, so that a sender started before its receiver loses no time.
-    hello_pending_ = !zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
-    if (hello_pending_) pending_hello_ = {header_part({.type = MessageType::Hello, .epoch = epoch_}), zmq::message_t(hello.dump())};
+    hello_header_ = header_part({.type = MessageType::Hello, .epoch = epoch_});
+    hello_body_ = zmq::message_t(hello.dump());
+    send_pending_hello();
   }
 
-  void retry_hello() {
-    std::array<zmq::message_t, 2> parts{zmq::message_t(pending_hello_[0].data(), pending_hello_[0].size()),
-                                        zmq::message_t(pending_hello_[1].data(), pending_hello_[1].size())};
+  // Sends the session's HELLO. Not sent while the connection is not up yet (ZMQ_IMMEDIATE):
+  // tried again on the next turns, not after --ack-timeout-s, so that a sender started before
+  // its receiver loses no time. ZeroMQ takes the messages it sends, so each try sends copies.
+  void send_pending_hello() {
+    std::array<zmq::message_t, 2> parts{zmq::message_t(hello_header_.data(), hello_header_.size()),
+                                        zmq::message_t(hello_body_.data(), hello_body_.size())};
     hello_pending_ = !zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
   }
 
@@ -379,12 +359,13 @@ class Sender {
   std::uint64_t granted_ = 0;
   std::uint64_t sent_this_epoch_ = 0;
   std::uint64_t next_send_ = 0;
-  std::uint64_t first_sequence_ = 0;
+  std::optional<std::uint64_t> frames_end_;  ///< every with --frames: stop once acknowledged up to here
   bool waiting_for_gap_ = false;
   std::uint64_t silences_ = 0;
   std::uint64_t stop_seen_ns_ = 0;
-  bool hello_pending_ = false;                    ///< the last HELLO found no connection
-  std::array<zmq::message_t, 2> pending_hello_;  ///< it, to send again
+  bool hello_pending_ = false;  ///< the session's HELLO found no connection yet
+  zmq::message_t hello_header_;  ///< the session's HELLO, kept to send again
+  zmq::message_t hello_body_;
   stage::RateReport sent_{"sent", stage::kReportPeriod};
 };
 

@@ -14,6 +14,7 @@
 #include <zmq_addon.hpp>
 
 #include "framering/common/error.hpp"
+#include "zmq_io.hpp"
 
 namespace framering::bridge {
 namespace {
@@ -101,16 +102,10 @@ struct ZapHandler::Impl {
   // reply = version, request id, status code, status text, user id, metadata.
   void serve() {
     while (!stop.load(std::memory_order_acquire)) {
-      zmq::pollitem_t item{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0};
-      std::vector<zmq::message_t> request;
-      try {
-        zmq::poll(&item, 1, std::chrono::milliseconds{100});
-        if ((item.revents & ZMQ_POLLIN) == 0) continue;
-        if (!zmq::recv_multipart(socket, std::back_inserter(request))) continue;
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;  // a signal for the main thread
-        throw;
-      }
+      if (!wait_readable(socket, std::chrono::milliseconds{100})) continue;
+      auto received = try_receive(socket);
+      if (!received) continue;
+      std::vector<zmq::message_t>& request = *received;
       if (request.size() < 6) continue;
       const std::string mechanism = request[5].to_string();
       const std::string address = request[3].to_string();

@@ -146,6 +146,27 @@ TEST_F(Bridge, AReceiverKilledAndRestartedMidStreamLosesNothingAndDuplicatesNoth
   EXPECT_EQ(test::finish(sender, 30s), 0) << sender.err();
 }
 
+TEST_F(Bridge, ASendersFrameLimitCountsFromItsFirstSessionNotFromAResume) {
+  test::Watchdog watchdog(150s);
+  auto receiver = std::make_unique<Child>(receive());
+  Child sender(send({"--frames", "300"}));
+  Child producer(acquire(600, 400));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, 150, next);
+  receiver->signal(SIGKILL);
+  (void)receiver->wait(10s);
+  receiver = std::make_unique<Child>(receive());
+  read_far(reader, 150, next);
+  ASSERT_EQ(test::finish(sender, 60s), 0) << sender.err();
+  EXPECT_TRUE(contains(sender.err(), "starting a new session")) << sender.err();
+  EXPECT_FALSE(reader.read(0s).has_value()) << "300 frames in all, not 300 more after the resume";
+  const auto near = test::ring_status(near_);
+  ASSERT_TRUE(near.has_value());
+  const auto bridge = test::consumer_named(*near, "bridge");
+  EXPECT_FALSE(bridge.has_value()) << "the sender detached after its 300th acknowledged frame";
+}
+
 TEST_F(Bridge, ASenderKilledAndRestartedResumesFromTheLastAcknowledgedFrame) {
   test::Watchdog watchdog(150s);
   constexpr std::uint64_t kFrames = 600;
