@@ -146,6 +146,10 @@ struct Stats {
   std::uint64_t dropped_claim = 0;       // a claim timed out: an every consumer held the slot
   std::uint64_t dropped_unreadable = 0;  // the source could not read a frame
   std::uint64_t dropped_at_last_line = 0;
+  // Frames that never reached the ring since the last published one: those dropped here and what
+  // the source had lost before each. The next published frame carries them in its
+  // source_frames_lost, so a reader (the recorder's gaps.csv) sees every hole before the ring.
+  std::uint64_t not_placed = 0;
   bool source_ended = false;
 
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_claim + dropped_unreadable; }
@@ -213,7 +217,8 @@ namespace {
 
 // One frame: grab it from the source, claim a slot (waiting up to --claim-timeout-ms for an
 // every consumer), write it in place, publish. A frame that cannot be read or placed is counted
-// as dropped. Returns false when the run ends: a stop, or the end of the source.
+// as dropped, and it (with the source's loss before it) is added to the next published frame's
+// source_frames_lost. Returns false when the run ends: a stop, or the end of the source.
 bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter& writer, const FrameShape& frame,
                  Stats& stats) {
   const auto grabbed = source.grab();
@@ -224,6 +229,7 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
       return false;
     }
     ++stats.dropped_unreadable;
+    ++stats.not_placed;
     writer.count_dropped(1);
     return true;
   }
@@ -231,6 +237,7 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
   if (!slot && slot.error() == stage::ClaimEnd::Stopped) return false;
   if (!slot) {
     ++stats.dropped_claim;
+    stats.not_placed += 1 + grabbed->source_frames_lost;
     writer.count_dropped(1);
     if (stats.dropped_claim == 1 || stats.dropped_claim % 100 == 0) {
       spdlog::warn("dropped source frame {}: an every consumer held slot {} for {} ms ({} claim timeouts so far)",
@@ -243,7 +250,8 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
   source.write(slot->pixels, frame, slot->sequence);
   writer.publish({.timestamp_ns = grabbed->timestamp_ns,
                   .camera_frame_id = grabbed->camera_frame_id,
-                  .source_frames_lost = grabbed->source_frames_lost});
+                  .source_frames_lost = grabbed->source_frames_lost + stats.not_placed});
+  stats.not_placed = 0;
   stats.published.count();
   return true;
 }

@@ -196,18 +196,39 @@ TEST_F(AcquireStage, HeldSlotMakesClaimsTimeOutCountsTheDropsAndExitsThree) {
       },
       20s))
       << producer.err();
+  const auto held = test::ring_status(instance_);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->published, 2U) << "nothing overwritten while the every consumer held the ring";
+  const auto first = reader.read(1s);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->sequence, 0U);
+  EXPECT_FALSE(first->gap.has_value());
+  EXPECT_EQ(first->source_frames_lost, 0U);
+  EXPECT_EQ(check_sequence_pattern(first->pixels, shape_of(*first), 0), std::nullopt);
+  // One slot freed: the next frame acquire places carries every frame it dropped before it.
+  ASSERT_TRUE(reader.release(*first));
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto status = test::ring_status(instance_);
+        return status && status->published == 3;
+      },
+      20s))
+      << producer.err();
+  const std::uint64_t dropped_before_third = test::ring_status(instance_)->frames_dropped;
   producer.signal(SIGTERM);
 
   ASSERT_EQ(test::finish(producer, 20s), 3) << producer.err();
   EXPECT_TRUE(contains(producer.err(), "claim timeouts")) << producer.err();
-  const auto status = test::ring_status(instance_);
-  ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->published, 2U) << "nothing overwritten while the every consumer held the ring";
-  const auto frame = reader.read(1s);
-  ASSERT_TRUE(frame.has_value());
-  EXPECT_EQ(frame->sequence, 0U);
-  EXPECT_FALSE(frame->gap.has_value());
-  EXPECT_EQ(check_sequence_pattern(frame->pixels, shape_of(*frame), 0), std::nullopt);
+  const auto second = reader.read(1s);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->source_frames_lost, 0U);
+  ASSERT_TRUE(reader.release(*second));
+  const auto third = reader.read(1s);
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->sequence, 2U);
+  EXPECT_GE(third->source_frames_lost, 3U) << "the frames dropped while the slots were held";
+  EXPECT_LE(third->source_frames_lost, dropped_before_third) << "not those dropped after it";
+  EXPECT_EQ(test::ring_status(instance_)->published, 3U);
 }
 
 TEST_F(AcquireStage, SigtermStopsAnUnboundedRunWithExitZero) {
@@ -289,8 +310,12 @@ TEST_F(AcquireStage, UnreadableFileInASequenceIsCountedAsDroppedAndExitsThree) {
     ASSERT_TRUE(cv::imwrite((folder / ("f" + std::to_string(i) + ".png")).string(), cv::Mat(24, 32, CV_16UC1, cv::Scalar(7))));
   }
   std::filesystem::resize_file(folder / "f1.png", 60);  // a PNG signature and header, its pixels cut off
+  const auto g = geometry(32, 24, /*slots=*/4);
+  create_ring(g);
+  auto reader = every(g);
 
-  const auto result = test::run(acquire({"--source", "files", "--path", folder.string(), "--no-loop", "--rate-hz", "0"}), 30s);
+  const auto result = test::run(
+      acquire({"--source", "files", "--path", folder.string(), "--no-loop", "--rate-hz", "0", "--slots", "4"}), 30s);
 
   EXPECT_EQ(result.exit_code, 3) << result.err;
   EXPECT_TRUE(contains(result.err, "f1.png")) << "the log names the file: " << result.err;
@@ -298,6 +323,14 @@ TEST_F(AcquireStage, UnreadableFileInASequenceIsCountedAsDroppedAndExitsThree) {
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->published, 2U);
   EXPECT_EQ(status->frames_dropped, 1U);
+  const auto f0 = reader.read(1s);
+  ASSERT_TRUE(f0.has_value());
+  EXPECT_EQ(f0->source_frames_lost, 0U);
+  ASSERT_TRUE(reader.release(*f0));
+  const auto f2 = reader.read(1s);
+  ASSERT_TRUE(f2.has_value());
+  EXPECT_EQ(f2->camera_frame_id, 2U) << "the third file";
+  EXPECT_EQ(f2->source_frames_lost, 1U) << "the unreadable file before it, written down with the frame after it";
 }
 
 TEST_F(AcquireStage, MissingPathExitsTwoNamingThePath) {
