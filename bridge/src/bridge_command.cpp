@@ -11,6 +11,7 @@
 //          side; a gap there (an eviction) is a gap here (RingWriter::skip_to), with its bounds.
 #include "framering/bridge/bridge_command.hpp"
 
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +19,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -126,6 +129,71 @@ json ring_shape(const ring::Segment& segment) {
 
 // ---- send ---------------------------------------------------------------------------------------
 
+/// Frames handed to ZeroMQ straight from their slots (zmq_msg_init_data: no copy on our side),
+/// and the moment ZeroMQ is done with each: its free function runs on ZeroMQ's I/O thread once
+/// the message is written to the socket (or dropped with a connection), queues the message's
+/// token and wakes the sender through an eventfd it polls with its socket. Only then may the
+/// sender judge the slot (RingReader::is_intact): the frame went out whole unless the slot was
+/// reused meanwhile, which only an eviction allows. The queue outlives the sender (each message
+/// holds it), since ZeroMQ may free messages as late as its context's end.
+class ZeroCopySends {
+ public:
+  ZeroCopySends() : shared_(std::make_shared<Shared>()) {
+    shared_->fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (shared_->fd < 0) throw Error(fmt::format("cannot make an eventfd for the bridge's sends: {}", errno_text(errno)));
+  }
+
+  /// The eventfd that becomes readable when ZeroMQ has finished with a message.
+  [[nodiscard]] int fd() const noexcept { return shared_->fd; }
+
+  /// A message part that refers to `pixels` (a slot) without copying; `token` names it in done().
+  /// The slot must stay mapped until ZeroMQ frees the message (the reader outlives the context).
+  [[nodiscard]] zmq::message_t message(std::span<const std::byte> pixels, std::uint64_t token) const {
+    auto* hint = new Hint{shared_, token};
+    // ZeroMQ only reads the pixels; its API takes a non-const pointer.
+    return {const_cast<std::byte*>(pixels.data()), pixels.size(), &on_free, hint};
+  }
+
+  /// The tokens of the messages ZeroMQ has finished with since the last call.
+  [[nodiscard]] std::vector<std::uint64_t> take_done() const {
+    std::uint64_t count = 0;
+    (void)::read(shared_->fd, &count, sizeof count);  // reset the eventfd (EAGAIN when nothing)
+    std::vector<std::uint64_t> done;
+    const std::lock_guard lock(shared_->mutex);
+    done.swap(shared_->done);
+    return done;
+  }
+
+ private:
+  struct Shared {
+    std::mutex mutex;
+    std::vector<std::uint64_t> done;
+    int fd = -1;
+    Shared() = default;
+    Shared(const Shared&) = delete;
+    Shared& operator=(const Shared&) = delete;
+    ~Shared() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  struct Hint {
+    std::shared_ptr<Shared> shared;
+    std::uint64_t token;
+  };
+
+  static void on_free(void* /*data*/, void* hint) noexcept {
+    std::unique_ptr<Hint> h(static_cast<Hint*>(hint));
+    {
+      const std::lock_guard lock(h->shared->mutex);
+      h->shared->done.push_back(h->token);
+    }
+    const std::uint64_t one = 1;
+    (void)::write(h->shared->fd, &one, sizeof one);
+  }
+
+  std::shared_ptr<Shared> shared_;
+};
+
 class Sender {
  public:
   Sender(const SendOptions& o, ring::RingReader& reader, zmq::socket_t& socket)
@@ -149,7 +217,11 @@ class Sender {
         break;
       }
       sent_.log_if_due([&] { return details(); });
-      receive_messages(can_send() ? 0ms : stage::kPollPeriod);
+      judge_sent_frames();
+      // Without credit, wait for the receiver (or ZeroMQ finishing a send); with credit but nothing
+      // sent last turn while sends are being judged, a short wait that a finished send ends.
+      receive_messages(!can_send() ? stage::kPollPeriod : idle_ && !unjudged_.empty() ? kJudgeWait : 0ms);
+      idle_ = false;
       if (!in_session_) {
         if (monotonic_ns() - hello_sent_ns_ >= stage::to_ns(o_.ack_timeout_s)) {
           log_silence(hello_pending_ ? "no connection" : "no WELCOME");
@@ -160,6 +232,7 @@ class Sender {
         continue;
       }
       if (can_send() && (every_ ? send_next_every() : send_newest())) continue;
+      idle_ = true;
       const bool waiting_for_acks = every_ ? reader_.cursor() < next_send_ : sent_this_epoch_ >= granted_;
       if (waiting_for_acks && monotonic_ns() - last_heard_ns_ >= stage::to_ns(o_.ack_timeout_s)) {
         log_silence("no acknowledgement");
@@ -179,6 +252,9 @@ class Sender {
   /// With credit but no frame yet, how long to wait on the ring before looking at the socket
   /// again: no spinning, and a CREDIT or WELCOME is read within this.
   static constexpr std::chrono::milliseconds kFrameWait{5};
+  /// While frames sent from their slots wait for ZeroMQ, how long one turn waits for the ring's
+  /// next frame: the VERDICT is sent within this of ZeroMQ finishing.
+  static constexpr std::chrono::milliseconds kJudgeWait{1};
 
   // In a session, with credit, and short of --frames.
   [[nodiscard]] bool can_send() const noexcept {
@@ -189,6 +265,7 @@ class Sender {
   void send_hello() {
     ++epoch_;
     in_session_ = false;
+    verdicts_.clear();  // for the session that ends: its receiver ignores them
     hello_sent_ns_ = monotonic_ns();
     json hello = ring_shape(reader_.segment());
     hello["protocol"] = kProtocolVersion;
@@ -236,7 +313,7 @@ class Sender {
   }
 
   void receive_messages(std::chrono::milliseconds timeout) {
-    (void)wait_readable(socket_, timeout);
+    (void)wait_readable(socket_, zero_copy_.fd(), timeout);
     for (;;) {
       auto received = try_receive(socket_);
       if (!received) return;
@@ -294,11 +371,12 @@ class Sender {
     if (waiting_for_gap_ && reader_.cursor() < next_send_) return false;  // acks first, then read() reports the gap
     if (next_send_ == reader_.cursor()) {
       waiting_for_gap_ = false;
-      auto frame = reader_.read(kFrameWait);  // at the cursor: reports a gap (eviction) with the frame after it
+      // At the cursor: reports a gap (eviction) with the frame after it.
+      auto frame = reader_.read(unjudged_.empty() ? std::chrono::nanoseconds{kFrameWait} : std::chrono::nanoseconds{0});
       if (!frame) return false;
       return send_frame(*frame);
     }
-    auto frame = reader_.read_ahead(next_send_, kFrameWait);
+    auto frame = reader_.read_ahead(next_send_, unjudged_.empty() ? kFrameWait : 0ms);
     if (!frame) {
       if (reader_.published() > next_send_) waiting_for_gap_ = true;  // skipped or overwritten: read() will say
       return false;
@@ -312,38 +390,94 @@ class Sender {
     return send_frame(*frame);
   }
 
+  // Every mode: the pixels go straight from the slot, and a VERDICT follows once ZeroMQ is done
+  // with them (judge_sent_frames). Newest mode: a copy, checked with the seqlock before it is
+  // sent, and the frame released at once: a newest consumer never holds the producer.
   bool send_frame(const ring::FrameView& frame) {
-    zmq::message_t pixels(frame.pixels.size());
-    std::memcpy(pixels.data(), frame.pixels.data(), frame.pixels.size());
-    if (every_ ? !reader_.is_intact(frame) : !reader_.release(frame)) {
-      if (every_) waiting_for_gap_ = true;  // evicted and overwritten under us: read() reports it
-      return false;
+    zmq::message_t pixels;
+    if (every_) {
+      if (!reader_.is_intact(frame)) {
+        waiting_for_gap_ = true;  // evicted and overwritten under us: read() reports it
+        return false;
+      }
+      pixels = zero_copy_.message(frame.pixels, ++last_token_);
+    } else {
+      pixels = zmq::message_t(frame.pixels.size());
+      std::memcpy(pixels.data(), frame.pixels.data(), frame.pixels.size());
+      if (!reader_.release(frame)) return false;
     }
     MessageHeader h{.type = MessageType::Frame,
+                    .flags = every_ ? kFlagVerdictFollows : std::uint8_t{0},
                     .epoch = epoch_,
                     .sequence = frame.sequence,
                     .timestamp_or_granted = frame.timestamp_ns,
                     .camera_frame_id = frame.camera_frame_id,
                     .source_frames_lost = frame.source_frames_lost};
     if (frame.gap) {
-      h.flags = kFlagGap;
+      h.flags |= kFlagGap;
       h.gap_first = frame.gap->first;
       h.gap_last = frame.gap->last;
       spdlog::warn("frames {}..{} of ring {} were lost here (evicted) before frame {}: the receiver is told",
                    frame.gap->first, frame.gap->last, o_.ring, frame.sequence);
     }
+    // Registered before the send: ZeroMQ's I/O thread may be done with it before send returns.
+    if (every_) unjudged_.push_back({.token = last_token_, .epoch = epoch_, .frame = frame});
     std::array<zmq::message_t, 2> parts{header_part(h), std::move(pixels)};
-    if (!zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait)) return false;  // no peer, or its queue is full
+    if (!zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait)) {  // no peer, or its queue is full
+      if (every_) unjudged_.pop_back();  // its token comes back from take_done() when `parts` goes: ignored
+      return false;
+    }
     ++sent_this_epoch_;
     next_send_ = frame.sequence + 1;
     sent_.count(1, frame.pixels.size());
     return true;
   }
 
+  // Every mode: each frame ZeroMQ has finished sending from its slot gets its VERDICT: intact
+  // (the receiver publishes it) or not (this sender was evicted and the slot reused while ZeroMQ
+  // read it: the receiver drops it, and a new session resumes from the last acknowledged frame,
+  // where read() reports the gap). Frames of an earlier session are not judged: their receiver
+  // ignores that session.
+  void judge_sent_frames() {
+    for (const std::uint64_t token : zero_copy_.take_done()) {
+      const auto it = std::ranges::find(unjudged_, token, &Unjudged::token);
+      if (it == unjudged_.end()) continue;  // a send that failed
+      const Unjudged sent = *it;
+      unjudged_.erase(it);
+      if (sent.epoch != epoch_ || !in_session_) continue;
+      const bool intact = reader_.is_intact(sent.frame);
+      verdicts_.push_back({.type = MessageType::Verdict,
+                           .flags = intact ? kFlagIntact : std::uint8_t{0},
+                           .epoch = epoch_,
+                           .sequence = sent.frame.sequence});
+      if (!intact) {
+        ++torn_;
+        spdlog::warn("frame {} of ring {} was overwritten while ZeroMQ sent it (this sender was evicted): the "
+                     "receiver drops it; resuming from the last acknowledged frame with the gap",
+                     sent.frame.sequence, o_.ring);
+        send_verdicts();
+        waiting_for_gap_ = true;
+        send_hello();
+        return;
+      }
+    }
+    send_verdicts();
+  }
+
+  // Sends the VERDICTs not sent yet, in order; those the socket cannot take now wait for the
+  // next turn.
+  void send_verdicts() {
+    while (!verdicts_.empty()) {
+      if (!socket_.send(header_part(verdicts_.front()), zmq::send_flags::dontwait)) return;
+      verdicts_.pop_front();
+    }
+  }
+
   [[nodiscard]] std::string details() const {
     return fmt::format("session {}{}, {}", epoch_, in_session_ ? "" : " (not answered yet)",
-                       every_ ? fmt::format("acknowledged up to {}, in flight {}, {}", reader_.cursor(),
+                       every_ ? fmt::format("acknowledged up to {}, in flight {}, {}{}", reader_.cursor(),
                                             next_send_ - std::min(next_send_, reader_.cursor()),
+                                            torn_ > 0 ? fmt::format("overwritten while sent {}, ", torn_) : "",
                                             stage::describe(reader_.counters()))
                               : stage::describe(reader_.counters()));
   }
@@ -364,6 +498,18 @@ class Sender {
   std::uint64_t silences_ = 0;
   std::uint64_t stop_seen_ns_ = 0;
   bool hello_pending_ = false;  ///< the session's HELLO found no connection yet
+  bool idle_ = false;           ///< the last turn sent no frame
+  /// A frame sent from its slot that ZeroMQ has not finished with (every mode).
+  struct Unjudged {
+    std::uint64_t token;
+    std::uint32_t epoch;
+    ring::FrameView frame;
+  };
+  ZeroCopySends zero_copy_;
+  std::deque<Unjudged> unjudged_;
+  std::deque<MessageHeader> verdicts_;  ///< judged, not sent yet (the socket was full)
+  std::uint64_t last_token_ = 0;
+  std::uint64_t torn_ = 0;  ///< frames found overwritten after their send
   zmq::message_t hello_header_;  ///< the session's HELLO, kept to send again
   zmq::message_t hello_body_;
   stage::RateReport sent_{"sent", stage::kReportPeriod};
@@ -381,6 +527,16 @@ void apply_client_security(zmq::socket_t& socket, const SecurityOptions& s) {
 int run_send(const SendOptions& o) {
   stage::begin("bridge-send", o.common, {o.ring});
   require_security(o.to, o.security, false);
+  ring::ReaderOptions reader_options;
+  reader_options.name = o.name;
+  reader_options.kind = o.mode == "every" ? ring::ConsumerKind::Every : ring::ConsumerKind::Newest;
+  reader_options.stall_timeout = stage::from_seconds(o.stall_timeout_s);
+  reader_options.dead_timeout = stage::from_seconds(o.dead_timeout_s);
+  auto reader = stage::attach_input(o.common.instance, o.ring, reader_options,
+                                    {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
+  if (!reader) return 0;
+  // Declared after the reader, so ended before it: ZeroMQ may still read a slot until its
+  // context ends, and the ring must be mapped until then.
   zmq::context_t context;
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 1000);
@@ -390,15 +546,6 @@ int run_send(const SendOptions& o) {
   socket.set(zmq::sockopt::heartbeat_timeout, 3000);
   apply_client_security(socket, o.security);
   socket.connect(o.to);
-
-  ring::ReaderOptions reader_options;
-  reader_options.name = o.name;
-  reader_options.kind = o.mode == "every" ? ring::ConsumerKind::Every : ring::ConsumerKind::Newest;
-  reader_options.stall_timeout = stage::from_seconds(o.stall_timeout_s);
-  reader_options.dead_timeout = stage::from_seconds(o.dead_timeout_s);
-  auto reader = stage::attach_input(o.common.instance, o.ring, reader_options,
-                                    {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
-  if (!reader) return 0;
   spdlog::info("bridge send: ring {} ({} consumer '{}'{}) to {}{}", o.ring, o.mode, o.name,
                reader->resumed() ? fmt::format(", resumed at sequence {}", reader->cursor()) : "", o.to,
                o.security.curve_secret.empty() ? " without encryption" : " (CURVE)");
@@ -430,6 +577,9 @@ class Receiver {
         case MessageType::Hello: on_hello(peer, *h, parts); break;
         case MessageType::Frame:
           if (!on_frame(peer, *h, parts)) return 0;  // stopped while waiting for a slot
+          break;
+        case MessageType::Verdict:
+          if (!on_verdict(peer, *h)) return 0;  // stopped while waiting for a slot
           break;
         case MessageType::End: on_end(peer, *h, parts); break;
         default: spdlog::warn("ignored a {} message", to_string(h->type)); break;
@@ -513,6 +663,8 @@ class Receiver {
     sender_ = hello.value("sender", std::string{"?"});
     epoch_ = h.epoch;
     received_this_epoch_ = 0;
+    held_.clear();  // frames of the session before, never judged: the sender sends them again
+    torn_in_session_ = false;
     last_heard_ns_ = monotonic_ns();
     ++sessions_;
     spdlog::info("session {} from {} ({} mode, ring {} of instance {}): continuing at sequence {}", h.epoch, sender_,
@@ -526,22 +678,59 @@ class Receiver {
 
   [[nodiscard]] std::uint64_t window() const noexcept { return every_ ? o_.window : 1; }
 
-  // Publishes one frame; false when a stop came while waiting for a slot.
-  bool on_frame(const std::string& peer, const MessageHeader& h, const std::vector<zmq::message_t>& parts) {
+  // A FRAME: published now, or (sent from the sender's slot) held until its VERDICT. False when
+  // a stop came while waiting for a slot.
+  bool on_frame(const std::string& peer, const MessageHeader& h, std::vector<zmq::message_t>& parts) {
     if (peer != peer_ || h.epoch != epoch_ || !writer_) return true;  // a session that was replaced
     last_heard_ns_ = monotonic_ns();
     ++received_this_epoch_;
-    const std::uint64_t next = writer_->next_sequence();
-    if (h.sequence < next) {  // sent again after a resume: published already
-      ++duplicates_;
-      credit();
-      return true;
-    }
+    if (torn_in_session_) return true;  // after a torn frame: the sender starts a new session
     const std::uint64_t frame_bytes = writer_->segment().geometry().frame_bytes();
     if (parts.size() < 3 || parts[2].size() != frame_bytes) {
       spdlog::error("frame {} has {} pixel bytes, expected {}: dropped, session ended", h.sequence,
                     parts.size() < 3 ? 0 : parts[2].size(), frame_bytes);
       peer_.clear();
+      return true;
+    }
+    if ((h.flags & kFlagVerdictFollows) != 0) {
+      held_.push_back({.header = h, .pixels = std::move(parts[2]), .intact = std::nullopt});
+      return true;
+    }
+    return publish(h, parts[2]);
+  }
+
+  // A VERDICT: publishes the held frames, in order, as far as each is judged intact; a frame
+  // judged torn is dropped with every frame held after it. False when a stop came while waiting
+  // for a slot.
+  bool on_verdict(const std::string& peer, const MessageHeader& h) {
+    if (peer != peer_ || h.epoch != epoch_ || !writer_) return true;
+    last_heard_ns_ = monotonic_ns();
+    const auto it = std::ranges::find(held_, h.sequence, [](const Held& f) { return f.header.sequence; });
+    if (it == held_.end()) return true;
+    it->intact = (h.flags & kFlagIntact) != 0;
+    while (!held_.empty() && held_.front().intact) {
+      if (!*held_.front().intact) {
+        ++torn_;
+        spdlog::warn("ring {}: frame {} was overwritten on the sending side while it was sent (the sender was "
+                     "evicted there): dropped with the {} frame(s) held after it; the sender resumes with the gap",
+                     o_.ring, held_.front().header.sequence, held_.size() - 1);
+        held_.clear();
+        torn_in_session_ = true;
+        return true;
+      }
+      if (!publish(held_.front().header, held_.front().pixels)) return false;
+      held_.pop_front();
+    }
+    return true;
+  }
+
+  // Publishes one frame (once: a sequence published already is acknowledged and dropped), after
+  // the gap it carries. False when a stop came while waiting for a slot.
+  bool publish(const MessageHeader& h, const zmq::message_t& pixels) {
+    const std::uint64_t next = writer_->next_sequence();
+    if (h.sequence < next) {  // sent again after a resume: published already
+      ++duplicates_;
+      credit();
       return true;
     }
     if (h.sequence > next) {
@@ -555,11 +744,11 @@ class Receiver {
     }
     const auto slot = stage::claim(*writer_, stage::kNoTimeout);
     if (!slot) return false;
-    std::memcpy(slot->pixels.data(), parts[2].data(), frame_bytes);
+    std::memcpy(slot->pixels.data(), pixels.data(), pixels.size());
     writer_->publish({.timestamp_ns = h.timestamp_or_granted,
                       .camera_frame_id = h.camera_frame_id,
                       .source_frames_lost = h.source_frames_lost});
-    received_.count(1, frame_bytes);
+    received_.count(1, pixels.size());
     credit();
     return true;
   }
@@ -579,8 +768,9 @@ class Receiver {
   }
 
   [[nodiscard]] std::string details() const {
-    return fmt::format("next sequence {}, sessions {}, duplicates ignored {}{}",
+    return fmt::format("next sequence {}, sessions {}, duplicates ignored {}{}{}",
                        writer_ ? writer_->next_sequence() : 0, sessions_, duplicates_,
+                       torn_ > 0 ? fmt::format(", dropped as overwritten while sent {}", torn_) : "",
                        peer_.empty() ? ", no sender" : fmt::format(", sender {}", sender_));
   }
 
@@ -597,6 +787,15 @@ class Receiver {
   std::uint64_t last_heard_ns_ = 0;
   std::uint64_t sessions_ = 0;
   std::uint64_t duplicates_ = 0;
+  /// A frame sent from the sender's slot, waiting for its VERDICT.
+  struct Held {
+    MessageHeader header;
+    zmq::message_t pixels;
+    std::optional<bool> intact;  ///< the VERDICT, once it came
+  };
+  std::deque<Held> held_;
+  bool torn_in_session_ = false;  ///< a frame of this session was torn: its later frames are ignored
+  std::uint64_t torn_ = 0;
   stage::RateReport received_{"published", stage::kReportPeriod};
 };
 

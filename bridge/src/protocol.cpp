@@ -29,6 +29,7 @@ bool known(std::uint8_t type) noexcept {
     case MessageType::Hello:
     case MessageType::Frame:
     case MessageType::End:
+    case MessageType::Verdict:
     case MessageType::Welcome:
     case MessageType::Credit:
     case MessageType::Refused:
@@ -88,6 +89,7 @@ std::string_view to_string(MessageType type) noexcept {
     case MessageType::Hello: return "HELLO";
     case MessageType::Frame: return "FRAME";
     case MessageType::End: return "END";
+    case MessageType::Verdict: return "VERDICT";
     case MessageType::Welcome: return "WELCOME";
     case MessageType::Credit: return "CREDIT";
     case MessageType::Refused: return "REFUSED";

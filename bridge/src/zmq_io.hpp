@@ -3,6 +3,7 @@
 // handler; internal to bridge/.
 #pragma once
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <iterator>
@@ -25,6 +26,20 @@ inline bool wait_readable(zmq::socket_t& socket, std::chrono::milliseconds timeo
     throw;
   }
   return (item.revents & ZMQ_POLLIN) != 0;
+}
+
+/// Waits up to `timeout` for a message on `socket` or for `fd` (an eventfd) to become readable;
+/// returns whether the socket has a message. A signal (a stop) ends the wait early.
+inline bool wait_readable(zmq::socket_t& socket, int fd, std::chrono::milliseconds timeout) {
+  std::array<zmq::pollitem_t, 2> items{zmq::pollitem_t{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0},
+                                       zmq::pollitem_t{nullptr, fd, ZMQ_POLLIN, 0}};
+  try {
+    zmq::poll(items.data(), items.size(), timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;
+    throw;
+  }
+  return (items[0].revents & ZMQ_POLLIN) != 0;
 }
 
 /// The next message on `socket` if one is there; nullopt when none (or a signal interrupted).

@@ -1,7 +1,8 @@
 """A receiver of `framering bridge send` written from docs/bridge-protocol.md alone, with
 python3-zmq and numpy and nothing of ours: the proof that the page is enough. It plays the far
-side of a lossless (every) session: WELCOME, a CREDIT after each frame, every frame checked
-against the sequence pattern pixel = (sequence + x + 3y) & 0xFFFF, then the sender's END.
+side of a lossless (every) session: WELCOME; each FRAME held until its VERDICT says the sender's
+slot stayed intact while it was sent, then checked against the sequence pattern
+pixel = (sequence + x + 3y) & 0xFFFF and acknowledged with a CREDIT; then the sender's END.
 Run by CTest with /usr/bin/python3 (python/CMakeLists.txt); every wait has a deadline.
 """
 import json
@@ -18,12 +19,14 @@ import zmq
 
 FRAMERING = os.environ.get("FRAMERING_BIN", "framering")
 HEADER = struct.Struct("<4sBBHII6Q")  # magic, type, flags, version, epoch, reserved, 6 x u64
-HELLO, FRAME, END, WELCOME, CREDIT = 1, 2, 3, 16, 17
+HELLO, FRAME, END, VERDICT, WELCOME, CREDIT = 1, 2, 3, 4, 16, 17
+GAP, VERDICT_FOLLOWS, INTACT = 0x01, 0x02, 0x01  # FRAME flags; VERDICT flag
+VERSION = 2
 W, H, FRAMES, WINDOW = 64, 48, 300, 4
 
 
 def header(kind, epoch, sequence=0, granted=0):
-    return HEADER.pack(b"FRB1", kind, 0, 1, epoch, 0, sequence, granted, 0, 0, 0, 0)
+    return HEADER.pack(b"FRB1", kind, 0, VERSION, epoch, 0, sequence, granted, 0, 0, 0, 0)
 
 
 def pattern(sequence):
@@ -76,7 +79,7 @@ class BridgeClient(unittest.TestCase):
 
         peer, head, body = receive()
         magic, kind, _, version, epoch, *_ = HEADER.unpack(head)
-        self.assertEqual((magic, kind, version), (b"FRB1", HELLO, 1))
+        self.assertEqual((magic, kind, version), (b"FRB1", HELLO, VERSION))
         hello = json.loads(body)
         self.assertEqual((hello["width"], hello["height"], hello["pixel_format"]), (W, H, "Mono16"))
         self.assertEqual(hello["mode"], "every")
@@ -86,20 +89,32 @@ class BridgeClient(unittest.TestCase):
         router.send_multipart([peer, header(WELCOME, epoch, next_sequence, WINDOW), json.dumps({}).encode()])
 
         received = 0
+        held = {}  # sequence -> (header fields, pixels): sent from the sender's slot, not judged yet
+        verdicts = 0
         while received < FRAMES:
             parts = receive()
             _, kind, flags, _, msg_epoch, _, sequence, timestamp, camera_id, source_lost, _, _ = HEADER.unpack(parts[1])
-            if kind != FRAME or msg_epoch != epoch:
+            if msg_epoch != epoch:
                 continue
-            self.assertEqual(flags, 0, "no gap")
+            if kind == FRAME:
+                self.assertEqual(flags, VERDICT_FOLLOWS, "no gap; every mode sends from the slot")
+                held[sequence] = (timestamp, camera_id, parts[2])
+                continue
+            if kind != VERDICT:
+                continue
+            verdicts += 1
+            self.assertEqual(flags, INTACT, f"frame {sequence} intact: nothing evicted the sender")
             self.assertEqual(sequence, next_sequence, "in order, each once")
+            timestamp, camera_id, body = held.pop(sequence)
             self.assertEqual(camera_id, sequence)
             self.assertGreater(timestamp, 1_600_000_000 * 10**9)
-            pixels = np.frombuffer(parts[2], dtype="<u2").reshape(H, stride // 2)[:, :W]
+            pixels = np.frombuffer(body, dtype="<u2").reshape(H, stride // 2)[:, :W]
             np.testing.assert_array_equal(pixels, pattern(sequence))
             next_sequence += 1
             received += 1
             router.send_multipart([peer, header(CREDIT, epoch, next_sequence, received + WINDOW)])
+        self.assertEqual(verdicts, FRAMES, "one VERDICT per frame")
+        self.assertEqual(held, {}, "no frame sent without its VERDICT")
 
         self.assertEqual(acquire.wait(timeout=30), 0)
         sender.send_signal(signal.SIGTERM)

@@ -223,6 +223,60 @@ TEST_F(Bridge, AFarSideStalledUntilTheSenderIsEvictedGetsTheSameGapWithTheSameBo
   EXPECT_TRUE(contains(receiver.err(), "lost on the sending side")) << receiver.err();
 }
 
+// Every mode sends each frame straight from its slot; the receiver publishes it only once the
+// sender's VERDICT says the slot stayed intact while ZeroMQ read it. Here it does not: 640x480
+// Mono16 frames (600 KiB) do not fit in the ipc socket's buffers, so with the receiver stopped
+// ZeroMQ is stuck in the middle of one; the near producer evicts the sender and overwrites the
+// slot; then the receiver goes on, receives the mixed frame whole, and must drop it.
+TEST_F(Bridge, AFrameOverwrittenWhileZeroMqSentItFromItsSlotIsDroppedAndTheGapCrosses) {
+  test::Watchdog watchdog(150s);
+  Child receiver(receive({"--window", "4"}));
+  // A long --ack-timeout-s: the session must outlast the receiver's stop, so that the frame is
+  // judged in it (a new session would drop it unjudged, which another test covers).
+  Child sender(test::framering_argv({"bridge", "send", "--instance", near_, "--ring", "raw", "--to", endpoint_,
+                                     "--ack-timeout-s", "20", "--stall-timeout-s", "0.3", "--log-level", "info"}));
+  Child producer(test::framering_argv({"acquire", "--instance", near_, "--scene", "testpattern", "--width", "640",
+                                       "--height", "480", "--rate-hz", "200", "--slots", "8", "--wait-for-consumers",
+                                       "1", "--claim-timeout-ms", "60000"}));
+  auto reader = far_reader();
+  std::uint64_t next = 0;
+  read_far(reader, 20, next);
+  receiver.signal(SIGSTOP);
+  std::uint64_t published_at_eviction = 0;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto s = test::ring_status(near_);
+        if (!s || s->evictions == 0) return false;
+        published_at_eviction = s->published;
+        return true;
+      },
+      60s))
+      << sender.err();
+  // Every slot the sender held is written again (8 slots), the one ZeroMQ reads included.
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto s = test::ring_status(near_);
+        return s && s->published >= published_at_eviction + 16;
+      },
+      60s))
+      << producer.err();
+  receiver.signal(SIGCONT);
+  std::vector<ring::Gap> gaps;
+  read_far(reader, 40, next, &gaps);  // checks every pixel of every frame published there
+  producer.signal(SIGTERM);
+  EXPECT_EQ(test::finish(producer, 30s), 0) << producer.err();
+  EXPECT_TRUE(contains(sender.err(), "overwritten while ZeroMQ sent it")) << sender.err();
+  EXPECT_TRUE(contains(receiver.err(), "overwritten on the sending side while it was sent")) << receiver.err();
+  ASSERT_EQ(gaps.size(), 1U);
+  const auto near = test::ring_status(near_);
+  ASSERT_TRUE(near.has_value());
+  const auto bridge = test::consumer_named(*near, "bridge");
+  ASSERT_TRUE(bridge.has_value());
+  EXPECT_EQ(bridge->gaps, 1U);
+  EXPECT_EQ(gaps[0].first, bridge->last_gap_first) << "the far gap is the near gap";
+  EXPECT_EQ(gaps[0].last, bridge->last_gap_last);
+}
+
 TEST_F(Bridge, ALiveModeSenderNeverSlowsTheProducer) {
   test::Watchdog watchdog(120s);
   Child receiver(receive({"--wait-for-consumers", "0"}));

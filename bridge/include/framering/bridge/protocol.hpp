@@ -16,7 +16,9 @@ namespace framering::bridge {
 
 /// "FRB1": the first four bytes of every message's header.
 inline constexpr std::array<std::byte, 4> kMagic{std::byte{'F'}, std::byte{'R'}, std::byte{'B'}, std::byte{'1'}};
-inline constexpr std::uint16_t kProtocolVersion = 1;
+/// 2: every-mode frames are sent straight from the slot and followed by a VERDICT (version 1
+/// copied them and had no VERDICT).
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderBytes = 64;
 
 /// What a message is (header byte 4).
@@ -24,13 +26,21 @@ enum class MessageType : std::uint8_t {
   Hello = 1,     ///< sender -> receiver: opens (or re-opens) a session: JSON with the ring's shape and mode
   Frame = 2,     ///< sender -> receiver: one frame: header fields + a part of height * stride_bytes pixels
   End = 3,       ///< sender -> receiver: the session ends cleanly; JSON with the reason
+  Verdict = 4,   ///< sender -> receiver: the FRAME `sequence` was sent intact (flag kFlagIntact) or not
   Welcome = 16,  ///< receiver -> sender: session accepted: resume_from (sequence) and credit (granted)
   Credit = 17,   ///< receiver -> sender: acknowledged up to `sequence`, credit up to `granted`
   Refused = 18,  ///< receiver -> sender: session refused; JSON with why
 };
 
-/// Header byte 5, FRAME only.
+/// Header byte 5 of a FRAME.
 inline constexpr std::uint8_t kFlagGap = 0x01;  ///< gap_first..gap_last were lost before this frame
+/// The pixels were sent straight from the sender's slot: hold the frame, unpublished, until the
+/// VERDICT for its sequence says whether the slot stayed intact while ZeroMQ read it.
+inline constexpr std::uint8_t kFlagVerdictFollows = 0x02;
+/// Header byte 5 of a VERDICT: the frame's slot was intact once ZeroMQ had sent it (publish it);
+/// without it the sender was evicted and the slot reused meanwhile (drop it and every frame held
+/// after it: the sender starts a new session, and the gap arrives with a later FRAME).
+inline constexpr std::uint8_t kFlagIntact = 0x01;
 
 /// The 64-byte first part of every message (docs/bridge-protocol.md, "Header"). Fields a type
 /// does not use are 0.
@@ -43,7 +53,7 @@ struct MessageHeader {
   std::uint32_t epoch = 0;
   /// FRAME: the frame's ring sequence. WELCOME: the sequence to send next (resume from).
   /// CREDIT: the receiver's next expected sequence: every frame before it is published on the far
-  /// side (acknowledged). END: the sequence after the last frame sent.
+  /// side (acknowledged). END: the sequence after the last frame sent. VERDICT: the frame's.
   std::uint64_t sequence = 0;
   /// FRAME: CLOCK_REALTIME ns of the frame. WELCOME, CREDIT: credit, as an absolute count of
   /// frames this epoch: the sender may send while it has sent fewer.
