@@ -20,6 +20,7 @@
 
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/sequence_pattern.hpp"
+#include "recording_check.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -450,32 +451,61 @@ class BridgeNetns : public Bridge {
   std::string ns_a_, ns_b_, veth_a_, veth_b_, address_b_;
 };
 
-TEST_F(BridgeNetns, WithPacketLossAndAnOutageEveryFrameArrivesOnceAndIntact) {
+TEST_F(BridgeNetns, WithPacketLossAndAnOutageAFarRecorderRecordsEveryFrameOnceAndIntact) {
   test::Watchdog watchdog(240s);
   constexpr std::uint64_t kFrames = 600;
   ASSERT_EQ(shell(fmt::format("ip netns exec {} iptables -A INPUT -m statistic --mode random --probability 0.05 -j DROP",
                               ns_b_)),
             0)
       << "iptables with the statistic match";
+  const test::TempDir dir;
   Child receiver(in_namespace(ns_b_, receive({"--insecure"})));
   Child sender(in_namespace(ns_a_, send({"--insecure", "--stall-timeout-s", "0"})));
   Child producer(acquire(kFrames, 100));
-  auto reader = far_reader();
-  std::uint64_t next = 0;
-  read_far(reader, 150, next);
+  // The far side's own recorder (in the receiver's namespace: it shares /dev/shm with it).
+  Child recorder(in_namespace(ns_b_, test::framering_argv({"record", "--instance", far_, "--ring", "raw", "--dest",
+                                                           dir.path().string(), "--frames", std::to_string(kFrames),
+                                                           "--wait-for-ring-s", "60", "--log-level", "info"})));
+  const auto recorded = [&](std::uint64_t frames) {
+    return test::wait_until(
+        [&] {
+          const auto s = test::ring_status(far_);
+          const auto rec = s ? test::consumer_named(*s, "record") : std::nullopt;
+          return rec && rec->cursor >= frames;
+        },
+        120s);
+  };
+  ASSERT_TRUE(recorded(150)) << receiver.err() << recorder.err();
   ASSERT_EQ(shell(fmt::format("ip -n {} link set {} down", ns_a_, veth_a_)), 0);
   // The outage: nothing is acknowledged, and after --ack-timeout-s the sender starts a new
   // session (a real wait, on what the sender says it did).
   ASSERT_TRUE(test::wait_until([&] { return contains(sender.err(), "starting a new session"); }, 60s)) << sender.err();
   ASSERT_EQ(shell(fmt::format("ip -n {} link set {} up", ns_a_, veth_a_)), 0);
-  read_far(reader, kFrames - 150, next);
-  EXPECT_EQ(next, kFrames) << "every frame, once, in order, intact";
+  ASSERT_EQ(test::finish(recorder, 120s), 0) << "the recorder's --frames reached: " << recorder.err();
   ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
   sender.signal(SIGTERM);
   EXPECT_EQ(test::finish(sender, 30s), 0) << sender.err();
   const auto near = test::ring_status(near_);
   ASSERT_TRUE(near.has_value());
   EXPECT_EQ(near->evictions, 0U);
+
+  std::filesystem::path recording;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.is_directory()) recording = entry.path();
+  }
+  const auto inspect = test::run(test::framering_argv({"inspect", recording.string(), "--json"}), 30s);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.out << inspect.err;
+  const auto report = nlohmann::json::parse(inspect.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << inspect.out;
+  EXPECT_EQ(report["complete"], true) << inspect.out;
+  EXPECT_EQ(report["frames_recorded"], kFrames) << inspect.out;
+  EXPECT_EQ(report["gaps"], nlohmann::json::array()) << inspect.out;
+  const auto pages = test::tifffile_check(recording, dir.path());
+  EXPECT_EQ(pages["frames"], kFrames);
+  EXPECT_EQ(pages["bad"], nlohmann::json::array()) << "every page is the frame its index row names";
+  std::vector<std::uint64_t> in_order(kFrames);
+  for (std::uint64_t i = 0; i < kFrames; ++i) in_order[i] = i;
+  EXPECT_EQ(pages["sequences"], nlohmann::json(in_order)) << "every frame once, in order";
 }
 
 TEST_F(Bridge, AnUnencryptedEndpointBeyondLoopbackIsRefusedAtStart) {
