@@ -110,7 +110,8 @@ CONSUMER_ENTRY_FIELDS = {
     "cursor": (0, "Q"), "ready": (8, "I"), "wake_word": (12, "I"), "heartbeat_ns": (16, "Q"),
     "state": (64, "I"), "kind": (68, "I"), "pid": (72, "I"), "attach_count": (76, "I"),
     "start_time_ticks": (80, "Q"), "stall_timeout_ns": (88, "Q"), "dead_timeout_ns": (96, "Q"),
-    "name": (104, "32s"), "identity_reserved": (136, "56s"),
+    "name": (104, "32s"), "latency_p50_ns": (136, "Q"), "latency_p99_ns": (144, "Q"), "latency_max_ns": (152, "Q"),
+    "latency_frames": (160, "Q"), "identity_reserved": (168, "24s"),
     "frames_read": (192, "Q"), "frames_skipped": (200, "Q"), "frames_torn": (208, "Q"), "gaps": (216, "Q"),
     "frames_lost": (224, "Q"), "last_gap_first": (232, "Q"), "last_gap_last": (240, "Q"),
     "rate_milli_fps": (248, "Q"),
@@ -584,6 +585,9 @@ class Ring:
                 "last_gap": [e["last_gap_first"], e["last_gap_last"]] if e["gaps"] else None,
                 "evictions": e["evictions"], "rate_fps": e["rate_milli_fps"] / 1000.0 if alive else 0.0,
                 "heartbeat_age_s": age(e["heartbeat_ns"]),
+                "latency_us": {"p50": e["latency_p50_ns"] / 1e3, "p99": e["latency_p99_ns"] / 1e3,
+                               "max": e["latency_max_ns"] / 1e3, "frames": e["latency_frames"]}
+                if e["latency_frames"] else None,
             })
         return {
             "ring": self.ring_name, "segment": self.path,

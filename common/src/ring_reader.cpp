@@ -87,6 +87,14 @@ struct OwnEntry {
   bool was_evicted = false;  ///< Resumed: the producer had evicted it while its process was dead
 };
 
+// No latency figures yet (a new consumer, or a new process resuming an entry).
+void clear_latency(ConsumerEntry& e) noexcept {
+  at(e.identity.latency.p50_ns).store(0, memory_order_relaxed);
+  at(e.identity.latency.p99_ns).store(0, memory_order_relaxed);
+  at(e.identity.latency.max_ns).store(0, memory_order_relaxed);
+  at(e.identity.latency.frames).store(0, memory_order_relaxed);
+}
+
 // Takes over entry `e`, found holding the request's name for dead process `old_pid`, kind
 // checked. False when another process changed its pid first (it resumed the entry). Keeps the
 // counters, and for an every consumer its cursor and state (if Evicted, it rejoins on its next
@@ -100,6 +108,7 @@ bool take_over_entry(ConsumerEntry& e, std::uint32_t old_pid, const AttachReques
   e.identity.stall_timeout_ns = request.stall_timeout_ns;
   e.identity.dead_timeout_ns = request.dead_timeout_ns;
   at(e.identity.attach_count).fetch_add(1, memory_order_relaxed);
+  clear_latency(e);  // the figures were the old process's
   at(e.hot.ready).store(0, memory_order_relaxed);
   at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
   if (request.kind == ConsumerKind::Newest) {
@@ -166,6 +175,7 @@ void fill_new_entry(ConsumerEntry& e, const AttachRequest& request, const Produc
   std::memcpy(e.identity.name, request.name.data(), request.name.size());
   std::memset(&e.counters, 0, sizeof e.counters);
   std::memset(&e.producer_side, 0, sizeof e.producer_side);
+  clear_latency(e);
   at(e.hot.ready).store(0, memory_order_relaxed);
   at(e.hot.heartbeat_ns).store(monotonic_ns(), memory_order_relaxed);
   // Cursor first, then state (both seq_cst): the producer's gating scan loads state, then
@@ -299,7 +309,9 @@ RingReader::RingReader(RingReader&& other) noexcept
       slot_count_(other.slot_count_),
       cursor_(other.cursor_),
       pending_gap_(other.pending_gap_),
-      rate_(other.rate_) {
+      rate_(other.rate_),
+      latency_(other.latency_),
+      latency_stored_ns_(other.latency_stored_ns_) {
   other.moved_from_ = true;
 }
 
@@ -346,6 +358,22 @@ bool RingReader::try_view(std::uint64_t sequence, FrameView& out) const noexcept
   return true;
 }
 
+void RingReader::note_latency(const FrameView& frame) noexcept {
+  const std::uint64_t now_ns = monotonic_ns();
+  latency_.add(now_ns > frame.publish_monotonic_ns ? now_ns - frame.publish_monotonic_ns : 0);
+  if (now_ns - latency_stored_ns_ >= kLatencyStorePeriodNs) store_latency(now_ns);
+}
+
+void RingReader::store_latency(std::uint64_t now_ns) noexcept {
+  const LatencyWindow::Figures f = latency_.figures();
+  ConsumerEntry& e = entry();
+  at(e.identity.latency.p50_ns).store(f.p50_ns, memory_order_relaxed);
+  at(e.identity.latency.p99_ns).store(f.p99_ns, memory_order_relaxed);
+  at(e.identity.latency.max_ns).store(f.max_ns, memory_order_relaxed);
+  at(e.identity.latency.frames).store(f.frames, memory_order_relaxed);
+  latency_stored_ns_ = now_ns;
+}
+
 bool RingReader::is_intact(const FrameView& frame) const noexcept {
   // acquire fence: every pixel load the caller made happens before this re-check (Boehm 2012).
   std::atomic_thread_fence(memory_order_acquire);
@@ -387,6 +415,7 @@ std::expected<FrameView, ReadError> RingReader::read_newest(std::uint64_t deadli
         at(e.counters.frames_skipped).fetch_add(newest - cursor_, memory_order_relaxed);
         cursor_ = newest + 1;
         at(e.hot.cursor).store(cursor_, memory_order_relaxed);
+        note_latency(view);
         return view;
       }
       // Either the producer lapped that slot between our two loads (take the newer frame), or
@@ -399,6 +428,7 @@ std::expected<FrameView, ReadError> RingReader::read_newest(std::uint64_t deadli
     }
     const std::uint64_t now_ns = monotonic_ns();
     at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+    if (latency_.dirty()) store_latency(now_ns);  // idle: the figures are current while it waits
     if (now_ns >= deadline_ns) return std::unexpected(ReadError::Timeout);
     wait_for_publication(cursor_, deadline_ns);
   }
@@ -414,6 +444,7 @@ std::expected<FrameView, ReadError> RingReader::read_every(std::uint64_t deadlin
     if (published > cursor_) {
       if (try_view(cursor_, view)) {
         view.gap = pending_gap_;  // cleared at release(): a repeated read() reports it again
+        note_latency(view);
         return view;
       }
       // Frame cursor_ was overwritten: only possible once evicted (or in the instant of
@@ -426,6 +457,7 @@ std::expected<FrameView, ReadError> RingReader::read_every(std::uint64_t deadlin
     }
     const std::uint64_t now_ns = monotonic_ns();
     at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+    if (latency_.dirty()) store_latency(now_ns);  // idle: the figures are current while it waits
     if (now_ns >= deadline_ns) return std::unexpected(ReadError::Timeout);
     wait_for_publication(cursor_, deadline_ns);
   }
@@ -442,11 +474,15 @@ std::optional<FrameView> RingReader::read_ahead(std::uint64_t sequence, std::chr
   for (;;) {
     const std::uint64_t published = at(segment_.control().cursor.published).load(memory_order_seq_cst);
     if (published > sequence) {
-      if (try_view(sequence, view)) return view;
+      if (try_view(sequence, view)) {
+        note_latency(view);
+        return view;
+      }
       return std::nullopt;  // skipped, or overwritten after an eviction: read() reports it
     }
     const std::uint64_t now_ns = monotonic_ns();
     at(e.hot.heartbeat_ns).store(now_ns, memory_order_relaxed);
+    if (latency_.dirty()) store_latency(now_ns);
     if (now_ns >= deadline_ns) return std::nullopt;
     wait_for_publication(sequence, deadline_ns);
   }

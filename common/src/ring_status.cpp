@@ -40,6 +40,10 @@ ConsumerStatus read_consumer(const Segment& segment, std::uint32_t index, std::u
   cs.evictions = at(e.producer_side.evictions).load(std::memory_order_relaxed);
   cs.rate_fps = cs.alive ? static_cast<double>(at(e.counters.rate_milli_fps).load(std::memory_order_relaxed)) / 1000.0 : 0.0;
   cs.heartbeat_age_s = age_s(at(e.hot.heartbeat_ns).load(std::memory_order_relaxed), now_ns);
+  cs.latency_frames = at(e.identity.latency.frames).load(std::memory_order_relaxed);
+  cs.latency_p50_us = static_cast<double>(at(e.identity.latency.p50_ns).load(std::memory_order_relaxed)) / 1e3;
+  cs.latency_p99_us = static_cast<double>(at(e.identity.latency.p99_ns).load(std::memory_order_relaxed)) / 1e3;
+  cs.latency_max_us = static_cast<double>(at(e.identity.latency.max_ns).load(std::memory_order_relaxed)) / 1e3;
   return cs;
 }
 
@@ -96,6 +100,20 @@ RingStatus read_status(const Segment& segment, bool include_detached) {
   return s;
 }
 
+namespace {
+
+nlohmann::json latency_json(const ConsumerStatus& c) {
+  if (c.latency_frames == 0) return nullptr;
+  return {{"p50", c.latency_p50_us}, {"p99", c.latency_p99_us}, {"max", c.latency_max_us}, {"frames", c.latency_frames}};
+}
+
+std::string format_latency(const ConsumerStatus& c) {
+  if (c.latency_frames == 0) return "-";
+  return fmt::format("{:.2f}/{:.2f}/{:.2f}", c.latency_p50_us / 1e3, c.latency_p99_us / 1e3, c.latency_max_us / 1e3);
+}
+
+}  // namespace
+
 nlohmann::json to_json(const RingStatus& s) {
   nlohmann::json consumers = nlohmann::json::array();
   for (const auto& c : s.consumers) {
@@ -107,7 +125,7 @@ nlohmann::json to_json(const RingStatus& s) {
                          {"frames_skipped", c.frames_skipped}, {"frames_torn", c.frames_torn},
                          {"gaps", c.gaps}, {"frames_lost", c.frames_lost}, {"last_gap", gap},
                          {"evictions", c.evictions}, {"rate_fps", c.rate_fps},
-                         {"heartbeat_age_s", c.heartbeat_age_s}});
+                         {"heartbeat_age_s", c.heartbeat_age_s}, {"latency_us", latency_json(c)}});
   }
   return {{"ring", s.ring},
           {"segment", s.segment},
@@ -155,15 +173,17 @@ std::string format_status(const RingStatus& s) {
     out += "  consumers: none\n";
     return out;
   }
-  out += fmt::format("  {:<20} {:<6} {:<9} {:>8} {:>5} {:>12} {:>8} {:>10} {:>8} {:>6} {:>8} {:>6}  {}\n", "consumer",
-                     "kind", "state", "pid", "alive", "cursor", "lag", "read", "skipped", "torn", "lost", "evict",
-                     "last gap");
+  out += fmt::format("  {:<20} {:<6} {:<9} {:>8} {:>5} {:>12} {:>8} {:>10} {:>8} {:>6} {:>8} {:>6}  {:<10} {}\n",
+                     "consumer", "kind", "state", "pid", "alive", "cursor", "lag", "read", "skipped", "torn", "lost",
+                     "evict", "last gap", "latency ms p50/p99/max");
   for (const auto& c : s.consumers) {
-    out += fmt::format("  {:<20} {:<6} {:<9} {:>8} {:>5} {:>12} {:>8} {:>10} {:>8} {:>6} {:>8} {:>6}  {}\n", c.name,
+    out += fmt::format("  {:<20} {:<6} {:<9} {:>8} {:>5} {:>12} {:>8} {:>10} {:>8} {:>6} {:>8} {:>6}  {:<10} {}\n", c.name,
                        to_string(c.kind), to_string(c.state), c.pid, c.alive ? "yes" : "NO", c.cursor, c.lag,
                        c.frames_read, c.frames_skipped, c.frames_torn, c.frames_lost, c.evictions,
-                       c.gaps > 0 ? fmt::format("[{}, {}]", c.last_gap_first, c.last_gap_last) : "-");
+                       c.gaps > 0 ? fmt::format("[{}, {}]", c.last_gap_first, c.last_gap_last) : "-",
+                       format_latency(c));
   }
+  out += "  (latency: publish -> read, over each consumer's last 256 reads)\n";
   return out;
 }
 

@@ -96,6 +96,8 @@ class LayoutMatchesCpp(unittest.TestCase):
             "ProducerControl": fr.PRODUCER_CONTROL_BLOCKS,
             "ConsumerEntry": fr.CONSUMER_ENTRY_BLOCKS,
             "ConsumerEntry::Identity": {"name": fr.CONSUMER_ENTRY_FIELDS["name"][0]
+                                        - fr.CONSUMER_ENTRY_BLOCKS["identity"],
+                                        "latency": fr.CONSUMER_ENTRY_FIELDS["latency_p50_ns"][0]
                                         - fr.CONSUMER_ENTRY_BLOCKS["identity"]},
             "FrameHeader": {k: v[0] for k, v in fr.FRAME_HEADER_FIELDS.items()},
         }

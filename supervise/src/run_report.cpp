@@ -75,6 +75,7 @@ StageTally tally_stage(const StageProcess& stage, const std::vector<ring::RingSt
       if (!produces) s.frames += c.frames_read;
       if (s.rate_fps == 0 && c.alive) s.rate_fps = c.rate_fps;
       if (c.kind == ring::ConsumerKind::Every) s.lag = std::max(s.lag, c.lag);
+      if (c.latency_frames > 0) s.latency_p99_us = std::max(s.latency_p99_us, c.latency_p99_us);
       s.skipped += c.frames_skipped;
       s.torn += c.frames_torn;
       s.lost += c.frames_lost;
@@ -86,6 +87,10 @@ StageTally tally_stage(const StageProcess& stage, const std::vector<ring::RingSt
                             {"lost", c.frames_lost},
                             {"gaps", c.gaps},
                             {"evictions", c.evictions}};
+      if (c.latency_frames > 0) {
+        s.rings[ring.ring]["latency_us"] = {
+            {"p50", c.latency_p50_us}, {"p99", c.latency_p99_us}, {"max", c.latency_max_us}, {"frames", c.latency_frames}};
+      }
     }
   }
   for (const auto& u : unrecorded) {
@@ -110,6 +115,7 @@ std::string status_line(const std::vector<StageProcess>& stages, const std::vect
     const StageTally s = tally_stage(stage, rings, {});
     part += fmt::format("{:.1f}/s", s.rate_fps);
     if (s.lag > 0) part += fmt::format(" lag {}", s.lag);
+    if (s.latency_p99_us > 0) part += fmt::format(" p99 {:.1f} ms", s.latency_p99_us / 1e3);
     if (s.skipped > 0) part += fmt::format(" skip {}", s.skipped);
     if (s.blocked_s >= 0.05) part += fmt::format(" blocked {:.1f} s", s.blocked_s);
     if (s.dropped > 0) part += fmt::format(" DROP {}", s.dropped);

@@ -106,7 +106,8 @@ void add_status_subcommand(CLI::App& app, std::function<int()>& action) {
   CLI::App* cmd = app.add_subcommand("status", "Show every ring of an instance: geometry, producer, consumers");
   cmd->footer(
       "For each ring: geometry, the producer (pid, alive, published sequence, rate, dropped, evictions)\n"
-      "and each consumer (kind, state, cursor, lag, read, skipped, torn, lost, evictions, last gap).\n"
+      "and each consumer (kind, state, cursor, lag, read, skipped, torn, lost, evictions, last gap, and the\n"
+      "publish -> read latency of its last 256 reads: p50, p99, max in ms).\n"
       "A ring nobody is attached to is marked stale; --remove-stale deletes such rings.\n"
       "Examples:\n  framering status\n  framering status --instance lab1 --watch\n  framering status --all --json");
   add_common_options(*cmd, options->common);

@@ -7,9 +7,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <fftw3.h>
 #include <fmt/format.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -347,6 +349,36 @@ TEST_F(RingTest, ConsumerThatDetachesNoLongerGates) {
     EXPECT_FALSE(writer.try_claim().has_value());
   }
   EXPECT_TRUE(writer.try_claim().has_value());
+}
+
+// "How old is what I see?": frames that waited at least 20 ms between publication and their
+// read show at least that in the consumer's entry, as status and its JSON give it. (The sleep
+// makes the frames old; it synchronises nothing.)
+TEST_F(RingTest, StatusShowsEachConsumersPublishToReadLatency) {
+  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  for (int i = 0; i < 3; ++i) publish_one(writer);
+  std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 3; ++i) {
+    auto frame = every.read(0s);
+    ASSERT_TRUE(frame.has_value());
+    EXPECT_TRUE(every.release(*frame));
+  }
+  EXPECT_FALSE(every.read(0s).has_value()) << "nothing more: the reader stores its figures when it finds no frame";
+  const RingStatus sut = read_status(writer.segment());
+  ASSERT_EQ(sut.consumers.size(), 2U);
+  const ConsumerStatus& rec = sut.consumers[0];
+  EXPECT_EQ(rec.latency_frames, 3U);
+  EXPECT_GE(rec.latency_p50_us, 20'000.0);
+  EXPECT_GE(rec.latency_p99_us, rec.latency_p50_us);
+  EXPECT_GE(rec.latency_max_us, rec.latency_p99_us);
+  EXPECT_EQ(sut.consumers[1].latency_frames, 0U) << "the newest consumer read nothing yet";
+  const auto json = to_json(sut);
+  EXPECT_EQ(json["consumers"][0]["latency_us"]["frames"], 3);
+  EXPECT_GE(json["consumers"][0]["latency_us"]["p50"].get<double>(), 20'000.0);
+  EXPECT_TRUE(json["consumers"][1]["latency_us"].is_null());
+  EXPECT_NE(format_status(sut).find("latency ms p50/p99/max"), std::string::npos) << format_status(sut);
 }
 
 TEST_F(RingTest, StatusShowsProducerAndConsumers) {

@@ -164,7 +164,16 @@ struct alignas(64) ConsumerEntry {
     /// finding its process dead: the window a restarted consumer has to resume at its cursor.
     std::uint64_t dead_timeout_ns;
     char name[kConsumerNameBytes];  ///< unique in the ring, NUL-terminated
-    std::uint8_t reserved[56];
+    /// Publish -> read latency of the last LatencyWindow::kFrames frames it read, in ns
+    /// (nearest-rank percentiles), and how many frames they are over (0: none yet). Written by
+    /// the consumer (relaxed stores) at most every 100 ms while it reads, and when it waits.
+    struct Latency {
+      std::uint64_t p50_ns;
+      std::uint64_t p99_ns;
+      std::uint64_t max_ns;
+      std::uint64_t frames;
+    } latency;
+    std::uint8_t reserved[24];
   } identity;
 
   struct alignas(64) Counters {  // written by the consumer only
@@ -237,6 +246,7 @@ static_assert(offsetof(ConsumerEntry, identity) == 64);
 static_assert(offsetof(ConsumerEntry, counters) == 192);
 static_assert(offsetof(ConsumerEntry, producer_side) == 256);
 static_assert(offsetof(ConsumerEntry::Identity, name) == 40);
+static_assert(offsetof(ConsumerEntry::Identity, latency) == 72);
 static_assert(sizeof(ConsumerEntry::Identity) == 128);
 
 static_assert(std::is_trivially_copyable_v<FrameHeader> && std::is_standard_layout_v<FrameHeader>);

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "framering/common/latency_window.hpp"
 #include "framering/common/rate_window.hpp"
 #include "framering/common/segment.hpp"
 
@@ -164,6 +165,11 @@ class RingReader {
   void rejoin() noexcept;
   void lose(std::uint64_t first, std::uint64_t last) noexcept;
   void store_cursor(std::uint64_t cursor) noexcept;
+  // Adds a frame just read to the latency window; stores the figures in the entry at most every
+  // kLatencyStorePeriodNs (and whenever the reader finds no frame: store_latency).
+  void note_latency(const FrameView& frame) noexcept;
+  void store_latency(std::uint64_t now_ns) noexcept;
+  static constexpr std::uint64_t kLatencyStorePeriodNs = 100'000'000;
 
   Segment segment_;
   std::uint32_t index_ = 0;
@@ -175,6 +181,8 @@ class RingReader {
   std::uint64_t cursor_ = 0;            ///< next sequence wanted
   std::optional<Gap> pending_gap_;      ///< lost frames not yet reported to the caller
   RateWindow rate_;
+  LatencyWindow latency_;
+  std::uint64_t latency_stored_ns_ = 0;
 };
 
 /// Attaches like RingReader::attach, but first waits for the ring's producer to create the

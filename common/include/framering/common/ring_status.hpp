@@ -34,6 +34,12 @@ struct ConsumerStatus {
   std::uint64_t evictions = 0;
   double rate_fps = 0;
   double heartbeat_age_s = 0;  ///< since its last read or wait
+  /// Publish -> read latency over its last LatencyWindow::kFrames reads, in µs (nearest-rank
+  /// p50 and p99, max); latency_frames = reads they are over, 0 = none yet.
+  double latency_p50_us = 0;
+  double latency_p99_us = 0;
+  double latency_max_us = 0;
+  std::uint64_t latency_frames = 0;
 };
 
 /// One ring as seen from outside.

@@ -43,6 +43,7 @@ struct StageTally {
   double blocked_s = 0;       ///< a producer: time it waited for every consumers
   double rate_fps = 0;        ///< live rate
   std::uint64_t lag = 0;
+  double latency_p99_us = 0;  ///< a consumer: the worst p99 publish -> read latency of its inputs; 0 = none yet
   std::uint64_t source_lost = 0;
   bool source_away = false;
   std::string source_line;    ///< its source's loss counters, when it reports any
