@@ -33,6 +33,9 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #include "framering/bridge/curve_keys.hpp"
 #include "framering/bridge/protocol.hpp"
@@ -129,6 +132,20 @@ json ring_shape(const ring::Segment& segment) {
 
 // ---- send ---------------------------------------------------------------------------------------
 
+// A message's hint goes from the sending thread to ZeroMQ's I/O thread (which calls its free
+// function) through libzmq's own lock-free queue: a real happens-before that ThreadSanitizer
+// cannot see, libzmq not being instrumented. These two tell it (no-ops in other builds).
+void hint_handed_to_zeromq([[maybe_unused]] void* hint) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_release(hint);
+#endif
+}
+void hint_taken_from_zeromq([[maybe_unused]] void* hint) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_acquire(hint);
+#endif
+}
+
 /// Frames handed to ZeroMQ straight from their slots (zmq_msg_init_data: no copy on our side),
 /// and the moment ZeroMQ is done with each: its free function runs on ZeroMQ's I/O thread once
 /// the message is written to the socket (or dropped with a connection), queues the message's
@@ -150,6 +167,7 @@ class ZeroCopySends {
   /// The slot must stay mapped until ZeroMQ frees the message (the reader outlives the context).
   [[nodiscard]] zmq::message_t message(std::span<const std::byte> pixels, std::uint64_t token) const {
     auto* hint = new Hint{shared_, token};
+    hint_handed_to_zeromq(hint);
     // ZeroMQ only reads the pixels; its API takes a non-const pointer.
     return {const_cast<std::byte*>(pixels.data()), pixels.size(), &on_free, hint};
   }
@@ -182,6 +200,7 @@ class ZeroCopySends {
   };
 
   static void on_free(void* /*data*/, void* hint) noexcept {
+    hint_taken_from_zeromq(hint);
     std::unique_ptr<Hint> h(static_cast<Hint*>(hint));
     {
       const std::lock_guard lock(h->shared->mutex);
