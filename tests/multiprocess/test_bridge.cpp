@@ -190,37 +190,77 @@ TEST_F(Bridge, ASenderKilledAndRestartedResumesFromTheLastAcknowledgedFrame) {
   EXPECT_EQ(test::finish(*sender, 30s), 0) << sender->err();
 }
 
-TEST_F(Bridge, AFarSideStalledUntilTheSenderIsEvictedGetsTheSameGapWithTheSameBounds) {
+// The far recorder stops (SIGSTOP): the receiver waits for a slot and grants no credit, the
+// sender's cursor stays, and the near producer evicts the sender after its 1 s stall timeout.
+// The frames lost there are a gap in the far recorder's manifest, with the same bounds.
+TEST_F(Bridge, AFarRecorderStalledUntilTheSenderIsEvictedWritesTheNearGapWithItsBounds) {
   test::Watchdog watchdog(150s);
+  const test::TempDir dir;
   Child receiver(receive({"--slots", "4", "--window", "2"}));
   Child sender(send({"--stall-timeout-s", "1"}));
   Child producer(test::framering_argv({"acquire", "--instance", near_, "--scene", "testpattern", "--width", "64",
                                        "--height", "48", "--rate-hz", "200", "--slots", "8", "--wait-for-consumers",
                                        "1", "--claim-timeout-ms", "60000"}));
-  auto reader = far_reader();
-  std::uint64_t next = 0;
-  read_far(reader, 10, next);
-  // The far reader stops reading: the receiver waits for a slot, grants no credit, the sender's
-  // cursor stays, and the near producer evicts the sender after its 1 s stall timeout.
+  Child recorder(test::framering_argv({"record", "--instance", far_, "--ring", "raw", "--dest", dir.path().string(),
+                                       "--wait-for-ring-s", "60", "--stall-timeout-s", "100", "--log-level", "info"}));
+  const auto recorded = [&](std::uint64_t frames) {
+    return test::wait_until(
+        [&] {
+          const auto s = test::ring_status(far_);
+          const auto rec = s ? test::consumer_named(*s, "record") : std::nullopt;
+          return rec && rec->cursor >= frames;
+        },
+        60s);
+  };
+  ASSERT_TRUE(recorded(10)) << recorder.err() << receiver.err();
+  recorder.signal(SIGSTOP);
+  std::uint64_t published_at_eviction = 0;
   ASSERT_TRUE(test::wait_until(
       [&] {
         const auto s = test::ring_status(near_);
-        return s && s->evictions >= 1;
+        if (!s || s->evictions == 0) return false;
+        published_at_eviction = s->published;
+        return true;
       },
       60s))
       << sender.err();
-  std::vector<ring::Gap> gaps;
-  read_far(reader, 60, next, &gaps);
+  recorder.signal(SIGCONT);
+  ASSERT_TRUE(recorded(published_at_eviction + 20)) << "frames after the gap are recorded: " << recorder.err();
   producer.signal(SIGTERM);
   EXPECT_EQ(test::finish(producer, 30s), 0) << producer.err();
-  ASSERT_EQ(gaps.size(), 1U);
-  const auto near = test::ring_status(near_);
+  const auto near = test::ring_status(near_);  // while the sender still has its entry
   ASSERT_TRUE(near.has_value());
   const auto bridge = test::consumer_named(*near, "bridge");
   ASSERT_TRUE(bridge.has_value());
   EXPECT_EQ(bridge->gaps, 1U);
-  EXPECT_EQ(gaps[0].first, bridge->last_gap_first) << "the far gap is the near gap";
-  EXPECT_EQ(gaps[0].last, bridge->last_gap_last);
+  sender.signal(SIGTERM);
+  EXPECT_EQ(test::finish(sender, 30s), 0) << sender.err();
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto s = test::ring_status(far_);
+        const auto rec = s ? test::consumer_named(*s, "record") : std::nullopt;
+        return rec && rec->cursor == s->published;
+      },
+      60s))
+      << recorder.err();
+  recorder.signal(SIGTERM);
+  EXPECT_NE(test::finish(recorder, 30s), -1) << recorder.err();
+
+  std::filesystem::path recording;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.is_directory()) recording = entry.path();
+  }
+  const auto inspect = test::run(test::framering_argv({"inspect", recording.string(), "--json"}), 30s);
+  EXPECT_EQ(inspect.exit_code, 3) << "frames were lost: " << inspect.out << inspect.err;
+  const auto report = nlohmann::json::parse(inspect.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << inspect.out;
+  EXPECT_EQ(report["consistent"], true) << inspect.out;
+  ASSERT_EQ(report["gaps"].size(), 1U) << inspect.out;
+  EXPECT_EQ(report["gaps"][0]["first"], bridge->last_gap_first) << "the far gap is the near gap: " << inspect.out;
+  EXPECT_EQ(report["gaps"][0]["last"], bridge->last_gap_last) << inspect.out;
+  EXPECT_EQ(report["frames_lost"], bridge->last_gap_last - bridge->last_gap_first + 1) << inspect.out;
+  const auto pages = test::tifffile_check(recording, dir.path());
+  EXPECT_EQ(pages["bad"], nlohmann::json::array()) << "every recorded page is its frame";
   EXPECT_TRUE(contains(receiver.err(), "lost on the sending side")) << receiver.err();
 }
 
