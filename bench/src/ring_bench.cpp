@@ -8,12 +8,14 @@
 #include "framering/bench/ring_bench.hpp"
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -22,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -38,6 +41,7 @@
 #include "framering/common/clock.hpp"
 #include "framering/common/cli_options.hpp"
 #include "framering/common/error.hpp"
+#include "framering/common/futex.hpp"
 #include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_status.hpp"
@@ -59,10 +63,12 @@ struct RingBenchOptions {
   bool json = false;
   bool pin = true;
   bool with_every = true;   ///< run the every consumer (off: isolate the producer's cost)
-  bool with_newest = true;  ///< run the newest consumer
+  bool with_newest = true;  ///< run the newest consumers
+  std::uint32_t newest_count = 1;  ///< how many newest consumers (each its own process)
   // Internal: the role a child process plays, and where it writes its result.
   std::string role;
   std::string result_file;
+  std::uint32_t newest_index = 0;  ///< internal: which newest consumer a child is
 };
 
 constexpr const char* kRingName = "bench";
@@ -75,7 +81,11 @@ void pin_to_cpu(int cpu) {
   if (::sched_setaffinity(0, sizeof set, &set) != 0) spdlog::debug("cannot pin to CPU {}", cpu);
 }
 
-ring::RingGeometry geometry_of(const RingBenchOptions& o) { return mono16_geometry(o.width, o.height, o.slots); }
+ring::RingGeometry geometry_of(const RingBenchOptions& o) {
+  ring::RingGeometry g = mono16_geometry(o.width, o.height, o.slots);
+  g.max_consumers = std::max(g.max_consumers, o.newest_count + 1);  // the newest ones and the every one
+  return g;
+}
 
 
 // Four distinct prepared frames, as a camera driver's buffers would be.
@@ -223,7 +233,7 @@ int run_every(const RingBenchOptions& o) {
 
 int run_newest(const RingBenchOptions& o) {
   ring::ReaderOptions ro;
-  ro.name = "bench-newest";
+  ro.name = fmt::format("bench-newest-{}", o.newest_index);
   ro.kind = ring::ConsumerKind::Newest;
   auto reader = ring::RingReader::attach(o.common.instance, kRingName, ro);
   std::vector<double> wake_us;
@@ -255,8 +265,11 @@ int run_newest(const RingBenchOptions& o) {
   return 0;
 }
 
-pid_t spawn_role(const RingBenchOptions& o, const std::string& role, const std::string& result) {
+pid_t spawn_role(const RingBenchOptions& o, const std::string& role, const std::string& result,
+                 std::uint32_t newest_index = 0) {
   std::vector<std::string> args = {"framering", "bench", "ring", "--role", role, "--result", result,
+                                   "--newest-index", std::to_string(newest_index), "--newest",
+                                   std::to_string(o.newest_count),
                                    "--instance", o.common.instance, "--width", std::to_string(o.width),
                                    "--height", std::to_string(o.height), "--slots", std::to_string(o.slots),
                                    "--seconds", fmt::format("{}", o.seconds), "--log-level", o.common.log_level};
@@ -290,6 +303,106 @@ int wait_child(pid_t pid, const std::string& role) {
   return 0;
 }
 
+// The machine's own limit: a bare futex wake between two processes, measured while the ring
+// runs (same machine, same load). A waker process plays the producer: once per producer frame
+// period it takes CLOCK_MONOTONIC (the "publish" time) and, if the waiter is waiting, bumps the
+// futex word and FUTEX_WAKEs it. A waiter process plays a newest consumer at 60 Hz: at each tick
+// it says it waits, then sleeps on the word; woken, it records now minus the waker's stamp.
+// Nothing of the ring is involved, so its p50/p99 is what any wake costs here (a VM's p99 is
+// the hypervisor's), and the ring's wake_us is judged against it.
+class FutexWakeBaseline {
+ public:
+  explicit FutexWakeBaseline(double producer_fps) {
+    void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw Error(fmt::format("bench: cannot map the futex baseline's memory: {}", errno_text(errno)));
+    shared_ = new (p) Shared{};
+    const auto period = std::chrono::nanoseconds{static_cast<std::int64_t>(1e9 / std::max(producer_fps, 1.0))};
+    waiter_ = fork_role([this] { wait_loop(); });
+    waker_ = fork_role([this, period] { wake_loop(period); });
+  }
+  FutexWakeBaseline(const FutexWakeBaseline&) = delete;
+  FutexWakeBaseline& operator=(const FutexWakeBaseline&) = delete;
+  ~FutexWakeBaseline() {
+    stop();
+    ::munmap(shared_, sizeof(Shared));
+  }
+
+  /// Stops both processes and returns the wake latencies, µs.
+  std::vector<double> stop() {
+    if (waker_ == 0) return result_;
+    std::atomic_ref(shared_->stop).store(1, std::memory_order_release);
+    std::atomic_ref(shared_->word).fetch_add(1, std::memory_order_release);
+    futex_wake(&shared_->word, INT_MAX);
+    (void)wait_child(waker_, "futex waker");
+    (void)wait_child(waiter_, "futex waiter");
+    waker_ = waiter_ = 0;
+    const std::uint64_t n = std::min<std::uint64_t>(std::atomic_ref(shared_->samples).load(std::memory_order_acquire), kMaxSamples);
+    result_.assign(shared_->wake_us, shared_->wake_us + n);
+    return result_;
+  }
+
+ private:
+  static constexpr std::size_t kMaxSamples = 1 << 16;
+  struct Shared {
+    std::uint32_t word = 0;
+    std::uint32_t waiting = 0;
+    std::uint32_t stop = 0;
+    std::uint64_t stamp_ns = 0;
+    std::uint64_t samples = 0;
+    double wake_us[kMaxSamples];
+  };
+
+  template <class F>
+  static pid_t fork_role(F body) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error(fmt::format("bench: cannot fork the futex baseline: {}", errno_text(errno)));
+    if (pid == 0) {
+      body();
+      ::_exit(0);
+    }
+    return pid;
+  }
+
+  [[nodiscard]] bool stopping() const noexcept { return std::atomic_ref(shared_->stop).load(std::memory_order_acquire) != 0; }
+
+  void wait_loop() {
+    const auto period = std::chrono::nanoseconds{1'000'000'000 / 60};
+    auto next_tick = std::chrono::steady_clock::now();
+    std::uint64_t n = 0;
+    while (!stopping() && n < kMaxSamples) {
+      next_tick += period;
+      std::this_thread::sleep_until(next_tick);
+      const std::uint32_t word = std::atomic_ref(shared_->word).load(std::memory_order_acquire);
+      std::atomic_ref(shared_->waiting).store(1, std::memory_order_seq_cst);
+      futex_wait(&shared_->word, word, std::chrono::milliseconds{200});
+      const std::uint64_t awake_ns = monotonic_ns();
+      if (stopping()) break;
+      if (std::atomic_ref(shared_->word).load(std::memory_order_acquire) == word) continue;  // timed out
+      const std::uint64_t stamp = std::atomic_ref(shared_->stamp_ns).load(std::memory_order_acquire);
+      shared_->wake_us[n++] = static_cast<double>(awake_ns - std::min(awake_ns, stamp)) / 1e3;
+      std::atomic_ref(shared_->samples).store(n, std::memory_order_release);
+    }
+  }
+
+  void wake_loop(std::chrono::nanoseconds period) {
+    auto next = std::chrono::steady_clock::now();
+    while (!stopping()) {
+      next += period;
+      std::this_thread::sleep_until(next);
+      std::atomic_ref(shared_->stamp_ns).store(monotonic_ns(), std::memory_order_release);
+      if (std::atomic_ref(shared_->waiting).exchange(0, std::memory_order_seq_cst) != 0) {
+        std::atomic_ref(shared_->word).fetch_add(1, std::memory_order_release);
+        futex_wake(&shared_->word, 1);
+      }
+    }
+  }
+
+  Shared* shared_ = nullptr;
+  pid_t waker_ = 0;
+  pid_t waiter_ = 0;
+  std::vector<double> result_;
+};
+
 int run_parent(RingBenchOptions o) {
   if (o.pin) pin_to_cpu(0);
   const auto geometry = geometry_of(o);
@@ -313,12 +426,16 @@ int run_parent(RingBenchOptions o) {
   std::filesystem::create_directories(dir);
   int failures = 0;
   nlohmann::json producer, every, newest;
+  std::vector<double> futex_wake;
   {
     // The parent creates the segment so that both consumers are attached before frame 0.
     auto segment = ring::Segment::create(o.common.instance, kRingName, geometry, ring::Access::Private);
     const pid_t every_pid = o.with_every ? spawn_role(o, "every", (dir / "every.json").string()) : 0;
-    const pid_t newest_pid = o.with_newest ? spawn_role(o, "newest", (dir / "newest.json").string()) : 0;
-    const int expected_consumers = (o.with_every ? 1 : 0) + (o.with_newest ? 1 : 0);
+    std::vector<pid_t> newest_pids;
+    for (std::uint32_t i = 0; o.with_newest && i < o.newest_count; ++i) {
+      newest_pids.push_back(spawn_role(o, "newest", (dir / fmt::format("newest-{}.json", i)).string(), i));
+    }
+    const int expected_consumers = (o.with_every ? 1 : 0) + static_cast<int>(newest_pids.size());
     const std::uint64_t deadline = monotonic_ns() + 10'000'000'000ULL;
     for (;;) {
       const auto consumers = ring::read_status(segment).consumers;
@@ -328,20 +445,22 @@ int run_parent(RingBenchOptions o) {
       if (attached == expected_consumers) break;
       if (monotonic_ns() > deadline) {
         if (every_pid != 0) ::kill(every_pid, SIGKILL);
-        if (newest_pid != 0) ::kill(newest_pid, SIGKILL);
+        for (const pid_t pid : newest_pids) ::kill(pid, SIGKILL);
         throw Error("bench: the consumer processes did not attach within 10 s");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
     }
+    FutexWakeBaseline futex_baseline(contended_fps);
     const pid_t producer_pid = spawn_role(o, "producer", (dir / "producer.json").string());
     failures += wait_child(producer_pid, "producer");
+    futex_wake = futex_baseline.stop();
     if (every_pid != 0) {
       ::kill(every_pid, SIGTERM);
       failures += wait_child(every_pid, "every");
     }
-    if (newest_pid != 0) {
-      ::kill(newest_pid, SIGTERM);
-      failures += wait_child(newest_pid, "newest");
+    for (const pid_t pid : newest_pids) {
+      ::kill(pid, SIGTERM);
+      failures += wait_child(pid, "newest");
     }
     ring::Segment::remove(o.common.instance, kRingName);
   }
@@ -350,9 +469,15 @@ int run_parent(RingBenchOptions o) {
     every = o.with_every ? read_result((dir / "every.json").string(), "every")
                          : nlohmann::json{{"frames", producer["frames"]}, {"lost", 0}, {"bad_content", 0},
                                           {"out_of_order", 0}, {"torn", 0}};
-    newest = o.with_newest ? read_result((dir / "newest.json").string(), "newest")
-                           : nlohmann::json{{"frames", 0}, {"torn_shown", 0}, {"torn_detected", 0}, {"skipped", 0},
-                                            {"wake_us", std::vector<double>{}}};
+    // The newest consumers' results, summed (their wake samples pooled).
+    newest = {{"frames", 0}, {"torn_shown", 0}, {"torn_detected", 0}, {"skipped", 0}, {"wake_us", std::vector<double>{}}};
+    for (std::uint32_t i = 0; o.with_newest && i < o.newest_count; ++i) {
+      const auto one = read_result((dir / fmt::format("newest-{}.json", i)).string(), "newest");
+      for (const char* key : {"frames", "torn_shown", "torn_detected", "skipped"}) {
+        newest[key] = newest[key].get<std::uint64_t>() + one[key].get<std::uint64_t>();
+      }
+      for (const auto& w : one["wake_us"]) newest["wake_us"].push_back(w);
+    }
   }
   std::filesystem::remove_all(dir);
   if (failures != 0) return 1;
@@ -383,6 +508,10 @@ int run_parent(RingBenchOptions o) {
       {"wake_us", {{"p50", percentile(wake, 0.50)}, {"p99", percentile(wake, 0.99)}, {"p999", percentile(wake, 0.999)},
                    {"max", wake.empty() ? 0.0 : *std::max_element(wake.begin(), wake.end())},
                    {"samples", wake.size()}}},
+      {"futex_wake_us", {{"p50", percentile(futex_wake, 0.50)}, {"p99", percentile(futex_wake, 0.99)},
+                         {"samples", futex_wake.size()}}},
+      {"wake_p99_ratio_to_futex", percentile(futex_wake, 0.99) > 0 ? percentile(wake, 0.99) / percentile(futex_wake, 0.99) : 0.0},
+      {"newest_consumers", o.with_newest ? o.newest_count : 0},
       {"torn_shown", newest["torn_shown"]},
       {"torn_detected", newest["torn_detected"]},
       {"newest_frames", newest["frames"]},
@@ -403,11 +532,15 @@ int run_parent(RingBenchOptions o) {
                producer["seconds"].get<double>());
     fmt::print("  every consumer: {} frames, lost {}, bad content {}, out of order {}\n", every_frames, lost,
                every["bad_content"].get<std::uint64_t>(), every["out_of_order"].get<std::uint64_t>());
-    fmt::print("  newest consumer (60 Hz): {} frames, wake p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us "
+    fmt::print("  {} newest consumer(s) (60 Hz): {} frames, wake p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us "
                "({} samples), torn shown {}, torn detected {}\n",
-               newest["frames"].get<std::uint64_t>(), percentile(wake, 0.5), percentile(wake, 0.99),
-               percentile(wake, 0.999), wake.size(), newest["torn_shown"].get<std::uint64_t>(),
+               o.with_newest ? o.newest_count : 0, newest["frames"].get<std::uint64_t>(), percentile(wake, 0.5),
+               percentile(wake, 0.99), percentile(wake, 0.999), wake.size(), newest["torn_shown"].get<std::uint64_t>(),
                newest["torn_detected"].get<std::uint64_t>());
+    fmt::print("  bare futex wake between two processes, same period, same run: p50 {:.1f} us, p99 {:.1f} us "
+               "({} samples); ring wake p99 / futex p99 = {:.2f}\n",
+               percentile(futex_wake, 0.5), percentile(futex_wake, 0.99), futex_wake.size(),
+               result["wake_p99_ratio_to_futex"].get<double>());
   }
   const bool clean = lost == 0 && newest["torn_shown"].get<std::uint64_t>() == 0 &&
                      every["bad_content"].get<std::uint64_t>() == 0 && every["out_of_order"].get<std::uint64_t>() == 0;
@@ -436,6 +569,8 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
       "every-consumer (reads every pixel of every frame) and one newest-consumer (Ready at 60 Hz) as\n"
       "separate processes for --seconds. Reports frames/s, the ratio to memcpy, wake latency percentiles\n"
       "(publish -> newest consumer awake), torn frames shown (must be 0) and frames lost (must be 0).\n"
+      "Meanwhile two more processes measure a bare futex wake at the producer's frame period (the\n"
+      "machine's own limit: futex_wake_us), and the ring's wake p99 is given against it.\n"
       "Exit code 3 when anything was lost or shown torn.\n"
       "Example: framering bench ring --seconds 5 --json");
   add_common_options(*cmd, o->common);
@@ -448,7 +583,11 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_flag("!--no-pin", o->pin, "Do not pin the producer and the every consumer to CPUs 0 and 1");
   cmd->add_flag("!--no-every", o->with_every, "Leave the every consumer out (isolates the producer's cost)");
-  cmd->add_flag("!--no-newest", o->with_newest, "Leave the newest consumer out");
+  cmd->add_flag("!--no-newest", o->with_newest, "Leave the newest consumers out");
+  cmd->add_option("--newest", o->newest_count, "Newest consumers, each its own process (scaling: 1, 2, 4, 8)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--newest-index", o->newest_index, "internal: which newest consumer a child is")->group("");
   cmd->add_option("--role", o->role, "internal: the role of a child process")
       ->check(CLI::IsMember({"producer", "every", "newest"}))
       ->group("");
