@@ -55,8 +55,9 @@ class Bridge : public ::testing::Test {
   [[nodiscard]] std::vector<std::string> send(std::vector<std::string> extra = {}) const {
     std::vector<std::string> args{"bridge", "send", "--instance", near_, "--ring", "raw", "--to", endpoint_,
                                   "--ack-timeout-s", "0.5", "--log-level", "info"};
+    args.insert(args.end(), transport_args_.begin(), transport_args_.end());
     args.insert(args.end(), extra.begin(), extra.end());
-    return test::framering_argv(std::move(args));
+    return with_prefix(sender_prefix_, test::framering_argv(std::move(args)));
   }
   [[nodiscard]] std::vector<std::string> receive(std::vector<std::string> extra = {}) const {
     std::vector<std::string> args{"bridge", "receive", "--instance", far_, "--ring", "raw", "--listen", endpoint_,
@@ -64,8 +65,13 @@ class Bridge : public ::testing::Test {
     if (std::find(extra.begin(), extra.end(), "--wait-for-consumers") == extra.end()) {
       args.insert(args.end(), {"--wait-for-consumers", "1"});  // the test's far reader
     }
+    args.insert(args.end(), transport_args_.begin(), transport_args_.end());
     args.insert(args.end(), extra.begin(), extra.end());
-    return test::framering_argv(std::move(args));
+    return with_prefix(receiver_prefix_, test::framering_argv(std::move(args)));
+  }
+  static std::vector<std::string> with_prefix(const std::vector<std::string>& prefix, std::vector<std::string> argv) {
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
+    return argv;
   }
   [[nodiscard]] ring::RingReader far_reader(ring::ConsumerKind kind = ring::ConsumerKind::Every) const {
     ring::ReaderOptions options;
@@ -99,10 +105,19 @@ class Bridge : public ::testing::Test {
     }
   }
 
+  // The scenarios run both here (ipc://) and between two network namespaces (BridgeNetns).
+  void receiver_killed_and_restarted_mid_stream();
+  void sender_killed_and_restarted();
+  void far_recorder_stalled_until_the_sender_is_evicted();
+  void live_mode_sender_never_slows_the_producer();
+
   std::string near_;
   std::string far_;
   std::string endpoint_;
   std::filesystem::path keys_;
+  std::vector<std::string> sender_prefix_;    ///< e.g. `ip netns exec NS`
+  std::vector<std::string> receiver_prefix_;
+  std::vector<std::string> transport_args_;   ///< e.g. --insecure for TCP beyond loopback
 };
 
 TEST_F(Bridge, EveryFrameCrossesInOrderWithItsContentAndMetadata) {
@@ -126,7 +141,7 @@ TEST_F(Bridge, EveryFrameCrossesInOrderWithItsContentAndMetadata) {
   EXPECT_EQ(near->frames_dropped, 0U);
 }
 
-TEST_F(Bridge, AReceiverKilledAndRestartedMidStreamLosesNothingAndDuplicatesNothing) {
+void Bridge::receiver_killed_and_restarted_mid_stream() {
   test::Watchdog watchdog(150s);
   constexpr std::uint64_t kFrames = 600;
   auto receiver = std::make_unique<Child>(receive());
@@ -168,7 +183,7 @@ TEST_F(Bridge, ASendersFrameLimitCountsFromItsFirstSessionNotFromAResume) {
   EXPECT_FALSE(bridge.has_value()) << "the sender detached after its 300th acknowledged frame";
 }
 
-TEST_F(Bridge, ASenderKilledAndRestartedResumesFromTheLastAcknowledgedFrame) {
+void Bridge::sender_killed_and_restarted() {
   test::Watchdog watchdog(150s);
   constexpr std::uint64_t kFrames = 600;
   Child receiver(receive());
@@ -193,7 +208,7 @@ TEST_F(Bridge, ASenderKilledAndRestartedResumesFromTheLastAcknowledgedFrame) {
 // The far recorder stops (SIGSTOP): the receiver waits for a slot and grants no credit, the
 // sender's cursor stays, and the near producer evicts the sender after its 1 s stall timeout.
 // The frames lost there are a gap in the far recorder's manifest, with the same bounds.
-TEST_F(Bridge, AFarRecorderStalledUntilTheSenderIsEvictedWritesTheNearGapWithItsBounds) {
+void Bridge::far_recorder_stalled_until_the_sender_is_evicted() {
   test::Watchdog watchdog(150s);
   const test::TempDir dir;
   Child receiver(receive({"--slots", "4", "--window", "2"}));
@@ -318,7 +333,7 @@ TEST_F(Bridge, AFrameOverwrittenWhileZeroMqSentItFromItsSlotIsDroppedAndTheGapCr
   EXPECT_EQ(gaps[0].last, bridge->last_gap_last);
 }
 
-TEST_F(Bridge, ALiveModeSenderNeverSlowsTheProducer) {
+void Bridge::live_mode_sender_never_slows_the_producer() {
   test::Watchdog watchdog(120s);
   Child receiver(receive({"--wait-for-consumers", "0"}));
   Child sender(send({"--mode", "newest"}));
@@ -446,6 +461,15 @@ to = "{}"
   EXPECT_EQ(report["gaps"], nlohmann::json::array()) << inspect.out;
 }
 
+TEST_F(Bridge, AReceiverKilledAndRestartedMidStreamLosesNothingAndDuplicatesNothing) {
+  receiver_killed_and_restarted_mid_stream();
+}
+TEST_F(Bridge, ASenderKilledAndRestartedResumesFromTheLastAcknowledgedFrame) { sender_killed_and_restarted(); }
+TEST_F(Bridge, AFarRecorderStalledUntilTheSenderIsEvictedWritesTheNearGapWithItsBounds) {
+  far_recorder_stalled_until_the_sender_is_evicted();
+}
+TEST_F(Bridge, ALiveModeSenderNeverSlowsTheProducer) { live_mode_sender_never_slows_the_producer(); }
+
 // Two network namespaces joined by a veth pair (root only): the sender in one, the receiver in
 // the other, random packet loss on the receiver's side (iptables statistic) and an outage (the
 // link down for 4 s, past the bridge's 3 s heartbeat timeout, so the connection is lost and
@@ -472,6 +496,9 @@ class BridgeNetns : public Bridge {
       ASSERT_EQ(shell(command), 0) << command;
     }
     endpoint_ = fmt::format("tcp://{}:5570", address_b_);
+    sender_prefix_ = {"/usr/bin/ip", "netns", "exec", ns_a_};
+    receiver_prefix_ = {"/usr/bin/ip", "netns", "exec", ns_b_};
+    transport_args_ = {"--insecure"};  // a real network interface: no CURVE in these tests
   }
   void TearDown() override {
     if (!ns_a_.empty()) {
@@ -499,8 +526,8 @@ TEST_F(BridgeNetns, WithPacketLossAndAnOutageAFarRecorderRecordsEveryFrameOnceAn
             0)
       << "iptables with the statistic match";
   const test::TempDir dir;
-  Child receiver(in_namespace(ns_b_, receive({"--insecure"})));
-  Child sender(in_namespace(ns_a_, send({"--insecure", "--stall-timeout-s", "0"})));
+  Child receiver(receive());
+  Child sender(send({"--stall-timeout-s", "0"}));
   Child producer(acquire(kFrames, 100));
   // The far side's own recorder (in the receiver's namespace: it shares /dev/shm with it).
   Child recorder(in_namespace(ns_b_, test::framering_argv({"record", "--instance", far_, "--ring", "raw", "--dest",
@@ -547,6 +574,15 @@ TEST_F(BridgeNetns, WithPacketLossAndAnOutageAFarRecorderRecordsEveryFrameOnceAn
   for (std::uint64_t i = 0; i < kFrames; ++i) in_order[i] = i;
   EXPECT_EQ(pages["sequences"], nlohmann::json(in_order)) << "every frame once, in order";
 }
+
+TEST_F(BridgeNetns, AReceiverKilledAndRestartedMidStreamLosesNothingAndDuplicatesNothing) {
+  receiver_killed_and_restarted_mid_stream();
+}
+TEST_F(BridgeNetns, ASenderKilledAndRestartedResumesFromTheLastAcknowledgedFrame) { sender_killed_and_restarted(); }
+TEST_F(BridgeNetns, AFarRecorderStalledUntilTheSenderIsEvictedWritesTheNearGapWithItsBounds) {
+  far_recorder_stalled_until_the_sender_is_evicted();
+}
+TEST_F(BridgeNetns, ALiveModeSenderNeverSlowsTheProducer) { live_mode_sender_never_slows_the_producer(); }
 
 TEST_F(Bridge, AnUnencryptedEndpointBeyondLoopbackIsRefusedAtStart) {
   const auto result = test::run(test::framering_argv({"bridge", "send", "--instance", near_, "--to",
