@@ -184,11 +184,11 @@ struct BareLoop {
     while (monotonic_ns() - start < budget) {
       const auto* in = reinterpret_cast<const std::byte*>(sources[frames % sources.size()].get());
       auto* out = reinterpret_cast<std::byte*>(outputs[frames % outputs.size()].get());
-      process::pixels_to_float(in, stride, PixelFormat::Mono16, o.width, o.height, real.get());
+      process::pixels_to_float(in, stride, PixelFormat::Mono16, o.width, o.height, real.get(), o.width);
       fftwf_execute(forward);
       process::multiply_by_mask(spectrum.get(), mask.get(), spectrum_count);
       fftwf_execute(backward);
-      process::float_to_pixels(real.get(), scale, 0.0F, PixelFormat::Mono16, o.width, o.height, out, stride);
+      process::float_to_pixels(real.get(), o.width, scale, 0.0F, PixelFormat::Mono16, o.width, o.height, out, stride);
       ++frames;
     }
     return static_cast<double>(frames) / (static_cast<double>(monotonic_ns() - start) / 1e9);

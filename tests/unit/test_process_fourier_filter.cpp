@@ -255,9 +255,9 @@ TEST(FloatToPixels, RoundsHalvesUpAndClampsToEachFormatsRange) {
   std::vector<std::uint16_t> mono12(in.size());
   std::vector<std::uint8_t> mono8(in.size());
 
-  float_to_pixels(in.data(), 1.0F, 0.0F, PixelFormat::Mono16, 6, 1, reinterpret_cast<std::byte*>(mono16.data()), 12);
-  float_to_pixels(in.data(), 1.0F, 0.0F, PixelFormat::Mono12, 6, 1, reinterpret_cast<std::byte*>(mono12.data()), 12);
-  float_to_pixels(in.data(), 1.0F, 0.0F, PixelFormat::Mono8, 6, 1, reinterpret_cast<std::byte*>(mono8.data()), 6);
+  float_to_pixels(in.data(), 6, 1.0F, 0.0F, PixelFormat::Mono16, 6, 1, reinterpret_cast<std::byte*>(mono16.data()), 12);
+  float_to_pixels(in.data(), 6, 1.0F, 0.0F, PixelFormat::Mono12, 6, 1, reinterpret_cast<std::byte*>(mono12.data()), 12);
+  float_to_pixels(in.data(), 6, 1.0F, 0.0F, PixelFormat::Mono8, 6, 1, reinterpret_cast<std::byte*>(mono8.data()), 6);
 
   EXPECT_EQ(mono16, (std::vector<std::uint16_t>{0, 1, 2, 4095, 65'535, 0}));
   EXPECT_EQ(mono12, (std::vector<std::uint16_t>{0, 1, 2, 4095, 4095, 0}));
