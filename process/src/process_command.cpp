@@ -213,7 +213,7 @@ std::string input_losses(const ring::ConsumerCounters& now, Totals& t) {
 
 // Logs the summary line and prints the JSON summary (for the supervisor and tests); returns the
 // exit code: 3 when an every consumer lost input frames, else 0.
-int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer) {
+int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer, FftLayout layout) {
   const ring::ConsumerCounters c = reader.counters();
   const std::uint64_t published = writer.next_sequence() - t.published_before;
   const stage::Throughput run = t.report.total();
@@ -225,7 +225,7 @@ int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingW
   stage::print_summary({{"processed", run.frames},  {"published", published},     {"input_read", c.frames_read},
                         {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
                         {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", run.seconds},
-                        {"frames_per_s", run.frames_per_s()}});
+                        {"frames_per_s", run.frames_per_s()}, {"fft_layout", to_string(layout)}});
   if (reader.kind() == ring::ConsumerKind::Every && (t.lost > 0 || c.frames_lost > 0)) {
     spdlog::error("lost {} input frames: exit code 3", std::max(t.lost, c.frames_lost));
     return 3;
@@ -296,7 +296,7 @@ int run_process(const ProcessOptions& o) {
     totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
     if (!process_one(reader, filter, writer, totals)) break;
   }
-  return summarise(totals, reader, writer);
+  return summarise(totals, reader, writer, filter.report().layout);
 }
 
 void add_process_subcommand(CLI::App& app, StageCommand& command) {
