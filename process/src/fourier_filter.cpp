@@ -14,7 +14,7 @@ namespace framering::process {
 namespace {
 
 // Timed executions of each layout's transforms when choosing (after one warm-up each).
-constexpr int kLayoutTimingRounds = 5;
+constexpr int kLayoutTimingRounds = 8;
 
 const FrameShape& validated(const FrameShape& shape) {
   if (shape.width == 0 || shape.height == 0 || shape.width > 65536 || shape.height > 65536) {

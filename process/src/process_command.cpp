@@ -2,9 +2,9 @@
 // filter never slows acquisition; every for lossless processing) and the producer of another.
 //
 // Start-up order matters: open the input ring (waiting for it) to learn the frame shape, plan
-// (seconds with FFTW_MEASURE, a minute with FFTW_PATIENT, instant with wisdom), create the
-// output ring, and only then attach as a consumer, so that an every consumer never gates the
-// producer while it plans.
+// both FFT layouts and keep the faster (seconds with FFTW_MEASURE, minutes with FFTW_PATIENT,
+// instant with wisdom: --make-wisdom makes it ahead), create the output ring, and only then
+// attach as a consumer, so that an every consumer never gates the producer while it plans.
 //
 // Per frame:
 //   read input ──► load (pixels -> float) ──► release input ──► r2c, mask, c2r ──► claim output
@@ -318,6 +318,7 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
       "Wisdom: --make-wisdom --width W --height H [--threads N] plans W x H with FFTW_PATIENT (minutes\n"
       "at 2 MP; plans ~10-25% faster than measure) in both layouts and saves it where the stage reads\n"
       "wisdom; a later start with that shape and --threads then plans nothing (its log says so).\n"
+      "More in docs/process.md.\n"
       "Prints one JSON summary line on stdout at exit. Exit codes: 0 ok, 2 could not start,\n"
       "3 an every consumer lost frames.\n"
       "Example: framering process --mode bandpass --low-cutoff 0.05 --high-cutoff 0.2 --threads 2\n"
