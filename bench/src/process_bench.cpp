@@ -11,7 +11,9 @@
 //       drain     `bench process --role drain`: every consumer of "processed"; checks that the
 //                 input sequences arrive complete and in order, and times them (it does not
 //                 read the pixels, so that it takes as little CPU from the stage as possible)
-//   ratio = pipeline frames/s / bare frames/s of the faster layout (whichever the stage chose)
+//   ratio = pipeline frames/s / bare frames/s of the faster layout (whichever the stage chose);
+//   cpu_ratio = bare CPU ms per frame (the cheaper layout) / the stage's, from its summary: the
+//   figure that other load on the machine does not move
 // Wisdom: the parent plans both layouts first and saves wisdom, so the stage's own planning
 // (--fft-layout auto plans both) is a wisdom hit.
 #include "framering/bench/process_bench.hpp"
@@ -138,20 +140,23 @@ struct StepTimes {
   double c2r_ms = 0;
   double to_pixels_ms = 0;  ///< scale, round, clamp, float -> u16
   double frames_per_s = 0;  ///< frames over the whole phase (steps and loop)
+  double cpu_ms = 0;        ///< CPU time per frame of this process (all FFTW threads)
   std::uint64_t frames = 0;
 
   [[nodiscard]] nlohmann::json to_json() const {
-    return {{"u16_to_float_ms", to_float_ms}, {"r2c_ms", r2c_ms},           {"mask_ms", mask_ms},
-            {"c2r_ms", c2r_ms},           {"float_to_u16_ms", to_pixels_ms}, {"frames_per_s", frames_per_s},
-            {"frames", frames}};
+    return {{"u16_to_float_ms", to_float_ms}, {"r2c_ms", r2c_ms},
+            {"mask_ms", mask_ms},             {"c2r_ms", c2r_ms},
+            {"float_to_u16_ms", to_pixels_ms}, {"frames_per_s", frames_per_s},
+            {"cpu_ms_per_frame", cpu_ms},      {"frames", frames}};
   }
 };
 
 // The mean of two phases (before and after the pipeline), step by step.
 StepTimes mean_of(const StepTimes& a, const StepTimes& b) {
-  return {(a.to_float_ms + b.to_float_ms) / 2, (a.r2c_ms + b.r2c_ms) / 2,           (a.mask_ms + b.mask_ms) / 2,
-          (a.c2r_ms + b.c2r_ms) / 2,           (a.to_pixels_ms + b.to_pixels_ms) / 2, (a.frames_per_s + b.frames_per_s) / 2,
-          a.frames + b.frames};
+  return {(a.to_float_ms + b.to_float_ms) / 2,   (a.r2c_ms + b.r2c_ms) / 2,
+          (a.mask_ms + b.mask_ms) / 2,           (a.c2r_ms + b.c2r_ms) / 2,
+          (a.to_pixels_ms + b.to_pixels_ms) / 2, (a.frames_per_s + b.frames_per_s) / 2,
+          (a.cpu_ms + b.cpu_ms) / 2,             a.frames + b.frames};
 }
 
 // The bare FFTW loop in each layout, with plans made here (the parent) for the same problems and
@@ -190,6 +195,7 @@ struct BareLoop {
     const float scale = 1.0F / static_cast<float>(std::size_t{o.width} * o.height);
     std::uint64_t step_ns[5] = {};
     std::uint64_t frames = 0;
+    const std::uint64_t cpu_start = process_cpu_ns();
     const std::uint64_t start = monotonic_ns();
     const auto budget = static_cast<std::uint64_t>(seconds * 1e9);
     std::uint64_t t0 = start;
@@ -215,9 +221,10 @@ struct BareLoop {
       ++frames;
       t0 = t5;
     }
+    const double cpu_ms = static_cast<double>(process_cpu_ns() - cpu_start) / 1e6 / static_cast<double>(frames);
     const auto ms = [&](int step) { return static_cast<double>(step_ns[step]) / 1e6 / static_cast<double>(frames); };
     return {ms(0), ms(1), ms(2), ms(3), ms(4), static_cast<double>(frames) / (static_cast<double>(t0 - start) / 1e9),
-            frames};
+            cpu_ms, frames};
   }
 };
 
@@ -457,6 +464,11 @@ int run_parent(const ProcessBenchOptions& o) {
   const std::uint64_t drained = pipeline.drain["frames"].get<std::uint64_t>();
   const std::uint64_t lost = pipeline.drain["lost"].get<std::uint64_t>() + (published - std::min(published, drained));
   const std::string stage_layout = pipeline.stage.value("fft_layout", std::string{"unknown"});
+  // CPU per frame: what the stage spends on a frame whatever else the machine runs (the rates
+  // above move with other processes' load). The stage's CPU counts from its first frame on.
+  const double stage_frames = pipeline.stage.value("processed", 0.0);
+  const double stage_cpu_ms = stage_frames > 0 ? pipeline.stage.value("cpu_s", 0.0) * 1e3 / stage_frames : 0.0;
+  const double best_cpu_ms = std::min(mean[0].cpu_ms, mean[1].cpu_ms);
   nlohmann::json bare_json = nlohmann::json::object();
   for (std::size_t k = 0; k < bare.layouts.size(); ++k) {
     nlohmann::json layout = mean[k].to_json();
@@ -481,6 +493,9 @@ int run_parent(const ProcessBenchOptions& o) {
       {"steps_ms", mean[best].to_json()},
       {"ratio", bare_fps > 0 ? fps / bare_fps : 0.0},
       {"ratio_goal", 0.95},
+      {"stage_cpu_ms_per_frame", stage_cpu_ms},
+      {"bare_cpu_ms_per_frame", best_cpu_ms},
+      {"cpu_ratio", stage_cpu_ms > 0 ? best_cpu_ms / stage_cpu_ms : 0.0},
       {"producer_frames_per_s", pipeline.producer["frames_per_s"]},
       {"frames", published},
       {"frames_out", drained},
@@ -499,6 +514,8 @@ int run_parent(const ProcessBenchOptions& o) {
     fmt::print("  pipeline (producer -> raw -> framering process --consumer every, layout {} -> processed -> drain): "
                "{:.1f} frames/s, ratio to the best bare layout {:.3f} (goal >= 0.95)\n",
                stage_layout, fps, result["ratio"].get<double>());
+    fmt::print("  CPU per frame: stage {:.3f} ms, best bare layout {:.3f} ms: cpu ratio {:.3f} (bare / stage)\n",
+               stage_cpu_ms, best_cpu_ms, result["cpu_ratio"].get<double>());
     fmt::print("  frames in {}, out {}, lost {}, out of order {}, stage exit code {}\n", published, drained, lost,
                pipeline.drain["out_of_order"].get<std::uint64_t>(), pipeline.stage_exit);
   }

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
 #include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
@@ -52,6 +53,7 @@ struct Totals {
   /// killed run before it released that input frame); input up to it is released, not repeated.
   std::optional<std::uint64_t> published_through;
   std::uint64_t already_published = 0;        ///< input frames released without publishing for that reason
+  std::uint64_t cpu_start_ns = process_cpu_ns();  ///< this process's CPU time when the frame loop began
   ring::ConsumerCounters at_last_line{};      ///< input counters at the last rate line
 };
 
@@ -225,7 +227,8 @@ int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingW
   stage::print_summary({{"processed", run.frames},  {"published", published},     {"input_read", c.frames_read},
                         {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
                         {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", run.seconds},
-                        {"frames_per_s", run.frames_per_s()}, {"fft_layout", to_string(layout)}});
+                        {"frames_per_s", run.frames_per_s()}, {"fft_layout", to_string(layout)},
+                        {"cpu_s", static_cast<double>(process_cpu_ns() - t.cpu_start_ns) / 1e9}});
   if (reader.kind() == ring::ConsumerKind::Every && (t.lost > 0 || c.frames_lost > 0)) {
     spdlog::error("lost {} input frames: exit code 3", std::max(t.lost, c.frames_lost));
     return 3;
