@@ -11,10 +11,14 @@
 #include <fmt/format.h>
 
 #include "framering/common/clock.hpp"
+#include "framering/common/enum_names.hpp"
 #include "framering/common/error.hpp"
 
 namespace framering::process {
 namespace {
+
+constexpr EnumName<FftLayout> kLayoutNames[] = {
+    {FftLayout::Auto, "auto"}, {FftLayout::InPlace, "in-place"}, {FftLayout::OutOfPlace, "out-of-place"}};
 
 // Plans from wisdom only (FFTW_WISDOM_ONLY): null when the wisdom lacks this problem. That is
 // how we learn whether a start planned or reused wisdom; FFTW has no other way to say.
@@ -68,23 +72,10 @@ class Heartbeat {
 
 }  // namespace
 
-std::string_view to_string(FftLayout layout) noexcept {
-  switch (layout) {
-    case FftLayout::Auto:
-      return "auto";
-    case FftLayout::InPlace:
-      return "in-place";
-    case FftLayout::OutOfPlace:
-      return "out-of-place";
-  }
-  return "unknown";
-}
+std::string_view to_string(FftLayout layout) noexcept { return name_in<FftLayout>(kLayoutNames, layout); }
 
 std::optional<FftLayout> parse_fft_layout(std::string_view name) noexcept {
-  if (name == "auto") return FftLayout::Auto;
-  if (name == "in-place") return FftLayout::InPlace;
-  if (name == "out-of-place") return FftLayout::OutOfPlace;
-  return std::nullopt;
+  return parse_name_in<FftLayout>(kLayoutNames, name);
 }
 
 FftPlans::FftPlans(std::uint32_t width, std::uint32_t height, FftLayout layout, unsigned flags, bool with_inverse)
