@@ -70,7 +70,7 @@ class FourierFilter {
   /// Builds the mask and makes both plans (LogPower: the r2c plan only) for frames of
   /// `shape`'s width, height and pixel format (its stride_bytes is not used: load() and store()
   /// take each frame's own), reading and updating the wisdom file; with FftLayout::Auto for
-  /// both layouts, then times a few executions of each (about 0.3 s at 2 MP) and keeps the
+  /// both layouts, then times a few executions of each (about 0.2 s at 2 MP) and keeps the
   /// faster. Throws ConfigError for an invalid shape, spec or thread count, PlanError when FFTW
   /// cannot plan. An unwritable wisdom file is not an error: see PlanReport::wisdom_problem.
   FourierFilter(const FrameShape& shape, const FilterSpec& spec, const PlanOptions& options);
