@@ -1,8 +1,9 @@
 // process_bench.cpp: `framering bench process`: how close the process stage on real rings comes
 // to the bare FFTW work it does, both measured in the same run.
 //
-//   bare loop (in the parent, before and after the pipeline; the mean is the baseline):
-//       u16 -> float, r2c, mask, c2r, float -> u16 on prepared frames in plain fftwf_malloc
+//   bare loop (in the parent, before and after the pipeline; the mean is the baseline), in each
+//   FFT layout (in-place on padded rows, out-of-place: fft_plans.hpp), each step timed:
+//       u16 -> float, r2c, mask, c2r, float -> u16 on prepared frames in FftPlans' fftwf_malloc
 //       buffers, with the same plan flags, threads and per-pixel kernels as the stage; no ring
 //   pipeline (four processes):
 //       producer  `bench process --role producer`: memcpy of prepared frames into "raw", flat out
@@ -10,8 +11,11 @@
 //       drain     `bench process --role drain`: every consumer of "processed"; checks that the
 //                 input sequences arrive complete and in order, and times them (it does not
 //                 read the pixels, so that it takes as little CPU from the stage as possible)
-//   ratio = pipeline frames/s / bare frames/s
-// Wisdom: the parent plans first and saves wisdom, so the stage's own planning is a wisdom hit.
+//   ratio = pipeline frames/s / bare frames/s of the faster layout (whichever the stage chose);
+//   cpu_ratio = bare CPU ms per frame (the cheaper layout) / the stage's, from its summary: the
+//   figure that other load on the machine does not move
+// Wisdom: the parent plans both layouts first and saves wisdom, so the stage's own planning
+// (--fft-layout auto plans both) is a wisdom hit.
 #include "framering/bench/process_bench.hpp"
 
 #include "bench_support.hpp"
@@ -50,6 +54,7 @@
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
+#include "framering/process/fft_plans.hpp"
 #include "framering/process/fftw_planner.hpp"
 #include "framering/process/filter_mask.hpp"
 #include "framering/process/pixel_kernels.hpp"
@@ -72,6 +77,7 @@ struct ProcessBenchOptions {
   std::string planner = "measure";
   std::string wisdom;  ///< empty: the per-machine default
   bool no_wisdom = false;
+  std::string fft_layout = "auto";  ///< passed to the stage
   double seconds = 5.0;
   std::uint32_t slots = 16;
   bool json = false;
@@ -126,72 +132,99 @@ std::vector<FftwFloats> prepared_frames(const ProcessBenchOptions& o) {
   return frames;
 }
 
-// The bare FFTW loop, with plans made here (the parent) for the same problem and flags as the
-// stage's FourierFilter; it reports whether they came from wisdom and saves wisdom for the stage.
+// The steps of one frame, in ms per frame (wall clock, means over a phase).
+struct StepTimes {
+  double to_float_ms = 0;   ///< u16 -> float into the layout's real rows
+  double r2c_ms = 0;
+  double mask_ms = 0;
+  double c2r_ms = 0;
+  double to_pixels_ms = 0;  ///< scale, round, clamp, float -> u16
+  double frames_per_s = 0;  ///< frames over the whole phase (steps and loop)
+  double cpu_ms = 0;        ///< CPU time per frame of this process (all FFTW threads)
+  std::uint64_t frames = 0;
+
+  [[nodiscard]] nlohmann::json to_json() const {
+    return {{"u16_to_float_ms", to_float_ms}, {"r2c_ms", r2c_ms},
+            {"mask_ms", mask_ms},             {"c2r_ms", c2r_ms},
+            {"float_to_u16_ms", to_pixels_ms}, {"frames_per_s", frames_per_s},
+            {"cpu_ms_per_frame", cpu_ms},      {"frames", frames}};
+  }
+};
+
+// The mean of two phases (before and after the pipeline), step by step.
+StepTimes mean_of(const StepTimes& a, const StepTimes& b) {
+  return {(a.to_float_ms + b.to_float_ms) / 2,   (a.r2c_ms + b.r2c_ms) / 2,
+          (a.mask_ms + b.mask_ms) / 2,           (a.c2r_ms + b.c2r_ms) / 2,
+          (a.to_pixels_ms + b.to_pixels_ms) / 2, (a.frames_per_s + b.frames_per_s) / 2,
+          (a.cpu_ms + b.cpu_ms) / 2,             a.frames + b.frames};
+}
+
+// The bare FFTW loop in each layout, with plans made here (the parent) for the same problems and
+// flags as the stage's FourierFilter (fft_plans.hpp's FftPlans, which the stage uses too); it
+// reports whether they came from wisdom and saves wisdom for the stage.
 struct BareLoop {
-  FftwFloats real;
-  FftwFloats spectrum;
   FftwFloats mask;
-  fftwf_plan forward = nullptr;
-  fftwf_plan backward = nullptr;
-  std::size_t spectrum_count = 0;
-  bool from_wisdom = false;
+  std::vector<process::FftPlans> layouts;  // in-place, out-of-place
+  bool from_wisdom = true;
   double planning_s = 0;
 
   BareLoop(const ProcessBenchOptions& o, const process::FilterSpec& spec) {
-    const std::size_t n = std::size_t{o.width} * o.height;
-    spectrum_count = std::size_t{o.height} * (o.width / 2 + 1);
-    real = process::allocate_fftw_floats(n);
-    spectrum = process::allocate_fftw_floats(2 * spectrum_count);
-    mask = process::allocate_fftw_floats(spectrum_count);
     const auto gains = process::build_mask(o.width, o.height, spec);
-    std::memcpy(mask.get(), gains.data(), spectrum_count * sizeof(float));
+    mask = process::allocate_fftw_floats(gains.size());
+    std::memcpy(mask.get(), gains.data(), gains.size() * sizeof(float));
     process::set_planner_threads(o.threads);
     const auto wisdom = wisdom_of(o);
     if (wisdom) (void)process::import_wisdom(*wisdom);
     const unsigned flags = process::planner_flags(rigor_of(o));
-    auto* complex = reinterpret_cast<fftwf_complex*>(spectrum.get());
-    const int n0 = static_cast<int>(o.height);
-    const int n1 = static_cast<int>(o.width);
-    const std::uint64_t start = monotonic_ns();
-    forward = fftwf_plan_dft_r2c_2d(n0, n1, real.get(), complex, flags | FFTW_WISDOM_ONLY);
-    backward = fftwf_plan_dft_c2r_2d(n0, n1, complex, real.get(), flags | FFTW_WISDOM_ONLY);
-    from_wisdom = forward != nullptr && backward != nullptr;
-    if (forward == nullptr) forward = fftwf_plan_dft_r2c_2d(n0, n1, real.get(), complex, flags);
-    if (backward == nullptr) backward = fftwf_plan_dft_c2r_2d(n0, n1, complex, real.get(), flags);
-    planning_s = static_cast<double>(monotonic_ns() - start) / 1e9;
-    if (forward == nullptr || backward == nullptr) throw process::PlanError("bench: FFTW could not plan");
+    for (auto layout : {process::FftLayout::InPlace, process::FftLayout::OutOfPlace}) {
+      layouts.emplace_back(o.width, o.height, layout, flags, /*with_inverse=*/true);
+      from_wisdom = from_wisdom && layouts.back().from_wisdom();
+      planning_s += std::chrono::duration<double>(layouts.back().planning_time()).count();
+    }
     if (wisdom && !from_wisdom) {
       if (auto saved = process::export_wisdom(*wisdom); !saved) spdlog::warn("{}", saved.error());
     }
   }
-  BareLoop(const BareLoop&) = delete;
-  BareLoop& operator=(const BareLoop&) = delete;
-  ~BareLoop() {
-    if (forward != nullptr) fftwf_destroy_plan(forward);
-    if (backward != nullptr) fftwf_destroy_plan(backward);
-  }
 
-  // Frames per second over `seconds`.
-  double run(const ProcessBenchOptions& o, const std::vector<FftwFloats>& sources, double seconds) const {
+  // Each step of `plans`' loop, timed, over `seconds`.
+  StepTimes run(const ProcessBenchOptions& o, const process::FftPlans& plans, const std::vector<FftwFloats>& sources,
+                double seconds) const {
     std::vector<FftwFloats> outputs;
     for (std::uint32_t i = 0; i < kOutputSlots; ++i) outputs.push_back(process::allocate_fftw_floats((std::size_t{o.width} * o.height + 1) / 2));
     const std::uint64_t stride = std::uint64_t{o.width} * 2;
     const float scale = 1.0F / static_cast<float>(std::size_t{o.width} * o.height);
+    std::uint64_t step_ns[5] = {};
     std::uint64_t frames = 0;
+    const std::uint64_t cpu_start = process_cpu_ns();
     const std::uint64_t start = monotonic_ns();
     const auto budget = static_cast<std::uint64_t>(seconds * 1e9);
-    while (monotonic_ns() - start < budget) {
+    std::uint64_t t0 = start;
+    while (t0 - start < budget) {
       const auto* in = reinterpret_cast<const std::byte*>(sources[frames % sources.size()].get());
       auto* out = reinterpret_cast<std::byte*>(outputs[frames % outputs.size()].get());
-      process::pixels_to_float(in, stride, PixelFormat::Mono16, o.width, o.height, real.get());
-      fftwf_execute(forward);
-      process::multiply_by_mask(spectrum.get(), mask.get(), spectrum_count);
-      fftwf_execute(backward);
-      process::float_to_pixels(real.get(), scale, 0.0F, PixelFormat::Mono16, o.width, o.height, out, stride);
+      process::pixels_to_float(in, stride, PixelFormat::Mono16, o.width, o.height, plans.real(), plans.real_row_floats());
+      const std::uint64_t t1 = monotonic_ns();
+      plans.forward();
+      const std::uint64_t t2 = monotonic_ns();
+      process::multiply_by_mask(plans.spectrum(), mask.get(), plans.spectrum_count());
+      const std::uint64_t t3 = monotonic_ns();
+      plans.backward();
+      const std::uint64_t t4 = monotonic_ns();
+      process::float_to_pixels(plans.real(), plans.real_row_floats(), scale, 0.0F, PixelFormat::Mono16, o.width,
+                               o.height, out, stride);
+      const std::uint64_t t5 = monotonic_ns();
+      step_ns[0] += t1 - t0;
+      step_ns[1] += t2 - t1;
+      step_ns[2] += t3 - t2;
+      step_ns[3] += t4 - t3;
+      step_ns[4] += t5 - t4;
       ++frames;
+      t0 = t5;
     }
-    return static_cast<double>(frames) / (static_cast<double>(monotonic_ns() - start) / 1e9);
+    const double cpu_ms = static_cast<double>(process_cpu_ns() - cpu_start) / 1e6 / static_cast<double>(frames);
+    const auto ms = [&](int step) { return static_cast<double>(step_ns[step]) / 1e6 / static_cast<double>(frames); };
+    return {ms(0), ms(1), ms(2), ms(3), ms(4), static_cast<double>(frames) / (static_cast<double>(t0 - start) / 1e9),
+            cpu_ms, frames};
   }
 };
 
@@ -241,15 +274,17 @@ int run_drain(const ProcessBenchOptions& o) {
   return 0;
 }
 
-// Starts /proc/self/exe with `args`; with `quiet_stdout` its stdout goes to /dev/null (the
-// stage prints a JSON summary there, which must not mix with the bench's own --json).
-pid_t spawn(std::vector<std::string> args, const std::string& what, bool quiet_stdout = false) {
+// Starts /proc/self/exe with `args`; with `stdout_path` its stdout goes to that file (the stage
+// prints a JSON summary there, which must not mix with the bench's own --json).
+pid_t spawn(std::vector<std::string> args, const std::string& what, const std::string& stdout_path = {}) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   ::posix_spawn_file_actions_init(&actions);
-  if (quiet_stdout) ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  if (!stdout_path.empty()) {
+    ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  }
   pid_t pid = 0;
   const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
   ::posix_spawn_file_actions_destroy(&actions);
@@ -264,12 +299,13 @@ pid_t spawn_role(const ProcessBenchOptions& o, const std::string& role, const st
                role);
 }
 
-pid_t spawn_stage(const ProcessBenchOptions& o, const process::FilterSpec& spec) {
+pid_t spawn_stage(const ProcessBenchOptions& o, const process::FilterSpec& spec, const std::string& summary_path) {
   std::vector<std::string> args = {"framering", "process", "--instance", o.common.instance, "--input-ring", kInputRing,
                                    "--output-ring", kOutputRing, "--output-slots", std::to_string(kOutputSlots),
                                    "--name", kStageName, "--consumer", "every", "--mode", o.mode, "--threads",
                                    std::to_string(o.threads), "--planner", o.planner, "--stall-timeout-s", "60",
-                                   "--report-interval-s", "0", "--log-level", o.common.log_level};
+                                   "--report-interval-s", "0", "--fft-layout", o.fft_layout, "--log-level",
+                                   o.common.log_level};
   if (spec.mode != process::FilterMode::Lowpass && spec.mode != process::FilterMode::Identity) {
     args.insert(args.end(), {"--low-cutoff", fmt::format("{}", o.low_cutoff)});
   }
@@ -282,7 +318,7 @@ pid_t spawn_stage(const ProcessBenchOptions& o, const process::FilterSpec& spec)
   } else {
     args.emplace_back("--no-wisdom");
   }
-  return spawn(args, "process stage", /*quiet_stdout=*/true);
+  return spawn(args, "process stage", summary_path);
 }
 
 // Exit status of `pid`, waiting for it; -1 if it did not exit normally.
@@ -318,6 +354,7 @@ bool wait_for(Condition condition, Alive alive, double timeout_s) {
 struct PipelineResult {
   nlohmann::json producer;
   nlohmann::json drain;
+  nlohmann::json stage;  ///< the stage's JSON summary line
   int stage_exit = -1;
 };
 
@@ -340,7 +377,7 @@ PipelineResult run_pipeline(ProcessBenchOptions o, const process::FilterSpec& sp
   try {
     // The parent creates "raw" so that the stage and the drain are attached before frame 0.
     const auto input = ring::Segment::create(o.common.instance, kInputRing, geometry_of(o), ring::Access::Private);
-    stage = spawn_stage(o, spec);
+    stage = spawn_stage(o, spec, (dir / "stage.json").string());
     if (!wait_for([&] { return consumer_active(input, kStageName); }, [&] { return !has_exited(stage); }, 600.0)) {
       stage = -1;
       throw Error("bench: the process stage did not attach to its input (see its log above)");
@@ -366,6 +403,7 @@ PipelineResult run_pipeline(ProcessBenchOptions o, const process::FilterSpec& sp
     if (drain_exit != 0) throw Error(fmt::format("bench: the drain failed (exit {})", drain_exit));
     result.producer = read_result((dir / "producer.json").string(), "producer");
     result.drain = read_result((dir / "drain.json").string(), "drain");
+    result.stage = read_result((dir / "stage.json").string(), "process stage");
   } catch (...) {
     kill_all();
     ring::Segment::remove(o.common.instance, kInputRing);
@@ -379,33 +417,65 @@ PipelineResult run_pipeline(ProcessBenchOptions o, const process::FilterSpec& sp
   return result;
 }
 
+void print_steps(const char* name, const StepTimes& t) {
+  fmt::print("  {:<20} {:7.3f} {:7.3f} {:7.3f} {:7.3f} {:7.3f}  {:7.3f} ms  {:7.1f} frames/s\n", name, t.to_float_ms,
+             t.r2c_ms, t.mask_ms, t.c2r_ms, t.to_pixels_ms,
+             t.to_float_ms + t.r2c_ms + t.mask_ms + t.c2r_ms + t.to_pixels_ms, t.frames_per_s);
+}
+
 int run_parent(const ProcessBenchOptions& o) {
   const process::FilterSpec spec = spec_of(o);
   geometry_of(o).validate();
   const auto wisdom = wisdom_of(o);
   if (!o.json) {
-    fmt::print("bench process: {}x{} Mono16, mode {}, {} thread(s), planner {}, {} s per phase, wisdom {}\n", o.width,
-               o.height, o.mode, o.threads, o.planner, o.seconds, wisdom ? wisdom->string() : std::string{"(none)"});
+    fmt::print("bench process: {}x{} Mono16, mode {}, {} thread(s), planner {}, stage --fft-layout {}, {} s per phase, "
+               "wisdom {}\n",
+               o.width, o.height, o.mode, o.threads, o.planner, o.fft_layout, o.seconds,
+               wisdom ? wisdom->string() : std::string{"(none)"});
     std::fflush(stdout);
   }
   const auto sources = prepared_frames(o);
   const BareLoop bare(o, spec);
   if (!o.json) {
-    fmt::print("  plans {} in {:.2f} s\n", bare.from_wisdom ? "from wisdom" : "made", bare.planning_s);
+    fmt::print("  plans (both layouts) {} in {:.2f} s\n", bare.from_wisdom ? "from wisdom" : "made", bare.planning_s);
+    fmt::print("  bare FFTW loop, ms per frame  u16->f     r2c    mask     c2r  f->u16    total\n");
     std::fflush(stdout);
   }
-  const double bare_before = bare.run(o, sources, o.seconds);
-  if (!o.json) {
-    fmt::print("  bare FFTW loop: {:.1f} frames/s\n", bare_before);
-    std::fflush(stdout);
-  }
+  const auto bare_phase = [&](const char* when) {
+    std::vector<StepTimes> times;
+    for (const auto& plans : bare.layouts) {
+      times.push_back(bare.run(o, plans, sources, o.seconds));
+      if (!o.json) {
+        print_steps(fmt::format("{} {}", to_string(plans.layout()), when).c_str(), times.back());
+        std::fflush(stdout);
+      }
+    }
+    return times;
+  };
+  const std::vector<StepTimes> before = bare_phase("before");
   const PipelineResult pipeline = run_pipeline(o, spec);
-  const double bare_after = bare.run(o, sources, o.seconds);
-  const double bare_fps = (bare_before + bare_after) / 2;
+  const std::vector<StepTimes> after = bare_phase("after");
+  std::vector<StepTimes> mean;
+  for (std::size_t k = 0; k < bare.layouts.size(); ++k) mean.push_back(mean_of(before[k], after[k]));
+  const std::size_t best = mean[0].frames_per_s >= mean[1].frames_per_s ? 0 : 1;
+  const double bare_fps = mean[best].frames_per_s;
   const double fps = pipeline.drain["frames_per_s"].get<double>();
   const std::uint64_t published = pipeline.producer["frames"].get<std::uint64_t>();
   const std::uint64_t drained = pipeline.drain["frames"].get<std::uint64_t>();
   const std::uint64_t lost = pipeline.drain["lost"].get<std::uint64_t>() + (published - std::min(published, drained));
+  const std::string stage_layout = pipeline.stage.value("fft_layout", std::string{"unknown"});
+  // CPU per frame: what the stage spends on a frame whatever else the machine runs (the rates
+  // above move with other processes' load). The stage's CPU counts from its first frame on.
+  const double stage_frames = pipeline.stage.value("processed", 0.0);
+  const double stage_cpu_ms = stage_frames > 0 ? pipeline.stage.value("cpu_s", 0.0) * 1e3 / stage_frames : 0.0;
+  const double best_cpu_ms = std::min(mean[0].cpu_ms, mean[1].cpu_ms);
+  nlohmann::json bare_json = nlohmann::json::object();
+  for (std::size_t k = 0; k < bare.layouts.size(); ++k) {
+    nlohmann::json layout = mean[k].to_json();
+    layout["before"] = before[k].to_json();
+    layout["after"] = after[k].to_json();
+    bare_json[std::string(to_string(bare.layouts[k].layout()))] = layout;
+  }
   const nlohmann::json result = {
       {"width", o.width},
       {"height", o.height},
@@ -415,10 +485,17 @@ int run_parent(const ProcessBenchOptions& o) {
       {"planner", o.planner},
       {"seconds", o.seconds},
       {"frames_per_s", fps},
+      {"stage_fft_layout_option", o.fft_layout},
+      {"stage_fft_layout", stage_layout},
+      {"bare", bare_json},
+      {"best_bare_layout", to_string(bare.layouts[best].layout())},
       {"bare_fftw_frames_per_s", bare_fps},
-      {"bare_fftw_frames_per_s_before", bare_before},
-      {"bare_fftw_frames_per_s_after", bare_after},
+      {"steps_ms", mean[best].to_json()},
       {"ratio", bare_fps > 0 ? fps / bare_fps : 0.0},
+      {"ratio_goal", 0.95},
+      {"stage_cpu_ms_per_frame", stage_cpu_ms},
+      {"bare_cpu_ms_per_frame", best_cpu_ms},
+      {"cpu_ratio", stage_cpu_ms > 0 ? best_cpu_ms / stage_cpu_ms : 0.0},
       {"producer_frames_per_s", pipeline.producer["frames_per_s"]},
       {"frames", published},
       {"frames_out", drained},
@@ -431,10 +508,14 @@ int run_parent(const ProcessBenchOptions& o) {
   if (o.json) {
     fmt::print("{}\n", result.dump(2));
   } else {
-    fmt::print("  bare FFTW loop after: {:.1f} frames/s (mean {:.1f})\n", bare_after, bare_fps);
-    fmt::print("  pipeline (producer -> raw -> framering process --consumer every -> processed -> drain): "
-               "{:.1f} frames/s, ratio to bare {:.3f}\n",
-               fps, result["ratio"].get<double>());
+    print_steps(fmt::format("{} mean", to_string(bare.layouts[best].layout())).c_str(), mean[best]);
+    fmt::print("  best bare layout: {} ({:.1f} frames/s; the other {:.1f})\n", to_string(bare.layouts[best].layout()),
+               bare_fps, mean[1 - best].frames_per_s);
+    fmt::print("  pipeline (producer -> raw -> framering process --consumer every, layout {} -> processed -> drain): "
+               "{:.1f} frames/s, ratio to the best bare layout {:.3f} (goal >= 0.95)\n",
+               stage_layout, fps, result["ratio"].get<double>());
+    fmt::print("  CPU per frame: stage {:.3f} ms, best bare layout {:.3f} ms: cpu ratio {:.3f} (bare / stage)\n",
+               stage_cpu_ms, best_cpu_ms, result["cpu_ratio"].get<double>());
     fmt::print("  frames in {}, out {}, lost {}, out of order {}, stage exit code {}\n", published, drained, lost,
                pipeline.drain["out_of_order"].get<std::uint64_t>(), pipeline.stage_exit);
   }
@@ -459,10 +540,12 @@ void add_process_bench(CLI::App& bench, std::function<int()>& action) {
       "process", "Process stage throughput on rings against the bare FFTW loop it runs, in the same run");
   cmd->footer(
       "Runs the bare loop (u16 -> float, r2c, mask, c2r, float -> u16 on prepared frames, same plan flags,\n"
-      "threads and kernels as the stage, no ring) before and after the pipeline, and the pipeline: a\n"
-      "producer publishing prepared frames flat out into 'raw', the real `framering process --consumer\n"
-      "every` and a consumer draining 'processed', as separate processes for --seconds. Reports both\n"
-      "rates and ratio = pipeline / bare. Exit code 3 when frames were lost or reordered.\n"
+      "threads and kernels as the stage, no ring) in both FFT layouts (in-place on padded rows,\n"
+      "out-of-place) before and after the pipeline, each step timed in ms per frame, and the pipeline:\n"
+      "a producer publishing prepared frames flat out into 'raw', the real `framering process\n"
+      "--consumer every` and a consumer draining 'processed', as separate processes for --seconds.\n"
+      "Reports ratio = pipeline / the faster bare layout (goal >= 0.95) and the layout the stage chose.\n"
+      "Exit code 3 when frames were lost or reordered.\n"
       "Example: framering bench process --threads 2 --json");
   add_common_options(*cmd, o->common);
   cmd->add_option("--width", o->width, "Frame width in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
@@ -478,6 +561,9 @@ void add_process_bench(CLI::App& bench, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_option("--wisdom", o->wisdom, "FFTW wisdom file [default: the per-machine one framering process uses]");
   cmd->add_flag("--no-wisdom", o->no_wisdom, "No wisdom file (the stage then plans again)");
+  cmd->add_option("--fft-layout", o->fft_layout, "The stage's --fft-layout (the bare loop always runs both)")
+      ->check(CLI::IsMember({"auto", "in-place", "out-of-place"}))
+      ->capture_default_str();
   cmd->add_option("--seconds", o->seconds, "Length of each measured phase, in seconds")
       ->check(CLI::Range(0.2, 3600.0))
       ->capture_default_str();

@@ -2,16 +2,16 @@
 
 #include <array>
 #include <cmath>
-#include <utility>
 
 #include <fmt/format.h>
 
+#include "framering/common/enum_names.hpp"
 #include "framering/common/error.hpp"
 
 namespace framering::process {
 namespace {
 
-constexpr std::array<std::pair<FilterMode, std::string_view>, 6> kModeNames{{
+constexpr std::array<EnumName<FilterMode>, 6> kModeNames{{
     {FilterMode::Identity, "identity"},
     {FilterMode::Lowpass, "lowpass"},
     {FilterMode::Highpass, "highpass"},
@@ -36,18 +36,10 @@ void check_cutoff(const char* option, double value) {
 
 }  // namespace
 
-std::string_view to_string(FilterMode mode) noexcept {
-  for (const auto& [m, name] : kModeNames) {
-    if (m == mode) return name;
-  }
-  return "unknown";
-}
+std::string_view to_string(FilterMode mode) noexcept { return name_in<FilterMode>(kModeNames, mode); }
 
 std::optional<FilterMode> parse_filter_mode(std::string_view name) noexcept {
-  for (const auto& [m, n] : kModeNames) {
-    if (n == name) return m;
-  }
-  return std::nullopt;
+  return parse_name_in<FilterMode>(kModeNames, name);
 }
 
 void FilterSpec::validate() const {

@@ -4,32 +4,19 @@
 #include <cmath>
 #include <cstring>
 #include <utility>
+#include <vector>
 
-#include <fftw3.h>
 #include <fmt/format.h>
 
-#include "framering/common/clock.hpp"
 #include "framering/process/pixel_kernels.hpp"
 
 namespace framering::process {
 namespace {
 
-// Plans from wisdom only (FFTW_WISDOM_ONLY): null when the wisdom lacks this problem. That is
-// how we learn whether a start planned or reused wisdom; FFTW has no other way to say.
-template <class MakePlan>
-fftwf_plan plan_preferring_wisdom(unsigned flags, bool& from_wisdom, MakePlan make) {
-  if (fftwf_plan plan = make(flags | FFTW_WISDOM_ONLY); plan != nullptr) {
-    from_wisdom = true;
-    return plan;
-  }
-  from_wisdom = false;
-  return make(flags);
-}
+// Timed executions of each layout's transforms when choosing (after one warm-up each).
+constexpr int kLayoutTimingRounds = 8;
 
-}  // namespace
-
-FourierFilter::FourierFilter(const FrameShape& shape, const FilterSpec& spec, const PlanOptions& options)
-    : shape_(shape), spec_(spec) {
+const FrameShape& validated(const FrameShape& shape) {
   if (shape.width == 0 || shape.height == 0 || shape.width > 65536 || shape.height > 65536) {
     throw ConfigError(fmt::format("cannot filter {}x{} frames: width and height must be 1..65536", shape.width,
                                   shape.height));
@@ -38,75 +25,67 @@ FourierFilter::FourierFilter(const FrameShape& shape, const FilterSpec& spec, co
     throw ConfigError(fmt::format("cannot filter pixel format 0x{:08x}: not a PFNC format framering knows",
                                   static_cast<std::uint32_t>(shape.pixel_format)));
   }
-  spec_.validate();
-  const std::uint32_t columns = shape.width / 2 + 1;
-  real_count_ = std::size_t{shape.height} * shape.width;
-  spectrum_count_ = std::size_t{shape.height} * columns;
-  real_ = allocate_fftw_floats(real_count_);
-  spectrum_ = allocate_fftw_floats(2 * spectrum_count_);
-  if (spec_.mode != FilterMode::LogPower) {
-    const std::vector<float> gains = build_mask(shape.width, shape.height, spec_);
-    mask_count_ = gains.size();
-    mask_ = allocate_fftw_floats(mask_count_);
-    std::memcpy(mask_.get(), gains.data(), mask_count_ * sizeof(float));
-  }
+  return shape;
+}
 
+FilterSpec validated(const FilterSpec& spec) {
+  spec.validate();
+  return spec;
+}
+
+FftwFloats mask_of(const FrameShape& shape, const FilterSpec& spec, std::size_t& count) {
+  if (spec.mode == FilterMode::LogPower) return {};
+  const std::vector<float> gains = build_mask(shape.width, shape.height, spec);
+  count = gains.size();
+  FftwFloats mask = allocate_fftw_floats(count);
+  std::memcpy(mask.get(), gains.data(), count * sizeof(float));
+  return mask;
+}
+
+// The plans of options.layout, or of both layouts and then the faster (see the header); fills
+// the wisdom and layout parts of `report` and saves wisdom when anything was planned.
+FftPlans plans_of(const FrameShape& shape, const FilterSpec& spec, const PlanOptions& options, PlanReport& report) {
   set_planner_threads(options.threads);
-  if (options.wisdom_path) report_.wisdom_read = import_wisdom(*options.wisdom_path);
+  if (options.wisdom_path) report.wisdom_read = import_wisdom(*options.wisdom_path);
   const unsigned flags = planner_flags(options.rigor);
-  const int n0 = static_cast<int>(shape.height);
-  const int n1 = static_cast<int>(shape.width);
-  auto* complex = reinterpret_cast<fftwf_complex*>(spectrum_.get());
-  const std::uint64_t start_ns = monotonic_ns();
-  bool forward_from_wisdom = false;
-  bool backward_from_wisdom = true;
-  forward_ = plan_preferring_wisdom(flags, forward_from_wisdom, [&](unsigned f) {
-    return fftwf_plan_dft_r2c_2d(n0, n1, real_.get(), complex, f);
-  });
-  if (forward_ == nullptr) {
-    throw PlanError(fmt::format("FFTW could not plan a {}x{} r2c transform ({}, {} threads)", shape.width,
-                                shape.height, to_string(options.rigor), options.threads));
-  }
-  if (spec_.mode != FilterMode::LogPower) {
-    backward_ = plan_preferring_wisdom(flags, backward_from_wisdom, [&](unsigned f) {
-      return fftwf_plan_dft_c2r_2d(n0, n1, complex, real_.get(), f);
-    });
-    if (backward_ == nullptr) {
-      fftwf_destroy_plan(forward_);
-      throw PlanError(fmt::format("FFTW could not plan a {}x{} c2r transform ({}, {} threads)", shape.width,
-                                  shape.height, to_string(options.rigor), options.threads));
+  const bool with_inverse = spec.mode != FilterMode::LogPower;
+  auto plan = [&](FftLayout layout) {
+    try {
+      return FftPlans(shape.width, shape.height, layout, flags, with_inverse);
+    } catch (const PlanError& e) {
+      throw PlanError(fmt::format("{} ({}, {} threads)", e.what(), to_string(options.rigor), options.threads));
     }
+  };
+  std::optional<FftPlans> chosen;
+  if (options.layout == FftLayout::Auto) {
+    FftPlans in_place = plan(FftLayout::InPlace);
+    FftPlans out_of_place = plan(FftLayout::OutOfPlace);
+    report.planning_time = in_place.planning_time() + out_of_place.planning_time();
+    report.wisdom_used = in_place.from_wisdom() && out_of_place.from_wisdom();
+    report.layout_timing = time_layouts(in_place, out_of_place, kLayoutTimingRounds);
+    chosen.emplace(std::move(report.layout_timing->faster == FftLayout::InPlace ? in_place : out_of_place));
+  } else {
+    chosen.emplace(plan(options.layout));
+    report.planning_time = chosen->planning_time();
+    report.wisdom_used = chosen->from_wisdom();
   }
-  report_.planning_time = std::chrono::nanoseconds{monotonic_ns() - start_ns};
-  report_.wisdom_used = forward_from_wisdom && backward_from_wisdom;
-  if (options.wisdom_path && !report_.wisdom_used) {
+  report.layout = chosen->layout();
+  if (options.wisdom_path && !report.wisdom_used) {
     auto saved = export_wisdom(*options.wisdom_path);
-    report_.wisdom_written = saved.has_value();
-    if (!saved) report_.wisdom_problem = saved.error();
+    report.wisdom_written = saved.has_value();
+    if (!saved) report.wisdom_problem = saved.error();
   }
-  // Planning (FFTW_MEASURE) scribbled on the buffers: start every frame from a clean state.
-  std::memset(real_.get(), 0, real_count_ * sizeof(float));
+  return std::move(*chosen);
 }
 
-FourierFilter::FourierFilter(FourierFilter&& other) noexcept
-    : shape_(other.shape_),
-      spec_(other.spec_),
-      report_(std::move(other.report_)),
-      real_count_(other.real_count_),
-      spectrum_count_(other.spectrum_count_),
-      mask_count_(other.mask_count_),
-      real_(std::move(other.real_)),
-      spectrum_(std::move(other.spectrum_)),
-      mask_(std::move(other.mask_)),
-      forward_(std::exchange(other.forward_, nullptr)),
-      backward_(std::exchange(other.backward_, nullptr)),
-      log_min_(other.log_min_),
-      log_max_(other.log_max_) {}
+}  // namespace
 
-FourierFilter::~FourierFilter() {
-  if (forward_ != nullptr) fftwf_destroy_plan(forward_);
-  if (backward_ != nullptr) fftwf_destroy_plan(backward_);
-}
+FourierFilter::FourierFilter(const FrameShape& shape, const FilterSpec& spec, const PlanOptions& options)
+    : shape_(validated(shape)),
+      spec_(validated(spec)),
+      real_count_(std::size_t{shape.height} * shape.width),
+      mask_(mask_of(shape_, spec_, mask_count_)),
+      plans_(plans_of(shape_, spec_, options, report_)) {}
 
 bool FourierFilter::fits(std::size_t bytes, std::uint64_t stride_bytes) const noexcept {
   const std::uint64_t row_bytes = std::uint64_t{shape_.width} * bytes_per_pixel(shape_.pixel_format);
@@ -116,24 +95,27 @@ bool FourierFilter::fits(std::size_t bytes, std::uint64_t stride_bytes) const no
 std::expected<void, FilterError> FourierFilter::load(std::span<const std::byte> pixels,
                                                      std::uint64_t stride_bytes) noexcept {
   if (!fits(pixels.size(), stride_bytes)) return std::unexpected(FilterError::InputTooSmall);
-  pixels_to_float(pixels.data(), stride_bytes, shape_.pixel_format, shape_.width, shape_.height, real_.get());
+  pixels_to_float(pixels.data(), stride_bytes, shape_.pixel_format, shape_.width, shape_.height, plans_.real(),
+                  plans_.real_row_floats());
   return {};
 }
 
 void FourierFilter::transform() noexcept {
-  fftwf_execute(forward_);
+  plans_.forward();
   if (spec_.mode != FilterMode::LogPower) {
-    multiply_by_mask(spectrum_.get(), mask_.get(), mask_count_);
-    fftwf_execute(backward_);
+    multiply_by_mask(plans_.spectrum(), mask_.get(), mask_count_);
+    plans_.backward();
     return;
   }
-  // log(1 + |F|^2) into the first height x (width/2 + 1) floats of real_ (which holds
-  // height x width >= that many); float is enough: |F|^2 <= (65535 * 2^32)^2 < 3.4e38.
-  const float* spectrum = spectrum_.get();
-  float* log_power = real_.get();
+  // log(1 + |F|^2) into the first height x (width/2 + 1) floats of the real buffer (which holds
+  // at least that many); float is enough: |F|^2 <= (65535 * 2^32)^2 < 3.4e38. In-place the
+  // spectrum is the same memory: value i is written after values 2i and 2i+1 (>= i) are read.
+  const float* spectrum = plans_.spectrum();
+  float* log_power = plans_.real();
+  const std::size_t spectrum_count = plans_.spectrum_count();
   float lo = INFINITY;
   float hi = -INFINITY;
-  for (std::size_t i = 0; i < spectrum_count_; ++i) {
+  for (std::size_t i = 0; i < spectrum_count; ++i) {
     const float re = spectrum[2 * i];
     const float im = spectrum[2 * i + 1];
     const float v = std::log1p(re * re + im * im);
@@ -152,7 +134,8 @@ std::expected<void, FilterError> FourierFilter::store(std::span<std::byte> pixel
     store_log_power(pixels.data(), stride_bytes);
   } else {
     const float scale = 1.0F / static_cast<float>(real_count_);
-    float_to_pixels(real_.get(), scale, static_cast<float>(spec_.output_offset), shape_.pixel_format, shape_.width, shape_.height, pixels.data(), stride_bytes);
+    float_to_pixels(plans_.real(), plans_.real_row_floats(), scale, static_cast<float>(spec_.output_offset),
+                    shape_.pixel_format, shape_.width, shape_.height, pixels.data(), stride_bytes);
   }
   return {};
 }
@@ -173,7 +156,7 @@ void FourierFilter::store_log_power(std::byte* pixels, std::uint64_t stride_byte
   const auto max_value = static_cast<float>(max_pixel_value(shape_.pixel_format));
   const float range = log_max_ - log_min_;
   const float stretch = range > 0.0F ? max_value / range : 0.0F;
-  const float* log_power = real_.get();
+  const float* log_power = plans_.real();
   const bool one_byte = bytes_per_pixel(shape_.pixel_format) == 1;
   for (std::uint32_t y = 0; y < h; ++y) {
     // fftshift: output row y shows ky = y - h/2 (mod h); column x shows kx = x - w/2 (mod w).

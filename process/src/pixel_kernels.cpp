@@ -25,20 +25,20 @@ void row_to_pixels(const float* __restrict in, float scale, float offset, float 
 
 template <class Pixel>
 void to_float(const std::byte* pixels, std::uint64_t stride_bytes, std::uint32_t width, std::uint32_t height,
-              float* out) noexcept {
+              float* out, std::size_t out_row_floats) noexcept {
   for (std::uint32_t y = 0; y < height; ++y) {
     // Slots and fftwf_malloc buffers are aligned for Pixel; the cast is the ring's contract.
     const auto* row = reinterpret_cast<const Pixel*>(pixels + std::uint64_t{y} * stride_bytes);
-    row_to_float(row, out + std::size_t{y} * width, width);
+    row_to_float(row, out + std::size_t{y} * out_row_floats, width);
   }
 }
 
 template <class Pixel>
-void to_pixels(const float* in, float scale, float offset, float max_value, std::uint32_t width, std::uint32_t height,
-               std::byte* pixels, std::uint64_t stride_bytes) noexcept {
+void to_pixels(const float* in, std::size_t in_row_floats, float scale, float offset, float max_value,
+               std::uint32_t width, std::uint32_t height, std::byte* pixels, std::uint64_t stride_bytes) noexcept {
   for (std::uint32_t y = 0; y < height; ++y) {
     auto* row = reinterpret_cast<Pixel*>(pixels + std::uint64_t{y} * stride_bytes);
-    row_to_pixels(in + std::size_t{y} * width, scale, offset, max_value, row, width);
+    row_to_pixels(in + std::size_t{y} * in_row_floats, scale, offset, max_value, row, width);
   }
 }
 
@@ -50,11 +50,11 @@ std::uint32_t max_pixel_value(PixelFormat format) noexcept {
 }
 
 void pixels_to_float(const std::byte* pixels, std::uint64_t stride_bytes, PixelFormat format, std::uint32_t width,
-                     std::uint32_t height, float* out) noexcept {
+                     std::uint32_t height, float* out, std::size_t out_row_floats) noexcept {
   if (bytes_per_pixel(format) == 1) {
-    to_float<std::uint8_t>(pixels, stride_bytes, width, height, out);
+    to_float<std::uint8_t>(pixels, stride_bytes, width, height, out, out_row_floats);
   } else {
-    to_float<std::uint16_t>(pixels, stride_bytes, width, height, out);
+    to_float<std::uint16_t>(pixels, stride_bytes, width, height, out, out_row_floats);
   }
 }
 
@@ -65,13 +65,13 @@ void multiply_by_mask(float* __restrict spectrum, const float* __restrict mask, 
   }
 }
 
-void float_to_pixels(const float* in, float scale, float offset, PixelFormat format, std::uint32_t width, std::uint32_t height,
-                     std::byte* pixels, std::uint64_t stride_bytes) noexcept {
+void float_to_pixels(const float* in, std::size_t in_row_floats, float scale, float offset, PixelFormat format,
+                     std::uint32_t width, std::uint32_t height, std::byte* pixels, std::uint64_t stride_bytes) noexcept {
   const auto max_value = static_cast<float>(max_pixel_value(format));
   if (bytes_per_pixel(format) == 1) {
-    to_pixels<std::uint8_t>(in, scale, offset, max_value, width, height, pixels, stride_bytes);
+    to_pixels<std::uint8_t>(in, in_row_floats, scale, offset, max_value, width, height, pixels, stride_bytes);
   } else {
-    to_pixels<std::uint16_t>(in, scale, offset, max_value, width, height, pixels, stride_bytes);
+    to_pixels<std::uint16_t>(in, in_row_floats, scale, offset, max_value, width, height, pixels, stride_bytes);
   }
 }
 

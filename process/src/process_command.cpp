@@ -2,9 +2,9 @@
 // filter never slows acquisition; every for lossless processing) and the producer of another.
 //
 // Start-up order matters: open the input ring (waiting for it) to learn the frame shape, plan
-// (seconds with FFTW_MEASURE, a minute with FFTW_PATIENT, instant with wisdom), create the
-// output ring, and only then attach as a consumer, so that an every consumer never gates the
-// producer while it plans.
+// both FFT layouts and keep the faster (seconds with FFTW_MEASURE, minutes with FFTW_PATIENT,
+// instant with wisdom: --make-wisdom makes it ahead), create the output ring, and only then
+// attach as a consumer, so that an every consumer never gates the producer while it plans.
 //
 // Per frame:
 //   read input ──► load (pixels -> float) ──► release input ──► r2c, mask, c2r ──► claim output
@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -28,7 +29,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
+#include "framering/common/logging.hpp"
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
@@ -50,6 +53,7 @@ struct Totals {
   /// killed run before it released that input frame); input up to it is released, not repeated.
   std::optional<std::uint64_t> published_through;
   std::uint64_t already_published = 0;        ///< input frames released without publishing for that reason
+  std::uint64_t cpu_start_ns = process_cpu_ns();  ///< this process's CPU time when the frame loop began
   ring::ConsumerCounters at_last_line{};      ///< input counters at the last rate line
 };
 
@@ -79,6 +83,9 @@ PlanOptions plan_options_of(const ProcessOptions& o) {
   if (!rigor) throw ConfigError(fmt::format("--planner {} is not one of estimate, measure, patient", o.planner));
   p.rigor = *rigor;
   p.threads = o.threads;
+  const auto layout = parse_fft_layout(o.fft_layout);
+  if (!layout) throw ConfigError(fmt::format("--fft-layout {} is not one of auto, in-place, out-of-place", o.fft_layout));
+  p.layout = *layout;
   if (!o.no_wisdom) {
     if (!o.wisdom.empty()) {
       p.wisdom_path = o.wisdom;
@@ -103,6 +110,16 @@ void log_plan(const FourierFilter& filter, const PlanOptions& plan, const Proces
                  r.wisdom_written ? "updated" : (r.wisdom_read ? "read but had no plan for this" : "not saved"));
   }
   if (!r.wisdom_problem.empty()) spdlog::warn("{} (the next start will plan again)", r.wisdom_problem);
+  const char* transforms = filter.spec().mode == FilterMode::LogPower ? "r2c" : "r2c+c2r";
+  if (r.layout_timing) {
+    const auto ms = [](std::chrono::nanoseconds t) { return std::chrono::duration<double, std::milli>(t).count(); };
+    spdlog::info("FFT layout {}: {} took {:.3f} ms in-place (padded rows), {:.3f} ms out-of-place (fastest of {} each; "
+                 "--fft-layout forces one)",
+                 to_string(r.layout), transforms, ms(r.layout_timing->in_place), ms(r.layout_timing->out_of_place),
+                 r.layout_timing->rounds);
+  } else {
+    spdlog::info("FFT layout {} (--fft-layout {}): not measured", to_string(r.layout), o.fft_layout);
+  }
 }
 
 FrameShape shape_of(const ring::Segment& input, const ProcessOptions& o) {
@@ -198,7 +215,7 @@ std::string input_losses(const ring::ConsumerCounters& now, Totals& t) {
 
 // Logs the summary line and prints the JSON summary (for the supervisor and tests); returns the
 // exit code: 3 when an every consumer lost input frames, else 0.
-int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer) {
+int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer, FftLayout layout) {
   const ring::ConsumerCounters c = reader.counters();
   const std::uint64_t published = writer.next_sequence() - t.published_before;
   const stage::Throughput run = t.report.total();
@@ -210,7 +227,8 @@ int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingW
   stage::print_summary({{"processed", run.frames},  {"published", published},     {"input_read", c.frames_read},
                         {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
                         {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", run.seconds},
-                        {"frames_per_s", run.frames_per_s()}});
+                        {"frames_per_s", run.frames_per_s()}, {"fft_layout", to_string(layout)},
+                        {"cpu_s", static_cast<double>(process_cpu_ns() - t.cpu_start_ns) / 1e9}});
   if (reader.kind() == ring::ConsumerKind::Every && (t.lost > 0 || c.frames_lost > 0)) {
     spdlog::error("lost {} input frames: exit code 3", std::max(t.lost, c.frames_lost));
     return 3;
@@ -219,6 +237,17 @@ int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingW
 }
 
 }  // namespace
+
+int run_make_wisdom(const ProcessOptions& o) {
+  setup_logging("process", o.common.log_level);
+  if (o.no_wisdom) throw ConfigError("--make-wisdom writes a wisdom file: drop --no-wisdom");
+  const auto rigor = parse_planner_rigor(o.planner_given ? o.planner : "patient");
+  if (!rigor) throw ConfigError(fmt::format("--planner {} is not one of estimate, measure, patient", o.planner));
+  const auto path = o.wisdom.empty() ? default_wisdom_path() : std::optional<std::filesystem::path>(o.wisdom);
+  if (!path) throw ConfigError("neither XDG_CACHE_HOME nor HOME is set: name the wisdom file with --wisdom PATH");
+  make_wisdom(o.width, o.height, *rigor, o.threads, *path, [](const std::string& line) { spdlog::info("{}", line); });
+  return 0;
+}
 
 int run_process(const ProcessOptions& o) {
   stage::begin("process", o.common, {o.input_ring, o.output_ring});
@@ -270,7 +299,7 @@ int run_process(const ProcessOptions& o) {
     totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
     if (!process_one(reader, filter, writer, totals)) break;
   }
-  return summarise(totals, reader, writer);
+  return summarise(totals, reader, writer, filter.report().layout);
 }
 
 void add_process_subcommand(CLI::App& app, StageCommand& command) {
@@ -287,9 +316,16 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
       "logpower shows log(1+|F|^2), zero frequency centred, stretched to the full range per frame.\n"
       "Output frames carry the input's timestamp and, as camera_frame_id, the input's ring sequence.\n"
       "SIGINT/SIGTERM: an every consumer first processes the frames already in the input ring.\n"
+      "FFT layout: FFTW's in-place transform on rows padded to 2*(width/2+1) floats, or out-of-place;\n"
+      "--fft-layout auto plans both, times a few executions of each and keeps the faster (logged).\n"
+      "Wisdom: --make-wisdom --width W --height H [--threads N] plans W x H with FFTW_PATIENT (minutes\n"
+      "at 2 MP; plans ~10-25% faster than measure) in both layouts and saves it where the stage reads\n"
+      "wisdom; a later start with that shape and --threads then plans nothing (its log says so).\n"
+      "More in docs/process.md.\n"
       "Prints one JSON summary line on stdout at exit. Exit codes: 0 ok, 2 could not start,\n"
       "3 an every consumer lost frames.\n"
-      "Example: framering process --mode bandpass --low-cutoff 0.05 --high-cutoff 0.2 --threads 2");
+      "Example: framering process --mode bandpass --low-cutoff 0.05 --high-cutoff 0.2 --threads 2\n"
+      "Example: framering process --make-wisdom --width 1920 --height 1080 --threads 2");
   add_common_options(*cmd, o->common);
   cmd->add_option("--input-ring", o->input_ring, "Ring to read")->capture_default_str();
   cmd->add_option("--output-ring", o->output_ring, "Ring to create (or re-attach) and write")->capture_default_str();
@@ -320,11 +356,28 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
                   "to see the negative half of a highpass or bandpass result)")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "FFTW threads per transform")->check(CLI::Range(1, 256))->capture_default_str();
-  cmd->add_option("--planner", o->planner,
-                  "FFTW planner: estimate (instant, slower plans), measure (seconds), patient (about a minute, "
-                  "plans ~10-20% faster); wisdom makes later starts instant")
-      ->check(CLI::IsMember({"estimate", "measure", "patient"}))
+  CLI::Option* planner =
+      cmd->add_option("--planner", o->planner,
+                      "FFTW planner: estimate (instant, slower plans), measure (seconds), patient (minutes, plans "
+                      "~10-25% faster); wisdom makes later starts instant. --make-wisdom: patient unless given")
+          ->check(CLI::IsMember({"estimate", "measure", "patient"}))
+          ->capture_default_str();
+  cmd->add_option("--fft-layout", o->fft_layout,
+                  "auto: plan FFTW's in-place (rows padded to 2*(width/2+1) floats) and out-of-place transforms, "
+                  "time a few executions of each and keep the faster; in-place or out-of-place: only that one")
+      ->check(CLI::IsMember({"auto", "in-place", "out-of-place"}))
       ->capture_default_str();
+  CLI::Option* make_wisdom_flag = cmd->add_flag(
+      "--make-wisdom", o->make_wisdom,
+      "Make FFTW wisdom for --width x --height frames (both layouts, --threads, patient planner: minutes at 2 MP) "
+      "into the wisdom file, then exit; touches no ring");
+  CLI::Option* width = cmd->add_option("--width", o->width, "--make-wisdom: frame width in pixels")
+                           ->check(CLI::Range(1, 65536));
+  CLI::Option* height = cmd->add_option("--height", o->height, "--make-wisdom: frame height in pixels")
+                            ->check(CLI::Range(1, 65536));
+  make_wisdom_flag->needs(width)->needs(height);
+  width->needs(make_wisdom_flag);  // the stage itself takes its shape from the input ring
+  height->needs(make_wisdom_flag);
   cmd->add_option("--wisdom", o->wisdom,
                   "FFTW wisdom file, read before planning and rewritten after it [default: "
                   "$XDG_CACHE_HOME/framering/fftw-wisdom-<hostname>.dat, or ~/.cache/framering/... without it]");
@@ -351,9 +404,14 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
   cmd->add_option("--report-interval-s", o->report_interval_s, "Seconds between rate reports in the log; 0 = none")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  cmd->callback([o, low, high, &command] {
+  cmd->callback([o, low, high, planner, &command] {
     o->low_cutoff_given = low->count() > 0;
     o->high_cutoff_given = high->count() > 0;
+    o->planner_given = planner->count() > 0;
+    if (o->make_wisdom) {
+      command.action = [o] { return run_make_wisdom(*o); };
+      return;
+    }
     command.action = [o] { return run_process(*o); };
     command.rings = [o] {
       return std::vector<RingUse>{

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,16 @@ std::string str(std::uint64_t value) { return std::to_string(value); }
 class ProcessStage : public ::testing::Test {
  protected:
   void SetUp() override { instance_ = test::unique_instance(); }
-  void TearDown() override { test::remove_instance(instance_); }
+  void TearDown() override {
+    test::remove_instance(instance_);
+    std::error_code ec;
+    std::filesystem::remove_all(wisdom_dir(), ec);
+  }
+
+  // This test's own wisdom files, never the user's cache.
+  [[nodiscard]] std::filesystem::path wisdom_dir() const {
+    return std::filesystem::temp_directory_path() / ("framering-wisdom-" + instance_);
+  }
 
   [[nodiscard]] std::vector<std::string> peer(const std::string& role, std::vector<std::string> extra) const {
     return test::peer_argv(role, instance_, std::move(extra));
@@ -64,6 +74,8 @@ class ProcessStage : public ::testing::Test {
     ro.stall_timeout = 60s;
     return ring::RingReader::attach(instance_, "processed", ro);
   }
+
+  void expect_identity_frames_unchanged_in(const std::string& layout);
 
   std::string instance_;
 };
@@ -302,6 +314,81 @@ TEST_F(ProcessStage, CutOffTheModeDoesNotUseIsRejected) {
   EXPECT_EQ(sut.exit_code, 2) << sut.err;
   EXPECT_NE(sut.err.find("uses --high-cutoff"), std::string::npos) << sut.err;
   producer.signal(SIGKILL);
+}
+
+TEST_F(ProcessStage, WisdomMadeAheadServesTheNextStartWhichPlansNothing) {
+  test::Watchdog watchdog(90s);
+  const std::string wisdom = (wisdom_dir() / "cache" / "wisdom.dat").string();
+  const auto made = test::run(
+      test::framering_argv({"process", "--make-wisdom", "--width", "64", "--height", "48", "--wisdom", wisdom}), 60s);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_NE(made.err.find("plans 3-4/4: out-of-place r2c and c2r"), std::string::npos) << made.err;
+  EXPECT_NE(made.err.find("wisdom saved to " + wisdom), std::string::npos) << made.err;
+  Child producer(peer("produce", {"--ring", "raw", "--width", "64", "--height", "48", "--slots", "8", "--frames", "3",
+                                  "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+
+  // The stage's default planner (measure) takes the patient wisdom; auto plans both layouts.
+  Child sut(test::framering_argv({"process", "--instance", instance_, "--wisdom", wisdom, "--mode", "identity",
+                                  "--consumer", "every", "--frames", "3"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+  producer.signal(SIGCONT);
+
+  ASSERT_EQ(test::finish(sut, 30s), 0) << sut.out() << sut.err();
+  EXPECT_NE(sut.err().find("plans for 64x48 (measure, 1 thread(s)) came from wisdom " + wisdom), std::string::npos)
+      << sut.err();
+  EXPECT_NE(sut.err().find("FFT layout "), std::string::npos) << sut.err();
+  (void)test::finish(producer, 20s);
+}
+
+TEST_F(ProcessStage, MakeWisdomIntoAnUnwritablePathExitsWithCodeTwoNamingIt) {
+  test::Watchdog watchdog(30s);
+
+  const auto sut = test::run(test::framering_argv({"process", "--make-wisdom", "--width", "64", "--height", "48",
+                                                   "--wisdom", "/proc/framering-no-such-dir/wisdom.dat"}),
+                             20s);
+
+  EXPECT_EQ(sut.exit_code, 2) << sut.err;
+  EXPECT_NE(sut.err.find("/proc/framering-no-such-dir"), std::string::npos) << sut.err;
+  EXPECT_EQ(sut.err.find("plans 1-2/4"), std::string::npos) << sut.err;  // failed before planning
+}
+
+TEST_F(ProcessStage, WidthWithoutMakeWisdomIsAParseError) {
+  test::Watchdog watchdog(30s);
+
+  const auto sut = test::run(process({"--width", "64"}), 20s);
+
+  EXPECT_GE(sut.exit_code, 100) << sut.err;
+  EXPECT_NE(sut.err.find("--make-wisdom"), std::string::npos) << sut.err;
+}
+
+// 63x47: an odd width, one padding float per in-place row.
+void ProcessStage::expect_identity_frames_unchanged_in(const std::string& layout) {
+  Child producer(peer("produce", {"--ring", "raw", "--width", "63", "--height", "47", "--slots", "8", "--frames", "5",
+                                  "--stop-at", "0"}));
+  ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+  Child sut(process({"--fft-layout", layout, "--mode", "identity", "--consumer", "every", "--frames", "5"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+  auto reader = attach_output_reader();
+
+  producer.signal(SIGCONT);
+  const OutputCheck check = read_output(reader, 4, 5);
+
+  ASSERT_EQ(test::finish(sut, 20s), 0) << sut.out() << sut.err();
+  EXPECT_EQ(check.frames, 5U);
+  EXPECT_EQ(check.bad_content, 0U);
+  EXPECT_NE(sut.err().find("FFT layout " + layout + " (--fft-layout " + layout + ")"), std::string::npos) << sut.err();
+  (void)test::finish(producer, 20s);
+}
+
+TEST_F(ProcessStage, InPlaceFftLayoutPublishesIdentityFramesUnchanged) {
+  test::Watchdog watchdog(60s);
+  expect_identity_frames_unchanged_in("in-place");
+}
+
+TEST_F(ProcessStage, OutOfPlaceFftLayoutPublishesIdentityFramesUnchanged) {
+  test::Watchdog watchdog(60s);
+  expect_identity_frames_unchanged_in("out-of-place");
 }
 
 }  // namespace

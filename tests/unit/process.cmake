@@ -6,3 +6,5 @@ framering_add_test(test_process_filter_mask SOURCES test_process_filter_mask.cpp
   LIBS framering::process)
 framering_add_test(test_process_fftw_planner SOURCES test_process_fftw_planner.cpp LABELS unit TIMEOUT 60 PREFIX "process."
   LIBS framering::process)
+framering_add_test(test_process_fft_plans SOURCES test_process_fft_plans.cpp LABELS unit TIMEOUT 60 PREFIX "process."
+  LIBS framering::process)

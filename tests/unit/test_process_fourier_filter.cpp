@@ -1,6 +1,7 @@
 // FourierFilter on small frames with FFTW_ESTIMATE plans: the identity round trip is exact (also
-// with two FFTW threads), each mask removes or keeps a sinusoid as documented, constants through
-// lowpass and highpass, log power centred, rounding and clamping, size checks.
+// with two FFTW threads, and in each FFT layout), each mask removes or keeps a sinusoid as
+// documented, the two layouts agree, constants through lowpass and highpass, log power
+// centred, rounding and clamping, size checks.
 #include "framering/process/fourier_filter.hpp"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <numbers>
 #include <random>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -159,6 +161,121 @@ TEST(FourierFilter, BandpassWithTwoFftwThreadsMatchesOneThreadWithinOneCount) {
   EXPECT_LE(largest_difference, 1) << "float rounding may differ between plans, by one count at most";
 }
 
+// The two FFT layouts (fft_plans.hpp), each forced.
+PlanOptions estimate_in(FftLayout layout) { return {PlannerRigor::Estimate, 1, std::nullopt, layout}; }
+
+Frame filtered_in(FftLayout layout, const Frame& input, const FilterSpec& spec) {
+  FourierFilter sut({input.width, input.height, PixelFormat::Mono16}, spec, estimate_in(layout));
+  EXPECT_EQ(sut.report().layout, layout);
+  Frame output(input.width, input.height);
+  const auto done = sut.apply(input.bytes(), input.stride_bytes, output.bytes(), output.stride_bytes);
+  EXPECT_TRUE(done.has_value());
+  return output;
+}
+
+Frame full_range_noise(std::uint32_t w, std::uint32_t h, unsigned seed) {
+  Frame frame(w, h);
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> any(0, 65535);
+  for (auto& word : frame.words) word = static_cast<std::uint16_t>(any(random));
+  return frame;
+}
+
+int largest_difference(const Frame& a, const Frame& b) {
+  int largest = 0;
+  for (std::size_t i = 0; i < a.words.size(); ++i) largest = std::max(largest, std::abs(int{a.words[i]} - int{b.words[i]}));
+  return largest;
+}
+
+TEST(FourierFilter, IdentityReproducesFullRangeNoiseExactlyInEachLayout) {
+  // Even width (two padding floats per in-place row), odd width (one), and 2 MP.
+  for (auto [w, h] : {std::pair{64U, 48U}, std::pair{63U, 47U}, std::pair{1920U, 1080U}}) {
+    const Frame input = full_range_noise(w, h, w * 7919U + h);
+    for (FftLayout layout : {FftLayout::InPlace, FftLayout::OutOfPlace}) {
+      const Frame output = filtered_in(layout, input, {FilterMode::Identity});
+
+      EXPECT_TRUE(output.words == input.words) << w << "x" << h << " " << to_string(layout);
+    }
+  }
+}
+
+TEST(FourierFilter, BandpassInPlaceAndOutOfPlaceAgreeWithinOneCount) {
+  // Float rounding: the layouts' plans may use different FFTW algorithms, so a value near a
+  // half count may round either way; anything more than one count would be a layout bug
+  // (a padding float read as a pixel, a row shifted).
+  for (auto [w, h] : {std::pair{128U, 96U}, std::pair{63U, 47U}}) {
+    Frame input = sinusoid_along_x(w, h, 30'000, 10'000, 0.25);
+    for (std::uint32_t y = 0; y < h; ++y) input.at(y % w, y) = 65535;  // a diagonal line
+    input.at(w - 1, h / 2) = 0;                                         // the last column counts too
+    const FilterSpec bandpass{FilterMode::Bandpass, 0.05, 0.3, /*output_offset=*/32'768};
+
+    const Frame in_place = filtered_in(FftLayout::InPlace, input, bandpass);
+    const Frame out_of_place = filtered_in(FftLayout::OutOfPlace, input, bandpass);
+
+    EXPECT_LE(largest_difference(in_place, out_of_place), 1) << w << "x" << h;
+    EXPECT_NEAR(amplitude_at(in_place, 0.25), amplitude_at(out_of_place, 0.25), 0.01) << w << "x" << h;
+  }
+}
+
+TEST(FourierFilter, BandstopRemovesASinusoidInEachLayout) {
+  const Frame input = sinusoid_along_x(128, 96, 30'000, 10'000, 0.25);
+  for (FftLayout layout : {FftLayout::InPlace, FftLayout::OutOfPlace}) {
+    const Frame output = filtered_in(layout, input, {FilterMode::Bandstop, 0.2, 0.3});
+
+    EXPECT_LT(amplitude_at(output, 0.25), 0.5) << to_string(layout);
+    EXPECT_NEAR(mean_of(output), 30'000, 0.01) << to_string(layout);
+  }
+}
+
+TEST(FourierFilter, LogPowerInPlaceAndOutOfPlaceAgreeWithinOneCount) {
+  // In-place, log power overwrites the spectrum it is computed from (fourier_filter.cpp).
+  const Frame input = full_range_noise(63, 47, 99);
+
+  const Frame in_place = filtered_in(FftLayout::InPlace, input, {FilterMode::LogPower});
+  const Frame out_of_place = filtered_in(FftLayout::OutOfPlace, input, {FilterMode::LogPower});
+
+  EXPECT_LE(largest_difference(in_place, out_of_place), 1);
+  EXPECT_EQ(in_place.at(31, 23), 65'535);  // the mean, centred
+}
+
+TEST(FourierFilter, SameFilterTwiceInEachLayoutGivesTheSameFrame) {
+  // Nothing of the first frame (padding floats, a destroyed input) leaks into the second.
+  const Frame first = full_range_noise(63, 47, 1);
+  const Frame second = full_range_noise(63, 47, 2);
+  for (FftLayout layout : {FftLayout::InPlace, FftLayout::OutOfPlace}) {
+    FourierFilter sut({63, 47, PixelFormat::Mono16}, {FilterMode::Lowpass, 0.02, 0.1}, estimate_in(layout));
+    Frame once(63, 47);
+    Frame after_another(63, 47);
+    Frame scratch(63, 47);
+    ASSERT_TRUE(sut.apply(second.bytes(), second.stride_bytes, once.bytes(), once.stride_bytes).has_value());
+
+    ASSERT_TRUE(sut.apply(first.bytes(), first.stride_bytes, scratch.bytes(), scratch.stride_bytes).has_value());
+    ASSERT_TRUE(sut.apply(second.bytes(), second.stride_bytes, after_another.bytes(), after_another.stride_bytes).has_value());
+
+    EXPECT_TRUE(once.words == after_another.words) << to_string(layout);
+  }
+}
+
+TEST(FourierFilter, AutoLayoutReportsBothTimingsAndRunsTheFasterOne) {
+  const FourierFilter sut({64, 48, PixelFormat::Mono16}, {FilterMode::Lowpass, 0.02, 0.25}, kEstimate);
+
+  ASSERT_TRUE(sut.report().layout_timing.has_value());
+  const LayoutTiming& timing = *sut.report().layout_timing;
+  EXPECT_GT(timing.in_place.count(), 0);
+  EXPECT_GT(timing.out_of_place.count(), 0);
+  EXPECT_EQ(sut.report().layout, timing.faster);
+  EXPECT_EQ(timing.faster, timing.in_place <= timing.out_of_place ? FftLayout::InPlace : FftLayout::OutOfPlace);
+}
+
+TEST(FourierFilter, ForcedLayoutIsRunAndNothingIsTimed) {
+  for (FftLayout layout : {FftLayout::InPlace, FftLayout::OutOfPlace}) {
+    const FourierFilter sut({64, 48, PixelFormat::Mono16}, {FilterMode::Identity}, estimate_in(layout));
+
+    EXPECT_EQ(sut.report().layout, layout);
+    EXPECT_FALSE(sut.report().layout_timing.has_value());
+  }
+}
+
 TEST(FourierFilter, IdentityKeepsRowPaddingOutOfTheResult) {
   const Frame input = pattern(64, 48, 77, /*stride=*/160);
   FourierFilter sut({64, 48, PixelFormat::Mono16}, {FilterMode::Identity}, kEstimate);
@@ -255,9 +372,9 @@ TEST(FloatToPixels, RoundsHalvesUpAndClampsToEachFormatsRange) {
   std::vector<std::uint16_t> mono12(in.size());
   std::vector<std::uint8_t> mono8(in.size());
 
-  float_to_pixels(in.data(), 1.0F, 0.0F, PixelFormat::Mono16, 6, 1, reinterpret_cast<std::byte*>(mono16.data()), 12);
-  float_to_pixels(in.data(), 1.0F, 0.0F, PixelFormat::Mono12, 6, 1, reinterpret_cast<std::byte*>(mono12.data()), 12);
-  float_to_pixels(in.data(), 1.0F, 0.0F, PixelFormat::Mono8, 6, 1, reinterpret_cast<std::byte*>(mono8.data()), 6);
+  float_to_pixels(in.data(), 6, 1.0F, 0.0F, PixelFormat::Mono16, 6, 1, reinterpret_cast<std::byte*>(mono16.data()), 12);
+  float_to_pixels(in.data(), 6, 1.0F, 0.0F, PixelFormat::Mono12, 6, 1, reinterpret_cast<std::byte*>(mono12.data()), 12);
+  float_to_pixels(in.data(), 6, 1.0F, 0.0F, PixelFormat::Mono8, 6, 1, reinterpret_cast<std::byte*>(mono8.data()), 6);
 
   EXPECT_EQ(mono16, (std::vector<std::uint16_t>{0, 1, 2, 4095, 65'535, 0}));
   EXPECT_EQ(mono12, (std::vector<std::uint16_t>{0, 1, 2, 4095, 4095, 0}));

@@ -26,8 +26,9 @@ class PlanError : public Error {
 };
 
 /// How hard FFTW's planner tries. Measured here at 1920x1080 r2c+c2r: Estimate plans at once,
-/// Measure takes 1.5-6 s, Patient about a minute for plans ~10-20% faster. Wisdom makes every
-/// later start with the same shape, rigour and threads instant.
+/// Measure takes 1.5-6 s, Patient 70-95 s per layout (2 min 45 s for both, 1 thread) for plans
+/// ~10-25% faster. Wisdom makes every later start with the same shape, rigour and threads
+/// instant; `framering process --make-wisdom` makes Patient wisdom ahead of a run.
 enum class PlannerRigor { Estimate, Measure, Patient };
 
 /// "estimate", "measure", "patient".

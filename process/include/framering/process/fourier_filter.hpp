@@ -4,10 +4,13 @@
 //
 // FFTW's transforms are unnormalised: c2r(r2c(x)) = width*height * x, hence the scale.
 // Source: FFTW 3.3 manual, "Multi-Dimensional DFTs of Real Data" (the height x (width/2 + 1)
-// half-plane layout) and "What FFTW Really Computes" (no normalisation).
+// half-plane layout, and the 2*(width/2 + 1) padded rows of in-place transforms) and "What
+// FFTW Really Computes" (no normalisation).
 //
 //   load(pixels) ──► real[h x w] ──r2c──► spectrum[h x (w/2+1)] ──× mask──► ──c2r──► real ──► store(pixels)
 //
+// real and spectrum are two buffers (out-of-place) or one with padded rows (in-place), whichever
+// ran faster when the plans were made (fft_plans.hpp), unless PlanOptions::layout forces one.
 // Plans are made once, in the constructor, for this instance's own fftwf_malloc buffers; the
 // frame path (load, transform, store) allocates nothing and plans nothing.
 #pragma once
@@ -22,10 +25,9 @@
 #include <string>
 
 #include "framering/common/frame_shape.hpp"
+#include "framering/process/fft_plans.hpp"
 #include "framering/process/fftw_planner.hpp"
 #include "framering/process/filter_mask.hpp"
-
-struct fftwf_plan_s;  // fftw3.h: typedef struct fftwf_plan_s* fftwf_plan
 
 namespace framering::process {
 
@@ -36,6 +38,9 @@ struct PlanOptions {
   /// Wisdom file read before planning and rewritten after it when anything had to be planned;
   /// nullopt: no wisdom file.
   std::optional<std::filesystem::path> wisdom_path;
+  /// Auto plans both layouts and keeps the one whose transforms ran faster (time_layouts);
+  /// InPlace or OutOfPlace plans only that one.
+  FftLayout layout = FftLayout::Auto;
 };
 
 /// What planning did, for the start-up log.
@@ -43,8 +48,12 @@ struct PlanReport {
   bool wisdom_read = false;  ///< the wisdom file existed and was imported
   bool wisdom_used = false;  ///< every plan came from wisdom (nothing was measured)
   bool wisdom_written = false;
-  std::chrono::nanoseconds planning_time{0};  ///< both plans, wisdom import and export excluded
+  std::chrono::nanoseconds planning_time{0};  ///< every plan made, wisdom import and export excluded
   std::string wisdom_problem;  ///< why the wisdom file could not be written; empty when fine
+  FftLayout layout = FftLayout::OutOfPlace;  ///< the layout the filter runs: never Auto
+  /// PlanOptions::layout Auto: what the measurement found (the planning of both layouts is in
+  /// planning_time, the timing is not); nullopt when the layout was forced.
+  std::optional<LayoutTiming> layout_timing;
 };
 
 /// Frame-path outcomes of FourierFilter.
@@ -60,15 +69,16 @@ class FourierFilter {
  public:
   /// Builds the mask and makes both plans (LogPower: the r2c plan only) for frames of
   /// `shape`'s width, height and pixel format (its stride_bytes is not used: load() and store()
-  /// take each frame's own), reading and updating the wisdom file. Throws ConfigError for an
-  /// invalid shape, spec or thread count, PlanError when FFTW cannot plan. An unwritable wisdom
-  /// file is not an error: see PlanReport::wisdom_problem.
+  /// take each frame's own), reading and updating the wisdom file; with FftLayout::Auto for
+  /// both layouts, then times a few executions of each (about 0.2 s at 2 MP) and keeps the
+  /// faster. Throws ConfigError for an invalid shape, spec or thread count, PlanError when FFTW
+  /// cannot plan. An unwritable wisdom file is not an error: see PlanReport::wisdom_problem.
   FourierFilter(const FrameShape& shape, const FilterSpec& spec, const PlanOptions& options);
-  FourierFilter(FourierFilter&& other) noexcept;
+  FourierFilter(FourierFilter&& other) noexcept = default;
   FourierFilter& operator=(FourierFilter&&) = delete;
   FourierFilter(const FourierFilter&) = delete;
   FourierFilter& operator=(const FourierFilter&) = delete;
-  ~FourierFilter();
+  ~FourierFilter() = default;
 
   /// Converts one input frame into the real buffer: `pixels` holds height rows of width
   /// pixels in the shape's format, rows `stride_bytes` apart. After it returns the frame's
@@ -107,15 +117,11 @@ class FourierFilter {
   FrameShape shape_;
   FilterSpec spec_;
   PlanReport report_;
-  std::size_t real_count_ = 0;      ///< height * width
-  std::size_t spectrum_count_ = 0;  ///< height * (width/2 + 1) complex values
-  std::size_t mask_count_ = 0;
-  FftwFloats real_;      ///< height x width floats: r2c input, c2r output (LogPower: log power)
-  FftwFloats spectrum_;  ///< height x (width/2 + 1) fftwf_complex
-  FftwFloats mask_;      ///< height x (width/2 + 1) gains
-  fftwf_plan_s* forward_ = nullptr;   ///< r2c real_ -> spectrum_
-  fftwf_plan_s* backward_ = nullptr;  ///< c2r spectrum_ -> real_ (null for LogPower)
-  float log_min_ = 0.0F;      ///< LogPower: the frame's smallest and largest log power
+  std::size_t real_count_ = 0;  ///< height * width
+  std::size_t mask_count_ = 0;  ///< before mask_: mask_of() sets it while mask_ is made
+  FftwFloats mask_;             ///< height x (width/2 + 1) gains
+  FftPlans plans_;              ///< the chosen layout's buffers and plans (LogPower: r2c only)
+  float log_min_ = 0.0F;        ///< LogPower: the frame's smallest and largest log power
   float log_max_ = 0.0F;
 };
 

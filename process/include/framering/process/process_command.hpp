@@ -31,8 +31,13 @@ struct ProcessOptions {
   bool high_cutoff_given = false;
   int threads = 1;
   std::string planner = "measure";
+  bool planner_given = false;     ///< set by the command line: --make-wisdom plans patient unless told
   std::string wisdom;             ///< empty: default_wisdom_path()
   bool no_wisdom = false;
+  std::string fft_layout = "auto";  ///< fft_plans.hpp's FftLayout names
+  bool make_wisdom = false;       ///< plan for --width x --height, save wisdom, exit; no rings
+  std::uint32_t width = 0;        ///< --make-wisdom only: the stage takes its shape from the input ring
+  std::uint32_t height = 0;
   std::uint64_t frames = 0;       ///< frames to publish, then exit; 0 = until SIGINT/SIGTERM
   double wait_for_input_s = 10.0;
   std::uint32_t wait_for_consumers = 0;  ///< publish nothing until this many consumers are on the output ring
@@ -48,6 +53,13 @@ struct ProcessOptions {
 /// Returns 0, or 3 when an every consumer lost input frames (a gap). Throws framering::Error
 /// (ConfigError, SegmentError, PlanError) when it cannot start (`main` maps that to 2).
 [[nodiscard]] int run_process(const ProcessOptions& options);
+
+/// `framering process --make-wisdom`: makes FFTW wisdom (FFTW_PATIENT unless --planner says
+/// otherwise: minutes at 2 MP) for --width x --height frames on --threads threads, in both FFT
+/// layouts, into the file the stage reads (--wisdom or default_wisdom_path()), logging its
+/// progress; touches no ring. Returns 0. Throws ConfigError (--no-wisdom, no wisdom path), Error
+/// (the wisdom file cannot be written: before any planning) or PlanError.
+[[nodiscard]] int run_make_wisdom(const ProcessOptions& options);
 
 /// Adds the `process` subcommand to `app`. When the user selects it, `action` is set to the
 /// function that runs it and returns the exit code (0 ok, 2 could not start, 3 lost frames).
