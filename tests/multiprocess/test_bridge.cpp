@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,39 @@ class Bridge : public ::testing::Test {
       ++next;
       if (on_frame) on_frame(frame->sequence);
     }
+  }
+
+  // Waits until the far recorder (consumer "record") has recorded `frames` frames.
+  [[nodiscard]] bool far_recorded(std::uint64_t frames) const {
+    return test::wait_until(
+        [&] {
+          const auto s = test::ring_status(far_);
+          const auto rec = s ? test::consumer_named(*s, "record") : std::nullopt;
+          return rec && rec->cursor >= frames;
+        },
+        120s);
+  }
+  // Waits until the near producer has evicted a consumer (the sender); the frames it had
+  // published then, or nullopt on timeout.
+  [[nodiscard]] std::optional<std::uint64_t> near_published_at_eviction() const {
+    std::uint64_t published = 0;
+    const bool evicted = test::wait_until(
+        [&] {
+          const auto s = test::ring_status(near_);
+          if (!s || s->evictions == 0) return false;
+          published = s->published;
+          return true;
+        },
+        60s);
+    return evicted ? std::optional(published) : std::nullopt;
+  }
+  // The one recording folder under `dest`.
+  [[nodiscard]] static std::filesystem::path only_recording(const std::filesystem::path& dest) {
+    std::filesystem::path recording;
+    for (const auto& entry : std::filesystem::directory_iterator(dest)) {
+      if (entry.is_directory()) recording = entry.path();
+    }
+    return recording;
   }
 
   // The scenarios run both here (ipc://) and between two network namespaces (BridgeNetns).
@@ -218,29 +252,12 @@ void Bridge::far_recorder_stalled_until_the_sender_is_evicted() {
                                        "1", "--claim-timeout-ms", "60000"}));
   Child recorder(test::framering_argv({"record", "--instance", far_, "--ring", "raw", "--dest", dir.path().string(),
                                        "--wait-for-ring-s", "60", "--stall-timeout-s", "100", "--log-level", "info"}));
-  const auto recorded = [&](std::uint64_t frames) {
-    return test::wait_until(
-        [&] {
-          const auto s = test::ring_status(far_);
-          const auto rec = s ? test::consumer_named(*s, "record") : std::nullopt;
-          return rec && rec->cursor >= frames;
-        },
-        60s);
-  };
-  ASSERT_TRUE(recorded(10)) << recorder.err() << receiver.err();
+  ASSERT_TRUE(far_recorded(10)) << recorder.err() << receiver.err();
   recorder.signal(SIGSTOP);
-  std::uint64_t published_at_eviction = 0;
-  ASSERT_TRUE(test::wait_until(
-      [&] {
-        const auto s = test::ring_status(near_);
-        if (!s || s->evictions == 0) return false;
-        published_at_eviction = s->published;
-        return true;
-      },
-      60s))
-      << sender.err();
+  const auto published_at_eviction = near_published_at_eviction();
+  ASSERT_TRUE(published_at_eviction.has_value()) << sender.err();
   recorder.signal(SIGCONT);
-  ASSERT_TRUE(recorded(published_at_eviction + 20)) << "frames after the gap are recorded: " << recorder.err();
+  ASSERT_TRUE(far_recorded(*published_at_eviction + 20)) << "frames after the gap are recorded: " << recorder.err();
   producer.signal(SIGTERM);
   EXPECT_EQ(test::finish(producer, 30s), 0) << producer.err();
   const auto near = test::ring_status(near_);  // while the sender still has its entry
@@ -261,10 +278,7 @@ void Bridge::far_recorder_stalled_until_the_sender_is_evicted() {
   recorder.signal(SIGTERM);
   EXPECT_NE(test::finish(recorder, 30s), -1) << recorder.err();
 
-  std::filesystem::path recording;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    if (entry.is_directory()) recording = entry.path();
-  }
+  const auto recording = only_recording(dir.path());
   const auto inspect = test::run(test::framering_argv({"inspect", recording.string(), "--json"}), 30s);
   EXPECT_EQ(inspect.exit_code, 3) << "frames were lost: " << inspect.out << inspect.err;
   const auto report = nlohmann::json::parse(inspect.out, nullptr, false);
@@ -298,21 +312,13 @@ TEST_F(Bridge, AFrameOverwrittenWhileZeroMqSentItFromItsSlotIsDroppedAndTheGapCr
   std::uint64_t next = 0;
   read_far(reader, 20, next);
   receiver.signal(SIGSTOP);
-  std::uint64_t published_at_eviction = 0;
-  ASSERT_TRUE(test::wait_until(
-      [&] {
-        const auto s = test::ring_status(near_);
-        if (!s || s->evictions == 0) return false;
-        published_at_eviction = s->published;
-        return true;
-      },
-      60s))
-      << sender.err();
+  const auto published_at_eviction = near_published_at_eviction();
+  ASSERT_TRUE(published_at_eviction.has_value()) << sender.err();
   // Every slot the sender held is written again (8 slots), the one ZeroMQ reads included.
   ASSERT_TRUE(test::wait_until(
       [&] {
         const auto s = test::ring_status(near_);
-        return s && s->published >= published_at_eviction + 16;
+        return s && s->published >= *published_at_eviction + 16;
       },
       60s))
       << producer.err();
@@ -447,8 +453,7 @@ to = "{}"
       << far.err();
   far.signal(SIGTERM);
   ASSERT_EQ(test::finish(far, 60s), 0) << far.err();
-  std::filesystem::path recording;
-  for (const auto& entry : std::filesystem::directory_iterator(dir / "recordings")) recording = entry.path();
+  const auto recording = only_recording(dir / "recordings");
   const auto inspect = test::run(test::framering_argv({"inspect", recording.string(), "--json"}), 30s);
   EXPECT_EQ(inspect.exit_code, 0) << inspect.out << inspect.err;
   const auto report = nlohmann::json::parse(inspect.out, nullptr, false);
@@ -533,16 +538,7 @@ TEST_F(BridgeNetns, WithPacketLossAndAnOutageAFarRecorderRecordsEveryFrameOnceAn
   Child recorder(in_namespace(ns_b_, test::framering_argv({"record", "--instance", far_, "--ring", "raw", "--dest",
                                                            dir.path().string(), "--frames", std::to_string(kFrames),
                                                            "--wait-for-ring-s", "60", "--log-level", "info"})));
-  const auto recorded = [&](std::uint64_t frames) {
-    return test::wait_until(
-        [&] {
-          const auto s = test::ring_status(far_);
-          const auto rec = s ? test::consumer_named(*s, "record") : std::nullopt;
-          return rec && rec->cursor >= frames;
-        },
-        120s);
-  };
-  ASSERT_TRUE(recorded(150)) << receiver.err() << recorder.err();
+  ASSERT_TRUE(far_recorded(150)) << receiver.err() << recorder.err();
   ASSERT_EQ(shell(fmt::format("ip -n {} link set {} down", ns_a_, veth_a_)), 0);
   // The outage: nothing is acknowledged, and after --ack-timeout-s the sender starts a new
   // session (a real wait, on what the sender says it did).
@@ -556,10 +552,7 @@ TEST_F(BridgeNetns, WithPacketLossAndAnOutageAFarRecorderRecordsEveryFrameOnceAn
   ASSERT_TRUE(near.has_value());
   EXPECT_EQ(near->evictions, 0U);
 
-  std::filesystem::path recording;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    if (entry.is_directory()) recording = entry.path();
-  }
+  const auto recording = only_recording(dir.path());
   const auto inspect = test::run(test::framering_argv({"inspect", recording.string(), "--json"}), 30s);
   EXPECT_EQ(inspect.exit_code, 0) << inspect.out << inspect.err;
   const auto report = nlohmann::json::parse(inspect.out, nullptr, false);
