@@ -1,15 +1,17 @@
 // record_command.cpp: `framering record`: an every consumer (it gates the producer, so a slow
 // disk slows acquisition instead of losing frames) that appends each frame to a recording.
 //
-// Per frame:  read (in place) ──► pwritev(IFD block, slot pixels) with O_DIRECT ──► link the
-//             previous page ──► index row ──► release (the producer may now reuse the slot)
+// Per frame:  read (in place) ──► copy into a huge-page staging buffer ──► pwritev(IFD block,
+//             pixels) with O_DIRECT ──► link the previous page ──► index row ──► release (the
+//             producer may now reuse the slot)
 // A frame is released only once it is on disk and indexed, so a recorder killed at any point
 // resumes at a cursor whose frames are all either recorded or still in the ring.
-// Two frames in flight: while frame n's page is linked, indexed and released here, frame n+1's
-// pixels already go to disk on the part writer's I/O thread (TiffStackWriter::submit), so the
-// disk never waits for the link write, the index row or the ring (docs/design-decisions.md,
-// "Overlapped writes"). Frame n+1 is read ahead (RingReader::read_ahead) only when it is
-// already published: the recorder never waits on the ring while it holds a frame.
+// Two frames in flight: while frame n's page is linked, indexed and released here, frame n+1 is
+// already copied and its pixels go to disk on the part writer's I/O thread
+// (TiffStackWriter::submit), so the disk never waits for the copy, the link write, the index
+// row or the ring (docs/design-decisions.md, "Overlapped writes"). Frame n+1 is read ahead
+// (RingReader::read_ahead) only when it is already published: the recorder never waits on the
+// ring while it holds a frame.
 // Stop (SIGINT/SIGTERM): read on until the cursor reaches what was published when the signal
 // came (the drain), close the part, write the manifest, exit. A stop from the death of the
 // `framering run` that started it came to the producer at the same moment (PR_SET_PDEATHSIG),
@@ -55,6 +57,7 @@ RecordingSettings settings_of(const RecordOptions& o, const ring::SegmentHeader&
   settings.max_file_bytes = o.max_file_bytes;
   settings.max_file_frames = o.max_file_frames;
   settings.direct_io = !o.no_direct_io;
+  settings.staging = o.write_from_slots ? StagingPolicy::InPlace : StagingPolicy::HugePagesWhenAvailable;
   return settings;
 }
 
@@ -280,7 +283,8 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
       "SIGINT/SIGTERM: drains every frame already in the ring, closes the files, then exits.\n"
       "Killed (SIGKILL): the files stay readable up to the last complete frame; started again with the\n"
       "same --name and --dest it resumes the open recording at its cursor, in a new part.\n"
-      "Writes with O_DIRECT straight from the ring's slots (buffered where the file system refuses it).\n"
+      "Writes with O_DIRECT, each frame copied once into a huge-page buffer (--write-from-slots: none),\n"
+      "two frames in flight (buffered where the file system refuses O_DIRECT).\n"
       "Prints one JSON summary line on stdout. Exit codes: 0 nothing lost, 2 could not start or could\n"
       "not write (full disk, unwritable folder: the files stay valid, the ring is released), 3 frames lost.\n"
       "Check a recording with `framering inspect DIR`.\n"
@@ -303,6 +307,9 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
   cmd->add_option("--max-file-frames", o->max_file_frames, "Start a new part after this many frames; 0 = no limit")
       ->capture_default_str();
   cmd->add_flag("--no-direct-io", o->no_direct_io, "Write through the page cache instead of O_DIRECT");
+  cmd->add_flag("--write-from-slots", o->write_from_slots,
+                "O_DIRECT straight from the ring's slots (no copy) instead of through huge-page staging buffers: "
+                "faster only where writes from 4 KiB pages are not slower (see bench record)");
   cmd->add_option("--frames", o->frames, "Record this many frames, then close and exit; 0 = until SIGINT/SIGTERM")
       ->capture_default_str();
   cmd->add_option("--wait-for-ring-s", o->wait_for_ring_s, "How long to wait for the ring to appear, in seconds")

@@ -455,13 +455,21 @@ std::expected<void, RecordFailure> Recording::rotate() noexcept {
   }
   const fs::path path = folder_ / part_file_name(part_number_ + 1);
   try {
-    part_ = std::make_unique<TiffStackWriter>(path, settings_.geometry, settings_.direct_io, settings_.data_write_gate);
+    part_ = std::make_unique<TiffStackWriter>(path, settings_.geometry, settings_.direct_io, settings_.staging,
+                                              settings_.data_write_gate);
   } catch (const Error& e) {
     return std::unexpected(RecordFailure{errno, e.what()});
   } catch (const std::bad_alloc&) {
     return std::unexpected(RecordFailure{ENOMEM, fmt::format("cannot allocate buffers for {}", path.string())});
   }
   ++part_number_;
+  if (!told_write_path_) {
+    told_write_path_ = true;
+    spdlog::info("{}: {}", path.string(),
+                 !part_->direct_io()           ? "buffered writes (no O_DIRECT)"
+                 : part_->stages_in_huge_pages() ? "O_DIRECT from huge-page staging buffers (each frame copied once)"
+                                                 : "O_DIRECT straight from the frames' buffers (no copy)");
+  }
   return {};
 }
 

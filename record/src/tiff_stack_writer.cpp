@@ -2,15 +2,18 @@
 #include "framering/record/tiff_stack_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -49,6 +52,33 @@ AlignedBytes aligned_bytes(std::uint64_t bytes) {
   auto* p = static_cast<std::byte*>(std::aligned_alloc(kIfdBlockBytes, bytes));
   if (p == nullptr) throw std::bad_alloc();
   std::memset(p, 0, bytes);
+  return AlignedBytes(p);
+}
+
+constexpr std::uint64_t kHugePageBytes = 2ULL << 20;  // x86-64's transparent huge page
+
+// Whether the kernel hands out transparent huge pages to a buffer that asks (madvise).
+bool transparent_huge_pages_available() noexcept {
+  std::FILE* f = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+  if (f == nullptr) return false;
+  char text[128] = {};
+  const std::size_t n = std::fread(text, 1, sizeof text - 1, f);
+  std::fclose(f);
+  const std::string_view mode(text, n);
+  return mode.find("[always]") != std::string_view::npos || mode.find("[madvise]") != std::string_view::npos;
+}
+
+// `bytes` rounded up to whole huge pages, 2 MiB-aligned, asking for transparent huge pages and
+// touched (zeroed) so that they are there before the first write. Null when it cannot be had.
+AlignedBytes huge_page_bytes(std::uint64_t bytes) noexcept {
+  const std::uint64_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(kHugePageBytes, rounded));
+  if (p == nullptr) return nullptr;
+  if (::madvise(p, rounded, MADV_HUGEPAGE) != 0) {
+    std::free(p);
+    return nullptr;
+  }
+  std::memset(p, 0, rounded);
   return AlignedBytes(p);
 }
 
@@ -219,6 +249,7 @@ struct TiffStackWriter::State {
   bool cancel = false;              ///< fail every queued job without writing it
   bool stop = false;
   bool inline_writes = false;       ///< no thread could be started: submit() writes itself
+  bool stage_in_huge_pages = false;  ///< copy every frame into staging[], allocated with huge pages
   std::thread thread;
 
   ~State() { stop_thread(); }
@@ -308,7 +339,7 @@ struct TiffStackWriter::State {
 };
 
 TiffStackWriter::TiffStackWriter(std::filesystem::path path, const PageGeometry& geometry, bool direct_io,
-                                 DataWriteGate gate)
+                                 StagingPolicy staging, DataWriteGate gate)
     : path_(std::move(path)), geometry_(geometry), state_(std::make_unique<State>()) {
   for (AlignedBytes& block : state_->blocks) block = aligned_bytes(kIfdBlockBytes);
   state_->path = path_;
@@ -330,6 +361,18 @@ TiffStackWriter::TiffStackWriter(std::filesystem::path path, const PageGeometry&
   }
   state_->fd = fd_;
   state_->direct.store(direct);
+  if (direct && staging == StagingPolicy::HugePagesWhenAvailable && transparent_huge_pages_available()) {
+    state_->stage_in_huge_pages = true;
+    for (AlignedBytes& buffer : state_->staging) {
+      buffer = huge_page_bytes(geometry_.padded_frame_bytes());
+      if (!buffer) state_->stage_in_huge_pages = false;
+    }
+    if (!state_->stage_in_huge_pages) {
+      for (AlignedBytes& buffer : state_->staging) buffer.reset();
+      spdlog::info("{}: no huge-page staging buffers (madvise refused): writing from the caller's buffers",
+                   path_.string());
+    }
+  }
 }
 
 TiffStackWriter::TiffStackWriter(TiffStackWriter&& other) noexcept
@@ -344,6 +387,8 @@ TiffStackWriter::TiffStackWriter(TiffStackWriter&& other) noexcept
 TiffStackWriter::~TiffStackWriter() { (void)close(); }
 
 bool TiffStackWriter::direct_io() const noexcept { return state_ && state_->direct.load(); }
+
+bool TiffStackWriter::stages_in_huge_pages() const noexcept { return state_ && state_->stage_in_huge_pages; }
 
 std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixels, std::uint64_t stride_bytes,
                                                           std::uint64_t readable_bytes) noexcept {
@@ -361,7 +406,7 @@ std::expected<void, WriteFailure> TiffStackWriter::submit(const std::byte* pixel
   const std::uint64_t row_bytes = g.frame.packed_row_bytes();
   const std::uint64_t padded = g.padded_frame_bytes();
   const std::byte* data = pixels;
-  const bool in_place = stride_bytes == row_bytes && readable_bytes >= padded &&
+  const bool in_place = !state_->stage_in_huge_pages && stride_bytes == row_bytes && readable_bytes >= padded &&
                         reinterpret_cast<std::uintptr_t>(pixels) % kIfdBlockBytes == 0;
   if (!in_place) {
     AlignedBytes& staging = state_->staging[page % kPagesInFlight];
@@ -372,8 +417,12 @@ std::expected<void, WriteFailure> TiffStackWriter::submit(const std::byte* pixel
         return std::unexpected(WriteFailure{ENOMEM, fmt::format("allocating a staging buffer for page {}", page)});
       }
     }
-    for (std::uint32_t y = 0; y < g.frame.height; ++y) {
-      std::memcpy(staging.get() + y * row_bytes, pixels + y * stride_bytes, row_bytes);
+    if (stride_bytes == row_bytes) {
+      std::memcpy(staging.get(), pixels, g.frame_bytes());
+    } else {
+      for (std::uint32_t y = 0; y < g.frame.height; ++y) {
+        std::memcpy(staging.get() + y * row_bytes, pixels + y * stride_bytes, row_bytes);
+      }
     }
     data = staging.get();
   }

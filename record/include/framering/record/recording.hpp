@@ -150,6 +150,7 @@ struct RecordingSettings {
   std::uint64_t max_file_bytes = 0;   ///< rotate before a part exceeds this; 0 = only the classic 4 GiB limit
   std::uint64_t max_file_frames = 0;  ///< rotate after this many pages; 0 = no limit
   bool direct_io = true;
+  StagingPolicy staging = StagingPolicy::HugePagesWhenAvailable;  ///< see tiff_stack_writer.hpp
   DataWriteGate data_write_gate;      ///< tests only: passed to every part's TiffStackWriter
 };
 
@@ -242,6 +243,7 @@ class Recording {
   int index_fd_ = -1;
   bool resumed_ = false;
   bool closed_ = false;
+  bool told_write_path_ = false;  ///< the write path (staged or from the caller's buffers) was logged
   std::uint32_t sessions_ = 1;
   std::uint64_t bytes_written_ = 0;
 };

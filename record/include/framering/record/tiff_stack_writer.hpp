@@ -23,6 +23,14 @@
 //
 //   caller:  submit(n+1)  complete(n): wait data(n), link(n-1 -> n)  submit(n+2)  complete(n+1) ...
 //   I/O:     ... data(n) ─────────────┤ data(n+1) ──────────────────────────────┤ data(n+2) ...
+//
+// Staging (StagingPolicy::HugePagesWhenAvailable, the default with O_DIRECT): submit() copies the
+// pixels into one of two staging buffers backed by transparent huge pages and the I/O thread
+// writes from there, because an O_DIRECT write from a slot's 4 KiB pages (one DMA segment each:
+// ~1000 per Full HD frame) reached only 0.62-0.84 of the same write from a 2 MiB-page buffer on
+// our reference VM, copy included (docs/design-decisions.md, "Overlapped writes"). The copy
+// of page n+1 overlaps page n's write. Where the kernel gives no transparent huge pages
+// (/sys/kernel/mm/transparent_hugepage/enabled = never) it writes from the slot, as InPlace does.
 #pragma once
 
 #include <sys/types.h>
@@ -89,6 +97,12 @@ struct WriteFailure {
 [[nodiscard]] std::expected<void, WriteFailure> cut_tiff_stack(const std::filesystem::path& path,
                                                                const PageGeometry& g, std::uint64_t pages) noexcept;
 
+/// Where an O_DIRECT data write reads the pixels from (see the file comment).
+enum class StagingPolicy {
+  HugePagesWhenAvailable,  ///< copy into a transparent-huge-page buffer when the kernel allows it
+  InPlace,                 ///< write straight from the caller's buffer when it is aligned and packed
+};
+
 /// For tests: called on the writer's I/O thread just before page `page`'s data write (IFD block
 /// and pixels). Returns 0 to let the write go on, or an errno to fail it without writing. A test
 /// holds a write by blocking in here, to look at the file while that page is in flight.
@@ -104,10 +118,11 @@ class TiffStackWriter {
 
   /// Creates `path` (it must not exist: O_EXCL) for pages of `geometry`. `direct_io`: try
   /// O_DIRECT, falling back to buffered writes (with a log line) where the file system refuses
-  /// it (tmpfs on some kernels). `gate`: tests only (DataWriteGate); empty in production.
-  /// Throws framering::Error naming the path when it cannot create it.
+  /// it (tmpfs on some kernels). `staging`: see StagingPolicy (buffered writes never stage).
+  /// `gate`: tests only (DataWriteGate); empty in production. Throws framering::Error naming
+  /// the path when it cannot create it.
   TiffStackWriter(std::filesystem::path path, const PageGeometry& geometry, bool direct_io,
-                  DataWriteGate gate = {});
+                  StagingPolicy staging = StagingPolicy::HugePagesWhenAvailable, DataWriteGate gate = {});
   TiffStackWriter(TiffStackWriter&&) noexcept;
   TiffStackWriter& operator=(TiffStackWriter&&) = delete;
   TiffStackWriter(const TiffStackWriter&) = delete;
@@ -115,9 +130,11 @@ class TiffStackWriter {
   ~TiffStackWriter();
 
   /// Appends one frame as the next page. `pixels`: height rows of `stride_bytes`, little-endian.
-  /// When the rows are packed (stride = width * bytes per pixel), `pixels.data()` is 4096-aligned
-  /// and `readable_bytes` >= padded_frame_bytes() (a ring slot: slot_stride_bytes), the slot is
-  /// written in place; otherwise the rows are first packed into an aligned buffer.
+  /// When the writer stages in huge pages (StagingPolicy), the rows are copied into a staging
+  /// buffer. Otherwise, when the rows are packed (stride = width * bytes per pixel),
+  /// `pixels.data()` is 4096-aligned and `readable_bytes` >= padded_frame_bytes() (a ring slot:
+  /// slot_stride_bytes), the slot is written in place; else the rows are first packed into an
+  /// aligned buffer.
   /// On failure the file is cut back to its last complete page (still a valid TIFF) and the
   /// writer refuses further appends.
   /// Equal to submit() then complete(). Requires in_flight() == 0.
@@ -159,6 +176,8 @@ class TiffStackWriter {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   /// Whether writes still go with O_DIRECT (false after a fall-back to the page cache).
   [[nodiscard]] bool direct_io() const noexcept;
+  /// Whether pixels are copied into huge-page staging buffers (StagingPolicy) before writing.
+  [[nodiscard]] bool stages_in_huge_pages() const noexcept;
 
  private:
   struct State;
