@@ -1,5 +1,6 @@
 // tiff_stack_writer.hpp: one multi-page TIFF file of a recording, laid out by hand so that every
-// frame goes to disk with O_DIRECT straight from its 4096-byte-aligned ring slot (no copy).
+// frame goes to disk with O_DIRECT, page-aligned, from a huge-page staging buffer or straight
+// from its 4096-byte-aligned ring slot (StagingPolicy).
 //
 // Layout (TIFF 6.0, Adobe 1992; BigTIFF, Aware Systems / libtiff 4.0, 2007), little-endian "II":
 //
