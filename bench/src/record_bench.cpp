@@ -70,6 +70,7 @@ struct RecordBenchOptions {
   std::uint64_t part_bytes = 1ULL << 30;    ///< recorder part size and raw file size
   bool json = false;
   bool keep = false;
+  bool write_from_slots = false;            ///< pass --write-from-slots to the recorder
   // Internal: the role of a child process and where it writes its result.
   std::string role;
   std::string result_file;
@@ -202,11 +203,13 @@ PipelineResult run_pipeline(RecordBenchOptions o, const fs::path& dir) {
   };
   try {
     const auto segment = ring::Segment::create(o.common.instance, kRing, geometry_of(o), ring::Access::Private);
-    recorder = spawn_self({"framering", "record", "--instance", o.common.instance, "--ring", kRing, "--name", kRecorderName,
-                      "--dest", (dir / "recordings").string(), "--recording", "bench", "--max-file-bytes",
-                      std::to_string(o.part_bytes), "--stall-timeout-s", "0", "--report-interval-s", "0",
-                      "--log-level", o.common.log_level == "info" ? std::string{"warn"} : o.common.log_level},
-                     "recorder", (dir / "recorder.json").string());
+    std::vector<std::string> record_args = {
+        "framering", "record", "--instance", o.common.instance, "--ring", kRing, "--name", kRecorderName,
+        "--dest", (dir / "recordings").string(), "--recording", "bench", "--max-file-bytes", std::to_string(o.part_bytes),
+        "--stall-timeout-s", "0", "--report-interval-s", "0",
+        "--log-level", o.common.log_level == "info" ? std::string{"warn"} : o.common.log_level};
+    if (o.write_from_slots) record_args.emplace_back("--write-from-slots");
+    recorder = spawn_self(record_args, "recorder", (dir / "recorder.json").string());
     const std::uint64_t attach_deadline = monotonic_ns() + 30'000'000'000ULL;
     int exit_code = 0;
     while (!recorder_cursor(segment)) {
@@ -324,6 +327,7 @@ int run_parent(const RecordBenchOptions& o) {
       {"recorder_exit_code", pipeline.recorder_exit},
       {"parts_deleted", pipeline.parts_deleted},
       {"part_bytes", part_bytes},
+      {"recorder_write_from_slots", o.write_from_slots},
   };
   if (o.json) {
     fmt::print("{}\n", result.dump(2));
@@ -364,6 +368,8 @@ void add_record_bench(CLI::App& bench, std::function<int()>& action) {
   cmd->add_option("--part-bytes", o->part_bytes, "Size of each recorder part and raw file, e.g. 1GiB")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
+  cmd->add_flag("--write-from-slots", o->write_from_slots,
+                "Run the recorder with --write-from-slots (O_DIRECT from the ring's 4 KiB pages, no staging copy)");
   cmd->add_flag("--keep", o->keep, "Keep the bench folder (the last part and the manifest) for inspection");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--role", o->role, "internal: the role of a child process")

@@ -1,10 +1,17 @@
 // record_command.cpp: `framering record`: an every consumer (it gates the producer, so a slow
 // disk slows acquisition instead of losing frames) that appends each frame to a recording.
 //
-// Per frame:  read (in place) ──► pwritev(IFD block, slot pixels) with O_DIRECT ──► link the
-//             previous page ──► index row ──► release (the producer may now reuse the slot)
+// Per frame:  read (in place) ──► copy into a huge-page staging buffer ──► pwritev(IFD block,
+//             pixels) with O_DIRECT ──► link the previous page ──► index row ──► release (the
+//             producer may now reuse the slot)
 // A frame is released only once it is on disk and indexed, so a recorder killed at any point
 // resumes at a cursor whose frames are all either recorded or still in the ring.
+// Two frames in flight: while frame n's page is linked, indexed and released here, frame n+1 is
+// already copied and its pixels go to disk on the part writer's I/O thread
+// (TiffStackWriter::submit), so the disk never waits for the copy, the link write, the index
+// row or the ring (docs/design-decisions.md, "Overlapped writes"). Frame n+1 is read ahead
+// (RingReader::read_ahead) only when it is already published: the recorder never waits on the
+// ring while it holds a frame.
 // Stop (SIGINT/SIGTERM): read on until the cursor reaches what was published when the signal
 // came (the drain), close the part, write the manifest, exit. A stop from the death of the
 // `framering run` that started it came to the producer at the same moment (PR_SET_PDEATHSIG),
@@ -50,6 +57,7 @@ RecordingSettings settings_of(const RecordOptions& o, const ring::SegmentHeader&
   settings.max_file_bytes = o.max_file_bytes;
   settings.max_file_frames = o.max_file_frames;
   settings.direct_io = !o.no_direct_io;
+  settings.staging = o.write_from_slots ? StagingPolicy::InPlace : StagingPolicy::HugePagesWhenAvailable;
   return settings;
 }
 
@@ -62,55 +70,132 @@ struct Outcome {
   nlohmann::json stop = {{"reason", "frames"}};
 };
 
-// Reads one frame (when one comes within kPollPeriod) and appends it to the recording; the frame
-// is released only once it is on disk and indexed. Returns false when the recording failed.
-bool record_one(ring::RingReader& reader, Recording& recording, std::uint64_t page_bytes, Outcome& out) {
-  auto frame = reader.read(stage::kPollPeriod);
-  if (!frame) return true;
-  if (frame->gap) {
-    spdlog::warn("lost frames {}..{} ({} frames): this recorder was evicted (too slow or away too long)",
-                 frame->gap->first, frame->gap->last, frame->gap->count());
+// The frames the recorder holds (read, not yet released), oldest first: the ones in flight in
+// the recording, in submit order. At most TiffStackWriter::kPagesInFlight.
+class HeldFrames {
+ public:
+  [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  [[nodiscard]] const ring::FrameView& newest() const noexcept { return frames_[count_ - 1]; }
+  void push(const ring::FrameView& frame) noexcept { frames_[count_++] = frame; }
+
+  // Releases the oldest frames until only `keep` are held (the ones still in flight), counting
+  // those the producer overwrote meanwhile (possible only after an eviction).
+  void release_all_but(std::size_t keep, ring::RingReader& reader, Outcome& out) {
+    while (count_ > keep) {
+      const ring::FrameView& frame = frames_[0];
+      if (!reader.release(frame)) {
+        ++out.torn;
+        spdlog::error("frame {} was overwritten while it was written (this recorder was evicted meanwhile): its page "
+                      "in the recording is damaged",
+                      frame.sequence);
+      }
+      for (std::size_t k = 1; k < count_; ++k) frames_[k - 1] = frames_[k];
+      --count_;
+    }
   }
-  if (frame->source_frames_lost > 0) {
-    spdlog::warn("the source lost {} frame(s) just before sequence {} (camera frame id {})", frame->source_frames_lost,
-                 frame->sequence, frame->camera_frame_id);
+
+ private:
+  ring::FrameView frames_[TiffStackWriter::kPagesInFlight];
+  std::size_t count_ = 0;
+};
+
+// The next frame: at the cursor (waiting up to kPollPeriod) when none is held, else the one
+// after the newest held, only if it is already published (a gap or an overwritten frame there
+// is left for read() at the cursor to report, once the held frames are released).
+std::optional<ring::FrameView> next_frame(ring::RingReader& reader, const HeldFrames& held) {
+  if (held.empty()) {
+    auto frame = reader.read(stage::kPollPeriod);
+    if (!frame) return std::nullopt;
+    return *frame;
   }
-  const IndexRow row{0, 0, frame->sequence, frame->timestamp_ns, frame->camera_frame_id, frame->source_frames_lost};
-  auto appended = recording.append(row, frame->pixels.data(), frame->stride_bytes,
-                                   reader.segment().header().slot_stride_bytes);
-  const bool intact = reader.release(*frame);
-  if (!appended) {
-    out.failure = appended.error();
+  return reader.read_ahead(held.newest().sequence + 1, std::chrono::nanoseconds{0});
+}
+
+// Completes every frame in flight and releases every held frame. Returns false when the
+// recording failed (every held frame is released all the same: the recorder detaches next).
+bool complete_all(ring::RingReader& reader, Recording& recording, HeldFrames& held, std::uint64_t page_bytes,
+                  Outcome& out) {
+  while (recording.in_flight() > 0) {
+    if (auto completed = recording.complete(); !completed) {
+      out.failure = completed.error();
+      break;
+    }
+    out.recorded.count(1, page_bytes);
+    held.release_all_but(recording.in_flight(), reader, out);
+  }
+  held.release_all_but(0, reader, out);
+  return !out.failure;
+}
+
+// Reads one frame (when one comes) and submits it to the recording; then, when two frames are
+// in flight or no frame was ready, completes the oldest (it is linked and indexed while the
+// newer one's pixels go to disk) and releases it. Returns false when the recording failed.
+bool record_step(ring::RingReader& reader, Recording& recording, HeldFrames& held, std::uint64_t page_bytes,
+                 Outcome& out) {
+  std::optional<ring::FrameView> frame = next_frame(reader, held);
+  if (frame) {
+    if (frame->gap) {
+      spdlog::warn("lost frames {}..{} ({} frames): this recorder was evicted (too slow or away too long)",
+                   frame->gap->first, frame->gap->last, frame->gap->count());
+    }
+    if (frame->source_frames_lost > 0) {
+      spdlog::warn("the source lost {} frame(s) just before sequence {} (camera frame id {})",
+                   frame->source_frames_lost, frame->sequence, frame->camera_frame_id);
+    }
+    const IndexRow row{0, 0, frame->sequence, frame->timestamp_ns, frame->camera_frame_id, frame->source_frames_lost};
+    const std::size_t before = recording.in_flight();
+    auto submitted = recording.submit(row, frame->pixels.data(), frame->stride_bytes,
+                                      reader.segment().header().slot_stride_bytes);
+    if (!submitted) {
+      held.push(*frame);
+      held.release_all_but(0, reader, out);
+      out.failure = submitted.error();
+      return false;
+    }
+    if (*submitted == AppendOutcome::Duplicate) {
+      // Only ever at the cursor, with nothing held: a frame read ahead is newer than any submitted.
+      ++out.duplicates;
+      (void)reader.release(*frame);
+      return true;
+    }
+    // Starting a new part completes (indexes) every frame in flight before this one.
+    const std::size_t still = recording.in_flight() - 1;
+    out.recorded.count(before - still, page_bytes);
+    held.release_all_but(still, reader, out);
+    held.push(*frame);
+    if (held.size() < TiffStackWriter::kPagesInFlight) return true;  // read ahead before waiting
+  }
+  if (recording.in_flight() == 0) return true;
+  auto completed = recording.complete();
+  if (!completed) {
+    held.release_all_but(0, reader, out);
+    out.failure = completed.error();
     return false;
   }
-  if (*appended == AppendOutcome::Duplicate) {
-    ++out.duplicates;
-    return true;
-  }
   out.recorded.count(1, page_bytes);
-  if (!intact) {
-    ++out.torn;
-    spdlog::error("frame {} was overwritten while it was written (this recorder was evicted meanwhile): its page "
-                  "in the recording is damaged",
-                  frame->sequence);
-  }
+  held.release_all_but(recording.in_flight(), reader, out);
   return true;
 }
 
 // Records until --frames, a failure, or, after SIGINT/SIGTERM, the drain (stage::Drain: what was
 // published when the signal came, and after the supervisor's death what the producer publishes
-// until it has left).
+// until it has left). Ends with nothing in flight and nothing held.
 void record_frames(const RecordOptions& o, ring::RingReader& reader, Recording& recording, std::uint64_t page_bytes,
                    Outcome& out) {
   stage::Drain drain("recording");
+  HeldFrames held;
   for (;;) {
     if (!drain.draining() && stop_requested()) out.stop = {{"reason", fmt::format("signal {}", stage::end_reason(""))}};
-    if (drain.finished(reader)) return;
-    if (o.frames > 0 && out.recorded.frames() >= o.frames) return;
+    const bool enough = o.frames > 0 && out.recorded.frames() + recording.in_flight() >= o.frames;
+    if (drain.finished(reader) || enough) {
+      (void)complete_all(reader, recording, held, page_bytes, out);  // frames in flight past the drain's end too
+      return;
+    }
     out.recorded.log_if_due([&] {
       return fmt::format("{} frames so far, {} lost", out.recorded.frames(), recording.tally().ring_lost());
     });
-    if (!record_one(reader, recording, page_bytes, out)) return;
+    if (!record_step(reader, recording, held, page_bytes, out)) return;
   }
 }
 
@@ -198,7 +283,8 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
       "SIGINT/SIGTERM: drains every frame already in the ring, closes the files, then exits.\n"
       "Killed (SIGKILL): the files stay readable up to the last complete frame; started again with the\n"
       "same --name and --dest it resumes the open recording at its cursor, in a new part.\n"
-      "Writes with O_DIRECT straight from the ring's slots (buffered where the file system refuses it).\n"
+      "Writes with O_DIRECT, each frame copied once into a huge-page buffer (--write-from-slots: none),\n"
+      "two frames in flight (buffered where the file system refuses O_DIRECT).\n"
       "Prints one JSON summary line on stdout. Exit codes: 0 nothing lost, 2 could not start or could\n"
       "not write (full disk, unwritable folder: the files stay valid, the ring is released), 3 frames lost.\n"
       "Check a recording with `framering inspect DIR`.\n"
@@ -221,6 +307,9 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
   cmd->add_option("--max-file-frames", o->max_file_frames, "Start a new part after this many frames; 0 = no limit")
       ->capture_default_str();
   cmd->add_flag("--no-direct-io", o->no_direct_io, "Write through the page cache instead of O_DIRECT");
+  cmd->add_flag("--write-from-slots", o->write_from_slots,
+                "O_DIRECT straight from the ring's slots (no copy) instead of through huge-page staging buffers: "
+                "faster only where writes from 4 KiB pages are not slower (see bench record)");
   cmd->add_option("--frames", o->frames, "Record this many frames, then close and exit; 0 = until SIGINT/SIGTERM")
       ->capture_default_str();
   cmd->add_option("--wait-for-ring-s", o->wait_for_ring_s, "How long to wait for the ring to appear, in seconds")

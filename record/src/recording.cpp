@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <span>
@@ -454,13 +455,21 @@ std::expected<void, RecordFailure> Recording::rotate() noexcept {
   }
   const fs::path path = folder_ / part_file_name(part_number_ + 1);
   try {
-    part_ = std::make_unique<TiffStackWriter>(path, settings_.geometry, settings_.direct_io);
+    part_ = std::make_unique<TiffStackWriter>(path, settings_.geometry, settings_.direct_io, settings_.staging,
+                                              settings_.data_write_gate);
   } catch (const Error& e) {
     return std::unexpected(RecordFailure{errno, e.what()});
   } catch (const std::bad_alloc&) {
     return std::unexpected(RecordFailure{ENOMEM, fmt::format("cannot allocate buffers for {}", path.string())});
   }
   ++part_number_;
+  if (!told_write_path_) {
+    told_write_path_ = true;
+    spdlog::info("{}: {}", path.string(),
+                 !part_->direct_io()           ? "buffered writes (no O_DIRECT)"
+                 : part_->stages_in_huge_pages() ? "O_DIRECT from huge-page staging buffers (each frame copied once)"
+                                                 : "O_DIRECT straight from the frames' buffers (no copy)");
+  }
   return {};
 }
 
@@ -474,26 +483,68 @@ std::expected<void, RecordFailure> Recording::write_index(const IndexRow& row) n
                                                           (folder_ / kIndexFile).string(), errno_text(error))});
 }
 
+RecordFailure Recording::part_failure(const WriteFailure& failure) const {
+  return RecordFailure{failure.error, fmt::format("cannot write {} ({}): {}", part_->path().string(), failure.what,
+                                                  errno_text(failure.error))};
+}
+
 std::expected<AppendOutcome, RecordFailure> Recording::append(const IndexRow& frame, const std::byte* pixels,
                                                               std::uint64_t stride_bytes,
                                                               std::uint64_t readable_bytes) noexcept {
-  if (tally_.last_row() && frame.sequence <= tally_.last_row()->sequence) return AppendOutcome::Duplicate;
+  auto submitted = submit(frame, pixels, stride_bytes, readable_bytes);
+  if (!submitted || *submitted == AppendOutcome::Duplicate) return submitted;
+  while (in_flight() > 0) {
+    if (auto completed = complete(); !completed) return std::unexpected(completed.error());
+  }
+  return AppendOutcome::Recorded;
+}
+
+std::expected<AppendOutcome, RecordFailure> Recording::submit(const IndexRow& frame, const std::byte* pixels,
+                                                              std::uint64_t stride_bytes,
+                                                              std::uint64_t readable_bytes) noexcept {
+  const std::optional<IndexRow> last = in_flight_count_ > 0 ? in_flight_[in_flight_count_ - 1] : tally_.last_row();
+  if (last && frame.sequence <= last->sequence) return AppendOutcome::Duplicate;
+  if (in_flight_count_ >= TiffStackWriter::kPagesInFlight) {
+    spdlog::critical("{}: Recording::submit() with {} frames in flight (a bug in the caller)", folder_.string(),
+                     in_flight_count_);
+    std::abort();
+  }
   if (!part_ || !part_->fits_another_page(settings_.max_file_bytes) ||
-      (settings_.max_file_frames > 0 && part_->pages() >= settings_.max_file_frames)) {
+      (settings_.max_file_frames > 0 && part_->pages() + part_->in_flight() >= settings_.max_file_frames)) {
+    // A part is closed only once every frame in it is whole, linked and indexed: a crash never
+    // leaves an unindexed page in any part but the last (the one resume() repairs).
+    while (in_flight() > 0) {
+      if (auto completed = complete(); !completed) return std::unexpected(completed.error());
+    }
     if (auto rotated = rotate(); !rotated) return std::unexpected(rotated.error());
   }
   IndexRow row = frame;
   row.part = part_number_;
-  row.page = part_->pages();
-  if (auto written = part_->append(pixels, stride_bytes, readable_bytes); !written) {
-    return std::unexpected(RecordFailure{
-        written.error().error, fmt::format("cannot write {} ({}): {}", part_->path().string(), written.error().what,
-                                           errno_text(written.error().error))});
+  row.page = part_->pages() + part_->in_flight();
+  if (auto submitted = part_->submit(pixels, stride_bytes, readable_bytes); !submitted) {
+    in_flight_count_ = 0;  // the writer abandoned them
+    return std::unexpected(part_failure(submitted.error()));
   }
+  in_flight_[in_flight_count_++] = row;
+  return AppendOutcome::InFlight;
+}
+
+std::expected<void, RecordFailure> Recording::complete() noexcept {
+  if (in_flight_count_ == 0) {
+    spdlog::critical("{}: Recording::complete() with no frame in flight (a bug in the caller)", folder_.string());
+    std::abort();
+  }
+  if (auto written = part_->complete(); !written) {
+    in_flight_count_ = 0;  // the writer abandoned them: none is linked, none gets a row
+    return std::unexpected(part_failure(written.error()));
+  }
+  const IndexRow row = in_flight_[0];
+  for (std::size_t k = 1; k < in_flight_count_; ++k) in_flight_[k - 1] = in_flight_[k];
+  --in_flight_count_;
   bytes_written_ += settings_.geometry.page_bytes();
   if (auto indexed = write_index(row); !indexed) return std::unexpected(indexed.error());
   (void)tally_.add(row);
-  return AppendOutcome::Recorded;
+  return {};
 }
 
 nlohmann::json Recording::close(const nlohmann::json& stop) {
@@ -502,6 +553,7 @@ nlohmann::json Recording::close(const nlohmann::json& stop) {
   manifest["closed_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
   manifest["sessions"] = sessions_;
   nlohmann::json close_error = nullptr;
+  in_flight_count_ = 0;  // TiffStackWriter::close() cuts their pages off: never indexed
   if (part_) {
     const fs::path path = part_->path();
     if (auto closed = part_->close(); !closed) {

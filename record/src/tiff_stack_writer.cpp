@@ -2,12 +2,20 @@
 #include "framering/record/tiff_stack_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -44,6 +52,33 @@ AlignedBytes aligned_bytes(std::uint64_t bytes) {
   auto* p = static_cast<std::byte*>(std::aligned_alloc(kIfdBlockBytes, bytes));
   if (p == nullptr) throw std::bad_alloc();
   std::memset(p, 0, bytes);
+  return AlignedBytes(p);
+}
+
+constexpr std::uint64_t kHugePageBytes = 2ULL << 20;  // x86-64's transparent huge page
+
+// Whether the kernel hands out transparent huge pages to a buffer that asks (madvise).
+bool transparent_huge_pages_available() noexcept {
+  std::FILE* f = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+  if (f == nullptr) return false;
+  char text[128] = {};
+  const std::size_t n = std::fread(text, 1, sizeof text - 1, f);
+  std::fclose(f);
+  const std::string_view mode(text, n);
+  return mode.find("[always]") != std::string_view::npos || mode.find("[madvise]") != std::string_view::npos;
+}
+
+// `bytes` rounded up to whole huge pages, 2 MiB-aligned, asking for transparent huge pages and
+// touched (zeroed) so that they are there before the first write. Null when it cannot be had.
+AlignedBytes huge_page_bytes(std::uint64_t bytes) noexcept {
+  const std::uint64_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(kHugePageBytes, rounded));
+  if (p == nullptr) return nullptr;
+  if (::madvise(p, rounded, MADV_HUGEPAGE) != 0) {
+    std::free(p);
+    return nullptr;
+  }
+  std::memset(p, 0, rounded);
   return AlignedBytes(p);
 }
 
@@ -135,62 +170,28 @@ void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeom
   put<std::uint32_t>(b + rationals + 12, 1);
 }
 
-// Two IFD blocks (this page's and the previous one's, which is rewritten to link them) and,
-// only when rows must be packed, a staging buffer for the pixels.
-struct TiffStackWriter::Buffers {
-  AlignedBytes blocks[2];
-  AlignedBytes staging;
-};
+namespace {
 
-TiffStackWriter::TiffStackWriter(std::filesystem::path path, const PageGeometry& geometry, bool direct_io)
-    : path_(std::move(path)), geometry_(geometry), buffers_(std::make_unique<Buffers>()) {
-  buffers_->blocks[0] = aligned_bytes(kIfdBlockBytes);
-  buffers_->blocks[1] = aligned_bytes(kIfdBlockBytes);
-  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-  if (direct_io) {
-    fd_ = ::open(path_.c_str(), flags | O_DIRECT, 0644);
-    direct_ = fd_ >= 0;
-    if (fd_ < 0 && errno == EINVAL) {
-      spdlog::info("{}: the file system refuses O_DIRECT; writing through the page cache", path_.string());
-      fd_ = ::open(path_.c_str(), flags, 0644);
+// Writes the whole of `iov` at `offset` on `fd`, continuing after short writes. `direct` is
+// cleared (once, with a log line) when O_DIRECT is refused; both of a writer's threads call this.
+std::expected<void, WriteFailure> write_fully(int fd, std::atomic<bool>& direct, const std::filesystem::path& path,
+                                              const ::iovec* iov_in, int count, std::uint64_t offset) noexcept {
+  const auto fall_back_to_buffered = [&]() noexcept {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) return false;
+    if (direct.exchange(false)) {
+      spdlog::info("{}: O_DIRECT write refused (EINVAL); writing through the page cache", path.string());
     }
-  } else {
-    fd_ = ::open(path_.c_str(), flags, 0644);
-  }
-  if (fd_ < 0) {
-    throw Error(fmt::format("cannot create recording file {}: {}", path_.string(), errno_text(errno)));
-  }
-}
-
-TiffStackWriter::TiffStackWriter(TiffStackWriter&& other) noexcept
-    : path_(std::move(other.path_)),
-      geometry_(other.geometry_),
-      fd_(std::exchange(other.fd_, -1)),
-      direct_(other.direct_),
-      failed_(other.failed_),
-      pages_(other.pages_),
-      buffers_(std::move(other.buffers_)) {}
-
-TiffStackWriter::~TiffStackWriter() { (void)close(); }
-
-bool TiffStackWriter::fall_back_to_buffered() noexcept {
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return false;
-  direct_ = false;
-  spdlog::info("{}: O_DIRECT write refused (EINVAL); writing through the page cache", path_.string());
-  return true;
-}
-
-std::expected<void, WriteFailure> TiffStackWriter::write_all(const ::iovec* iov_in, int count,
-                                                             std::uint64_t offset) noexcept {
+    return true;
+  };
   ::iovec iov[2];
   for (int i = 0; i < count; ++i) iov[i] = iov_in[i];
   int first = 0;
   while (first < count) {
-    const ssize_t n = ::pwritev(fd_, iov + first, count - first, static_cast<off_t>(offset));
+    const ssize_t n = ::pwritev(fd, iov + first, count - first, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EINVAL && direct_ && fall_back_to_buffered()) continue;
+      if (errno == EINVAL && direct.load() && fall_back_to_buffered()) continue;
       return std::unexpected(WriteFailure{errno, {}});
     }
     if (n == 0) return std::unexpected(WriteFailure{ENOSPC, {}});
@@ -203,7 +204,7 @@ std::expected<void, WriteFailure> TiffStackWriter::write_all(const ::iovec* iov_
     if (first < count) {
       // A short write (the disk filled up mid-frame): continue where it stopped; the next call
       // reports the errno. Leaving O_DIRECT keeps an unaligned remainder writable.
-      if (direct_ && (left % kIfdBlockBytes) != 0) (void)fall_back_to_buffered();
+      if (direct.load() && (left % kIfdBlockBytes) != 0) (void)fall_back_to_buffered();
       iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + left;
       iov[first].iov_len -= left;
     }
@@ -211,43 +212,244 @@ std::expected<void, WriteFailure> TiffStackWriter::write_all(const ::iovec* iov_
   return {};
 }
 
+[[noreturn]] void broken_invariant(const std::filesystem::path& path, const char* what) noexcept {
+  spdlog::critical("{}: TiffStackWriter {} (a bug in the caller)", path.string(), what);
+  std::abort();
+}
+
+}  // namespace
+
+// A writer's buffers and its I/O thread. Page p uses IFD block p % kBlocks: the last complete
+// page's block (rewritten to link the next page) and one per page in flight stay untouched while
+// needed. The data writes of submitted pages run in page order on `thread`; a failed one cancels
+// those queued after it (never a page past a hole). Lives on the heap, so the thread's pointer
+// to it survives a move of the writer.
+struct TiffStackWriter::State {
+  static constexpr std::uint64_t kBlocks = kPagesInFlight + 1;
+
+  struct Job {
+    ::iovec iov[2]{};  ///< the page's IFD block and its pixels
+    std::uint64_t offset = 0;
+    bool done = false;
+    std::expected<void, WriteFailure> result;
+  };
+
+  std::filesystem::path path;  ///< for log lines
+  int fd = -1;
+  std::atomic<bool> direct{false};  ///< cleared by whichever thread meets a refusal of O_DIRECT
+  DataWriteGate gate;
+  AlignedBytes blocks[kBlocks];
+  AlignedBytes staging[kPagesInFlight];  ///< page p: staging[p % kPagesInFlight], only for padded rows
+
+  std::mutex mutex;  // guards everything below; jobs[p] is the caller's until `queued` > p, then the I/O side's until done
+  std::condition_variable changed;  // notified when queued, next, done, cancel or stop change
+  Job jobs[kPagesInFlight];         ///< page p: jobs[p % kPagesInFlight]
+  std::uint64_t queued = 0;         ///< pages handed to the I/O side
+  std::uint64_t next = 0;           ///< the next page it writes (next <= queued)
+  bool cancel = false;              ///< fail every queued job without writing it
+  bool stop = false;
+  bool inline_writes = false;       ///< no thread could be started: submit() writes itself
+  bool stage_in_huge_pages = false;  ///< copy every frame into staging[], allocated with huge pages
+  std::thread thread;
+
+  ~State() { stop_thread(); }
+
+  // Runs job `next` (the lock held on entry and on return; released during the write).
+  void run_next(std::unique_lock<std::mutex>& lock) noexcept {
+    const std::uint64_t page = next;
+    Job& job = jobs[page % kPagesInFlight];
+    const bool skip = cancel;
+    lock.unlock();
+    std::expected<void, WriteFailure> result;
+    if (skip) {
+      result = std::unexpected(WriteFailure{ECANCELED, {}});
+    } else if (const int refused = gate ? gate(page) : 0; refused != 0) {
+      result = std::unexpected(WriteFailure{refused, {}});
+    } else {
+      result = write_fully(fd, direct, path, job.iov, 2, job.offset);
+    }
+    lock.lock();
+    job.result = std::move(result);
+    job.done = true;
+    if (!job.result) cancel = true;
+    ++next;
+    changed.notify_all();
+  }
+
+  void run() noexcept {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return stop || next < queued; });
+      if (next < queued) {
+        run_next(lock);
+      } else {
+        return;  // stop, and nothing left
+      }
+    }
+  }
+
+  // Hands page `page`'s job (filled by the caller) to the I/O thread, starting it if needed.
+  void queue(std::uint64_t page) noexcept {
+    if (!thread.joinable() && !inline_writes) {
+      try {
+        thread = std::thread([this] { run(); });
+      } catch (const std::system_error& e) {
+        inline_writes = true;
+        spdlog::warn("{}: cannot start the writer's I/O thread ({}): writing one page at a time", path.string(),
+                     e.what());
+      }
+    }
+    std::unique_lock lock(mutex);
+    queued = page + 1;
+    if (inline_writes) {
+      run_next(lock);
+    } else {
+      changed.notify_all();
+    }
+  }
+
+  // Waits for page `page`'s data write and returns its outcome.
+  std::expected<void, WriteFailure> wait_for(std::uint64_t page) noexcept {
+    Job& job = jobs[page % kPagesInFlight];
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return job.done; });
+    job.done = false;
+    return std::move(job.result);
+  }
+
+  // Cancels the queued writes and waits until none is running: after this no write is in flight.
+  void abandon() noexcept {
+    std::unique_lock lock(mutex);
+    cancel = true;
+    changed.notify_all();
+    changed.wait(lock, [&] { return next == queued; });
+    for (Job& job : jobs) job.done = false;
+  }
+
+  void stop_thread() noexcept {
+    if (!thread.joinable()) return;
+    {
+      std::lock_guard lock(mutex);
+      stop = true;
+      cancel = true;
+    }
+    changed.notify_all();
+    thread.join();
+  }
+};
+
+TiffStackWriter::TiffStackWriter(std::filesystem::path path, const PageGeometry& geometry, bool direct_io,
+                                 StagingPolicy staging, DataWriteGate gate)
+    : path_(std::move(path)), geometry_(geometry), state_(std::make_unique<State>()) {
+  for (AlignedBytes& block : state_->blocks) block = aligned_bytes(kIfdBlockBytes);
+  state_->path = path_;
+  state_->gate = std::move(gate);
+  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+  bool direct = false;
+  if (direct_io) {
+    fd_ = ::open(path_.c_str(), flags | O_DIRECT, 0644);
+    direct = fd_ >= 0;
+    if (fd_ < 0 && errno == EINVAL) {
+      spdlog::info("{}: the file system refuses O_DIRECT; writing through the page cache", path_.string());
+      fd_ = ::open(path_.c_str(), flags, 0644);
+    }
+  } else {
+    fd_ = ::open(path_.c_str(), flags, 0644);
+  }
+  if (fd_ < 0) {
+    throw Error(fmt::format("cannot create recording file {}: {}", path_.string(), errno_text(errno)));
+  }
+  state_->fd = fd_;
+  state_->direct.store(direct);
+  if (direct && staging == StagingPolicy::HugePagesWhenAvailable && transparent_huge_pages_available()) {
+    state_->stage_in_huge_pages = true;
+    for (AlignedBytes& buffer : state_->staging) {
+      buffer = huge_page_bytes(geometry_.padded_frame_bytes());
+      if (!buffer) state_->stage_in_huge_pages = false;
+    }
+    if (!state_->stage_in_huge_pages) {
+      for (AlignedBytes& buffer : state_->staging) buffer.reset();
+      spdlog::info("{}: no huge-page staging buffers (madvise refused): writing from the caller's buffers",
+                   path_.string());
+    }
+  }
+}
+
+TiffStackWriter::TiffStackWriter(TiffStackWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      geometry_(other.geometry_),
+      fd_(std::exchange(other.fd_, -1)),
+      failed_(other.failed_),
+      pages_(other.pages_),
+      submitted_(other.submitted_),
+      state_(std::move(other.state_)) {}
+
+TiffStackWriter::~TiffStackWriter() { (void)close(); }
+
+bool TiffStackWriter::direct_io() const noexcept { return state_ && state_->direct.load(); }
+
+bool TiffStackWriter::stages_in_huge_pages() const noexcept { return state_ && state_->stage_in_huge_pages; }
+
 std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixels, std::uint64_t stride_bytes,
                                                           std::uint64_t readable_bytes) noexcept {
+  if (in_flight() != 0) broken_invariant(path_, "append() with pages in flight");
+  if (auto submitted = submit(pixels, stride_bytes, readable_bytes); !submitted) return submitted;
+  return complete();
+}
+
+std::expected<void, WriteFailure> TiffStackWriter::submit(const std::byte* pixels, std::uint64_t stride_bytes,
+                                                          std::uint64_t readable_bytes) noexcept {
   if (failed_ || fd_ < 0) return std::unexpected(WriteFailure{EBADF, "appending after a failure"});
+  if (in_flight() >= kPagesInFlight) broken_invariant(path_, "submit() with kPagesInFlight pages in flight");
   const PageGeometry& g = geometry_;
+  const std::uint64_t page = submitted_;
   const std::uint64_t row_bytes = g.frame.packed_row_bytes();
   const std::uint64_t padded = g.padded_frame_bytes();
   const std::byte* data = pixels;
-  const bool in_place = stride_bytes == row_bytes && readable_bytes >= padded &&
+  const bool in_place = !state_->stage_in_huge_pages && stride_bytes == row_bytes && readable_bytes >= padded &&
                         reinterpret_cast<std::uintptr_t>(pixels) % kIfdBlockBytes == 0;
   if (!in_place) {
-    if (!buffers_->staging) {
+    AlignedBytes& staging = state_->staging[page % kPagesInFlight];
+    if (!staging) {
       try {
-        buffers_->staging = aligned_bytes(padded);
+        staging = aligned_bytes(padded);
       } catch (const std::bad_alloc&) {
-        return std::unexpected(WriteFailure{ENOMEM, fmt::format("allocating a staging buffer for page {}", pages_)});
+        return std::unexpected(WriteFailure{ENOMEM, fmt::format("allocating a staging buffer for page {}", page)});
       }
     }
-    for (std::uint32_t y = 0; y < g.frame.height; ++y) {
-      std::memcpy(buffers_->staging.get() + y * row_bytes, pixels + y * stride_bytes, row_bytes);
+    if (stride_bytes == row_bytes) {
+      std::memcpy(staging.get(), pixels, g.frame_bytes());
+    } else {
+      for (std::uint32_t y = 0; y < g.frame.height; ++y) {
+        std::memcpy(staging.get() + y * row_bytes, pixels + y * stride_bytes, row_bytes);
+      }
     }
-    data = buffers_->staging.get();
+    data = staging.get();
   }
-
-  const std::uint64_t page = pages_;
-  const std::uint64_t page_start = page * g.page_bytes();
-  std::byte* block = buffers_->blocks[page % 2].get();
+  std::byte* block = state_->blocks[page % State::kBlocks].get();
   std::memset(block, 0, kIfdBlockBytes);
   encode_ifd_block(std::span<std::byte, kIfdBlockBytes>(block, kIfdBlockBytes), g, page, 0);
-  const ::iovec page_iov[2] = {{block, kIfdBlockBytes}, {const_cast<std::byte*>(data), padded}};
-  if (auto written = write_all(page_iov, 2, page_start); !written) {
-    failed_ = true;
-    (void)::ftruncate(fd_, static_cast<off_t>(page_start));  // back to the last complete page
-    return std::unexpected(WriteFailure{written.error().error, fmt::format("writing page {}", page)});
+  State::Job& job = state_->jobs[page % kPagesInFlight];
+  job.iov[0] = {block, kIfdBlockBytes};
+  job.iov[1] = {const_cast<std::byte*>(data), padded};
+  job.offset = page * g.page_bytes();
+  ++submitted_;
+  state_->queue(page);
+  return {};
+}
+
+std::expected<void, WriteFailure> TiffStackWriter::complete() noexcept {
+  if (in_flight() == 0) broken_invariant(path_, "complete() with no page in flight");
+  const PageGeometry& g = geometry_;
+  const std::uint64_t page = pages_;
+  const std::uint64_t page_start = page * g.page_bytes();
+  if (auto written = state_->wait_for(page); !written) {
+    return fail(page, WriteFailure{written.error().error, fmt::format("writing page {}", page)});
   }
   if (page > 0) {
-    // Link: rewrite the previous page's whole IFD block (O_DIRECT writes whole aligned blocks).
-    std::byte* previous = buffers_->blocks[(page - 1) % 2].get();
+    // Link, only now that the page is whole: rewrite the previous page's whole IFD block
+    // (O_DIRECT writes whole aligned blocks), while the I/O thread writes the next page's data.
+    std::byte* previous = state_->blocks[(page - 1) % State::kBlocks].get();
     const std::uint64_t field = next_ifd_field_offset(g, page - 1) - (page - 1) * g.page_bytes();
     if (g.bigtiff) {
       put<std::uint64_t>(previous + field, page_start + kIfdOffsetInBlock);
@@ -255,15 +457,21 @@ std::expected<void, WriteFailure> TiffStackWriter::append(const std::byte* pixel
       put<std::uint32_t>(previous + field, static_cast<std::uint32_t>(page_start + kIfdOffsetInBlock));
     }
     const ::iovec link_iov[1] = {{previous, kIfdBlockBytes}};
-    if (auto linked = write_all(link_iov, 1, (page - 1) * g.page_bytes()); !linked) {
-      failed_ = true;
-      (void)::ftruncate(fd_, static_cast<off_t>(page_start));
-      return std::unexpected(
-          WriteFailure{linked.error().error, fmt::format("linking page {} to page {}", page - 1, page)});
+    if (auto linked = write_fully(fd_, state_->direct, path_, link_iov, 1, (page - 1) * g.page_bytes()); !linked) {
+      return fail(page, WriteFailure{linked.error().error, fmt::format("linking page {} to page {}", page - 1, page)});
     }
   }
   ++pages_;
   return {};
+}
+
+// Abandons the pages in flight and cuts the file back to its last complete page (before `page`).
+std::expected<void, WriteFailure> TiffStackWriter::fail(std::uint64_t page, WriteFailure failure) noexcept {
+  failed_ = true;
+  state_->abandon();  // no write may land after the cut
+  (void)::ftruncate(fd_, static_cast<off_t>(page * geometry_.page_bytes()));
+  submitted_ = pages_;
+  return std::unexpected(std::move(failure));
 }
 
 std::expected<void, WriteFailure> cut_tiff_stack(const std::filesystem::path& path, const PageGeometry& g,
@@ -287,16 +495,22 @@ std::expected<void, WriteFailure> cut_tiff_stack(const std::filesystem::path& pa
 }
 
 bool TiffStackWriter::fits_another_page(std::uint64_t max_bytes) const noexcept {
-  const std::uint64_t after = (pages_ + 1) * geometry_.page_bytes();
+  const std::uint64_t after = (submitted_ + 1) * geometry_.page_bytes();
   if (!geometry_.bigtiff && after > kClassicTiffMaxBytes) return false;
-  if (max_bytes > 0 && after > max_bytes && pages_ > 0) return false;  // a page bigger than the limit still goes alone
+  if (max_bytes > 0 && after > max_bytes && submitted_ > 0) return false;  // a page bigger than the limit still goes alone
   return true;
 }
 
 std::expected<void, WriteFailure> TiffStackWriter::close() noexcept {
   if (fd_ < 0) return {};
   std::expected<void, WriteFailure> result;
-  if (!direct_ && pages_ > 0 && ::fdatasync(fd_) != 0) result = std::unexpected(WriteFailure{errno, "flushing"});
+  if (in_flight() > 0) {
+    state_->abandon();  // pages never completed are cut off: the chain already ends before them
+    (void)::ftruncate(fd_, static_cast<off_t>(pages_ * geometry_.page_bytes()));
+    submitted_ = pages_;
+  }
+  state_->stop_thread();
+  if (!state_->direct.load() && pages_ > 0 && ::fdatasync(fd_) != 0) result = std::unexpected(WriteFailure{errno, "flushing"});
   if (::close(fd_) != 0 && result) result = std::unexpected(WriteFailure{errno, "closing"});
   fd_ = -1;
   if (pages_ == 0) {

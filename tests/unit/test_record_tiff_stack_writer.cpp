@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -440,6 +444,221 @@ TEST_F(RecordingFolder, ResumeCutsAPageThatWasLinkedButNotIndexedAndContinuesInA
   EXPECT_EQ(check_with_libtiff(sut.folder() / "part-000001.tif", g_, 0), 2U);
   EXPECT_EQ(check_with_libtiff(sut.folder() / "part-000002.tif", g_, 2), 2U);
   EXPECT_EQ(inspect_recording(sut.folder())["consistent"], true);
+}
+
+// --- Two pages in flight (submit/complete): a page is linked only once its data write has
+// returned, a frame indexed only once its page is linked; a failed data write links nothing.
+
+// A DataWriteGate that holds page `page`'s data write until release(), or fails it with `error`.
+class GatedWrite {
+ public:
+  explicit GatedWrite(std::uint64_t page, int error = 0) : page_(page), error_(error) {}
+
+  [[nodiscard]] DataWriteGate gate() {
+    return [this](std::uint64_t page) {
+      if (page != page_) return 0;
+      std::unique_lock lock(mutex_);
+      entered_ = true;
+      changed_.notify_all();
+      if (error_ != 0) return error_;
+      changed_.wait(lock, [&] { return released_; });
+      return 0;
+    };
+  }
+  /// Waits until the I/O thread is inside the gate for `page` (CTest's timeout and the watchdog bound it).
+  void wait_until_held() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::uint64_t page_;
+  int error_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+// Lets a held write go when the test ends early, before the writer (declared earlier) closes.
+struct ReleaseAtExit {
+  GatedWrite& gate;
+  ~ReleaseAtExit() { gate.release(); }
+};
+
+// The next-IFD field of page `page` of a classic file, as it is on disk now.
+std::uint32_t next_ifd_on_disk(const fs::path& path, const PageGeometry& g, std::uint64_t page) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(page * g.page_bytes() + kIfdOffsetInBlock + 2 + 15 * 12));
+  std::uint32_t value = 0xFFFFFFFF;
+  in.read(reinterpret_cast<char*>(&value), sizeof value);
+  return in ? value : 0xFFFFFFFF;
+}
+
+std::vector<std::uint64_t> indexed_sequences(const fs::path& folder) {
+  std::vector<std::uint64_t> sequences;
+  for (const IndexRow& row : read_index(folder / kIndexFile).rows) sequences.push_back(row.sequence);
+  return sequences;
+}
+
+const PageGeometry kSmall{{64, 48, PixelFormat::Mono16}, false};
+
+Frame small_frame(std::uint64_t sequence) { return Frame({64, 48, PixelFormat::Mono16, 128}, sequence); }
+
+TEST(TiffStackWriter, APageIsNotLinkedWhileItsDataWriteIsInFlight) {
+  test::Watchdog watchdog(std::chrono::seconds{20});
+  TempDir dir;
+  const fs::path path = dir.path() / "p.tif";
+  GatedWrite held(1);
+  TiffStackWriter sut(path, kSmall, true, StagingPolicy::HugePagesWhenAvailable, held.gate());
+  ReleaseAtExit release_at_exit{held};
+  Frame f0 = small_frame(0), f1 = small_frame(1);
+  ASSERT_TRUE(sut.append(f0.data, f0.stride, f0.bytes).has_value());
+
+  ASSERT_TRUE(sut.submit(f1.data, f1.stride, f1.bytes).has_value());
+  held.wait_until_held();
+
+  EXPECT_EQ(next_ifd_on_disk(path, kSmall, 0), 0U) << "page 0 points at page 1 before page 1 is written";
+  EXPECT_EQ(sut.pages(), 1U);
+  EXPECT_EQ(sut.in_flight(), 1U);
+  EXPECT_EQ(check_with_libtiff(path, kSmall, 0), 1U);
+  held.release();
+  ASSERT_TRUE(sut.complete().has_value());
+  EXPECT_EQ(next_ifd_on_disk(path, kSmall, 0), kSmall.page_bytes() + kIfdOffsetInBlock);
+  EXPECT_EQ(sut.pages(), 2U);
+  ASSERT_TRUE(sut.close().has_value());
+  EXPECT_EQ(check_with_libtiff(path, kSmall, 0), 2U);
+}
+
+TEST(TiffStackWriter, AFailedDataWriteLinksNothingCutsTheFileBackAndAbandonsThePageBehindIt) {
+  test::Watchdog watchdog(std::chrono::seconds{20});
+  TempDir dir;
+  const fs::path path = dir.path() / "f.tif";
+  GatedWrite failing(1, EIO);
+  TiffStackWriter sut(path, kSmall, true, StagingPolicy::HugePagesWhenAvailable, failing.gate());
+  Frame f0 = small_frame(0), f1 = small_frame(1), f2 = small_frame(2);
+  ASSERT_TRUE(sut.append(f0.data, f0.stride, f0.bytes).has_value());
+  ASSERT_TRUE(sut.submit(f1.data, f1.stride, f1.bytes).has_value());
+  ASSERT_TRUE(sut.submit(f2.data, f2.stride, f2.bytes).has_value());
+
+  const auto completed = sut.complete();
+
+  ASSERT_FALSE(completed.has_value());
+  EXPECT_EQ(completed.error().error, EIO);
+  EXPECT_EQ(completed.error().what, "writing page 1");
+  EXPECT_EQ(sut.in_flight(), 0U);
+  EXPECT_EQ(next_ifd_on_disk(path, kSmall, 0), 0U);
+  EXPECT_EQ(fs::file_size(path), kSmall.page_bytes());
+  EXPECT_FALSE(sut.submit(f2.data, f2.stride, f2.bytes).has_value());
+  EXPECT_EQ(check_with_libtiff(path, kSmall, 0), 1U);
+}
+
+TEST(TiffStackWriter, StagedAndInPlaceWritesGiveTheSameFile) {
+  TempDir dir;
+  const PageGeometry g{{256, 8, PixelFormat::Mono16}, false};  // packed rows, one whole page (and one libtiff strip)
+  std::string bytes[2];
+  for (const StagingPolicy staging : {StagingPolicy::HugePagesWhenAvailable, StagingPolicy::InPlace}) {
+    const fs::path path = dir.path() / (staging == StagingPolicy::InPlace ? "in_place.tif" : "staged.tif");
+    TiffStackWriter sut(path, g, true, staging);
+    for (std::uint64_t k = 0; k < 3; ++k) {
+      Frame f({256, 8, PixelFormat::Mono16, 512}, k);
+      ASSERT_TRUE(sut.submit(f.data, f.stride, f.bytes).has_value());
+      ASSERT_TRUE(sut.complete().has_value());
+    }
+    if (staging == StagingPolicy::InPlace) {
+      EXPECT_FALSE(sut.stages_in_huge_pages());
+    }
+    ASSERT_TRUE(sut.close().has_value());
+    EXPECT_EQ(check_with_libtiff(path, g, 0), 3U);
+    std::ifstream in(path, std::ios::binary);
+    bytes[staging == StagingPolicy::InPlace ? 1 : 0].assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(bytes[0], bytes[1]);
+}
+
+class RecordingInFlight : public ::testing::Test {
+ protected:
+  RecordingSettings settings(DataWriteGate gate, std::uint64_t max_file_frames = 0) {
+    RecordingSettings s;
+    s.dest = dir_.path();
+    s.name = "rec";
+    s.geometry = kSmall;
+    s.max_file_frames = max_file_frames;
+    s.data_write_gate = std::move(gate);
+    return s;
+  }
+  TempDir dir_;
+};
+
+TEST_F(RecordingInFlight, AFrameGetsItsIndexRowOnlyAfterItsPageIsWrittenAndLinked) {
+  test::Watchdog watchdog(std::chrono::seconds{20});
+  GatedWrite held(1);
+  Recording sut(settings(held.gate()), {"inst", "raw", "record", 42}, 0);
+  ReleaseAtExit release_at_exit{held};
+  Frame f0 = small_frame(0), f1 = small_frame(1);
+  ASSERT_EQ(sut.submit({0, 0, 0, 0, 0, 0}, f0.data, f0.stride, f0.bytes), AppendOutcome::InFlight);
+  ASSERT_EQ(sut.submit({0, 0, 1, 0, 1, 0}, f1.data, f1.stride, f1.bytes), AppendOutcome::InFlight);
+  ASSERT_TRUE(sut.complete().has_value());  // frame 0: page 0, whole
+  held.wait_until_held();
+
+  EXPECT_EQ(indexed_sequences(sut.folder()), std::vector<std::uint64_t>{0});
+  EXPECT_EQ(next_ifd_on_disk(sut.folder() / "part-000001.tif", kSmall, 0), 0U);
+  EXPECT_EQ(sut.in_flight(), 1U);
+  held.release();
+  ASSERT_TRUE(sut.complete().has_value());
+  EXPECT_EQ(indexed_sequences(sut.folder()), (std::vector<std::uint64_t>{0, 1}));
+  EXPECT_EQ(sut.close({{"reason", "frames"}})["complete"], true);
+  EXPECT_EQ(check_with_libtiff(sut.folder() / "part-000001.tif", kSmall, 0), 2U);
+}
+
+TEST_F(RecordingInFlight, AFailedDataWriteLeavesNoIndexRowAndNoLink) {
+  GatedWrite failing(1, ENOSPC);
+  Recording sut(settings(failing.gate()), {"inst", "raw", "record", 42}, 0);
+  Frame f0 = small_frame(0), f1 = small_frame(1);
+  ASSERT_EQ(sut.submit({0, 0, 0, 0, 0, 0}, f0.data, f0.stride, f0.bytes), AppendOutcome::InFlight);
+  ASSERT_EQ(sut.submit({0, 0, 1, 0, 1, 0}, f1.data, f1.stride, f1.bytes), AppendOutcome::InFlight);
+  ASSERT_TRUE(sut.complete().has_value());
+
+  const auto completed = sut.complete();
+
+  ASSERT_FALSE(completed.has_value());
+  EXPECT_EQ(completed.error().error, ENOSPC);
+  EXPECT_NE(completed.error().message.find("writing page 1"), std::string::npos) << completed.error().message;
+  EXPECT_EQ(sut.in_flight(), 0U);
+  EXPECT_EQ(indexed_sequences(sut.folder()), std::vector<std::uint64_t>{0});
+  const fs::path part = sut.folder() / "part-000001.tif";
+  EXPECT_EQ(next_ifd_on_disk(part, kSmall, 0), 0U);
+  EXPECT_EQ(fs::file_size(part), kSmall.page_bytes());
+}
+
+TEST_F(RecordingInFlight, ANewPartStartsOnlyAfterEveryFrameInFlightInTheOldOneIsIndexed) {
+  Recording sut(settings({}, 1), {"inst", "raw", "record", 42}, 0);
+  Frame f0 = small_frame(0), f1 = small_frame(1);
+  ASSERT_EQ(sut.submit({0, 0, 0, 0, 0, 0}, f0.data, f0.stride, f0.bytes), AppendOutcome::InFlight);
+
+  ASSERT_EQ(sut.submit({0, 0, 1, 0, 1, 0}, f1.data, f1.stride, f1.bytes), AppendOutcome::InFlight);
+
+  EXPECT_EQ(sut.in_flight(), 1U);  // frame 0 was completed before part 2 was created
+  EXPECT_EQ(indexed_sequences(sut.folder()), std::vector<std::uint64_t>{0});
+  EXPECT_EQ(check_with_libtiff(sut.folder() / "part-000001.tif", kSmall, 0), 1U);
+  ASSERT_TRUE(sut.complete().has_value());
+  EXPECT_EQ(indexed_sequences(sut.folder()), (std::vector<std::uint64_t>{0, 1}));
+  EXPECT_EQ(sut.close({{"reason", "frames"}})["files"].size(), 2U);
+}
+
+TEST_F(RecordingInFlight, AFrameAtOrBeforeTheLastSubmittedIsADuplicateNotWritten) {
+  Recording sut(settings({}), {"inst", "raw", "record", 42}, 0);
+  Frame f5 = small_frame(5);
+  ASSERT_EQ(sut.submit({0, 0, 5, 0, 5, 0}, f5.data, f5.stride, f5.bytes), AppendOutcome::InFlight);
+
+  EXPECT_EQ(sut.submit({0, 0, 5, 0, 5, 0}, f5.data, f5.stride, f5.bytes), AppendOutcome::Duplicate);
+  EXPECT_EQ(sut.submit({0, 0, 4, 0, 4, 0}, f5.data, f5.stride, f5.bytes), AppendOutcome::Duplicate);
+  EXPECT_EQ(sut.in_flight(), 1U);
 }
 
 TEST(Recording, ANameThatLeavesTheDestinationIsRefusedNamingIt) {

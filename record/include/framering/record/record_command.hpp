@@ -26,6 +26,7 @@ struct RecordOptions {
   std::uint64_t max_file_bytes = 0;   ///< 0: classic TIFF's 4 GiB limit only
   std::uint64_t max_file_frames = 0;
   bool no_direct_io = false;
+  bool write_from_slots = false;   ///< O_DIRECT straight from the ring's slots, never through huge-page staging
   std::uint64_t frames = 0;        ///< record this many frames, then close; 0 = until SIGINT/SIGTERM
   double wait_for_ring_s = 10.0;
   double stall_timeout_s = 10.0;

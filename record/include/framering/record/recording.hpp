@@ -150,6 +150,8 @@ struct RecordingSettings {
   std::uint64_t max_file_bytes = 0;   ///< rotate before a part exceeds this; 0 = only the classic 4 GiB limit
   std::uint64_t max_file_frames = 0;  ///< rotate after this many pages; 0 = no limit
   bool direct_io = true;
+  StagingPolicy staging = StagingPolicy::HugePagesWhenAvailable;  ///< see tiff_stack_writer.hpp
+  DataWriteGate data_write_gate;      ///< tests only: passed to every part's TiffStackWriter
 };
 
 /// Why a write failed, naming the path; the recording is then closed with this as its stop reason.
@@ -161,9 +163,16 @@ struct RecordFailure {
 enum class AppendOutcome {
   Recorded,   ///< written and indexed
   Duplicate,  ///< already in the recording (re-read after a restart): not written again
+  InFlight,   ///< submit(): being written; a later complete() links and indexes it
 };
 
-/// The recorder's side of a recording. One thread. Not copyable.
+/// The recorder's side of a recording. One thread calls it (each part's writer has an I/O
+/// thread of its own). Not copyable.
+///
+/// Frame by frame: append(). Overlapped (what `framering record` does): submit() frame n+1, then
+/// complete() frame n (its page is linked and its index row written while frame n+1's pixels go
+/// to disk), then release frame n to the producer. At most TiffStackWriter::kPagesInFlight frames
+/// are in flight; a frame is indexed only after its page is whole and linked, in submit order.
 class Recording {
  public:
   /// Creates a new recording, or resumes the open one (no manifest yet) that `identity` left
@@ -180,12 +189,32 @@ class Recording {
 
   /// Appends one frame (pixels: height rows of stride_bytes; readable_bytes may be read from
   /// pixels, e.g. the slot stride, so that a padded O_DIRECT write needs no copy), rotating
-  /// parts as needed, then writes its index row.
+  /// parts as needed, then writes its index row: submit(), then complete() until nothing is in
+  /// flight. Returns Recorded or Duplicate, or the failure naming the path.
   [[nodiscard]] std::expected<AppendOutcome, RecordFailure> append(const IndexRow& frame, const std::byte* pixels,
                                                                    std::uint64_t stride_bytes,
                                                                    std::uint64_t readable_bytes) noexcept;
 
-  /// Closes the part, writes manifest.json with `stop` (reason, message) and returns it. When the
+  /// Starts writing one frame (arguments as for append(); the pixels must stay unchanged until
+  /// complete() has returned for it). Returns Duplicate (nothing started) when its sequence is
+  /// at or before the last one submitted, else InFlight. A frame that needs a new part first
+  /// completes every frame in flight (so a part is closed only whole and indexed): in_flight()
+  /// tells the caller which frames are indexed. Requires in_flight() < kPagesInFlight (checked:
+  /// a broken invariant aborts). On failure every frame in flight is abandoned (not indexed).
+  [[nodiscard]] std::expected<AppendOutcome, RecordFailure> submit(const IndexRow& frame, const std::byte* pixels,
+                                                                   std::uint64_t stride_bytes,
+                                                                   std::uint64_t readable_bytes) noexcept;
+
+  /// Waits until the oldest frame in flight is written whole, links its page and writes its
+  /// index row: the caller may then release it. On failure every frame in flight is abandoned
+  /// (none of them indexed; the part cut back to its last complete page). Requires in_flight() > 0.
+  [[nodiscard]] std::expected<void, RecordFailure> complete() noexcept;
+
+  /// Frames submitted and not yet indexed: the newest in_flight() frames the caller submitted.
+  [[nodiscard]] std::size_t in_flight() const noexcept { return in_flight_count_; }
+
+  /// Closes the part (frames still in flight are cut off, not indexed: complete() them first),
+  /// writes manifest.json with `stop` (reason, message) and returns it. When the
   /// manifest cannot be written, appends a '#' line to the index saying where the recording
   /// stopped and puts "manifest_error" in the returned JSON.
   nlohmann::json close(const nlohmann::json& stop);
@@ -200,6 +229,7 @@ class Recording {
   void resume();
   [[nodiscard]] std::expected<void, RecordFailure> rotate() noexcept;
   [[nodiscard]] std::expected<void, RecordFailure> write_index(const IndexRow& row) noexcept;
+  [[nodiscard]] RecordFailure part_failure(const WriteFailure& failure) const;
 
   RecordingSettings settings_;
   RecordingIdentity identity_;
@@ -208,9 +238,12 @@ class Recording {
   RecordingTally tally_{0};
   std::unique_ptr<TiffStackWriter> part_;
   std::uint32_t part_number_ = 0;
+  IndexRow in_flight_[TiffStackWriter::kPagesInFlight];  ///< oldest first, part and page filled in
+  std::size_t in_flight_count_ = 0;
   int index_fd_ = -1;
   bool resumed_ = false;
   bool closed_ = false;
+  bool told_write_path_ = false;  ///< the write path (staged or from the caller's buffers) was logged
   std::uint32_t sessions_ = 1;
   std::uint64_t bytes_written_ = 0;
 };

@@ -1,5 +1,6 @@
 // tiff_stack_writer.hpp: one multi-page TIFF file of a recording, laid out by hand so that every
-// frame goes to disk with O_DIRECT straight from its 4096-byte-aligned ring slot (no copy).
+// frame goes to disk with O_DIRECT, page-aligned, from a huge-page staging buffer or straight
+// from its 4096-byte-aligned ring slot (StagingPolicy).
 //
 // Layout (TIFF 6.0, Adobe 1992; BigTIFF, Aware Systems / libtiff 4.0, 2007), little-endian "II":
 //
@@ -15,6 +16,22 @@
 // Crash consistency: a page is written whole (IFD block + pixels, one pwritev) with next-IFD 0,
 // and only then is the previous page's IFD block rewritten to point at it. A process killed at
 // any instruction leaves a file whose IFD chain ends at the last complete page.
+//
+// Two pages in flight (submit / complete): the data writes run in order on the writer's own I/O
+// thread, so the disk goes straight from page n's pixels to page n+1's while the caller's thread
+// links page n (and indexes and releases its frame). The link of page n still waits for page n's
+// write to have returned; page n+1's data, written or not, is past the end of the IFD chain.
+//
+//   caller:  submit(n+1)  complete(n): wait data(n), link(n-1 -> n)  submit(n+2)  complete(n+1) ...
+//   I/O:     ... data(n) ─────────────┤ data(n+1) ──────────────────────────────┤ data(n+2) ...
+//
+// Staging (StagingPolicy::HugePagesWhenAvailable, the default with O_DIRECT): submit() copies the
+// pixels into one of two staging buffers backed by transparent huge pages and the I/O thread
+// writes from there, because an O_DIRECT write from a slot's 4 KiB pages (one DMA segment each:
+// ~1000 per Full HD frame) reached only 0.62-0.84 of the same write from a 2 MiB-page buffer on
+// our reference VM, copy included (docs/design-decisions.md, "Overlapped writes"). The copy
+// of page n+1 overlaps page n's write. Where the kernel gives no transparent huge pages
+// (/sys/kernel/mm/transparent_hugepage/enabled = never) it writes from the slot, as InPlace does.
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +41,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -80,14 +98,32 @@ struct WriteFailure {
 [[nodiscard]] std::expected<void, WriteFailure> cut_tiff_stack(const std::filesystem::path& path,
                                                                const PageGeometry& g, std::uint64_t pages) noexcept;
 
-/// Appends frames to one TIFF file. One thread; move-only. The destructor closes the file (it
-/// never throws; call close() to learn about errors).
+/// Where an O_DIRECT data write reads the pixels from (see the file comment).
+enum class StagingPolicy {
+  HugePagesWhenAvailable,  ///< copy into a transparent-huge-page buffer when the kernel allows it
+  InPlace,                 ///< write straight from the caller's buffer when it is aligned and packed
+};
+
+/// For tests: called on the writer's I/O thread just before page `page`'s data write (IFD block
+/// and pixels). Returns 0 to let the write go on, or an errno to fail it without writing. A test
+/// holds a write by blocking in here, to look at the file while that page is in flight.
+using DataWriteGate = std::function<int(std::uint64_t page)>;
+
+/// Appends frames to one TIFF file. Called from one thread; move-only (not while pages are in
+/// flight). Data writes run on a thread of the writer's own, started at the first submit(). The
+/// destructor closes the file (it never throws; call close() to learn about errors).
 class TiffStackWriter {
  public:
+  /// Pages submit() may have in flight: the one being linked and the one being written.
+  static constexpr std::uint64_t kPagesInFlight = 2;
+
   /// Creates `path` (it must not exist: O_EXCL) for pages of `geometry`. `direct_io`: try
   /// O_DIRECT, falling back to buffered writes (with a log line) where the file system refuses
-  /// it (tmpfs on some kernels). Throws framering::Error naming the path when it cannot create it.
-  TiffStackWriter(std::filesystem::path path, const PageGeometry& geometry, bool direct_io);
+  /// it (tmpfs on some kernels). `staging`: see StagingPolicy (buffered writes never stage).
+  /// `gate`: tests only (DataWriteGate); empty in production. Throws framering::Error naming
+  /// the path when it cannot create it.
+  TiffStackWriter(std::filesystem::path path, const PageGeometry& geometry, bool direct_io,
+                  StagingPolicy staging = StagingPolicy::HugePagesWhenAvailable, DataWriteGate gate = {});
   TiffStackWriter(TiffStackWriter&&) noexcept;
   TiffStackWriter& operator=(TiffStackWriter&&) = delete;
   TiffStackWriter(const TiffStackWriter&) = delete;
@@ -95,40 +131,66 @@ class TiffStackWriter {
   ~TiffStackWriter();
 
   /// Appends one frame as the next page. `pixels`: height rows of `stride_bytes`, little-endian.
-  /// When the rows are packed (stride = width * bytes per pixel), `pixels.data()` is 4096-aligned
-  /// and `readable_bytes` >= padded_frame_bytes() (a ring slot: slot_stride_bytes), the slot is
-  /// written in place; otherwise the rows are first packed into an aligned buffer.
+  /// When the writer stages in huge pages (StagingPolicy), the rows are copied into a staging
+  /// buffer. Otherwise, when the rows are packed (stride = width * bytes per pixel),
+  /// `pixels.data()` is 4096-aligned and `readable_bytes` >= padded_frame_bytes() (a ring slot:
+  /// slot_stride_bytes), the slot is written in place; else the rows are first packed into an
+  /// aligned buffer.
   /// On failure the file is cut back to its last complete page (still a valid TIFF) and the
   /// writer refuses further appends.
+  /// Equal to submit() then complete(). Requires in_flight() == 0.
   [[nodiscard]] std::expected<void, WriteFailure> append(const std::byte* pixels, std::uint64_t stride_bytes,
                                                          std::uint64_t readable_bytes) noexcept;
 
-  /// Whether one more page would still fit under `max_bytes` (0 = no limit) and, for classic
-  /// TIFF, under 4 GiB.
+  /// Starts writing one frame as page pages() + in_flight(), with next-IFD 0, on the I/O thread
+  /// (or, when that thread cannot be started, here and now); nothing links it yet. `pixels` as
+  /// for append(), and they must stay unchanged until complete() has returned for this page (a
+  /// ring slot: release it only then). Requires in_flight() < kPagesInFlight (a broken
+  /// invariant aborts). Fails (without starting anything) only after an earlier failure, or
+  /// when a staging buffer for padded rows cannot be allocated (ENOMEM).
+  [[nodiscard]] std::expected<void, WriteFailure> submit(const std::byte* pixels, std::uint64_t stride_bytes,
+                                                         std::uint64_t readable_bytes) noexcept;
+
+  /// Waits for the oldest submitted page's data write, then links it (rewrites the previous
+  /// page's IFD block to point at it): it is then page pages() - 1, readable by any TIFF reader.
+  /// On failure of either write ("writing page 12", "linking page 11 to page 12"), the pages
+  /// still in flight are abandoned (waited for, never linked), the file is cut back to its last
+  /// complete page (still a valid TIFF) and the writer refuses further submits. Requires
+  /// in_flight() > 0 (a broken invariant aborts). Allocates nothing.
+  [[nodiscard]] std::expected<void, WriteFailure> complete() noexcept;
+
+  /// Pages submitted and not yet completed (0..kPagesInFlight).
+  [[nodiscard]] std::uint64_t in_flight() const noexcept { return submitted_ - pages_; }
+
+  /// Whether one more page (after those in flight) would still fit under `max_bytes` (0 = no
+  /// limit) and, for classic TIFF, under 4 GiB.
   [[nodiscard]] bool fits_another_page(std::uint64_t max_bytes) const noexcept;
 
-  /// Flushes (fdatasync when writes were buffered) and closes; removes the file when it has no
-  /// page (an empty file is not a TIFF). Returns the failure, if any. Idempotent.
+  /// Abandons pages still in flight (waits for their writes, cuts them off: complete() them
+  /// first to keep them), flushes (fdatasync when writes were buffered), stops the I/O thread
+  /// and closes; removes the file when it has no page (an empty file is not a TIFF). Returns the
+  /// failure, if any. Idempotent.
   std::expected<void, WriteFailure> close() noexcept;
 
   [[nodiscard]] std::uint64_t pages() const noexcept { return pages_; }
   [[nodiscard]] std::uint64_t size_bytes() const noexcept { return pages_ * geometry_.page_bytes(); }
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-  [[nodiscard]] bool direct_io() const noexcept { return direct_; }
+  /// Whether writes still go with O_DIRECT (false after a fall-back to the page cache).
+  [[nodiscard]] bool direct_io() const noexcept;
+  /// Whether pixels are copied into huge-page staging buffers (StagingPolicy) before writing.
+  [[nodiscard]] bool stages_in_huge_pages() const noexcept;
 
  private:
-  struct Buffers;
-  [[nodiscard]] std::expected<void, WriteFailure> write_all(const ::iovec* iov, int count,
-                                                            std::uint64_t offset) noexcept;
-  bool fall_back_to_buffered() noexcept;
+  struct State;
+  [[nodiscard]] std::expected<void, WriteFailure> fail(std::uint64_t page, WriteFailure failure) noexcept;
 
   std::filesystem::path path_;
   PageGeometry geometry_;
   int fd_ = -1;
-  bool direct_ = false;
   bool failed_ = false;
-  std::uint64_t pages_ = 0;
-  std::unique_ptr<Buffers> buffers_;
+  std::uint64_t pages_ = 0;      ///< complete (written and linked) pages
+  std::uint64_t submitted_ = 0;  ///< pages_ + those in flight
+  std::unique_ptr<State> state_;  ///< buffers and the I/O thread: on the heap, so that moves leave it in place
 };
 
 }  // namespace framering::record
