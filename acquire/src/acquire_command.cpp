@@ -146,10 +146,12 @@ struct Stats {
   std::uint64_t dropped_claim = 0;       // a claim timed out: an every consumer held the slot
   std::uint64_t dropped_unreadable = 0;  // the source could not read a frame
   std::uint64_t dropped_at_last_line = 0;
-  // Frames that never reached the ring since the last published one: those dropped here and what
-  // the source had lost before each. The next published frame carries them in its
-  // source_frames_lost, so a reader (the recorder's gaps.csv) sees every hole before the ring.
-  std::uint64_t not_placed = 0;
+  // Frames that never reached the ring since the last published one: those dropped here, and
+  // what the source had lost before each. The next published frame carries both in its
+  // source_frames_lost, so a reader (the recorder's gaps) sees every hole before the ring; the
+  // ring counts the first in frames_dropped, the second in the source's frames_lost.
+  std::uint64_t dropped_since_publish = 0;
+  std::uint64_t source_lost_since_publish = 0;
   bool source_ended = false;
 
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_claim + dropped_unreadable; }
@@ -229,7 +231,7 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
       return false;
     }
     ++stats.dropped_unreadable;
-    ++stats.not_placed;
+    ++stats.dropped_since_publish;
     writer.count_dropped(1);
     return true;
   }
@@ -237,7 +239,8 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
   if (!slot && slot.error() == stage::ClaimEnd::Stopped) return false;
   if (!slot) {
     ++stats.dropped_claim;
-    stats.not_placed += 1 + grabbed->source_frames_lost;
+    ++stats.dropped_since_publish;
+    stats.source_lost_since_publish += grabbed->source_frames_lost;
     writer.count_dropped(1);
     if (stats.dropped_claim == 1 || stats.dropped_claim % 100 == 0) {
       spdlog::warn("dropped source frame {}: an every consumer held slot {} for {} ms ({} claim timeouts so far)",
@@ -250,8 +253,10 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
   source.write(slot->pixels, frame, slot->sequence);
   writer.publish({.timestamp_ns = grabbed->timestamp_ns,
                   .camera_frame_id = grabbed->camera_frame_id,
-                  .source_frames_lost = grabbed->source_frames_lost + stats.not_placed});
-  stats.not_placed = 0;
+                  .source_frames_lost = grabbed->source_frames_lost + stats.source_lost_since_publish,
+                  .dropped_before = stats.dropped_since_publish});
+  stats.dropped_since_publish = 0;
+  stats.source_lost_since_publish = 0;
   stats.published.count();
   return true;
 }
@@ -309,6 +314,8 @@ int run_acquire(const AcquireOptions& o) {
     stats.published.log_if_due([&] { return interval_details(stats, schedule, writer); });
   }
   source->flush_stats();
+  // What the source lost before frames dropped after the last published one: no frame carries it.
+  writer.count_source_lost(stats.source_lost_since_publish);
   return summarise(o, writer, stats, source_lost_before);
 }
 

@@ -377,7 +377,10 @@ class FutexWakeBaseline {
       futex_wait(&shared_->word, word, std::chrono::milliseconds{200});
       const std::uint64_t awake_ns = monotonic_ns();
       if (stopping()) break;
-      if (std::atomic_ref(shared_->word).load(std::memory_order_acquire) == word) continue;  // timed out
+      if (std::atomic_ref(shared_->word).load(std::memory_order_acquire) == word) {  // timed out
+        std::atomic_ref(shared_->waiting).exchange(0, std::memory_order_seq_cst);  // no stale wake next tick
+        continue;
+      }
       const std::uint64_t stamp = std::atomic_ref(shared_->stamp_ns).load(std::memory_order_acquire);
       shared_->wake_us[n++] = static_cast<double>(awake_ns - std::min(awake_ns, stamp)) / 1e3;
       std::atomic_ref(shared_->samples).store(n, std::memory_order_release);
@@ -389,8 +392,9 @@ class FutexWakeBaseline {
     while (!stopping()) {
       next += period;
       std::this_thread::sleep_until(next);
-      std::atomic_ref(shared_->stamp_ns).store(monotonic_ns(), std::memory_order_release);
+      // Stamped only when a waiter is woken, so a slow wake never reads the next period's stamp.
       if (std::atomic_ref(shared_->waiting).exchange(0, std::memory_order_seq_cst) != 0) {
+        std::atomic_ref(shared_->stamp_ns).store(monotonic_ns(), std::memory_order_release);
         std::atomic_ref(shared_->word).fetch_add(1, std::memory_order_release);
         futex_wake(&shared_->word, 1);
       }

@@ -458,29 +458,33 @@ class Sender {
   // where read() reports the gap). Frames of an earlier session are not judged: their receiver
   // ignores that session.
   void judge_sent_frames() {
+    bool torn = false;
+    // Every token of the batch leaves unjudged_, also after a torn frame: those behind it
+    // belong to the session that ends here, whose receiver drops them unjudged.
     for (const std::uint64_t token : zero_copy_.take_done()) {
       const auto it = std::ranges::find(unjudged_, token, &Unjudged::token);
       if (it == unjudged_.end()) continue;  // a send that failed
       const Unjudged sent = *it;
       unjudged_.erase(it);
-      if (sent.epoch != epoch_ || !in_session_) continue;
+      if (torn || sent.epoch != epoch_ || !in_session_) continue;
       const bool intact = reader_.is_intact(sent.frame);
       verdicts_.push_back({.type = MessageType::Verdict,
                            .flags = intact ? kFlagIntact : std::uint8_t{0},
                            .epoch = epoch_,
                            .sequence = sent.frame.sequence});
       if (!intact) {
+        torn = true;
         ++torn_;
         spdlog::warn("frame {} of ring {} was overwritten while ZeroMQ sent it (this sender was evicted): the "
                      "receiver drops it; resuming from the last acknowledged frame with the gap",
                      sent.frame.sequence, o_.ring);
-        send_verdicts();
-        waiting_for_gap_ = true;
-        send_hello();
-        return;
       }
     }
     send_verdicts();
+    if (torn) {
+      waiting_for_gap_ = true;
+      send_hello();
+    }
   }
 
   // Sends the VERDICTs not sent yet, in order; those the socket cannot take now wait for the

@@ -259,7 +259,7 @@ void RingWriter::publish(const FrameMetadata& metadata) noexcept {
   header.height = geometry.height;
   header.pixel_format = geometry.pixel_format;
   header.flags = 0;
-  header.source_frames_lost = metadata.source_frames_lost;
+  header.source_frames_lost = metadata.source_frames_lost + metadata.dropped_before;
   if (metadata.source_frames_lost != 0) {
     at(segment_.control().source.frames_lost).fetch_add(metadata.source_frames_lost, memory_order_relaxed);
   }
@@ -363,6 +363,10 @@ ProducerControl::SourceStats RingWriter::source_stats() const noexcept {
 
 void RingWriter::count_dropped(std::uint64_t frames) noexcept {
   at(segment_.control().stats.frames_dropped).fetch_add(frames, memory_order_relaxed);
+}
+
+void RingWriter::count_source_lost(std::uint64_t frames) noexcept {
+  at(segment_.control().source.frames_lost).fetch_add(frames, memory_order_relaxed);
 }
 
 std::uint64_t RingWriter::blocked_ns() const noexcept {

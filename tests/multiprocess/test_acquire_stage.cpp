@@ -228,6 +228,8 @@ TEST_F(AcquireStage, HeldSlotMakesClaimsTimeOutCountsTheDropsAndExitsThree) {
   EXPECT_EQ(third->sequence, 2U);
   EXPECT_GE(third->source_frames_lost, 3U) << "the frames dropped while the slots were held";
   EXPECT_LE(third->source_frames_lost, dropped_before_third) << "not those dropped after it";
+  EXPECT_EQ(test::ring_status(instance_)->source.frames_lost, 0U)
+      << "a pattern loses nothing: acquire's drops are frames_dropped, not the source's loss";
   EXPECT_EQ(test::ring_status(instance_)->published, 3U);
 }
 
@@ -323,6 +325,7 @@ TEST_F(AcquireStage, UnreadableFileInASequenceIsCountedAsDroppedAndExitsThree) {
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->published, 2U);
   EXPECT_EQ(status->frames_dropped, 1U);
+  EXPECT_EQ(status->source.frames_lost, 0U) << "counted once, as acquire's drop";
   const auto f0 = reader.read(1s);
   ASSERT_TRUE(f0.has_value());
   EXPECT_EQ(f0->source_frames_lost, 0U);

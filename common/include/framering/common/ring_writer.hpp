@@ -33,6 +33,11 @@ struct FrameMetadata {
   /// Source frames lost just before this one (camera frame-id gap, failed buffer, outage).
   /// Added to the producer's SourceStats::frames_lost as well.
   std::uint64_t source_frames_lost = 0;
+  /// Frames the producer itself dropped just before this one (a claim timeout, an unreadable
+  /// file), already counted by count_dropped(): added to the frame header's
+  /// source_frames_lost (so a reader sees every frame that never reached the ring), not to
+  /// SourceStats::frames_lost.
+  std::uint64_t dropped_before = 0;
 };
 
 /// A claimed slot: write `pixels` (height rows, `stride_bytes` apart), then publish().
@@ -98,6 +103,9 @@ class RingWriter {
 
   /// Counts frames the producer discarded (a source drop, or a frame not claimed in time).
   void count_dropped(std::uint64_t frames) noexcept;
+  /// Adds to SourceStats::frames_lost what the source lost before frames that were then dropped
+  /// and that no published frame carries (drops after the last one published).
+  void count_source_lost(std::uint64_t frames) noexcept;
 
   /// Stores the source's loss counters (totals) for `framering status` and the run summary.
   /// `frames_lost` is ignored: publish() keeps it from FrameMetadata::source_frames_lost.
