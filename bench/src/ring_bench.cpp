@@ -450,6 +450,7 @@ int run_parent(RingBenchOptions o) {
       if (monotonic_ns() > deadline) {
         if (every_pid != 0) ::kill(every_pid, SIGKILL);
         for (const pid_t pid : newest_pids) ::kill(pid, SIGKILL);
+        ring::Segment::remove(o.common.instance, kRingName);
         throw Error("bench: the consumer processes did not attach within 10 s");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
