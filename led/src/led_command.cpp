@@ -24,6 +24,7 @@
 #include "framering/common/cli_options.hpp"
 #include "framering/common/clock.hpp"
 #include "framering/common/error.hpp"
+#include "framering/common/latency_window.hpp"
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/stage_kit.hpp"
 #include "framering/display/colormap.hpp"
@@ -223,10 +224,10 @@ class LedDriver {
     sinks_.finish(rgb_, sent_.frames());
     const std::uint64_t sent = sent_.frames();
     spdlog::info("led from ring {} ended ({}): sent {} frames in {:.1f} s, {:.0f} us CPU per frame to sample and "
-                 "colour; {}{}",
+                 "colour; {}{}{}",
                  o_.ring, stage::end_reason("frames done"), sent, sent_.total().seconds,
                  sent > 0 ? static_cast<double>(render_ns_) / 1e3 / static_cast<double>(sent) : 0.0,
-                 stage::describe(reader_.counters()), sinks_.counts());
+                 stage::describe(reader_.counters()), sinks_.counts(), sent_latency());
   }
 
  private:
@@ -246,6 +247,8 @@ class LedDriver {
       return;
     }
     sinks_.send(rgb_, frame->sequence);
+    const std::uint64_t sent_ns = monotonic_ns();
+    latency_.add(sent_ns - std::min(sent_ns, frame->publish_monotonic_ns));
     sent_.count();
     last_sequence_ = frame->sequence;
     // On the --rate-hz cadence; after a slow frame or an idle producer, from now (no catching up).
@@ -253,10 +256,22 @@ class LedDriver {
   }
 
   [[nodiscard]] std::string rates() const {
-    return fmt::format("ring {}: sequence {}, {}, contrast [{}, {}], power {:.2f}{}", o_.ring,
+    return fmt::format("ring {}: sequence {}, {}, contrast [{}, {}], power {:.2f}{}{}", o_.ring,
                        last_sequence_ ? fmt::to_string(*last_sequence_) : "-", stage::describe(reader_.counters()),
                        renderer_.last_limits().low, renderer_.last_limits().high, renderer_.last_power(),
-                       sinks_.counts());
+                       sinks_.counts(), sent_latency());
+  }
+
+  // ", publish -> sent p50 A ms, p99 B ms, max C ms (N frames)": how old a frame is when its
+  // colours have gone to every output (E1.31 packets handed to the kernel, the mmap written),
+  // over the last LatencyWindow::kFrames frames sent.
+  [[nodiscard]] std::string sent_latency() const {
+    LatencyWindow window = latency_;
+    const auto f = window.figures();
+    if (f.frames == 0) return {};
+    return fmt::format(", publish -> sent p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms ({} frames)",
+                       static_cast<double>(f.p50_ns) / 1e6, static_cast<double>(f.p99_ns) / 1e6,
+                       static_cast<double>(f.max_ns) / 1e6, f.frames);
   }
 
   const LedOptions& o_;
@@ -268,6 +283,7 @@ class LedDriver {
   std::uint64_t next_due_ns_ = monotonic_ns();
   stage::RateReport sent_{"sent", stage::kReportPeriod};
   std::uint64_t render_ns_ = 0;  ///< thread CPU time spent sampling and colouring
+  LatencyWindow latency_;        ///< publish -> sent, per frame sent
   std::optional<std::uint64_t> last_sequence_;
 };
 

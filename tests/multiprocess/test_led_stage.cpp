@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,14 @@ TEST_F(LedStage, FramesSentAndSkippedShowInTheConsumerTable) {
   sut.signal(SIGTERM);
   EXPECT_EQ(test::finish(sut, 20s), 0) << sut.err();
   EXPECT_NE(sut.err().find("skipped"), std::string::npos);
+  // How old a frame is when its colours have gone out: its summary says, over the frames it sent.
+  std::smatch m;
+  const std::string err = sut.err();
+  ASSERT_TRUE(std::regex_search(err, m, std::regex(R"(publish -> sent p50 ([0-9.]+) ms, p99 ([0-9.]+) ms, max ([0-9.]+) ms \(([0-9]+) frames\))")))
+      << err;
+  EXPECT_LE(std::stod(m[1]), std::stod(m[2]));
+  EXPECT_LE(std::stod(m[2]), std::stod(m[3]));
+  EXPECT_GE(std::stoul(m[4]), 3UL) << "one sample per frame sent";
 }
 
 // A UDP socket on 127.0.0.1 (an ephemeral port) that receives E1.31 packets.
