@@ -291,8 +291,12 @@ std::string human(const nlohmann::json& r) {
       s += "  gaps: none\n";
     } else {
       for (const auto& g : r["gaps"]) {
-        s += fmt::format("  gap [{}, {}] {} frame(s), {} ({})\n", g["first"].get<std::uint64_t>(),
-                         g["last"].get<std::uint64_t>(), g["count"].get<std::uint64_t>(),
+        // A source drop whose camera ids are unknown (an outage: the count is an estimate) has
+        // no bounds to name.
+        const std::string bounds = g["first"].is_number() && g["last"].is_number()
+                                       ? fmt::format("[{}, {}]", g["first"].get<std::uint64_t>(), g["last"].get<std::uint64_t>())
+                                       : std::string{"[ids unknown]"};
+        s += fmt::format("  gap {} {} frame(s), {} ({})\n", bounds, g["count"].get<std::uint64_t>(),
                          g["cause"].get<std::string>(), g["unit"].get<std::string>());
       }
     }

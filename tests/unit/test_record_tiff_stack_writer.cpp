@@ -716,6 +716,37 @@ TEST(InspectCommand, JsonReportOfAProblemQuotingBytesThatAreNotUtf8IsPrintedWith
   EXPECT_NE(out.find("\xEF\xBF\xBD"), std::string::npos) << "0xFF printed as U+FFFD: " << out;
 }
 
+// Found by fuzz_record_recording (fuzz/corpus/fuzz_record_recording/regression-source-gap-ids-unknown):
+// a source drop across a camera outage has no camera ids to name (first/last null, an estimated
+// count), and the text report read them as numbers: type_error 302 out of `framering inspect`
+// on exactly the recordings an outage leaves.
+TEST(InspectCommand, ASourceDropWithUnknownCameraIdsIsPrintedWithoutBounds) {
+  TempDir dir;
+  const PageGeometry g{{16, 8, PixelFormat::Mono16}, false};
+  RecordingSettings s;
+  s.dest = dir.path();
+  s.name = "rec";
+  s.geometry = g;
+  fs::path folder;
+  {
+    Recording sut(s, {"inst", "raw", "record", 42}, 0);
+    // Camera ids 10, 11, then 500 after the outage, with an estimate of 5 frames lost: the id
+    // jump (488) is not the count, so the ids are unknown.
+    const std::uint64_t ids[] = {10, 11, 500};
+    for (std::uint64_t seq = 0; seq < 3; ++seq) {
+      Frame f({g.frame.width, g.frame.height, g.frame.pixel_format, g.frame.width * 2ULL}, seq);
+      ASSERT_TRUE(sut.append({0, 0, seq, 1000 + seq, ids[seq], seq == 2 ? 5U : 0U}, f.data, f.stride, f.bytes).has_value());
+    }
+    (void)sut.close({{"reason", "frames"}});
+    folder = sut.folder();
+  }
+
+  const auto [code, out] = run_inspect(folder, false);
+
+  EXPECT_NE(code, -1);
+  EXPECT_NE(out.find("gap [ids unknown] 5 frame(s), source_drop (camera_frame_id)"), std::string::npos) << out;
+}
+
 // Input 01 '{"ring":1,"geometry":{}}': the text report read "ring" with value("ring", "?"), which
 // threw type_error 302 for a number.
 TEST(InspectCommand, ARecordingJsonKeyOfAnotherTypeIsAProblemNotAnException) {
