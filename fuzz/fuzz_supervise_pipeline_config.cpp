@@ -17,30 +17,15 @@
 
 #include <CLI/CLI.hpp>
 
-#include "framering/acquire/acquire_command.hpp"
-#include "framering/bridge/bridge_command.hpp"
+#include "framering/app/stage_subcommands.hpp"
 #include "framering/common/error.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stage_command.hpp"
-#include "framering/display/display_command.hpp"
-#include "framering/led/led_command.hpp"
-#include "framering/process/process_command.hpp"
-#include "framering/record/record_command.hpp"
 #include "framering/supervise/pipeline_config.hpp"
 #include "framering/supervise/stage_plan.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
-
-// The stage subcommands, as app/main.cpp's add_stage_subcommands lists them.
-void add_stage_subcommands(CLI::App& app, framering::StageCommand& command) {
-  framering::acquire::add_acquire_subcommand(app, command);
-  framering::process::add_process_subcommand(app, command);
-  framering::display::add_display_subcommand(app, command);
-  framering::led::add_led_subcommand(app, command);
-  framering::record::add_record_subcommand(app, command);
-  framering::bridge::add_bridge_subcommand(app, command);
-}
 
 void require(bool holds, const char* rule, const std::string& detail) {
   if (holds) return;
@@ -59,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string text(framering::fuzz::as_text(data, size));
   framering::supervise::PipelinePlan plan;
   try {
-    const auto config = framering::supervise::parse_pipeline(text, "fuzz.toml", add_stage_subcommands);
+    const auto config = framering::supervise::parse_pipeline(text, "fuzz.toml", framering::app::add_stage_subcommands);
     plan = framering::supervise::make_plan(config, {});
     (void)framering::supervise::describe(plan);
   } catch (const framering::ConfigError&) {

@@ -63,7 +63,7 @@ struct PipelineConfig {
 /// as a missing file), a ring name the stage's options give that no segment can have ("", "a/b");
 /// for a command stage, a program that is not found or not executable, and ring declarations
 /// that are malformed. `stages` builds a parser that knows every stage
-/// subcommand (app/main.cpp's list), so a stage is checked by exactly the parser it will use.
+/// subcommand (framering::app::add_stage_subcommands, app/), so a stage is checked by exactly the parser it will use.
 [[nodiscard]] PipelineConfig load_pipeline(const std::string& path, const StageParserFactory& stages);
 
 /// The same, from TOML text (`source` names it in messages).

@@ -1,5 +1,5 @@
 // run_command.hpp: `framering run` (the supervisor). It links no stage: the executable hands it
-// the factory that adds the stage subcommands (app/main.cpp's one list).
+// the factory that adds the stage subcommands (framering::app::add_stage_subcommands: the one list).
 #pragma once
 
 #include <functional>

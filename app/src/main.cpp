@@ -6,34 +6,14 @@
 
 #include <CLI/CLI.hpp>
 
-#include "framering/acquire/acquire_command.hpp"
 #include "framering/acquire/cameras_command.hpp"
+#include "framering/app/stage_subcommands.hpp"
 #include "framering/bench/ring_bench.hpp"
-#include "framering/bridge/bridge_command.hpp"
 #include "framering/common/error.hpp"
 #include "framering/common/stage_command.hpp"
-#include "framering/display/display_command.hpp"
-#include "framering/led/led_command.hpp"
-#include "framering/process/process_command.hpp"
 #include "framering/record/inspect_command.hpp"
-#include "framering/record/record_command.hpp"
 #include "framering/supervise/run_command.hpp"
 #include "framering/supervise/status_command.hpp"
-
-namespace {
-
-// The one list of stage subcommands: the executable's, and the supervisor's (which checks a
-// pipeline's stages with exactly these parsers and asks them which rings they use).
-void add_stage_subcommands(CLI::App& app, framering::StageCommand& command) {
-  framering::acquire::add_acquire_subcommand(app, command);
-  framering::process::add_process_subcommand(app, command);
-  framering::display::add_display_subcommand(app, command);
-  framering::led::add_led_subcommand(app, command);
-  framering::record::add_record_subcommand(app, command);
-  framering::bridge::add_bridge_subcommand(app, command);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"framering: move, process, show and record 16-bit camera frames through shared-memory rings"};
@@ -42,8 +22,8 @@ int main(int argc, char** argv) {
   app.footer("Run `framering <command> --help` for each command's options.");
   framering::StageCommand stage;
   std::function<int()>& action = stage.action;
-  add_stage_subcommands(app, stage);
-  framering::supervise::add_run_subcommand(app, action, add_stage_subcommands);
+  framering::app::add_stage_subcommands(app, stage);
+  framering::supervise::add_run_subcommand(app, action, framering::app::add_stage_subcommands);
   framering::supervise::add_status_subcommand(app, action);
   framering::acquire::add_cameras_subcommand(app, action);
   framering::record::add_inspect_subcommand(app, action);
