@@ -20,9 +20,7 @@
 
 #include "bench_support.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,7 +57,6 @@
 #include "framering/process/filter_mask.hpp"
 #include "framering/process/pixel_kernels.hpp"
 
-extern char** environ;
 
 namespace framering::bench {
 namespace {
@@ -274,26 +271,8 @@ int run_drain(const ProcessBenchOptions& o) {
   return 0;
 }
 
-// Starts /proc/self/exe with `args`; with `stdout_path` its stdout goes to that file (the stage
-// prints a JSON summary there, which must not mix with the bench's own --json).
-pid_t spawn(std::vector<std::string> args, const std::string& what, const std::string& stdout_path = {}) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  if (!stdout_path.empty()) {
-    ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  }
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw Error(fmt::format("bench: cannot start the {} process: {}", what, errno_text(rc)));
-  return pid;
-}
-
 pid_t spawn_role(const ProcessBenchOptions& o, const std::string& role, const std::string& result) {
-  return spawn({"framering", "bench", "process", "--role", role, "--result", result, "--instance", o.common.instance,
+  return spawn_self({"framering", "bench", "process", "--role", role, "--result", result, "--instance", o.common.instance,
                 "--width", std::to_string(o.width), "--height", std::to_string(o.height), "--slots",
                 std::to_string(o.slots), "--seconds", fmt::format("{}", o.seconds), "--log-level", o.common.log_level},
                role);
@@ -318,15 +297,7 @@ pid_t spawn_stage(const ProcessBenchOptions& o, const process::FilterSpec& spec,
   } else {
     args.emplace_back("--no-wisdom");
   }
-  return spawn(args, "process stage", summary_path);
-}
-
-// Exit status of `pid`, waiting for it; -1 if it did not exit normally.
-int wait_child(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return spawn_self(args, "process stage", summary_path);  // its JSON summary apart from the bench's
 }
 
 bool has_exited(pid_t pid) {
