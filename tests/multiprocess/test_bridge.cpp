@@ -424,22 +424,14 @@ dest = "{}"
 )",
                                                                 far_, endpoint_, (dir / "recordings").string()));
   const std::string near_config = write("near.toml", fmt::format(R"(instance = "{}"
-[[stage]]
-name = "acquire"
-source = "pattern"
-scene = "testpattern"
-width = 64
-height = 48
-rate-hz = 200
-claim-timeout-ms = 60000
-
+{}
 [[stage]]
 name = "sender"
 run = "bridge send"
 ring = "raw"
 to = "{}"
 )",
-                                                                  near_, endpoint_));
+                                                                  near_, test::pattern_acquire_stage(200), endpoint_));
   Child far(test::framering_argv({"run", "--config", far_config}));
   Child near(test::framering_argv({"run", "--config", near_config, "--frames", std::to_string(kFrames)}));
   ASSERT_EQ(test::finish(near, 120s), 0) << near.err();
