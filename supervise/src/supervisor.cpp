@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -172,17 +173,30 @@ class Supervisor {
           break;
         case StageProcess::End::Died:
           spdlog::error("run: {} (pid {}) died: {}", stage.name(), pid, stage.last_exit());
-          // While stopping, only an every consumer comes back (at once), unless it died of our own
-          // stop: to drain what it owes, and even when it owes nothing, to close what it writes
-          // (a recorder killed after taking every frame still has a recording to close).
+          // While stopping, only an every consumer comes back (at once), unless it died of the
+          // signal our stop sent that very process: to drain what it owes, and even when it owes
+          // nothing, to close what it writes (a recorder killed after taking every frame still has
+          // a recording to close). A death the stop did not cause counts, even one reaped after
+          // the stop signalled it: a process killed by someone else is not reapable until its
+          // last thread has exited (found when a recorder with an I/O thread was SIGKILLed just
+          // before a stop: it was reaped only after our SIGTERM, and its recording stayed open).
           if (!stopping_) {
             stage.schedule_restart(now);
-          } else if (stage.plan().consumes_every() && !stop_sent_.contains(stage.name())) {
+          } else if (stage.plan().consumes_every() && !died_of_our_stop(pid, status)) {
+            spdlog::info("run: starting {} at once {}", stage.name(),
+                         drained(stage) ? "to end cleanly (it owes no frame, but it died)" : "to drain what it owes");
             stage.schedule_restart(now, true);
           }
           break;
       }
     }
+  }
+
+  // Whether `pid` ended by a signal the stop sent it (SIGTERM before its handlers existed, or
+  // the SIGKILL after kStopTimeoutNs), as opposed to a crash or someone else's kill.
+  bool died_of_our_stop(pid_t pid, int status) const {
+    const auto it = stop_signal_sent_.find(pid);
+    return it != stop_signal_sent_.end() && WIFSIGNALED(status) && WTERMSIG(status) == it->second;
   }
 
   bool sources_done() const {
@@ -255,7 +269,7 @@ class Supervisor {
 
   void stop_stage(StageProcess& stage) {
     if (!stage.running()) return;
-    stop_sent_.insert(stage.name());
+    stop_signal_sent_[stage.pid()] = SIGTERM;
     stage.signal(SIGTERM);
     const std::uint64_t deadline = monotonic_ns() + kStopTimeoutNs;
     while (stage.running() && monotonic_ns() < deadline) {
@@ -265,6 +279,7 @@ class Supervisor {
     if (stage.running()) {
       spdlog::warn("run: {} (pid {}) did not stop within {} s of SIGTERM: SIGKILL", stage.name(), stage.pid(),
                    kStopTimeoutNs / 1'000'000'000);
+      stop_signal_sent_[stage.pid()] = SIGKILL;
       stage.signal(SIGKILL);
       while (stage.running()) {
         reap();
@@ -292,14 +307,18 @@ class Supervisor {
       }
     }
     for (auto& stage : stages_) {
-      const std::uint64_t deadline = monotonic_ns() + kDrainTimeoutNs;
-      while (must_wait_for(stage) && monotonic_ns() < deadline) {
-        reap();
-        if (stage.restart_due(monotonic_ns())) stage.start(monotonic_ns());
-        std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling the rings' cursors
-      }
-      stage.cancel_restart();
-      stop_stage(stage);
+      // Again while its process dies during the stop and is to come back (reap() schedules that);
+      // bounded by its restart policy, which gives it up after max_restarts deaths in a row.
+      do {
+        const std::uint64_t deadline = monotonic_ns() + kDrainTimeoutNs;
+        while (must_wait_for(stage) && monotonic_ns() < deadline) {
+          reap();
+          if (stage.restart_due(monotonic_ns())) stage.start(monotonic_ns());
+          std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling the rings' cursors
+        }
+        stage.cancel_restart();
+        stop_stage(stage);
+      } while (stage.restart_pending());
     }
   }
 
@@ -362,7 +381,8 @@ class Supervisor {
   bool tty_ = false;
   bool stopping_ = false;
   bool could_not_start_ = false;
-  std::set<std::string> stop_sent_;  ///< stages sent SIGTERM by the stop: their death is no crash to restart
+  /// Processes the stop signalled, and the signal: their death by it is no crash to restart.
+  std::map<pid_t, int> stop_signal_sent_;
   std::uint64_t start_ns_ = 0;
   std::uint64_t end_ns_ = 0;
 };
