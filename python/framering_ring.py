@@ -86,7 +86,7 @@ SEGMENT_HEADER_FIELDS = {
     "slot_count": (88, "I"), "max_consumers": (92, "I"), "slot_stride_bytes": (96, "Q"),
     "slot_alignment_bytes": (104, "Q"), "control_offset": (112, "Q"), "consumers_offset": (120, "Q"),
     "frame_headers_offset": (128, "Q"), "slots_offset": (136, "Q"), "consumer_entry_bytes": (144, "I"),
-    "frame_header_bytes": (148, "I"), "permissions": (152, "I"), "reserved0": (156, "I"),
+    "frame_header_bytes": (148, "I"), "permissions": (152, "I"), "samples_per_pixel": (156, "I"),
     "ring_name": (160, "48s"), "reserved": (208, "48s"),
 }
 
@@ -131,14 +131,30 @@ STATE_FREE, STATE_CLAIMING, STATE_ACTIVE, STATE_EVICTED = 0, 1, 2, 3
 KIND_NAMES = {KIND_NEWEST: "newest", KIND_EVERY: "every"}
 STATE_NAMES = {STATE_FREE: "free", STATE_CLAIMING: "attaching", STATE_ACTIVE: "active", STATE_EVICTED: "evicted"}
 
-# GenICam PFNC code -> (name, significant bits). Bytes per pixel = bits 16..23 of the code / 8.
+# GenICam PFNC code -> (name, significant bits per sample). Bytes per pixel = bits 16..23 of the
+# code / 8; samples per pixel = 3 for RGB8/BGR8 (docs/ring-layout.md, "Pixel formats").
 PIXEL_FORMATS = {
     0x01080001: ("Mono8", 8),
     0x01100003: ("Mono10", 10),
     0x01100005: ("Mono12", 12),
     0x01100025: ("Mono14", 14),
     0x01100007: ("Mono16", 16),
+    0x02180014: ("RGB8", 8),
+    0x02180015: ("BGR8", 8),
+    0x01080008: ("BayerGR8", 8), 0x01080009: ("BayerRG8", 8), 0x0108000A: ("BayerGB8", 8), 0x0108000B: ("BayerBG8", 8),
+    0x0110000C: ("BayerGR10", 10), 0x0110000D: ("BayerRG10", 10), 0x0110000E: ("BayerGB10", 10),
+    0x0110000F: ("BayerBG10", 10),
+    0x01100010: ("BayerGR12", 12), 0x01100011: ("BayerRG12", 12), 0x01100012: ("BayerGB12", 12),
+    0x01100013: ("BayerBG12", 12),
+    0x0110002E: ("BayerGR16", 16), 0x0110002F: ("BayerRG16", 16), 0x01100030: ("BayerGB16", 16),
+    0x01100031: ("BayerBG16", 16),
 }
+COLOUR_FORMATS = {0x02180014, 0x02180015}  # three samples per pixel
+
+
+def samples_per_pixel(code: int) -> int:
+    """3 for RGB8 and BGR8, 1 for Mono and Bayer formats."""
+    return 3 if code in COLOUR_FORMATS else 1
 
 # The C++ RingReader's defaults for what it writes into a newest entry (unused by the producer
 # for newest consumers, kept identical so that `framering status` shows the same thing).
@@ -352,7 +368,9 @@ class Ring:
     """One mapped, validated ring segment. Use ``Ring.open``; close with ``close()`` or ``with``.
 
     Geometry attributes (from the SegmentHeader): width, height (pixels), pixel_format (PFNC
-    code), pixel_format_name ("Mono16"), bytes_per_pixel (1 or 2), dtype (numpy: uint8 or '<u2'),
+    code), pixel_format_name ("Mono16"), bytes_per_pixel (1, 2 or 3), samples_per_pixel (3 for RGB8/BGR8,
+    else 1), dtype (numpy, per sample: uint8 or '<u2'), frame_shape ((height, width), or
+    (height, width, 3) for RGB8/BGR8),
     significant_bits, stride_bytes, frame_bytes, slot_count, max_consumers, slot_stride_bytes,
     slot_alignment_bytes, control_offset, consumers_offset, frame_headers_offset, slots_offset,
     segment_bytes, segment_id, permissions (mode bits, e.g. 0o600), created_realtime_ns,
@@ -495,7 +513,13 @@ class Ring:
             setattr(self, key, h[key])
         self.pixel_format_name = _cstr(h["pixel_format_name"])
         self.significant_bits = fmt_info[1]
-        self.dtype = np.dtype(np.uint8) if self.bytes_per_pixel == 1 else np.dtype("<u2")
+        self.samples_per_pixel = samples_per_pixel(self.pixel_format)
+        self.bytes_per_sample = self.bytes_per_pixel // self.samples_per_pixel
+        self.dtype = np.dtype(np.uint8) if self.bytes_per_sample == 1 else np.dtype("<u2")
+        # A frame's numpy shape and strides: (height, width), or (height, width, 3) for RGB8/BGR8.
+        self.frame_shape = (self.height, self.width) + ((3,) if self.samples_per_pixel == 3 else ())
+        self.frame_strides = (self.stride_bytes, self.bytes_per_pixel) + (
+            (self.bytes_per_sample,) if self.samples_per_pixel == 3 else ())
         view = memoryview(self._mm)[: self.segment_bytes]
         self._u64 = view.cast("Q")              # the segment as uint64 words (one aligned load/store each)
         self._u32 = view.cast("I")
@@ -543,9 +567,8 @@ class Ring:
         (no seqlock check: use a reader for frames)."""
         if not 0 <= slot < self.slot_count:
             raise IndexError(f"slot {slot} out of 0..{self.slot_count - 1}")
-        return np.ndarray((self.height, self.width), dtype=self.dtype, buffer=self._bytes,
-                          offset=self.slots_offset + slot * self.slot_stride_bytes,
-                          strides=(self.stride_bytes, self.bytes_per_pixel))
+        return np.ndarray(self.frame_shape, dtype=self.dtype, buffer=self._bytes,
+                          offset=self.slots_offset + slot * self.slot_stride_bytes, strides=self.frame_strides)
 
     def frame_header(self, slot: int) -> dict:
         """Slot `slot`'s FrameHeader fields, unchecked (may be torn; readers check the seqlock)."""
@@ -929,9 +952,8 @@ class NewestReader:
         _fence_acquire()                    # the metadata loads happen before the re-check
         if ring._load64(at) != v1 or seq != sequence:
             return None
-        pixels = np.ndarray((ring.height, ring.width), dtype=ring.dtype, buffer=ring._bytes,
-                            offset=ring.slots_offset + slot * ring.slot_stride_bytes,
-                            strides=(ring.stride_bytes, ring.bytes_per_pixel))
+        pixels = np.ndarray(ring.frame_shape, dtype=ring.dtype, buffer=ring._bytes,
+                            offset=ring.slots_offset + slot * ring.slot_stride_bytes, strides=ring.frame_strides)
         return Frame(self, seq, timestamp_ns, publish_ns, camera_id, slot, v1, pixels)
 
     def _wait_for_publication(self, after_published: int, deadline_ns: int) -> None:

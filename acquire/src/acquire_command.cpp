@@ -31,8 +31,9 @@ constexpr std::uint64_t kNsPerSecond = 1'000'000'000ULL;
 PixelFormat parse_format(const std::string& name) {
   const auto format = parse_pixel_format(name);
   if (!format) {
-    throw ConfigError(fmt::format("--pixel-format '{}' is not a PFNC mono format: expected Mono8, Mono10, Mono12, "
-                                  "Mono14 or Mono16 (spelt exactly so)", name));
+    throw ConfigError(fmt::format("--pixel-format '{}' is not a PFNC format framering carries: expected one of {} "
+                                  "(spelt exactly so)",
+                                  name, pixel_format_names(all_pixel_formats())));
   }
   return *format;
 }
@@ -331,10 +332,12 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
       "Scenes (--source pattern), in Mono16 counts, shifted right for Mono8/Mono12:\n"
       "  microscopy   Gaussian beads drifting on a dark background, Poisson shot noise (seeded)\n"
       "  droplets     skyscreen's droplet rings: concentric rings that expand and fade (seeded)\n"
-      "  testpattern  pixel(x, y) = (sequence + x + 3y) & mask: any consumer can verify every pixel\n"
+      "  testpattern  sample c of pixel(x, y) = (sequence + x + 3y + 85c) & mask (c: 0 for Mono/Bayer, 0..2 for\n"
+      "               RGB8/BGR8): any consumer can verify every pixel; the only scene in colour and Bayer formats\n"
       "  grating      32768 + amplitude * sin(2 pi f (x cos a + y sin a)), static, for filter tests\n"
       "Files (--source files): the ring's width and height follow the source; --width/--height, if given,\n"
-      "must match it. Colour becomes grey; 8-bit into a 16-bit ring is scaled x257 (see --scale-to-16bit).\n"
+      "must match it. Colour becomes grey in a Mono ring and stays colour in an RGB8/BGR8 ring; 8-bit into a\n"
+      "16-bit ring is scaled x257 (see --scale-to-16bit).\n"
       "GenICam cameras (--source aravis, GigE Vision / USB3 Vision through Aravis): the ring follows the camera's\n"
       "settings as read back after --pixel-format, --width/--height/--offset-x/--offset-y, --exposure-us, --gain,\n"
       "--rate-hz (AcquisitionFrameRate) and --trigger are applied (options left out keep the camera's own).\n"
@@ -342,7 +345,7 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
       "buffer or an outage is counted per frame (source_frames_lost) and in `framering status`. When the camera\n"
       "disappears the ring stays up; acquire reconnects with backoff and goes on with the sequence.\n"
       "V4L2 devices, streams and videos (--source opencv --device 0|/dev/video0|URL|file): converted to\n"
-      "--pixel-format (Mono8 or Mono16; colour to grey); the device's real size and rate are logged.\n"
+      "--pixel-format (Mono8 or Mono16: colour to grey; RGB8/BGR8: colour); the real size and rate are logged.\n"
       "Every info line (each --stats-interval-s) gives the publish rate and frames dropped.\n"
       "Exit codes: 0 done (frame count reached, end of a --no-loop source, or SIGINT/SIGTERM);\n"
       "2 could not start; 3 frames were dropped (claim timeouts or unreadable source frames) or the camera lost some.\n"
@@ -364,8 +367,9 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
   ring_group->add_flag("--group-access", o->group_access, "Create the ring 0660 (the group may attach) instead of 0600");
   auto* pixel_format =
       ring_group->add_option("--pixel-format", o->pixel_format,
-                             "Ring pixel format, PFNC name: Mono8, Mono12 or Mono16 (also Mono10, Mono14); aravis: set on the "
-                             "camera (left out: the camera's own)")
+                             "Ring pixel format, PFNC name: Mono8, Mono12 or Mono16 (also Mono10, Mono14), RGB8 or BGR8, "
+                             "BayerRG8 (GR, GB, BG; also 10, 12, 16 bits; testpattern and cameras only); aravis: set on "
+                             "the camera (left out: the camera's own)")
           ->capture_default_str();
 
   auto* pacing = cmd->add_option_group("Pacing");

@@ -279,6 +279,9 @@ struct FileSource::Impl {
 };
 
 FileSource::FileSource(const FileSourceOptions& options) : impl_(std::make_unique<Impl>()) {
+  if (const std::string why = ring_format_reason(options.pixel_format); !why.empty()) {
+    throw ConfigError(fmt::format("--source files: {}", why));
+  }
   impl_->options = options;
   impl_->open();
 }

@@ -166,6 +166,9 @@ struct OpenCvSource::Impl {
 };
 
 OpenCvSource::OpenCvSource(const OpenCvSourceOptions& options) : impl_(std::make_unique<Impl>()) {
+  if (const std::string why = ring_format_reason(options.pixel_format); !why.empty()) {
+    throw ConfigError(fmt::format("--source opencv: {}", why));
+  }
   impl_->options = options;
   impl_->open();
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "framering/common/clock.hpp"
+#include "framering/common/error.hpp"
 #include "framering/common/sequence_pattern.hpp"
 
 namespace framering::acquire {
@@ -25,6 +26,11 @@ std::optional<Scene> parse_scene(std::string_view name) noexcept {
 }
 
 PatternSource::PatternSource(const PatternOptions& options) : options_(options) {
+  if (options.scene != Scene::TestPattern && !is_mono(options.pixel_format)) {
+    throw ConfigError(fmt::format("--scene {} draws grey (Mono8..Mono16) frames, not {}: for a colour or Bayer ring use "
+                                  "--scene testpattern, whose every sample encodes the sequence",
+                                  to_string(options.scene), to_string(options.pixel_format)));
+  }
   switch (options.scene) {
     case Scene::Microscopy:
       microscopy_ = std::make_unique<MicroscopyScene>(options.width, options.height, options.seed);
@@ -71,7 +77,7 @@ std::string PatternSource::describe() const {
       text += fmt::format(", {} cycles/pixel at {} deg, amplitude {} counts", options_.grating_cycles_per_pixel,
                           options_.grating_angle_deg, options_.grating_amplitude_counts);
       break;
-    case Scene::TestPattern: text += ", pixel(x, y) = (sequence + x + 3y) & mask"; break;
+    case Scene::TestPattern: text += ", sample c of pixel(x, y) = (sequence + x + 3y + 85c) & mask"; break;
   }
   return text;
 }

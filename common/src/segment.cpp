@@ -162,6 +162,12 @@ std::optional<std::string> find_inconsistency(const SegmentHeader& h) {
   };
   const std::uint32_t format_bytes_per_pixel = bytes_per_pixel(recorded.frame.pixel_format);
   if (auto d = differs("bytes_per_pixel", h.bytes_per_pixel, format_bytes_per_pixel, "its pixel format")) return d;
+  if (h.samples_per_pixel != 0) {  // 0: written before the field existed
+    if (auto d = differs("samples_per_pixel", h.samples_per_pixel, samples_per_pixel(recorded.frame.pixel_format),
+                         "its pixel format")) {
+      return d;
+    }
+  }
   const std::uint64_t min_stride = std::uint64_t{h.width} * format_bytes_per_pixel;
   if (h.stride_bytes < min_stride) {
     return fmt::format("stride_bytes is {}, below width x bytes_per_pixel = {}", h.stride_bytes, min_stride);
@@ -197,6 +203,7 @@ SegmentHeader make_segment_header(const RingGeometry& geometry) noexcept {
   h.height = frame.height;
   h.pixel_format = static_cast<std::uint32_t>(frame.pixel_format);
   h.bytes_per_pixel = bytes_per_pixel(frame.pixel_format);
+  h.samples_per_pixel = samples_per_pixel(frame.pixel_format);
   const auto format_name = to_string(frame.pixel_format);
   std::memcpy(h.pixel_format_name, format_name.data(), std::min(format_name.size(), sizeof h.pixel_format_name - 1));
   h.stride_bytes = geometry.row_stride_bytes();

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "framering/common/error.hpp"
 #include "framering/common/logging.hpp"
 #include "framering/common/stage_command.hpp"
 #include "framering/common/stop_signal.hpp"
@@ -84,6 +85,12 @@ std::optional<ring::Segment> open_input(std::string_view instance, std::string_v
   auto segment = ring::open_when_created(instance, ring, wait);
   if (!segment) log_stopped_waiting(wait, ring);
   return segment;
+}
+
+void require_pixel_format(const ring::Segment& segment, std::string_view stage, bool accepted, std::string_view takes) {
+  if (accepted) return;
+  throw ConfigError(fmt::format("{}: ring '{}' holds {} frames; {} takes {}", stage, segment.ring_name(),
+                                to_string(segment.geometry().frame.pixel_format), stage, takes));
 }
 
 bool wait_for_consumers(const ring::RingWriter& writer, std::uint32_t count, std::chrono::nanoseconds timeout) {

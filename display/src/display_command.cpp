@@ -125,7 +125,7 @@ int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRender
     if (!taken) continue;
     const MonoImageView view = view_of(raw, taken->pixel_format);
     if (o.snapshot_raw) {
-      image = raw;
+      FrameRenderer::png_ready_raw(raw, taken->pixel_format, image);
     } else {
       t.limits = renderer.render(view, image);
     }
@@ -252,7 +252,9 @@ class DisplayWindow {
     }
     try {
       if (!writer_) writer_.emplace(o_.snapshot_dir, o_.ring);
-      const auto path = writer_->write(o_.snapshot_raw ? raw_ : image_, *t_.last_sequence);
+      cv::Mat raw_png;
+      if (o_.snapshot_raw) FrameRenderer::png_ready_raw(raw_, format_, raw_png);
+      const auto path = writer_->write(o_.snapshot_raw ? raw_png : image_, *t_.last_sequence);
       ++t_.snapshots;
       spdlog::info("wrote {} (sequence {})", path.string(), *t_.last_sequence);
     } catch (const Error& e) {

@@ -296,6 +296,8 @@ int run_led(const LedOptions& o) {
   auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest},
                                     {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
   if (!reader) return 0;
+  stage::require_pixel_format(reader->segment(), "led", is_mono(reader->segment().geometry().frame.pixel_format),
+                              "grey frames (Mono8..Mono16), colour-mapped: RGB8 and Bayer rings are not built yet");
   log_start(o, *reader, g, sinks);
   LedDriver(o, *reader, renderer, sinks).run();
   return 0;

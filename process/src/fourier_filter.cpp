@@ -25,6 +25,17 @@ const FrameShape& validated(const FrameShape& shape) {
     throw ConfigError(fmt::format("cannot filter pixel format 0x{:08x}: not a PFNC format framering knows",
                                   static_cast<std::uint32_t>(shape.pixel_format)));
   }
+  if (is_bayer(shape.pixel_format)) {
+    throw ConfigError(fmt::format("process cannot filter {} frames: neighbouring pixels of a Bayer mosaic sit behind "
+                                  "different colour filters, so its spectrum mixes the colours; filter a Mono ring "
+                                  "(or an RGB ring once demosaiced)",
+                                  to_string(shape.pixel_format)));
+  }
+  if (!is_mono(shape.pixel_format)) {
+    throw ConfigError(fmt::format("process cannot filter {} frames yet: the Fourier filters take one sample per pixel "
+                                  "(Mono8..Mono16); filtering each colour channel is not built",
+                                  to_string(shape.pixel_format)));
+  }
   return shape;
 }
 

@@ -8,7 +8,7 @@ part, page, sequence, timestamp_ns, camera_frame_id, source_frames_lost), ``reco
 Every page of a part is laid out alike (record/include/framering/record/tiff_stack_writer.hpp):
 page k starts at k * page_bytes, page_bytes = 4096 + frame bytes rounded up to 4096, and its
 pixels (packed rows) start 4096 bytes in. So the parts, mapped end to end into one address
-range, are one strided (N, height, width) array: that is ``Recording.frames``. tifffile reads
+range, are one strided (N, height, width) array ((N, height, width, 3) for RGB8): that is ``Recording.frames``. tifffile reads
 the same files page by page (and ImageJ opens each part as a stack).
 """
 from __future__ import annotations
@@ -38,8 +38,12 @@ class Recording:
             part, page, sequence, timestamp_ns (CLOCK_REALTIME ns), camera_frame_id,
             source_frames_lost.
         frames: (N, height, width) read-only array of the recorded frames, uint16 (uint8 for
-            Mono8), the files mapped (no copy); frames[i] is index[i]'s frame. Valid as long as
-            any view of it lives (the mapping goes with the last one).
+            the 8-bit formats), (N, height, width, 3) uint8 for RGB8 (R, G, B), the files mapped
+            (no copy); frames[i] is index[i]'s frame. Valid as long as any view of it lives (the
+            mapping goes with the last one). A Bayer recording's frames are the raw mosaic.
+        samples_per_pixel: 3 for RGB8, else 1.
+        cfa_pattern: a Bayer recording's colour filter array from its top-left pixel, row by
+            row ("RGGB", "GRBG", "GBRG", "BGGR"); "" for the others.
     """
 
     def __init__(self, path: str):
@@ -56,9 +60,11 @@ class Recording:
             self.height = int(geometry["height"])
             self.pixel_format = str(geometry["pixel_format"])
             bytes_per_sample = int(geometry["bits_per_sample"]) // 8
+            self.samples_per_pixel = int(geometry.get("samples_per_pixel", 1))
         except (KeyError, ValueError) as e:
             raise ValueError(f"{self.path}/recording.json: geometry lacks {e}") from None
-        frame_bytes = self.width * self.height * bytes_per_sample
+        self.cfa_pattern = str(geometry.get("cfa_pattern", ""))
+        frame_bytes = self.width * self.height * bytes_per_sample * self.samples_per_pixel
         page_bytes = _IFD_BLOCK_BYTES + (frame_bytes + _IFD_BLOCK_BYTES - 1) // _IFD_BLOCK_BYTES * _IFD_BLOCK_BYTES
         files, pages = [], []
         for part in _ordered_unique(self.index["part"]):
@@ -70,7 +76,8 @@ class Recording:
             pages.append(len(rows))
         if list(self.index["part"]) != sorted(self.index["part"]):
             raise ValueError(f"{self.path}/index.csv: parts are not in order")
-        self.frames = map_pages(files, pages, page_bytes, _IFD_BLOCK_BYTES, self.width, self.height, bytes_per_sample)
+        self.frames = map_pages(files, pages, page_bytes, _IFD_BLOCK_BYTES, self.width, self.height, bytes_per_sample,
+                                self.samples_per_pixel)
 
     @property
     def closed(self) -> bool:

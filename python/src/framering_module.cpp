@@ -53,19 +53,25 @@ std::chrono::nanoseconds to_ns(double seconds) {
 
 // A numpy dtype for a ring's pixel format: uint8 for 8-bit formats, little-endian uint16 else.
 py::dtype dtype_of(PixelFormat format) {
-  return bytes_per_pixel(format) == 1 ? py::dtype("u1") : py::dtype("<u2");
+  return bytes_per_sample(format) == 1 ? py::dtype("u1") : py::dtype("<u2");
 }
 
 using Anchor = std::shared_ptr<const ring::Segment>;
 
-// A (height, width) view of slot `slot` of `anchor`, rows `stride_bytes` apart; it holds the anchor.
+// A (height, width) view of slot `slot` of `anchor` ((height, width, 3) for RGB8/BGR8), rows
+// `stride_bytes` apart; it holds the anchor.
 py::array pixel_view(const Anchor& anchor, std::uint32_t slot, bool writable) {
   const ring::SegmentHeader& h = anchor->header();
   const auto format = static_cast<PixelFormat>(h.pixel_format);
-  const auto item = static_cast<py::ssize_t>(bytes_per_pixel(format));
+  const auto pixel = static_cast<py::ssize_t>(bytes_per_pixel(format));
+  std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(h.height), static_cast<py::ssize_t>(h.width)};
+  std::vector<py::ssize_t> strides{static_cast<py::ssize_t>(h.stride_bytes), pixel};
+  if (samples_per_pixel(format) > 1) {
+    shape.push_back(static_cast<py::ssize_t>(samples_per_pixel(format)));
+    strides.push_back(static_cast<py::ssize_t>(bytes_per_sample(format)));
+  }
   py::capsule owner(new Anchor(anchor), [](void* p) { delete static_cast<Anchor*>(p); });
-  py::array view(dtype_of(format), {static_cast<py::ssize_t>(h.height), static_cast<py::ssize_t>(h.width)},
-                 {static_cast<py::ssize_t>(h.stride_bytes), item}, anchor->slot_pixels(slot), owner);
+  py::array view(dtype_of(format), shape, strides, anchor->slot_pixels(slot), owner);
   if (!writable) {
     py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
   }
@@ -135,9 +141,8 @@ class PyWriter {
            const std::string& pixel_format, std::uint32_t slots, std::uint64_t stride_bytes, bool group_access) {
     const auto format = parse_pixel_format(pixel_format);
     if (!format) {
-      throw ConfigError(fmt::format("pixel_format '{}' is not a GenICam PFNC name framering carries (Mono8, Mono10, "
-                                    "Mono12, Mono14, Mono16)",
-                                    pixel_format));
+      throw ConfigError(fmt::format("pixel_format '{}' is not a GenICam PFNC name framering carries ({})", pixel_format,
+                                    pixel_format_names(all_pixel_formats())));
     }
     ring::RingGeometry geometry{
         .frame = {.width = width, .height = height, .pixel_format = *format, .stride_bytes = stride_bytes},
@@ -277,7 +282,8 @@ struct ConcatenatedMapping {
 
 py::array map_pages(const std::vector<std::string>& files, const std::vector<std::uint64_t>& pages,
                     std::uint64_t page_bytes, std::uint64_t pixel_offset, std::uint32_t width, std::uint32_t height,
-                    std::uint32_t bytes_per_sample) {
+                    std::uint32_t bytes_per_sample, std::uint32_t samples_per_pixel) {
+  if (samples_per_pixel != 1 && samples_per_pixel != 3) throw py::value_error("map_pages: samples_per_pixel is 1 or 3");
   if (files.size() != pages.size()) throw py::value_error("map_pages: one page count per file");
   if (page_bytes % static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) != 0) {
     throw py::value_error("map_pages: page_bytes must be a multiple of the memory page size");
@@ -300,7 +306,8 @@ py::array map_pages(const std::vector<std::string>& files, const std::vector<std
     if (fd < 0) throw Error(fmt::format("cannot open {}: {}", files[i], errno_text(errno)));
     const off_t size = ::lseek(fd, 0, SEEK_END);
     if (size < 0 || static_cast<std::uint64_t>(size) < bytes - page_bytes + pixel_offset +
-                                                               std::uint64_t{width} * height * bytes_per_sample) {
+                                                               std::uint64_t{width} * height * bytes_per_sample *
+                                                                   samples_per_pixel) {
       ::close(fd);
       throw Error(fmt::format("{} holds {} bytes, too few for {} pages of {} bytes", files[i], size, pages[i],
                               page_bytes));
@@ -316,11 +323,16 @@ py::array map_pages(const std::vector<std::string>& files, const std::vector<std
   std::byte* first = static_cast<std::byte*>(mapping->base) + pixel_offset;
   auto* raw = mapping.release();
   py::capsule owner(raw, [](void* p) { delete static_cast<ConcatenatedMapping*>(p); });
-  py::array view(bytes_per_sample == 1 ? py::dtype("u1") : py::dtype("<u2"),
-                 {static_cast<py::ssize_t>(total_pages), static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)},
-                 {static_cast<py::ssize_t>(page_bytes), static_cast<py::ssize_t>(std::uint64_t{width} * bytes_per_sample),
-                  static_cast<py::ssize_t>(bytes_per_sample)},
-                 first, owner);
+  const auto pixel_bytes = static_cast<py::ssize_t>(bytes_per_sample * samples_per_pixel);
+  std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(total_pages), static_cast<py::ssize_t>(height),
+                                 static_cast<py::ssize_t>(width)};
+  std::vector<py::ssize_t> strides{static_cast<py::ssize_t>(page_bytes), pixel_bytes * static_cast<py::ssize_t>(width),
+                                   pixel_bytes};
+  if (samples_per_pixel > 1) {  // (N, height, width, 3): R, G, B of a pixel side by side
+    shape.push_back(static_cast<py::ssize_t>(samples_per_pixel));
+    strides.push_back(static_cast<py::ssize_t>(bytes_per_sample));
+  }
+  py::array view(bytes_per_sample == 1 ? py::dtype("u1") : py::dtype("<u2"), shape, strides, first, owner);
   py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
   return view;
 }
@@ -557,7 +569,7 @@ PYBIND11_MODULE(_framering, m) {
   m.def("status_json", &status_json, py::arg("instance"));
   m.def("list_rings", &ring::Segment::list_rings, py::arg("instance"));
   m.def("map_pages", &map_pages, py::arg("files"), py::arg("pages"), py::arg("page_bytes"), py::arg("pixel_offset"),
-        py::arg("width"), py::arg("height"), py::arg("bytes_per_sample"));
+        py::arg("width"), py::arg("height"), py::arg("bytes_per_sample"), py::arg("samples_per_pixel") = 1);
   m.def("_bench_produce", &bench_produce, py::arg("instance"), py::arg("ring"), py::arg("frames"), py::arg("source"),
         py::arg("slots") = 16, py::arg("wait_for_consumers") = 0);
   m.def("_bench_consume_every", &bench_consume_every, py::arg("instance"), py::arg("ring"), py::arg("name"),

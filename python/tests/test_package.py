@@ -30,6 +30,12 @@ def pattern(sequence, width=W, height=H, dtype=np.uint16):
     return ((sequence + x + 3 * y) & mask).astype(dtype)
 
 
+def rgb_pattern(sequence, width=W, height=H):
+    """The RGB8 sequence pattern: sample c of pixel (x, y) = (sequence + x + 3y + 85c) & 0xFF."""
+    y, x = np.mgrid[0:height, 0:width]
+    return ((sequence + x[..., None] + 3 * y[..., None] + 85 * np.arange(3)) & 0xFF).astype(np.uint8)
+
+
 def unique_instance(test):
     return f"py{os.getpid()}-{test.id().rsplit('.', 1)[-1][:30]}"
 
@@ -132,6 +138,36 @@ class PythonProducer(RingTest):
         for n in range(40):
             np.testing.assert_array_equal(rec.frames[n], pattern(n))
         self.assertFalse(rec.frames.flags.writeable)
+        writer.close()
+
+    def test_rgb_frames_are_height_width_three_in_the_writer_the_readers_and_the_recording(self):
+        import tifffile
+
+        dest = os.path.join(self.tmp.name, "rec")
+        writer = framering.RingWriter(self.instance, "raw", width=W, height=H, pixel_format="RGB8", slots=16)
+        recorder = self.spawn([FRAMERING, "record", "--instance", self.instance, "--ring", "raw", "--dest", dest,
+                               "--frames", "12", "--report-interval-s", "0"])
+        with framering.RingReader(self.instance, "raw", kind="every", name="py-every") as reader:
+            self.assertTrue(writer.wait_for_consumers(2, timeout_s=30))
+            for n in range(12):
+                with writer.claim(timeout_s=10) as frame:
+                    self.assertEqual(frame.pixels.shape, (H, W, 3))
+                    self.assertEqual(frame.pixels.dtype, np.uint8)
+                    frame.pixels[...] = rgb_pattern(n)
+            for n in range(12):
+                frame = reader.read(timeout_s=10)
+                self.assertIsNotNone(frame)
+                self.assertEqual(frame.pixels.shape, (H, W, 3))
+                np.testing.assert_array_equal(frame.pixels, rgb_pattern(n))
+        code, out, err = self.finish(recorder)
+        self.assertEqual(code, 0, err)
+        folder = json.loads(out.strip().splitlines()[-1])["recording"]
+        rec = framering.open_recording(folder)
+        self.assertEqual(rec.frames.shape, (12, H, W, 3))
+        self.assertEqual(rec.samples_per_pixel, 3)
+        np.testing.assert_array_equal(rec.frames, tifffile.imread(os.path.join(folder, "part-000001.tif")))
+        for n in range(12):
+            np.testing.assert_array_equal(rec.frames[n], rgb_pattern(n))
         writer.close()
 
     def test_an_exception_in_the_claim_block_publishes_nothing(self):

@@ -121,7 +121,7 @@ class LayoutMatchesCpp(unittest.TestCase):
         self.assertEqual(int(constants["kConsumerNameBytes"]), fr.CONSUMER_NAME_BYTES)
         with open(os.path.join(SOURCE_DIR, "common/include/framering/common/pixel_format.hpp")) as f:
             pfnc = f.read()
-        codes = {name: int(code, 16) for name, code in re.findall(r"(Mono\d+) = (0x[0-9A-Fa-f]+)", pfnc)}
+        codes = {name: int(code, 16) for name, code in re.findall(r"\b((?:Mono|RGB|BGR|Bayer)\w*\d+) = (0x[0-9A-Fa-f]+)", pfnc)}
         self.assertEqual(codes, {name: code for code, (name, _) in fr.PIXEL_FORMATS.items()})
 
     def test_layout_of_segments_written_by_cpp_matches_compute_layout(self):
@@ -130,6 +130,9 @@ class LayoutMatchesCpp(unittest.TestCase):
             (33, 7, 3, 1, "Mono8", False),
             (100, 10, 2, 64, "Mono12", False),
             (1, 1, 2, 5, "Mono16", True),
+            (37, 5, 4, 4, "RGB8", False),
+            (20, 6, 4, 4, "BayerRG8", False),
+            (20, 6, 4, 4, "BayerGB12", False),
         ]
         for n, (width, height, slots, consumers, fmt, group) in enumerate(shapes):
             ring = f"layout{n}"
@@ -137,7 +140,10 @@ class LayoutMatchesCpp(unittest.TestCase):
                     "--max-consumers", str(consumers), "--format", fmt, "--frames", "3"]
             finish(produce(ring, *args + (["--group-access"] if group else [])))
             with self.subTest(shape=(width, height, slots, consumers, fmt)), fr.Ring.open(INSTANCE, ring) as r:
-                bpp = 1 if fmt == "Mono8" else 2
+                bpp = {"Mono8": 1, "RGB8": 3, "BayerRG8": 1}.get(fmt, 2)
+                samples = 3 if fmt == "RGB8" else 1
+                self.assertEqual(r.samples_per_pixel, samples)
+                self.assertEqual(r.header["samples_per_pixel"], samples, "offset 156 says it too")
                 want = fr.compute_layout(max_consumers=consumers, slot_count=slots,
                                          stride_bytes=width * bpp, height=height)
                 for key, value in want.items():
@@ -158,10 +164,16 @@ class LayoutMatchesCpp(unittest.TestCase):
                     frame = reader.read(timeout_s=5)
                     self.assertIsNotNone(frame)
                     self.assertEqual(frame.sequence, 2)       # the newest of the three
-                    self.assertEqual(frame.pixels.dtype, np.uint8 if bpp == 1 else np.dtype("<u2"))
-                    self.assertEqual(frame.pixels.shape, (height, width))
+                    self.assertEqual(frame.pixels.dtype, np.uint8 if bpp // samples == 1 else np.dtype("<u2"))
                     bits = fr.PIXEL_FORMATS[r.pixel_format][1]
-                    np.testing.assert_array_equal(frame.pixels, expected_pattern(2, height, width, bits))
+                    if samples == 3:  # sample c of a pixel: the pattern + 85c
+                        self.assertEqual(frame.pixels.shape, (height, width, 3))
+                        want = np.stack([(expected_pattern(2, height, width, bits) + 85 * c) & 0xFF
+                                         for c in range(3)], axis=-1)
+                        np.testing.assert_array_equal(frame.pixels, want)
+                    else:
+                        self.assertEqual(frame.pixels.shape, (height, width))
+                        np.testing.assert_array_equal(frame.pixels, expected_pattern(2, height, width, bits))
                     self.assertTrue(frame.release())
                     self.assertIsNone(reader.read(timeout_s=0.01))
 

@@ -105,9 +105,12 @@ nlohmann::json inspect_tiff(const fs::path& tiff, std::vector<std::string>& prob
                                        tiff.filename().string(), pages, end, size));
         break;
       }
-      shapes.insert(fmt::format("{}x{}x{} bits{}{}", width, height, bits, samples == 1 ? "" : " RGB?",
+      shapes.insert(fmt::format("{}x{}x{} bits{}{}", width, height, bits,
+                                samples == 1 ? std::string{} : fmt::format(" x{} samples", samples),
                                 compression == 1 ? "" : " compressed"));
-      if (pages == 0) out["shape"] = {{"width", width}, {"height", height}, {"bits_per_sample", bits}};
+      if (pages == 0) {
+        out["shape"] = {{"width", width}, {"height", height}, {"bits_per_sample", bits}, {"samples_per_pixel", samples}};
+      }
       ++pages;
     } while (TIFFReadDirectory(t) == 1);
     TIFFClose(t);
@@ -198,12 +201,15 @@ nlohmann::json inspect_recording(const fs::path& folder) {
     readable_pages += pages;
     if (f.contains("shape") && geometry.is_object() && !geometry.empty() &&
         (f["shape"]["width"] != geometry.value("width", 0U) || f["shape"]["height"] != geometry.value("height", 0U) ||
-         f["shape"]["bits_per_sample"] != geometry.value("bits_per_sample", 0U))) {
-      problems.push_back(fmt::format("{}: pages are {}x{} with {} bits, the recording says {}x{} with {}",
+         f["shape"]["bits_per_sample"] != geometry.value("bits_per_sample", 0U) ||
+         f["shape"]["samples_per_pixel"] != geometry.value("samples_per_pixel", 1U))) {
+      problems.push_back(fmt::format("{}: pages are {}x{} with {} bits x {} samples, the recording says {}x{} with {} x {}",
                                      tiff.filename().string(), f["shape"]["width"].get<std::uint32_t>(),
                                      f["shape"]["height"].get<std::uint32_t>(),
-                                     f["shape"]["bits_per_sample"].get<std::uint32_t>(), geometry.value("width", 0U),
-                                     geometry.value("height", 0U), geometry.value("bits_per_sample", 0U)));
+                                     f["shape"]["bits_per_sample"].get<std::uint32_t>(),
+                                     f["shape"]["samples_per_pixel"].get<std::uint32_t>(), geometry.value("width", 0U),
+                                     geometry.value("height", 0U), geometry.value("bits_per_sample", 0U),
+                                     geometry.value("samples_per_pixel", 1U)));
     }
     unsigned part = 0;
     if (std::sscanf(tiff.filename().c_str(), "part-%u.tif", &part) == 1 && !rows.empty()) {
@@ -272,9 +278,13 @@ std::string human(const nlohmann::json& r) {
                               r["closed"].get<bool>() ? "closed" : "open: no manifest");
   if (r.contains("geometry")) {
     const auto& g = r["geometry"];
-    s += fmt::format("  ring '{}' of instance '{}', consumer '{}'; {}x{} {} ({}), {} TIFF\n", r.value("ring", "?"),
+    const std::string cfa = g.value("cfa_pattern", "");
+    const std::uint32_t samples = g.value("samples_per_pixel", 1U);
+    s += fmt::format("  ring '{}' of instance '{}', consumer '{}'; {}x{} {} ({}{}{}), {} TIFF\n", r.value("ring", "?"),
                      r.value("instance", "?"), r.value("consumer", "?"), g.value("width", 0U), g.value("height", 0U),
-                     g.value("pixel_format", "?"), g.value("dtype", "?"), r.value("tiff", "?"));
+                     g.value("pixel_format", "?"), g.value("dtype", "?"),
+                     samples == 1 ? std::string{} : fmt::format(" x {} samples", samples),
+                     cfa.empty() ? std::string{} : fmt::format(", raw Bayer mosaic, CFA {}", cfa), r.value("tiff", "?"));
   }
   std::vector<std::string> files;
   for (const auto& f : r["files"]) files.push_back(fmt::format("{} ({} pages)", f["file"].get<std::string>(), f["pages"].get<std::uint64_t>()));

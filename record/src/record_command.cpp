@@ -241,6 +241,10 @@ int run_record(const RecordOptions& o) {
       stage::attach_input(o.common.instance, o.ring, reader_options(o),
                           {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
   if (!reader) return 0;
+  stage::require_pixel_format(reader->segment(), "record",
+                              reader->segment().geometry().frame.pixel_format != PixelFormat::BGR8,
+                              "every format but BGR8: a TIFF's RGB pages are R, G, B, and no TIFF reader knows B, G, R "
+                              "(acquire into an RGB8 ring instead)");
   const ring::SegmentHeader& h = reader->segment().header();
   const RecordingSettings settings = settings_of(o, h);
   Recording recording(settings, {o.common.instance, o.ring, o.name, h.segment_id}, reader->cursor());

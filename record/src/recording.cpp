@@ -131,7 +131,9 @@ std::optional<std::string> find_description_problem(const nlohmann::json& descri
                                       {"height", Kind::Unsigned},
                                       {"pixel_format", Kind::String},
                                       {"bits_per_sample", Kind::Unsigned},
-                                      {"dtype", Kind::String}};
+                                      {"dtype", Kind::String},
+                                      {"samples_per_pixel", Kind::Unsigned},
+                                      {"cfa_pattern", Kind::String}};
   static constexpr Key kStop[] = {{"reason", Kind::String}, {"message", Kind::String}};
   const auto check = [](const nlohmann::json& object, std::span<const Key> keys,
                         const std::string& prefix) -> std::optional<std::string> {
@@ -358,7 +360,9 @@ void Recording::create(const RecordingSettings& s, std::uint64_t start_sequence)
                     {"height", s.geometry.frame.height},
                     {"pixel_format", std::string(to_string(s.geometry.frame.pixel_format))},
                     {"bits_per_sample", s.geometry.bits_per_sample()},
-                    {"dtype", s.geometry.bits_per_sample() == 8 ? "uint8" : "uint16"}}},
+                    {"dtype", s.geometry.bits_per_sample() == 8 ? "uint8" : "uint16"},
+                    {"samples_per_pixel", s.geometry.samples_per_pixel()},
+                    {"cfa_pattern", std::string(cfa_pattern(s.geometry.frame.pixel_format))}}},
                   {"tiff", s.geometry.bigtiff ? "bigtiff" : "classic"},
                   {"start_sequence", start_sequence},
                   {"created_utc", utc_now("%Y-%m-%dT%H:%M:%SZ")}};

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -27,16 +28,41 @@ namespace framering::record {
 namespace {
 
 // TIFF field types (TIFF 6.0 section 2; LONG8 from BigTIFF).
+constexpr std::uint16_t kByte = 1;
 constexpr std::uint16_t kShort = 3;
 constexpr std::uint16_t kLong = 4;
 constexpr std::uint16_t kRational = 5;
 constexpr std::uint16_t kLong8 = 16;
 
+// One IFD entry. `count` values of `type`: a single SHORT/LONG/LONG8 is `value` itself; several
+// SHORTs or BYTEs are `values` (inline when they fit the entry's value field, 4 bytes in classic
+// TIFF and 8 in BigTIFF, else at byte `value` of the block); a RATIONAL is at byte `value`.
 struct Entry {
   std::uint16_t tag;
   std::uint16_t type;
-  std::uint64_t value;  ///< the value itself, or (RATIONAL) the offset of its 8 bytes
+  std::uint64_t value;
+  std::uint32_t count = 1;
+  std::array<std::uint16_t, 4> values{};
 };
+
+// TIFF/EP (ISO 12234-2) tags for a colour filter array, on Bayer pages. Photometric stays
+// BlackIsZero (not TIFF/EP's CFA, 32803) so that ImageJ and every TIFF reader open the raw mosaic
+// as a grey page; the pattern is there for tifffile (`page.tags['CFAPattern']`) and raw tools.
+constexpr std::uint16_t kCfaRepeatPatternDim = 33421;
+constexpr std::uint16_t kCfaPattern = 33422;
+
+// IFD entries of every page of `g`: 15, and 2 more (the CFA tags) on Bayer pages.
+std::uint64_t entry_count(const PageGeometry& g) noexcept { return is_bayer(g.frame.pixel_format) ? 17 : 15; }
+
+// TIFF/EP CFAPattern codes (0 = red, 1 = green, 2 = blue) of a Bayer format, row by row.
+std::array<std::uint16_t, 4> cfa_codes(PixelFormat format) noexcept {
+  std::array<std::uint16_t, 4> codes{};
+  const std::string_view pattern = cfa_pattern(format);
+  for (std::size_t i = 0; i < codes.size() && i < pattern.size(); ++i) {
+    codes[i] = pattern[i] == 'R' ? 0 : pattern[i] == 'G' ? 1 : 2;
+  }
+  return codes;
+}
 
 template <class T>
 void put(std::byte* at, T value) noexcept {
@@ -84,9 +110,9 @@ AlignedBytes huge_page_bytes(std::uint64_t bytes) noexcept {
 
 // File offset of the next-IFD field of page `page`'s IFD (for linking and for cutting).
 std::uint64_t next_ifd_field_offset(const PageGeometry& g, std::uint64_t page) noexcept {
-  constexpr std::uint64_t kEntries = 15;
+  const std::uint64_t entries = entry_count(g);
   const std::uint64_t ifd = page * g.page_bytes() + kIfdOffsetInBlock;
-  return g.bigtiff ? ifd + 8 + kEntries * 20 : ifd + 2 + kEntries * 12;
+  return g.bigtiff ? ifd + 8 + entries * 20 : ifd + 2 + entries * 12;
 }
 
 }  // namespace
@@ -112,50 +138,77 @@ void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeom
   const std::uint64_t entry_bytes = g.bigtiff ? 20 : 12;
   const std::uint64_t head_bytes = g.bigtiff ? 8 : 2;
   const std::uint64_t tail_bytes = g.bigtiff ? 8 : 4;
-  constexpr std::uint64_t kEntries = 15;
-  // The two RATIONALs (72/1 pixels per unit, as libtiff writes by default) follow the IFD.
-  const std::uint64_t rationals = kIfdOffsetInBlock + head_bytes + kEntries * entry_bytes + tail_bytes;
-  const Entry entries[kEntries] = {
-      {254, kLong, 0},                                                  // NewSubfileType: a full image
-      {256, kLong, g.frame.width},                                      // ImageWidth
-      {257, kLong, g.frame.height},                                     // ImageLength
-      {258, kShort, g.bits_per_sample()},                               // BitsPerSample
-      {259, kShort, 1},                                                 // Compression: none
-      {262, kShort, 1},                                                 // PhotometricInterpretation: BlackIsZero
-      {273, offset_type, page_start + kIfdBlockBytes},                  // StripOffsets
-      {277, kShort, 1},                                                 // SamplesPerPixel
-      {278, kLong, g.frame.height},                                     // RowsPerStrip: one strip
-      {279, offset_type, g.frame_bytes()},                              // StripByteCounts
-      {282, kRational, page_start + rationals},                         // XResolution
-      {283, kRational, page_start + rationals + 8},                     // YResolution
-      {284, kShort, 1},                                                 // PlanarConfiguration: chunky
-      {296, kShort, 1},                                                 // ResolutionUnit: none
-      {339, kShort, 1},                                                 // SampleFormat: unsigned integer
+  const std::uint64_t value_bytes = g.bigtiff ? 8 : 4;
+  const std::uint64_t entry_total = entry_count(g);
+  // The two RATIONALs (72/1 pixels per unit, as libtiff writes by default) follow the IFD, then
+  // the BitsPerSample array of an RGB page when it does not fit its entry (classic TIFF).
+  const std::uint64_t rationals = kIfdOffsetInBlock + head_bytes + entry_total * entry_bytes + tail_bytes;
+  const std::uint64_t spill = rationals + 16;
+  const std::uint32_t samples = g.samples_per_pixel();
+  const auto bits = static_cast<std::uint16_t>(g.bits_per_sample());
+  const std::array<std::uint16_t, 4> cfa = cfa_codes(g.frame.pixel_format);
+  const Entry entries[17] = {
+      {254, kLong, 0},                                                     // NewSubfileType: a full image
+      {256, kLong, g.frame.width},                                         // ImageWidth
+      {257, kLong, g.frame.height},                                        // ImageLength
+      {258, kShort, page_start + spill, samples, {bits, bits, bits, 0}},   // BitsPerSample, per sample
+      {259, kShort, 1},                                                    // Compression: none
+      {262, kShort, samples == 3 ? 2U : 1U},                               // Photometric: RGB or BlackIsZero
+      {273, offset_type, page_start + kIfdBlockBytes},                     // StripOffsets
+      {277, kShort, samples},                                              // SamplesPerPixel
+      {278, kLong, g.frame.height},                                        // RowsPerStrip: one strip
+      {279, offset_type, g.frame_bytes()},                                 // StripByteCounts
+      {282, kRational, page_start + rationals},                            // XResolution
+      {283, kRational, page_start + rationals + 8},                        // YResolution
+      {284, kShort, 1},                                                    // PlanarConfiguration: chunky (RGBRGB)
+      {296, kShort, 1},                                                    // ResolutionUnit: none
+      {339, kShort, 1},                                                    // SampleFormat: unsigned integer
+      {kCfaRepeatPatternDim, kShort, 0, 2, {2, 2, 0, 0}},                  // 2 rows x 2 columns
+      {kCfaPattern, kByte, 0, 4, cfa},                                     // e.g. RGGB = 0 1 1 2
   };
   std::byte* ifd = b + kIfdOffsetInBlock;
   if (g.bigtiff) {
-    put<std::uint64_t>(ifd, kEntries);
+    put<std::uint64_t>(ifd, entry_total);
   } else {
-    put<std::uint16_t>(ifd, kEntries);
+    put<std::uint16_t>(ifd, static_cast<std::uint16_t>(entry_total));
   }
   std::byte* e = ifd + head_bytes;
-  for (const Entry& entry : entries) {
+  for (std::uint64_t i = 0; i < entry_total; ++i) {
+    const Entry& entry = entries[i];
     put<std::uint16_t>(e, entry.tag);
     put<std::uint16_t>(e + 2, entry.type);
+    std::byte* value = e + (g.bigtiff ? 12 : 8);
     if (g.bigtiff) {
-      put<std::uint64_t>(e + 4, 1);
-      if (entry.type == kShort) {
-        put<std::uint16_t>(e + 12, static_cast<std::uint16_t>(entry.value));
-      } else {
-        put<std::uint64_t>(e + 12, entry.value);  // LONG in the low 4 bytes, LONG8 and offsets whole
-      }
+      put<std::uint64_t>(e + 4, entry.count);
     } else {
-      put<std::uint32_t>(e + 4, 1);
-      if (entry.type == kShort) {
-        put<std::uint16_t>(e + 8, static_cast<std::uint16_t>(entry.value));
-      } else {
-        put<std::uint32_t>(e + 8, static_cast<std::uint32_t>(entry.value));
+      put<std::uint32_t>(e + 4, entry.count);
+    }
+    if (entry.count > 1) {
+      const std::uint64_t element = entry.type == kByte ? 1 : 2;
+      std::byte* at = value;
+      if (entry.count * element > value_bytes) {  // does not fit: stored in the block, offset inline
+        if (g.bigtiff) {
+          put<std::uint64_t>(value, entry.value);
+        } else {
+          put<std::uint32_t>(value, static_cast<std::uint32_t>(entry.value));
+        }
+        at = b + (entry.value - page_start);
       }
+      for (std::uint32_t k = 0; k < entry.count; ++k) {
+        if (element == 1) {
+          at[k] = static_cast<std::byte>(entry.values[k]);
+        } else {
+          put<std::uint16_t>(at + 2 * k, entry.values[k]);
+        }
+      }
+    } else if (entry.tag == 258) {
+      put<std::uint16_t>(value, bits);
+    } else if (entry.type == kShort) {
+      put<std::uint16_t>(value, static_cast<std::uint16_t>(entry.value));
+    } else if (g.bigtiff) {
+      put<std::uint64_t>(value, entry.value);  // LONG in the low 4 bytes, LONG8 and offsets whole
+    } else {
+      put<std::uint32_t>(value, static_cast<std::uint32_t>(entry.value));
     }
     e += entry_bytes;
   }

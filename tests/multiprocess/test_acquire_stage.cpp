@@ -35,11 +35,12 @@ using test::Child;
 
 constexpr const char* kVideo = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
 
-ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 16) {
+ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 16,
+                            PixelFormat format = PixelFormat::Mono16) {
   ring::RingGeometry g;
   g.frame.width = width;
   g.frame.height = height;
-  g.frame.pixel_format = PixelFormat::Mono16;
+  g.frame.pixel_format = format;
   g.slot_count = slots;
   g.max_consumers = 16;
   return g;
@@ -114,6 +115,80 @@ TEST_F(AcquireStage, EveryConsumerGetsAllTestPatternFramesInOrderWithIntactConte
   ASSERT_EQ(test::finish(producer, 30s), 0) << producer.err();
   EXPECT_TRUE(contains(producer.err(), "published 500 frames")) << producer.err();
   EXPECT_EQ(reader.counters().frames_lost, 0U);
+}
+
+TEST_F(AcquireStage, ColourAndBayerTestPatternsEncodeTheSequenceInEverySample) {
+  test::Watchdog watchdog(90s);
+  for (const PixelFormat format : {PixelFormat::RGB8, PixelFormat::BayerRG8, PixelFormat::BayerBG16}) {
+    SCOPED_TRACE(std::string(to_string(format)));
+    const auto g = geometry(33, 7, 8, format);
+    create_ring(g);
+    {
+      auto reader = every(g);
+      Child producer(acquire({"--scene", "testpattern", "--width", "33", "--height", "7", "--pixel-format",
+                              std::string(to_string(format)), "--frames", "40", "--rate-hz", "0", "--slots", "8"}));
+      std::uint64_t bad_content = 0;
+      for (std::uint64_t i = 0; i < 40; ++i) {
+        const auto frame = reader.read(20s);
+        ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+        ASSERT_EQ(frame->sequence, i);
+        ASSERT_EQ(frame->pixel_format, format);
+        ASSERT_EQ(frame->row<std::uint8_t>(0).size(), format == PixelFormat::RGB8 ? 99U : 33U) << "samples per row";
+        if (check_sequence_pattern(frame->pixels, shape_of(*frame), frame->sequence)) ++bad_content;
+        ASSERT_TRUE(reader.release(*frame));
+      }
+      EXPECT_EQ(bad_content, 0U);
+      ASSERT_EQ(test::finish(producer, 30s), 0) << producer.err();
+      EXPECT_TRUE(contains(producer.err(), std::string(to_string(format)))) << producer.err();
+    }
+    test::remove_instance(instance_);
+  }
+}
+
+TEST_F(AcquireStage, AScenesOtherThanTheTestPatternRefuseColourNamingSceneAndFormat) {
+  const auto result = test::run(acquire({"--scene", "microscopy", "--pixel-format", "RGB8", "--frames", "1"}), 30s);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "--scene microscopy draws grey (Mono8..Mono16) frames, not RGB8")) << result.err;
+  EXPECT_FALSE(test::ring_status(instance_).has_value()) << "no ring for a source that cannot start";
+}
+
+TEST_F(AcquireStage, FilesIntoABayerRingAreRefusedWithTheReason) {
+  if (!std::filesystem::exists(kVideo)) GTEST_SKIP() << kVideo << " is not installed (opencv-doc)";
+  const auto result = test::run(acquire({"--source", "files", "--path", kVideo, "--pixel-format", "BayerRG8"}), 30s);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "--source files: a decoded image cannot be made into the BayerRG8 ring"))
+      << result.err;
+}
+
+TEST_F(AcquireStage, FilesSourceKeepsAVideosColourInAnRgb8Ring) {
+  if (!std::filesystem::exists(kVideo)) GTEST_SKIP() << kVideo << " is not installed (opencv-doc)";
+  test::Watchdog watchdog(90s);
+  constexpr std::uint64_t kFrames = 20;
+  const auto g = geometry(768, 576, 16, PixelFormat::RGB8);
+  create_ring(g);
+  auto reader = every(g);
+  cv::VideoCapture reference(kVideo);
+  ASSERT_TRUE(reference.isOpened());
+
+  Child producer(acquire({"--source", "files", "--path", kVideo, "--pixel-format", "RGB8", "--frames",
+                          std::to_string(kFrames), "--rate-hz", "0"}));
+
+  cv::Mat bgr;
+  cv::Mat expected;
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    ASSERT_EQ(frame->pixel_format, PixelFormat::RGB8);
+    ASSERT_TRUE(reference.read(bgr));
+    cv::cvtColor(bgr, expected, cv::COLOR_BGR2RGB);
+    const cv::Mat published(576, 768, CV_8UC3, const_cast<std::byte*>(frame->pixels.data()), frame->stride_bytes);
+    EXPECT_EQ(cv::norm(published, expected, cv::NORM_INF), 0.0) << "frame " << i << ": R, G, B as decoded";
+    cv::Mat channels[3];
+    cv::split(published, channels);
+    EXPECT_GT(cv::norm(channels[0], channels[2], cv::NORM_L1), 0.0) << "a colour picture, not grey: frame " << i;
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  ASSERT_EQ(test::finish(producer, 30s), 0) << producer.err();
 }
 
 TEST_F(AcquireStage, FilesSourcePublishesAVideoAsGreyMono16FramesScaledBy257) {
@@ -352,6 +427,7 @@ TEST_F(AcquireStage, UnknownPixelFormatExitsTwoNamingTheFormat) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_TRUE(contains(result.err, "Mono17")) << result.err;
   EXPECT_TRUE(contains(result.err, "Mono16")) << "says what was expected: " << result.err;
+  EXPECT_TRUE(contains(result.err, "RGB8")) << "and the colour formats: " << result.err;
 }
 
 TEST_F(AcquireStage, WidthContradictingTheVideoExitsTwoNamingBothSizes) {

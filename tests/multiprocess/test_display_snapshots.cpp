@@ -108,10 +108,11 @@ class DisplaySnapshots : public ::testing::Test {
   }
 
   // Publishes frames 0..frames-1 and exits: the newest frame is then frames-1, and stays.
-  void publish_and_exit(std::uint64_t frames) const {
+  void publish_and_exit(std::uint64_t frames, const std::string& format = "Mono16") const {
     Child producer(test::peer_argv("produce", instance_,
                                    {"--ring", "raw", "--width", std::to_string(kWidth), "--height",
-                                    std::to_string(kHeight), "--slots", "4", "--frames", std::to_string(frames)}));
+                                    std::to_string(kHeight), "--slots", "4", "--frames", std::to_string(frames),
+                                    "--format", format}));
     ASSERT_EQ(test::finish(producer, 30s), 0) << producer.err();
   }
 
@@ -169,6 +170,36 @@ TEST_F(DisplaySnapshots, SnapshotRawHoldsTheFrameCountsAsASixteenBitPng) {
   const cv::Mat image = read(sequences[0]);
   ASSERT_EQ(image.type(), CV_16UC1);
   EXPECT_EQ(cv::norm(image, pattern(sequences[0]), cv::NORM_INF), 0.0);
+}
+
+// Issue 12: an RGB8 ring is shown in colour. The RGB8 test pattern's samples are
+// (sequence + x + 3y + 85c) & 0xFF: the snapshot is that, stretched over all three channels,
+// in OpenCV's B, G, R order; --snapshot-raw keeps the counts (the PNG in B, G, R as PNG wants).
+TEST_F(DisplaySnapshots, AnRgbRingIsShownInColourAndItsRawSnapshotKeepsEverySample) {
+  test::Watchdog watchdog(60s);
+  publish_and_exit(3, "RGB8");
+  cv::Mat rgb(kHeight, kWidth, CV_8UC3);
+  for (int y = 0; y < kHeight; ++y) {
+    for (int x = 0; x < kWidth; ++x) {
+      for (int c = 0; c < 3; ++c) rgb.at<cv::Vec3b>(y, x)[c] = static_cast<std::uint8_t>((2 + x + 3 * y + 85 * c) & 0xFF);
+    }
+  }
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+
+  Child raw(display({"--snapshot", "--snapshot-raw", "--wait-for-ring-s", "5"}));
+  ASSERT_EQ(test::finish(raw, 30s), 0) << raw.err();
+  ASSERT_EQ(snapshots(), std::vector<std::uint64_t>{2}) << raw.err();
+  const cv::Mat counts = read(2);
+  ASSERT_EQ(counts.type(), CV_8UC3);
+  EXPECT_EQ(cv::norm(counts, bgr, cv::NORM_INF), 0.0) << "the samples as published, channels in PNG order";
+
+  Child shown(display({"--snapshot", "--contrast", "fixed", "--fixed-min", "0", "--fixed-max", "255",
+                       "--wait-for-ring-s", "5"}));
+  ASSERT_EQ(test::finish(shown, 30s), 0) << shown.err();
+  const cv::Mat image = read(2);
+  ASSERT_EQ(image.type(), CV_8UC3) << "colour, not a colour map";
+  EXPECT_EQ(cv::norm(image, bgr, cv::NORM_INF), 0.0) << "a fixed 0..255 stretch of 8-bit samples is the identity";
 }
 
 TEST_F(DisplaySnapshots, PeriodicSnapshotsHaveIncreasingSequencesAndEachHoldsItsOwnFrame) {

@@ -304,6 +304,40 @@ TEST_F(ProcessStage, UnknownModeIsAParseError) {
   EXPECT_NE(sut.err.find("--mode"), std::string::npos) << sut.err;
 }
 
+// Issue 12: a ring whose format a stage cannot use is refused before the first frame, in a
+// message that names the stage, the ring, the format and what the stage takes.
+TEST_F(ProcessStage, ColourAndBayerRingsAreRefusedByTheStagesThatTakeGreyNamingStageFormatAndWhy) {
+  test::Watchdog watchdog(90s);
+  struct Case {
+    const char* format;
+    std::vector<std::string> argv;
+    const char* message;
+  };
+  const std::string leds = (std::filesystem::temp_directory_path() / (instance_ + "-leds")).string();
+  const std::vector<Case> cases = {
+      {"RGB8", process({"--mode", "identity"}), "process cannot filter RGB8 frames yet"},
+      {"BayerRG8", process({"--mode", "lowpass", "--high-cutoff", "0.2"}),
+       "process cannot filter BayerRG8 frames: neighbouring pixels of a Bayer mosaic"},
+      {"RGB8", test::framering_argv({"led", "--instance", instance_, "--ring", "raw", "--mmap", leds}),
+       "led: ring 'raw' holds RGB8 frames; led takes grey frames"},
+      {"BayerGR8", test::framering_argv({"led", "--instance", instance_, "--ring", "raw", "--mmap", leds}),
+       "led: ring 'raw' holds BayerGR8 frames"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.message);
+    Child producer(peer("produce", {"--ring", "raw", "--format", c.format, "--frames", "2", "--stop-at", "1"}));
+    ASSERT_TRUE(producer_stopped_at(producer, 1)) << producer.err();
+    const auto sut = test::run(c.argv, 30s);
+    EXPECT_EQ(sut.exit_code, 2) << sut.err;
+    EXPECT_NE(sut.err.find(c.message), std::string::npos) << sut.err;
+    producer.signal(SIGKILL);
+    ASSERT_NE(producer.wait(10s), -1);
+    test::remove_instance(instance_);
+  }
+  std::error_code ec;
+  std::filesystem::remove(leds, ec);
+}
+
 TEST_F(ProcessStage, CutOffTheModeDoesNotUseIsRejected) {
   test::Watchdog watchdog(30s);
   Child producer(peer("produce", {"--ring", "raw", "--frames", "1", "--stop-at", "0"}));

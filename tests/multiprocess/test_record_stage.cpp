@@ -187,6 +187,100 @@ TEST_F(RecordStage, Mono8FramesAreRecordedAsUint8BigTiffWithTheirExactShape) {
   EXPECT_EQ(check["bigtiff"], json({true}));
 }
 
+TEST_F(RecordStage, RgbFramesAreRgbTiffPagesThatTifffileReadsAsHeightWidthThreeEverySampleExact) {
+  test::Watchdog watchdog(120s);
+  for (const bool bigtiff : {false, true}) {  // classic: BitsPerSample's three values outside the IFD entry
+    SCOPED_TRACE(bigtiff ? "BigTIFF" : "classic TIFF");
+    const fs::path dest = dir_.path() / (bigtiff ? "big" : "classic");
+    Child producer(producer_argv(30, 8, {"--format", "RGB8", "--width", "37", "--height", "11"}));
+    ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
+    std::vector<std::string> extra{"--frames", "30"};
+    if (bigtiff) extra.push_back("--bigtiff");
+    Child sut(recorder(extra, dest));
+    ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
+    producer.signal(SIGCONT);
+    ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+    ASSERT_EQ(test::finish(sut, 60s), 0) << sut.out() << sut.err();
+    std::vector<fs::path> folders;
+    for (const auto& e : fs::directory_iterator(dest)) folders.push_back(e.path());
+    ASSERT_EQ(folders.size(), 1U);
+    const json check = tifffile_check(folders[0]);
+    EXPECT_EQ(check["sequences"], range(0, 30));
+    EXPECT_EQ(check["bad"], json::array()) << "every R, G and B sample is the pattern of its sequence";
+    EXPECT_EQ(check["dtypes"], json({"uint8"}));
+    EXPECT_EQ(check["shapes"][0], json({11, 37, 3}));
+    EXPECT_EQ(check["photometric"], json({2})) << "PhotometricInterpretation RGB";
+    EXPECT_EQ(check["bigtiff"], json({bigtiff}));
+    const json description = read_json(folders[0] / "recording.json");
+    EXPECT_EQ(description["geometry"]["samples_per_pixel"], 3);
+    EXPECT_EQ(description["geometry"]["pixel_format"], "RGB8");
+    const auto inspect = test::run({test::framering_bin(), "inspect", folders[0].string()}, 60s);
+    EXPECT_EQ(inspect.exit_code, 0) << inspect.out << inspect.err;
+    EXPECT_NE(inspect.out.find("37x11 RGB8 (uint8 x 3 samples)"), std::string::npos) << inspect.out;
+    test::remove_instance(instance_);
+  }
+}
+
+TEST_F(RecordStage, BayerFramesAreRawPagesWithTheirCfaPatternInTheTiffEpTagsAndTheRecording) {
+  test::Watchdog watchdog(120s);
+  Child producer(producer_argv(20, 8, {"--format", "BayerGB16", "--width", "36", "--height", "10"}));
+  ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
+  Child sut(recorder({"--frames", "20"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
+  producer.signal(SIGCONT);
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  ASSERT_EQ(test::finish(sut, 60s), 0) << sut.out() << sut.err();
+  const json check = tifffile_check(recording_folder());
+  EXPECT_EQ(check["sequences"], range(0, 20));
+  EXPECT_EQ(check["bad"], json::array());
+  EXPECT_EQ(check["dtypes"], json({"uint16"}));
+  EXPECT_EQ(check["shapes"][0], json({10, 36})) << "one raw sample per pixel, as the sensor gave it";
+  EXPECT_EQ(check["photometric"], json({1})) << "BlackIsZero: every TIFF reader opens the mosaic";
+  EXPECT_EQ(check["cfa"], json({json({1, 2, 0, 1})})) << "TIFF/EP CFAPattern of GBRG: green, blue / red, green";
+  EXPECT_EQ(read_json(recording_folder() / "recording.json")["geometry"]["cfa_pattern"], "GBRG");
+  const auto inspect = test::run({test::framering_bin(), "inspect", recording_folder().string()}, 60s);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.out << inspect.err;
+  EXPECT_NE(inspect.out.find("raw Bayer mosaic, CFA GBRG"), std::string::npos) << inspect.out;
+}
+
+TEST_F(RecordStage, ABgrRingIsRefusedWithTheReasonAndNothingIsWritten) {
+  test::Watchdog watchdog(60s);
+  Child producer(producer_argv(5, 8, {"--format", "BGR8"}));
+  ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
+  const auto r = test::run(recorder({"--frames", "5"}), 30s);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("record: ring 'raw' holds BGR8 frames; record takes every format but BGR8"), std::string::npos)
+      << r.err;
+  std::error_code ec;
+  EXPECT_TRUE(!fs::exists(dest_, ec) || fs::is_empty(dest_, ec)) << "no recording folder is left behind";
+  producer.signal(SIGKILL);
+}
+
+TEST_F(RecordStage, ImageJOpensAnRgbRecordingAsAnRgbStack) {
+  test::Watchdog watchdog(170s);
+  if (::access("/usr/bin/imagej", X_OK) != 0 || ::access("/usr/bin/xvfb-run", X_OK) != 0) {
+    GTEST_SKIP() << "imagej or xvfb-run is not installed (scripts/setup-deps.sh installs them)";
+  }
+  Child producer(producer_argv(12, 8, {"--format", "RGB8"}));
+  ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
+  Child sut(recorder({"--frames", "12"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
+  producer.signal(SIGCONT);
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  ASSERT_EQ(test::finish(sut, 60s), 0) << sut.out() << sut.err();
+  const fs::path macro = dir_.path() / "rgb.ijm";
+  // Pixel (5, 2) of slice 3 (sequence 2): R, G, B = 2 + 5 + 6 (+ 85, + 170) = 13, 98, 183.
+  std::ofstream(macro) << "open(getArgument());\n"
+                          "setSlice(3); v = getPixel(5, 2);\n"
+                          "print(\"FRAMERING_IJ nSlices=\" + nSlices + \" bitDepth=\" + bitDepth() + \" rgb=\" + "
+                          "((v >> 16) & 0xff) + \",\" + ((v >> 8) & 0xff) + \",\" + (v & 0xff));\n";
+  const auto ij = test::run({"timeout", "120", "xvfb-run", "-a", "/usr/bin/imagej", "-b", macro.string(),
+                             (recording_folder() / "part-000001.tif").string()},
+                            150s);
+  EXPECT_NE(ij.out.find("FRAMERING_IJ nSlices=12 bitDepth=24 rgb=13,98,183"), std::string::npos)
+      << "exit " << ij.exit_code << "\n" << ij.out << ij.err;
+}
+
 TEST_F(RecordStage, ImageJOpensARecordingPartAsAStackOfTheRightSize) {
   test::Watchdog watchdog(170s);
   if (::access("/usr/bin/imagej", X_OK) != 0 || ::access("/usr/bin/xvfb-run", X_OK) != 0) {

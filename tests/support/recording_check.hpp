@@ -1,6 +1,7 @@
 // recording_check.hpp: a temporary folder, and a recording read back the way our users read it
 // (tifffile, Debian's python3-tifffile under /usr/bin/python3) with every page checked against
-// the sequence pattern of the sequence its index row names (pixel = (sequence + x + 3y) & mask).
+// the sequence pattern of the sequence its index row names (sample c of a pixel = (sequence + x +
+// 3y + 85c) & mask; c = 0 but for RGB pages).
 #pragma once
 
 #include <stdlib.h>
@@ -27,7 +28,8 @@ import numpy as np, tifffile
 folder = sys.argv[1]
 lines = [l for l in open(os.path.join(folder, 'index.csv')) if not l.startswith('#')]
 rows = [r for r in csv.reader(lines[1:]) if r]
-result = {'frames': 0, 'bad': [], 'dtypes': [], 'shapes': [], 'bigtiff': [], 'sequences': [], 'pages': {}}
+result = {'frames': 0, 'bad': [], 'dtypes': [], 'shapes': [], 'bigtiff': [], 'sequences': [], 'pages': {},
+          'photometric': [], 'cfa': []}
 by_part = {}
 for r in rows:
     by_part.setdefault(int(r[0]), []).append((int(r[1]), int(r[2]), int(r[4])))
@@ -36,12 +38,18 @@ for path in sorted(glob.glob(os.path.join(folder, 'part-*.tif'))):
     with tifffile.TiffFile(path) as tif:
         result['bigtiff'].append(tif.is_bigtiff)
         stack = np.stack([p.asarray() for p in tif.pages])
+        result['photometric'].append(int(tif.pages[0].photometric))
+        cfa = tif.pages[0].tags.get(33422)  # TIFF/EP CFAPattern
+        result['cfa'].append(list(cfa.value) if cfa is not None else None)
     result['pages'][str(part)] = int(stack.shape[0])
     result['dtypes'].append(str(stack.dtype))
     result['shapes'].append(list(stack.shape[1:]))
     mask = 0xFF if stack.dtype == np.uint8 else 0xFFFF
-    h, w = stack.shape[1:]
+    h, w = stack.shape[1:3]
     y, x = np.mgrid[0:h, 0:w]
+    if stack.ndim == 4:  # RGB: sample c = (sequence + x + 3y + 85c) & mask
+        x, y = x[..., None], y[..., None] + 0 * np.arange(stack.shape[3])
+        x = x + 85 * np.arange(stack.shape[3])
     for page, seq, camera in by_part.get(part, []):
         if page >= stack.shape[0] or not np.array_equal(stack[page], ((seq + x + 3 * y) & mask).astype(stack.dtype)):
             result['bad'].append(seq)

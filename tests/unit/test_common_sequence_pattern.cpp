@@ -1,6 +1,7 @@
 #include "framering/common/sequence_pattern.hpp"
 
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -28,6 +29,34 @@ TEST(SequencePattern, CheckFindsTheFirstWrongPixel) {
   ASSERT_TRUE(mismatch.has_value());
   EXPECT_EQ(mismatch->x, 6U);
   EXPECT_EQ(mismatch->y, 5U);
+}
+
+TEST(SequencePattern, Rgb8ChannelsEachEncodeTheSequenceOffsetBy85) {
+  const FrameShape shape{4, 3, PixelFormat::RGB8, 16};  // 12 B of pixels, 4 B of padding per row
+  std::vector<std::byte> frame(48, std::byte{0xAB});
+  fill_sequence_pattern(frame, shape, 300);
+  const std::byte* pixel = frame.data() + 2 * 16 + 3 * 1;  // x = 1, y = 2
+  EXPECT_EQ(static_cast<std::uint8_t>(pixel[0]), (300 + 1 + 6) & 0xFF);
+  EXPECT_EQ(static_cast<std::uint8_t>(pixel[1]), (300 + 1 + 6 + 85) & 0xFF);
+  EXPECT_EQ(static_cast<std::uint8_t>(pixel[2]), (300 + 1 + 6 + 170) & 0xFF);
+  EXPECT_EQ(frame[12], std::byte{0xAB}) << "row padding must be left alone";
+  EXPECT_FALSE(check_sequence_pattern(frame, shape, 300).has_value());
+  std::swap(frame[16 + 3], frame[16 + 5]);  // R and B of pixel (1, 1) swapped: caught
+  const auto mismatch = check_sequence_pattern(frame, shape, 300);
+  ASSERT_TRUE(mismatch.has_value());
+  EXPECT_EQ(mismatch->x, 1U);
+  EXPECT_EQ(mismatch->y, 1U);
+  EXPECT_EQ(mismatch->channel, 0U);
+}
+
+TEST(SequencePattern, BayerIsOneSamplePerPixelLikeMono) {
+  const FrameShape bayer{8, 2, PixelFormat::BayerRG16, 16};
+  const FrameShape mono{8, 2, PixelFormat::Mono16, 16};
+  std::vector<std::byte> a(32);
+  std::vector<std::byte> b(32);
+  fill_sequence_pattern(a, bayer, 77);
+  fill_sequence_pattern(b, mono, 77);
+  EXPECT_EQ(a, b);
 }
 
 TEST(SequencePattern, AnotherSequenceDoesNotMatch) {

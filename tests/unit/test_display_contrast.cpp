@@ -255,6 +255,47 @@ TEST(FrameRenderer, RendersTheStretchedFrameThroughTheColormap) {
   EXPECT_EQ(cv::norm(out, expected, cv::NORM_INF), 0.0);
 }
 
+TEST(FrameRenderer, RgbFramesAreShownInColourWithOneStretchOverTheThreeChannels) {
+  FrameRenderer sut(mode(ContrastMode::MinMax), Colormap::from_name("hot"));  // no map for colour
+  // Two RGB8 pixels, rows 8 bytes apart: (10, 60, 110) and (110, 10, 60).
+  std::vector<std::byte> pixels(8, std::byte{0xEE});
+  const std::uint8_t rgb[6] = {10, 60, 110, 110, 10, 60};
+  std::memcpy(pixels.data(), rgb, 6);
+  cv::Mat out;
+
+  const ContrastLimits limits = sut.render({pixels, 2, 1, 8, PixelFormat::RGB8}, out);
+
+  EXPECT_EQ(limits, (ContrastLimits{10, 110})) << "one min and max over every sample of R, G and B";
+  ASSERT_EQ(out.type(), CV_8UC3);
+  ASSERT_EQ(out.cols, 2);
+  const auto& first = out.at<cv::Vec3b>(0, 0);  // B, G, R as OpenCV keeps them
+  EXPECT_EQ(first, cv::Vec3b(255, 128, 0));
+  EXPECT_EQ(out.at<cv::Vec3b>(0, 1), cv::Vec3b(128, 0, 255));
+}
+
+TEST(FrameRenderer, BayerMosaicsAreDemosaicedByTheirOwnPattern) {
+  // A red scene seen through each CFA: only the pixels behind a red filter see light.
+  for (const PixelFormat format : {PixelFormat::BayerRG8, PixelFormat::BayerGR8, PixelFormat::BayerGB8,
+                                   PixelFormat::BayerBG8}) {
+    SCOPED_TRACE(std::string(to_string(format)));
+    const std::string_view cfa = cfa_pattern(format);
+    std::vector<std::byte> pixels(8 * 8, std::byte{0});
+    for (std::uint32_t y = 0; y < 8; ++y) {
+      for (std::uint32_t x = 0; x < 8; ++x) {
+        if (cfa[(y % 2) * 2 + x % 2] == 'R') pixels[y * 8 + x] = std::byte{200};
+      }
+    }
+    FrameRenderer sut(mode(ContrastMode::MinMax), Colormap::from_name("gray"));
+    cv::Mat out;
+    sut.render({pixels, 8, 8, 8, format}, out);
+    ASSERT_EQ(out.type(), CV_8UC3);
+    const cv::Vec3b centre = out.at<cv::Vec3b>(4, 4);
+    EXPECT_EQ(centre[2], 255) << "red";
+    EXPECT_EQ(centre[1], 0) << "no green";
+    EXPECT_EQ(centre[0], 0) << "no blue";
+  }
+}
+
 TEST(FrameRenderer, CopyRawKeepsTheCountsAndDropsRowPadding) {
   Frame16 f(2, 2, 4096);
   f.set(0, 0, 1);

@@ -91,6 +91,11 @@ std::uint64_t check_with_libtiff(const fs::path& path, const PageGeometry& g, st
     EXPECT_EQ(height, g.frame.height);
     EXPECT_EQ(bits, g.bits_per_sample());
     EXPECT_EQ(format, SAMPLEFORMAT_UINT);
+    std::uint16_t samples = 0, photometric = 0;
+    EXPECT_EQ(TIFFGetField(t, TIFFTAG_SAMPLESPERPIXEL, &samples), 1);
+    EXPECT_EQ(TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photometric), 1);
+    EXPECT_EQ(samples, g.samples_per_pixel());
+    EXPECT_EQ(photometric, g.samples_per_pixel() == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
     EXPECT_EQ(TIFFReadEncodedStrip(t, 0, strip.data(), static_cast<tmsize_t>(strip.size())),
               static_cast<tmsize_t>(strip.size()));
     const FrameShape packed{g.frame.width, g.frame.height, g.frame.pixel_format, row_bytes};
@@ -124,6 +129,44 @@ TEST(TiffStackWriter, BigTiffMono8WithOddWidthReadsBackBitExact) {
   const PageGeometry g{{37, 11, PixelFormat::Mono8}, true};
   ASSERT_EQ(write_pages(dir.path() / "b.tif", g, 37, 3), 3U);
   EXPECT_EQ(check_with_libtiff(dir.path() / "b.tif", g, 0), 3U);
+}
+
+TEST(TiffStackWriter, Rgb8PagesAreRgbWithThreeSamplesBitExactInClassicAndBigTiff) {
+  TempDir dir;
+  for (const bool bigtiff : {false, true}) {  // classic: the three BitsPerSample values sit after the IFD
+    const PageGeometry g{{37, 11, PixelFormat::RGB8}, bigtiff};
+    const fs::path path = dir.path() / (bigtiff ? "rgb-big.tif" : "rgb.tif");
+    ASSERT_EQ(write_pages(path, g, 37 * 3 + 5, 3), 3U);  // padded rows too
+    EXPECT_EQ(check_with_libtiff(path, g, 0), 3U) << path;
+  }
+}
+
+TEST(TiffStackWriter, BayerPagesCarryTheTiffEpColourFilterArrayTags) {
+  TempDir dir;
+  const PageGeometry g{{16, 8, PixelFormat::BayerBG8}, false};
+  ASSERT_EQ(write_pages(dir.path() / "bayer.tif", g, 16, 2), 2U);
+  EXPECT_EQ(check_with_libtiff(dir.path() / "bayer.tif", g, 0), 2U);
+  // The two extra entries, read from page 1's IFD as bytes: CFARepeatPatternDim 2, 2 and
+  // CFAPattern B G / G R = 2 1 1 0, after the 15 baseline entries.
+  std::ifstream in(dir.path() / "bayer.tif", std::ios::binary);
+  std::vector<char> block(kIfdBlockBytes);
+  in.seekg(static_cast<std::streamoff>(g.page_bytes() + kIfdOffsetInBlock));
+  in.read(block.data(), static_cast<std::streamsize>(block.size() - kIfdOffsetInBlock));
+  const auto u16 = [&](std::size_t at) {
+    std::uint16_t v = 0;
+    std::memcpy(&v, block.data() + at, 2);
+    return v;
+  };
+  ASSERT_EQ(u16(0), 17U) << "entries";
+  const std::size_t dim = 2 + 15 * 12;
+  EXPECT_EQ(u16(dim), 33421U);
+  EXPECT_EQ(u16(dim + 8), 2U);
+  EXPECT_EQ(u16(dim + 10), 2U);
+  const std::size_t pattern = dim + 12;
+  EXPECT_EQ(u16(pattern), 33422U);
+  EXPECT_EQ(std::vector<char>(block.begin() + static_cast<std::ptrdiff_t>(pattern + 8),
+                              block.begin() + static_cast<std::ptrdiff_t>(pattern + 12)),
+            (std::vector<char>{2, 1, 1, 0}));
 }
 
 TEST(TiffStackWriter, PaddedRowsArePackedIntoTheFile) {

@@ -55,7 +55,7 @@ struct alignas(64) SegmentHeader {
   std::uint32_t width;            ///< pixels per row
   std::uint32_t height;           ///< rows
   std::uint32_t pixel_format;     ///< PFNC code (PixelFormat)
-  std::uint32_t bytes_per_pixel;  ///< 1 or 2
+  std::uint32_t bytes_per_pixel;  ///< 1, 2 or 3 (RGB8/BGR8)
   char pixel_format_name[16];     ///< PFNC name, NUL-terminated ("Mono16")
   std::uint64_t stride_bytes;     ///< bytes from one row start to the next
   std::uint64_t frame_bytes;      ///< stride_bytes * height
@@ -71,7 +71,9 @@ struct alignas(64) SegmentHeader {
   std::uint32_t consumer_entry_bytes;  ///< sizeof(ConsumerEntry)
   std::uint32_t frame_header_bytes;    ///< sizeof(FrameHeader)
   std::uint32_t permissions;           ///< mode bits the segment was created with (0600, 0660)
-  std::uint32_t reserved0;
+  /// Samples (channels) per pixel: 3 for RGB8/BGR8, 1 for Mono and Bayer. 0 in segments made
+  /// before it existed (read as 1); the PFNC code says the same (pixel_format.hpp).
+  std::uint32_t samples_per_pixel;
   char ring_name[kNameBytes];          ///< "raw", NUL-terminated
   std::uint8_t reserved[48];
 };
@@ -229,6 +231,7 @@ static_assert(offsetof(SegmentHeader, width) == 40);
 static_assert(offsetof(SegmentHeader, pixel_format_name) == 56);
 static_assert(offsetof(SegmentHeader, slot_count) == 88);
 static_assert(offsetof(SegmentHeader, control_offset) == 112);
+static_assert(offsetof(SegmentHeader, samples_per_pixel) == 156);
 static_assert(offsetof(SegmentHeader, ring_name) == 160);
 
 static_assert(std::is_trivially_copyable_v<ProducerControl> && std::is_standard_layout_v<ProducerControl>);

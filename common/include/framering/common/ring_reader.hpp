@@ -74,10 +74,12 @@ struct FrameView {
   std::uint32_t slot = 0;             ///< where it lives; sequence % slot_count
   std::uint64_t seqlock = 0;          ///< the seqlock value it was read under
 
-  /// Row `y` as `T` (uint16_t for the 16-bit formats, uint8_t for Mono8): `width` elements.
+  /// Row `y` as `T` (uint16_t for the 16-bit formats, uint8_t for the 8-bit ones): its samples,
+  /// width * samples_per_pixel elements (RGB8: R, G, B of pixel 0, then of pixel 1, ...).
   template <class T>
   [[nodiscard]] std::span<const T> row(std::uint32_t y) const noexcept {
-    return {reinterpret_cast<const T*>(pixels.data() + std::uint64_t{y} * stride_bytes), width};
+    return {reinterpret_cast<const T*>(pixels.data() + std::uint64_t{y} * stride_bytes),
+            std::size_t{width} * samples_per_pixel(pixel_format)};
   }
 };
 

@@ -127,6 +127,12 @@ class Drain {
                                                                  std::chrono::nanoseconds timeout,
                                                                  std::uint64_t* waits = nullptr) noexcept;
 
+/// Refuses, before the first frame, a ring whose pixel format `stage` cannot show or use:
+/// throws ConfigError "<stage>: ring '<ring>' holds <format> frames; <stage> takes <takes>".
+/// `takes` says what it takes and, where it matters, why ("Mono8..Mono16 and Bayer (shown
+/// raw)"). Does nothing when `accepted` holds.
+void require_pixel_format(const ring::Segment& segment, std::string_view stage, bool accepted, std::string_view takes);
+
 /// A rate cap's wait (never a synchronisation): sleeps until `due_ns` (CLOCK_MONOTONIC), but at
 /// most kPollPeriod so that the caller looks at the stop flag again. Returns whether `due_ns`
 /// has come; false means: look at the stop flag and call again.

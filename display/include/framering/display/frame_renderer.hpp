@@ -26,11 +26,20 @@ class FrameRenderer {
   /// frame right after) and writes `out`: height x width, CV_8UC1 for a grayscale map, CV_8UC3
   /// BGR otherwise, (re)allocated only when its type or size differs. Returns the contrast
   /// limits used. Throws ConfigError when the frame's format or buffer is unusable.
+  /// Colour frames (RGB8, BGR8): one contrast stretch over all three channels' samples together
+  /// (the colour balance is kept), shown in colour, no colour map. Bayer frames: the raw mosaic
+  /// stretched, then demosaiced for the screen by OpenCV's bilinear cv::cvtColor (COLOR_Bayer*2BGR,
+  /// the pattern read from the format's CFA), no colour map.
   ContrastLimits render(const MonoImageView& frame, cv::Mat& out);
 
   /// Copies `frame` unchanged into `out`: CV_16UC1 for the 16-bit containers, CV_8UC1 for
-  /// Mono8, height x width, rows packed (the ring's row padding dropped).
+  /// Mono8 and the 8-bit Bayer mosaics, CV_8UC3 for RGB8/BGR8 (in the frame's channel order),
+  /// height x width, rows packed (the ring's row padding dropped).
   static void copy_raw(const MonoImageView& frame, cv::Mat& out);
+
+  /// `raw` (from copy_raw) as an image file stores it: RGB8 swapped to OpenCV's B, G, R order
+  /// (cv::imwrite expects it), every other format shared as it is.
+  static void png_ready_raw(const cv::Mat& raw, PixelFormat format, cv::Mat& out);
 
   [[nodiscard]] ContrastStretch& contrast() noexcept { return contrast_; }
   [[nodiscard]] const ContrastStretch& contrast() const noexcept { return contrast_; }

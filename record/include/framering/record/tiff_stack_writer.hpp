@@ -8,9 +8,11 @@
 //   +0     (page 0 only) the 8-byte classic header "II" 42 <ifd@16>, or the 16-byte BigTIFF
 //          header "II" 43 8 0 <ifd@16>
 //   +16    page k's IFD: one uncompressed strip, tags in ascending order (NewSubfileType,
-//          ImageWidth, ImageLength, BitsPerSample, Compression=1, Photometric=BlackIsZero,
-//          StripOffsets, SamplesPerPixel=1, RowsPerStrip=height, StripByteCounts, X/YResolution,
-//          PlanarConfiguration=1, ResolutionUnit=none, SampleFormat=unsigned), next-IFD = 0
+//          ImageWidth, ImageLength, BitsPerSample, Compression=1, Photometric=BlackIsZero (RGB8:
+//          RGB), StripOffsets, SamplesPerPixel=1 (RGB8: 3), RowsPerStrip=height, StripByteCounts,
+//          X/YResolution, PlanarConfiguration=1, ResolutionUnit=none, SampleFormat=unsigned; on
+//          Bayer pages also TIFF/EP's CFARepeatPatternDim=2,2 and CFAPattern), next-IFD = 0;
+//          then the two resolutions and (classic RGB8) the three BitsPerSample values
 //   +4096  the frame's packed rows (width * bytes_per_pixel each), then padding to a page
 //
 // Crash consistency: a page is written whole (IFD block + pixels, one pwritev) with next-IFD 0,
@@ -60,12 +62,15 @@ inline constexpr std::uint64_t kClassicTiffMaxBytes = 0xFFFFFFFFULL;
 
 /// What every page of one file holds.
 struct PageGeometry {
-  /// Width, height and pixel format of every page (Mono8: 8 bits per sample; the others: 16).
-  /// Pages hold packed rows: frame.stride_bytes is not used (leave it 0).
+  /// Width, height and pixel format of every page (8-bit formats: 8 bits per sample; the
+  /// others: 16; RGB8: three 8-bit samples). Pages hold packed rows: frame.stride_bytes is not
+  /// used (leave it 0). BGR8 has no TIFF equivalent (TIFF's RGB is R, G, B): not for pages.
   FrameShape frame;
   bool bigtiff = false;
 
-  [[nodiscard]] std::uint32_t bits_per_sample() const noexcept { return bytes_per_pixel(frame.pixel_format) * 8; }
+  [[nodiscard]] std::uint32_t bits_per_sample() const noexcept { return bytes_per_sample(frame.pixel_format) * 8; }
+  /// 3 for RGB8 (PhotometricInterpretation RGB, chunky), else 1.
+  [[nodiscard]] std::uint32_t samples_per_pixel() const noexcept { return framering::samples_per_pixel(frame.pixel_format); }
   /// Packed pixel bytes of one frame: width * height * bytes per pixel (frame.packed_frame_bytes()).
   [[nodiscard]] std::uint64_t frame_bytes() const noexcept { return frame.packed_frame_bytes(); }
   /// frame_bytes rounded up to kIfdBlockBytes: what is written for the pixels.
