@@ -296,8 +296,10 @@ int run_led(const LedOptions& o) {
   auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest},
                                     {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
   if (!reader) return 0;
-  stage::require_pixel_format(reader->segment(), "led", is_mono(reader->segment().geometry().frame.pixel_format),
-                              "grey frames (Mono8..Mono16), colour-mapped: RGB8 and Bayer rings are not built yet");
+  const PixelFormat format = reader->segment().geometry().frame.pixel_format;
+  stage::require_pixel_format(reader->segment(), "led", !is_bayer(format),
+                              "grey frames (Mono8..Mono16, colour-mapped) and RGB8/BGR8 (as they are), not a raw "
+                              "Bayer mosaic: its neighbouring pixels are different colours");
   log_start(o, *reader, g, sinks);
   LedDriver(o, *reader, renderer, sinks).run();
   return 0;

@@ -128,6 +128,32 @@ void PolarMap::sample(std::span<const T> image, std::span<T> out) const {
   }
 }
 
+void PolarMap::sample_interleaved3(std::span<const std::uint8_t> image, std::span<std::uint8_t> out) const {
+  const std::uint64_t needed = (std::uint64_t{height_} - 1) * row_pixels_ + 3ULL * width_;
+  if (row_pixels_ < 3ULL * width_ || image.size() < needed) {
+    throw ConfigError(fmt::format("LED map: the 3-channel image holds {} bytes in rows of {}, expected at least {} "
+                                  "({}x{}, 3 bytes per pixel)",
+                                  image.size(), row_pixels_, needed, width_, height_));
+  }
+  if (out.size() != 3 * samples_.size()) {
+    throw ConfigError(fmt::format("LED map: the output holds {} values, expected {}", out.size(), 3 * samples_.size()));
+  }
+  const std::uint8_t* px = image.data();
+  std::uint8_t* o = out.data();
+  for (const PolarSample& p : samples_) {
+    // The map counts a pixel as one element of a row of row_pixels: here that is its first byte
+    // plus two more for each pixel before it in the row.
+    const std::uint64_t x = p.offset % row_pixels_;
+    const std::uint8_t* a = px + p.offset + 2 * x;
+    const std::uint64_t sx = 3ULL * p.step_x;
+    for (std::uint32_t c = 0; c < 3; ++c) {
+      const float v = p.w00 * static_cast<float>(a[c]) + p.w01 * static_cast<float>(a[c + sx]) +
+                      p.w10 * static_cast<float>(a[c + p.step_y]) + p.w11 * static_cast<float>(a[c + p.step_y + sx]);
+      o[3ULL * p.led + c] = static_cast<std::uint8_t>(v + 0.5F);
+    }
+  }
+}
+
 template void PolarMap::sample<std::uint16_t>(std::span<const std::uint16_t>, std::span<std::uint16_t>) const;
 template void PolarMap::sample<std::uint8_t>(std::span<const std::uint8_t>, std::span<std::uint8_t>) const;
 

@@ -53,6 +53,10 @@ void LedRenderer::render(const display::MonoImageView& frame, std::span<std::uin
     throw ConfigError(fmt::format("LED output holds {} bytes, expected {} ({} vanes x {} LEDs x 3)", rgb.size(), n * 3,
                                   geometry_.vanes, geometry_.leds_per_vane));
   }
+  if (samples_per_pixel(frame.pixel_format) == 3) {
+    render_colour(frame, rgb);
+    return;
+  }
   const bool wide = frame.pixel_format != PixelFormat::Mono8;
   if (wide && bytes_per_pixel(frame.pixel_format) != 2) {
     throw ConfigError(fmt::format("LED output: pixel format {} is not Mono8 or a 16-bit container",
@@ -91,8 +95,12 @@ void LedRenderer::render(const display::MonoImageView& frame, std::span<std::uin
     rgb[3 * i + 2] = c[2];
     sum += std::uint64_t{c[0]} + c[1] + c[2];
   }
+  apply_cap(rgb, sum);
+}
+
+void LedRenderer::apply_cap(std::span<std::uint8_t> rgb, std::uint64_t sum) {
   // 5. brightness cap on the total power.
-  const double full = static_cast<double>(n) * 3.0 * 255.0;
+  const double full = static_cast<double>(rgb.size()) * 255.0;
   const double power = static_cast<double>(sum) / full;
   cap_scale_ = 1.0;
   if (power > colour_.brightness_cap) {
@@ -106,6 +114,31 @@ void LedRenderer::render(const display::MonoImageView& frame, std::span<std::uin
     }
   }
   power_ = static_cast<double>(sum) / full;
+}
+
+void LedRenderer::render_colour(const display::MonoImageView& frame, std::span<std::uint8_t> rgb) {
+  // The frame's colours as they are: sampled per channel, no contrast stretch and no colour
+  // map (a pattern drawn in RGB8 means those colours); gamma per channel, then the cap.
+  if (!map_ || map_->width() != frame.width || map_->height() != frame.height ||
+      map_->row_pixels() != frame.stride_bytes) {
+    map_.emplace(geometry_, frame.width, frame.height, frame.stride_bytes, placement_);
+  }
+  const std::uint64_t n = geometry_.led_count();
+  sampled_.resize(3 * n);
+  map_->sample_interleaved3({reinterpret_cast<const std::uint8_t*>(frame.pixels.data()), frame.pixels.size()},
+                            sampled_);
+  const bool bgr = frame.pixel_format == PixelFormat::BGR8;
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint8_t* in = sampled_.data() + 3 * i;
+    for (std::uint64_t c = 0; c < 3; ++c) {
+      const std::uint8_t v = gamma_[in[bgr ? 2 - c : c]];
+      rgb[3 * i + c] = v;
+      sum += v;
+    }
+  }
+  limits_ = {0, 255};
+  apply_cap(rgb, sum);
 }
 
 }  // namespace framering::led

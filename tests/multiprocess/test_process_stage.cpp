@@ -318,10 +318,8 @@ TEST_F(ProcessStage, ColourAndBayerRingsAreRefusedByTheStagesThatTakeGreyNamingS
       {"RGB8", process({"--mode", "identity"}), "process cannot filter RGB8 frames yet"},
       {"BayerRG8", process({"--mode", "lowpass", "--high-cutoff", "0.2"}),
        "process cannot filter BayerRG8 frames: neighbouring pixels of a Bayer mosaic"},
-      {"RGB8", test::framering_argv({"led", "--instance", instance_, "--ring", "raw", "--mmap", leds}),
-       "led: ring 'raw' holds RGB8 frames; led takes grey frames"},
       {"BayerGR8", test::framering_argv({"led", "--instance", instance_, "--ring", "raw", "--mmap", leds}),
-       "led: ring 'raw' holds BayerGR8 frames"},
+       "led: ring 'raw' holds BayerGR8 frames; led takes grey frames (Mono8..Mono16, colour-mapped) and RGB8/BGR8"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.message);

@@ -229,6 +229,81 @@ TEST(LedRenderer, BrightnessCapLeavesAFrameBelowItAlone) {
   EXPECT_DOUBLE_EQ(sut.last_cap_scale(), 1.0);
 }
 
+TEST(PolarMap, AnInterleavedRgbImageIsSampledPerChannelAsThreePlanesWouldBe) {
+  constexpr std::uint32_t w = 97;
+  constexpr std::uint32_t h = 83;
+  constexpr std::uint64_t stride = 3 * w + 13;  // padded rows
+  std::vector<std::uint8_t> interleaved(stride * h, 0xEE);
+  std::vector<std::vector<std::uint8_t>> planes(3, std::vector<std::uint8_t>(std::uint64_t{w} * h));
+  for (std::uint32_t y = 0; y < h; ++y) {
+    for (std::uint32_t x = 0; x < w; ++x) {
+      const std::uint8_t v[3] = {static_cast<std::uint8_t>(2 * x), static_cast<std::uint8_t>(3 * y),
+                                 static_cast<std::uint8_t>((x * y) % 251)};
+      for (std::uint32_t c = 0; c < 3; ++c) {
+        interleaved[y * stride + 3 * x + c] = v[c];
+        planes[c][std::uint64_t{y} * w + x] = v[c];
+      }
+    }
+  }
+  const PolarMap rgb_map(small_geometry(), w, h, stride);
+  std::vector<std::uint8_t> out(3 * small_geometry().led_count());
+  rgb_map.sample_interleaved3(interleaved, out);
+  const PolarMap plane_map(small_geometry(), w, h, w);
+  for (std::uint32_t c = 0; c < 3; ++c) {
+    std::vector<std::uint8_t> expected(small_geometry().led_count());
+    plane_map.sample<std::uint8_t>(planes[c], expected);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_EQ(out[3 * i + c], expected[i]) << "LED " << i << " channel " << c;
+    }
+  }
+  std::vector<std::uint8_t> short_out(3);
+  EXPECT_THROW(rgb_map.sample_interleaved3(interleaved, short_out), ConfigError);
+  EXPECT_THROW(rgb_map.sample_interleaved3(std::span(interleaved).first(100), out), ConfigError);
+}
+
+TEST(LedRenderer, RgbAndBgrFramesGoToTheLedsAsTheyAreGammaPerChannel) {
+  LedColourSettings c = plain_colour();
+  c.gamma = 2.2;
+  c.contrast.mode = display::ContrastMode::MinMax;  // would make a flat frame black: not applied to colour
+  c.colormap = display::Colormap::from_name("autumn");  // nor is the colour map
+  LedRenderer sut(small_geometry(), {}, c);
+  const auto g = [](double v) { return static_cast<std::uint8_t>(std::lround(255.0 * std::pow(v / 255.0, 2.2))); };
+  for (const PixelFormat format : {PixelFormat::RGB8, PixelFormat::BGR8}) {
+    std::vector<std::uint8_t> px(64 * 64 * 3);
+    for (std::size_t i = 0; i < px.size(); i += 3) {
+      px[i] = format == PixelFormat::RGB8 ? 200 : 50;
+      px[i + 1] = 100;
+      px[i + 2] = format == PixelFormat::RGB8 ? 50 : 200;
+    }
+    std::vector<std::uint8_t> rgb(sut.rgb_bytes());
+    sut.render({std::as_bytes(std::span(px)), 64, 64, 64 * 3, format}, rgb);
+    for (std::size_t i = 0; i < rgb.size(); i += 3) {
+      ASSERT_EQ(rgb[i], g(200)) << to_string(format) << " LED " << i / 3 << " R";
+      ASSERT_EQ(rgb[i + 1], g(100)) << "G";
+      ASSERT_EQ(rgb[i + 2], g(50)) << "B";
+    }
+  }
+}
+
+TEST(LedRenderer, BrightnessCapLimitsTheTotalPowerOfABrightColourFrame) {
+  LedColourSettings c = plain_colour();
+  c.brightness_cap = 0.3;
+  LedRenderer sut(small_geometry(), {}, c);
+  const std::vector<std::uint8_t> yellow = [] {
+    std::vector<std::uint8_t> px(64 * 64 * 3, 0);
+    for (std::size_t i = 0; i < px.size(); i += 3) px[i] = px[i + 1] = 255;  // 2/3 of full power
+    return px;
+  }();
+  std::vector<std::uint8_t> rgb(sut.rgb_bytes());
+  sut.render({std::as_bytes(std::span(yellow)), 64, 64, 64 * 3, PixelFormat::RGB8}, rgb);
+  double sum = 0;
+  for (const std::uint8_t v : rgb) sum += v;
+  EXPECT_LE(sum / (255.0 * static_cast<double>(rgb.size())), 0.3);
+  EXPECT_GT(sum / (255.0 * static_cast<double>(rgb.size())), 0.29);
+  EXPECT_EQ(rgb[2], 0) << "blue stays off: the cap scales every channel alike";
+  EXPECT_EQ(rgb[0], rgb[1]);
+}
+
 TEST(LedRenderer, MinMaxContrastStretchesTheSampledValuesToTheFullRange) {
   LedColourSettings c = plain_colour();
   c.contrast.mode = display::ContrastMode::MinMax;

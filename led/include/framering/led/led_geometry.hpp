@@ -112,6 +112,13 @@ class PolarMap {
   template <class T>
   void sample(std::span<const T> image, std::span<T> out) const;
 
+  /// Samples an interleaved 3-channel 8-bit image (RGB8 or BGR8: `height` rows, row_pixels()
+  /// *bytes* apart, so build the map with row_pixels = the row stride in bytes) at every LED,
+  /// each channel on its own with the same bilinear weights, into `out` (led_count() * 3 bytes,
+  /// vane-major, the image's channel order kept). `image` must hold at least (height - 1) *
+  /// row_pixels + 3 * width bytes; throws ConfigError otherwise, or when `out` has another size.
+  void sample_interleaved3(std::span<const std::uint8_t> image, std::span<std::uint8_t> out) const;
+
   [[nodiscard]] const LedGeometry& geometry() const noexcept { return geometry_; }
   [[nodiscard]] std::uint32_t width() const noexcept { return width_; }
   [[nodiscard]] std::uint32_t height() const noexcept { return height_; }

@@ -12,6 +12,9 @@
 //      above the cap, every channel value is scaled by cap / total so that the total is the
 //      cap; frames below it are left alone (the power limiting of LED libraries such as FastLED's
 //      setMaxPowerInMilliWatts, with power taken as proportional to the PWM value).
+// An RGB8 or BGR8 frame is sampled per channel (the same bilinear weights) and goes to the LEDs
+// as it is: no contrast stretch and no colour map (steps 2 and 3), gamma (4) per channel, the
+// cap (5) on the total of all channels; a pattern drawn in colour is shown in those colours.
 #pragma once
 
 #include <cstdint>
@@ -44,13 +47,13 @@ class LedRenderer {
   /// are invalid.
   LedRenderer(const LedGeometry& geometry, const DiscPlacement& placement, const LedColourSettings& colour);
 
-  /// Renders `frame` (Mono8 or a 16-bit container) into `rgb`: led_count() * 3 bytes in
+  /// Renders `frame` (Mono8, a 16-bit container, RGB8 or BGR8) into `rgb`: led_count() * 3 bytes in
   /// skyscreen's layout (see the file comment). Reads only the pixels the LEDs sample, so a
   /// caller reading a ring in place may release the frame right after. Throws ConfigError when
   /// the frame's format or buffer is unusable or `rgb` has the wrong size.
   void render(const display::MonoImageView& frame, std::span<std::uint8_t> rgb);
 
-  /// The contrast limits the last render used.
+  /// The contrast limits the last render used ({0, 255} for a colour frame: none).
   [[nodiscard]] display::ContrastLimits last_limits() const noexcept { return limits_; }
   /// The total power of the last frame after the cap, as a fraction of full power.
   [[nodiscard]] double last_power() const noexcept { return power_; }
@@ -63,12 +66,17 @@ class LedRenderer {
   [[nodiscard]] const PolarMap* polar_map() const noexcept { return map_ ? &*map_ : nullptr; }
 
  private:
+  // RGB8/BGR8: sample per channel, gamma, cap (see the file comment).
+  void render_colour(const display::MonoImageView& frame, std::span<std::uint8_t> rgb);
+  // Step 5 on `rgb` whose channel values add up to `sum`; sets power_ and cap_scale_.
+  void apply_cap(std::span<std::uint8_t> rgb, std::uint64_t sum);
+
   LedGeometry geometry_;
   DiscPlacement placement_;
   LedColourSettings colour_;
   display::ContrastStretch contrast_;
   std::optional<PolarMap> map_;
-  std::vector<std::uint8_t> sampled_;  ///< led_count() values of the frame's element type
+  std::vector<std::uint8_t> sampled_;  ///< led_count() values of the frame's element type (x3 for colour)
   std::vector<std::uint8_t> gray_;     ///< led_count() stretched 8-bit values
   std::vector<std::uint8_t> palette_;  ///< 256 x RGB: colour map then gamma of each 8-bit value
   std::vector<std::uint8_t> gamma_;    ///< 256 entries
