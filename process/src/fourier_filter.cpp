@@ -27,13 +27,13 @@ const FrameShape& validated(const FrameShape& shape) {
   }
   if (is_bayer(shape.pixel_format)) {
     throw ConfigError(fmt::format("process cannot filter {} frames: neighbouring pixels of a Bayer mosaic sit behind "
-                                  "different colour filters, so its spectrum mixes the colours; filter a Mono ring "
-                                  "(or an RGB ring once demosaiced)",
+                                  "different colour filters, so its spectrum mixes the colours; demosaic it first "
+                                  "(--mode demosaic into an RGB8 ring), then filter that",
                                   to_string(shape.pixel_format)));
   }
   if (!is_mono(shape.pixel_format)) {
-    throw ConfigError(fmt::format("process cannot filter {} frames yet: the Fourier filters take one sample per pixel "
-                                  "(Mono8..Mono16); filtering each colour channel is not built",
+    throw ConfigError(fmt::format("a Fourier filter takes one sample per pixel (Mono8..Mono16), not {}: a colour "
+                                  "frame is filtered one channel at a time (process::FrameStep)",
                                   to_string(shape.pixel_format)));
   }
   return shape;

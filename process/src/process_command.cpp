@@ -38,6 +38,7 @@
 #include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 #include "framering/process/fourier_filter.hpp"
+#include "framering/process/frame_step.hpp"
 
 namespace framering::process {
 namespace {
@@ -57,9 +58,21 @@ struct Totals {
   ring::ConsumerCounters at_last_line{};      ///< input counters at the last rate line
 };
 
+// --mode demosaic: no Fourier filter, so no cut-offs or offset.
+bool demosaic_mode(const ProcessOptions& o) {
+  if (o.mode != "demosaic") return false;
+  if (o.low_cutoff_given || o.high_cutoff_given) throw ConfigError("--mode demosaic has no cut-offs");
+  if (o.output_offset != 0.0) throw ConfigError("--mode demosaic takes no --offset");
+  return true;
+}
+
 FilterSpec spec_of(const ProcessOptions& o) {
+  if (o.mode == "demosaic") return {};
   const auto mode = parse_filter_mode(o.mode);
-  if (!mode) throw ConfigError(fmt::format("--mode {} is not one of identity, lowpass, highpass, bandpass, bandstop, logpower", o.mode));
+  if (!mode) {
+    throw ConfigError(fmt::format(
+        "--mode {} is not one of identity, lowpass, highpass, bandpass, bandstop, logpower, demosaic", o.mode));
+  }
   // A cut-off the mode does not use is a mistake worth a clear word (lowpass --low-cutoff 0.1
   // would otherwise run with the default --high-cutoff).
   if (*mode == FilterMode::Lowpass && o.low_cutoff_given) {
@@ -152,7 +165,7 @@ ring::RingReader attach_to_input(const ProcessOptions& o, const ring::Segment& i
 
 // One input frame through the filter into the output ring (see the file comment). Returns false
 // when a stop came while the output ring was full: that frame is dropped, the loop ends.
-bool process_one(ring::RingReader& reader, FourierFilter& filter, ring::RingWriter& writer, Totals& totals) {
+bool process_one(ring::RingReader& reader, FrameStep& step, ring::RingWriter& writer, Totals& totals) {
   auto frame = reader.read(stage::kPollPeriod);
   if (!frame) return true;
   if (frame->gap) {
@@ -161,9 +174,9 @@ bool process_one(ring::RingReader& reader, FourierFilter& filter, ring::RingWrit
     spdlog::warn("lost input frames {}..{} ({} frames): this consumer was evicted or lapped", frame->gap->first,
                  frame->gap->last, frame->gap->count());
   }
-  if (!filter.load(frame->pixels, frame->stride_bytes)) {
+  if (!step.load(frame->pixels, frame->stride_bytes)) {
     spdlog::critical("input frame {} is smaller than its ring's geometry {}x{}: broken invariant", frame->sequence,
-                     filter.shape().width, filter.shape().height);
+                     step.input_shape().width, step.input_shape().height);
     std::abort();
   }
   const ring::FrameMetadata metadata{.timestamp_ns = frame->timestamp_ns, .camera_frame_id = frame->sequence};
@@ -183,24 +196,25 @@ bool process_one(ring::RingReader& reader, FourierFilter& filter, ring::RingWrit
     ++totals.torn;  // the producer overwrote it while we loaded it: never published
     return true;
   }
-  filter.transform();
+  step.transform();
   // A stop while the output ring is full (a stalled every consumer downstream) drops this
   // frame; otherwise every intact input frame read is published.
   const auto slot = stage::claim(writer, stage::kNoTimeout, &totals.claim_waits);
   if (!slot) return false;
-  (void)filter.store(slot->pixels, writer.segment().header().stride_bytes);  // cannot fail: the input's shape
+  (void)step.store(slot->pixels, writer.segment().header().stride_bytes);  // cannot fail: the output ring's shape
   writer.publish(metadata);
   if (every) (void)reader.release(*frame);  // intact: checked above, and the cursor held it since
   totals.report.count();
   return true;
 }
 
-void log_start(const ProcessOptions& o, const FilterSpec& spec, const ring::RingWriter& writer) {
-  spdlog::info("{} consumer '{}' of '{}' -> producer of '{}' ({} slots{}), mode {}{}", o.consumer, o.name, o.input_ring,
-               o.output_ring, o.output_slots, writer.reattached() ? ", re-attached" : "", o.mode,
-               spec.mode == FilterMode::Identity || spec.mode == FilterMode::LogPower
+void log_start(const ProcessOptions& o, const FilterSpec& spec, const FrameStep& step, const ring::RingWriter& writer) {
+  spdlog::info("{} consumer '{}' of '{}' -> producer of '{}' ({} slots{}), mode {}{}: {}", o.consumer, o.name,
+               o.input_ring, o.output_ring, o.output_slots, writer.reattached() ? ", re-attached" : "", o.mode,
+               o.mode == "demosaic" || spec.mode == FilterMode::Identity || spec.mode == FilterMode::LogPower
                    ? std::string{}
-                   : fmt::format(" (low cut-off {}, high cut-off {} cycles/pixel)", spec.low_cutoff, spec.high_cutoff));
+                   : fmt::format(" (low cut-off {}, high cut-off {} cycles/pixel)", spec.low_cutoff, spec.high_cutoff),
+               step.describe());
 }
 
 // The rate line's part after the rates: input frames skipped, torn and lost since the last line.
@@ -215,7 +229,7 @@ std::string input_losses(const ring::ConsumerCounters& now, Totals& t) {
 
 // Logs the summary line and prints the JSON summary (for the supervisor and tests); returns the
 // exit code: 3 when an every consumer lost input frames, else 0.
-int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer, FftLayout layout) {
+int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingWriter& writer, const FrameStep& step) {
   const ring::ConsumerCounters c = reader.counters();
   const std::uint64_t published = writer.next_sequence() - t.published_before;
   const stage::Throughput run = t.report.total();
@@ -227,7 +241,7 @@ int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingW
   stage::print_summary({{"processed", run.frames},  {"published", published},     {"input_read", c.frames_read},
                         {"input_skipped", c.frames_skipped}, {"input_torn", c.frames_torn}, {"input_lost", t.lost},
                         {"input_gaps", t.gaps},      {"output_claim_waits", t.claim_waits}, {"seconds", run.seconds},
-                        {"frames_per_s", run.frames_per_s()}, {"fft_layout", to_string(layout)},
+                        {"frames_per_s", run.frames_per_s()}, {"fft_layout", step.fourier_report() ? std::string(to_string(step.fourier_report()->layout)) : "none"},
                         {"cpu_s", static_cast<double>(process_cpu_ns() - t.cpu_start_ns) / 1e9}});
   if (reader.kind() == ring::ConsumerKind::Every && (t.lost > 0 || c.frames_lost > 0)) {
     spdlog::error("lost {} input frames: exit code 3", std::max(t.lost, c.frames_lost));
@@ -262,20 +276,20 @@ int run_process(const ProcessOptions& o) {
   const FrameShape shape = shape_of(*input, o);
 
   // 2. Plans, once.
-  FourierFilter filter(shape, spec, plan);
-  log_plan(filter, plan, o);
+  FrameStep step = demosaic_mode(o) ? FrameStep::demosaic(shape) : FrameStep::filter(shape, spec, plan);
+  if (const FourierFilter* filter = step.fourier_filter()) log_plan(*filter, plan, o);
   if (stop_requested()) {
     spdlog::info("stopped while planning; nothing processed");
     return 0;
   }
 
   // 3. The output ring.
-  auto writer = create_output(o, shape);
+  auto writer = create_output(o, step.output_shape());
   if (!stage::wait_for_consumers(writer, o.wait_for_consumers, stage::from_seconds(o.wait_for_consumers_s))) return 0;
 
   // 4. Attach last (see the file comment), then filter until stopped or --frames are published.
   auto reader = attach_to_input(o, *input);
-  log_start(o, spec, writer);
+  log_start(o, spec, step, writer);
   Totals totals{.report = stage::RateReport("processed", stage::from_seconds(o.report_interval_s)),
                 .published_before = writer.next_sequence()};
   if (reader.kind() == ring::ConsumerKind::Every && reader.resumed()) {
@@ -297,9 +311,9 @@ int run_process(const ProcessOptions& o) {
   while (o.frames == 0 || totals.report.frames() < o.frames) {
     if (every ? drain.finished(reader) : stop_requested()) break;
     totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
-    if (!process_one(reader, filter, writer, totals)) break;
+    if (!process_one(reader, step, writer, totals)) break;
   }
-  return summarise(totals, reader, writer, filter.report().layout);
+  return summarise(totals, reader, writer, step);
 }
 
 void add_process_subcommand(CLI::App& app, StageCommand& command) {
@@ -314,6 +328,9 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
       "  bandpass G = 2^-((f-fc)/hw)^2     bandstop G = 1 - 2^-((f-fc)/hw)^2\n"
       "  with fl = --low-cutoff, fh = --high-cutoff, fc = (fl+fh)/2, hw = (fh-fl)/2.\n"
       "logpower shows log(1+|F|^2), zero frequency centred, stretched to the full range per frame.\n"
+      "Colour (RGB8, BGR8): the filter runs on each channel on its own; the output keeps the format.\n"
+      "Bayer mosaics: only --mode demosaic, OpenCV's bilinear demosaic into an RGB8 output ring (10-16 bit\n"
+      "mosaics scaled to 8 bits); a mosaic is never Fourier-filtered (its neighbours are different colours).\n"
       "Output frames carry the input's timestamp and, as camera_frame_id, the input's ring sequence.\n"
       "SIGINT/SIGTERM: an every consumer first processes the frames already in the input ring.\n"
       "FFT layout: FFTW's in-place transform on rows padded to 2*(width/2+1) floats, or out-of-place;\n"
@@ -325,7 +342,8 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
       "Prints one JSON summary line on stdout at exit. Exit codes: 0 ok, 2 could not start,\n"
       "3 an every consumer lost frames.\n"
       "Example: framering process --mode bandpass --low-cutoff 0.05 --high-cutoff 0.2 --threads 2\n"
-      "Example: framering process --make-wisdom --width 1920 --height 1080 --threads 2");
+      "Example: framering process --make-wisdom --width 1920 --height 1080 --threads 2\n"
+      "Example: framering process --mode demosaic --input-ring bayer --output-ring rgb");
   add_common_options(*cmd, o->common);
   cmd->add_option("--input-ring", o->input_ring, "Ring to read")->capture_default_str();
   cmd->add_option("--output-ring", o->output_ring, "Ring to create (or re-attach) and write")->capture_default_str();
@@ -340,8 +358,8 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
                   "in order (gates the producer)")
       ->check(CLI::IsMember({"newest", "every"}))
       ->capture_default_str();
-  cmd->add_option("--mode", o->mode, "identity, lowpass, highpass, bandpass, bandstop or logpower")
-      ->check(CLI::IsMember({"identity", "lowpass", "highpass", "bandpass", "bandstop", "logpower"}))
+  cmd->add_option("--mode", o->mode, "identity, lowpass, highpass, bandpass, bandstop, logpower or demosaic")
+      ->check(CLI::IsMember({"identity", "lowpass", "highpass", "bandpass", "bandstop", "logpower", "demosaic"}))
       ->capture_default_str();
   CLI::Option* low = cmd->add_option("--low-cutoff", o->low_cutoff,
                                      "Lower edge of the pass (stop) band in cycles/pixel, gain 1/2 there: "

@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
@@ -142,6 +144,85 @@ TEST_F(ProcessStage, EveryConsumerIdentityPublishesEveryInputFrameUnchangedAndIn
   EXPECT_EQ(summary["published"], kFrames);
   EXPECT_EQ(summary["input_lost"], 0);
   EXPECT_EQ(summary["input_torn"], 0);
+}
+
+// Issue 12: RGB8 and BGR8 frames are filtered one channel at a time; the identity filter gives
+// every sample back exactly, in the input's format.
+TEST_F(ProcessStage, ColourFramesAreFilteredPerChannelAndComeOutInTheirFormatEverySampleExact) {
+  test::Watchdog watchdog(90s);
+  for (const char* format : {"RGB8", "BGR8"}) {
+    SCOPED_TRACE(format);
+    constexpr std::uint64_t kFrames = 40;
+    Child producer(peer("produce", {"--ring", "raw", "--width", "45", "--height", "31", "--slots", "8", "--frames",
+                                    str(kFrames), "--stop-at", "0", "--format", format}));
+    ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+    Child sut(process({"--mode", "identity", "--consumer", "every", "--frames", str(kFrames)}));
+    ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+    {
+      auto reader = attach_output_reader();
+      EXPECT_EQ(to_string(reader.segment().geometry().frame.pixel_format), std::string(format));
+      producer.signal(SIGCONT);
+      const OutputCheck check = read_output(reader, kFrames - 1, kFrames);
+      EXPECT_EQ(check.frames, kFrames);
+      EXPECT_EQ(check.bad_content, 0U) << "every R, G and B sample is the input's";
+    }
+    ASSERT_EQ(test::finish(producer, 20s), 0) << producer.err();
+    ASSERT_EQ(test::finish(sut, 20s), 0) << sut.out() << sut.err();
+    EXPECT_NE(sut.err().find(std::string("Fourier filter per channel of ") + format), std::string::npos) << sut.err();
+    test::remove_instance(instance_);
+  }
+}
+
+// Issue 12: --mode demosaic turns a Bayer ring into an RGB8 ring with OpenCV's bilinear
+// demosaic; checked against cv::cvtColor on the same mosaic (the test pattern of each input
+// sequence), 16-bit mosaics scaled to 8 bits.
+TEST_F(ProcessStage, DemosaicTurnsABayerRingIntoRgb8AsOpenCvsBilinearDemosaicDoes) {
+  test::Watchdog watchdog(90s);
+  struct Case {
+    const char* format;
+    int code;
+    int type;
+    double scale;
+  };
+  for (const Case& c : {Case{"BayerRG8", cv::COLOR_BayerRGGB2RGB, CV_8UC1, 1.0},
+                        Case{"BayerGB16", cv::COLOR_BayerGBRG2RGB, CV_16UC1, 1.0 / 256.0},
+                        Case{"BayerBG12", cv::COLOR_BayerBGGR2RGB, CV_16UC1, 1.0 / 16.0}}) {
+    SCOPED_TRACE(c.format);
+    constexpr std::uint64_t kFrames = 12;
+    constexpr std::uint32_t kWidth = 40;
+    constexpr std::uint32_t kHeight = 30;
+    Child producer(peer("produce", {"--ring", "raw", "--width", str(kWidth), "--height", str(kHeight), "--slots", "8",
+                                    "--frames", str(kFrames), "--stop-at", "0", "--format", c.format}));
+    ASSERT_TRUE(producer_stopped_at(producer, 0)) << producer.err();
+    Child sut(process({"--mode", "demosaic", "--consumer", "every", "--frames", str(kFrames)}));
+    ASSERT_TRUE(test::wait_attached(instance_, "process", sut.pid(), 30s)) << sut.err();
+    {
+      auto reader = attach_output_reader();
+      producer.signal(SIGCONT);
+      const PixelFormat input = *parse_pixel_format(c.format);
+      for (std::uint64_t i = 0; i < kFrames; ++i) {
+        auto frame = reader.read(20s);
+        ASSERT_TRUE(frame.has_value()) << sut.err();
+        ASSERT_EQ(frame->pixel_format, PixelFormat::RGB8);
+        const FrameShape mosaic_shape{kWidth, kHeight, input, 0};
+        cv::Mat mosaic(kHeight, kWidth, c.type);
+        fill_sequence_pattern({reinterpret_cast<std::byte*>(mosaic.data), mosaic.total() * mosaic.elemSize()},
+                              mosaic_shape, frame->camera_frame_id);
+        cv::Mat demosaiced;
+        cv::Mat expected;
+        cv::cvtColor(mosaic, demosaiced, c.code);
+        demosaiced.convertTo(expected, CV_8U, c.scale);
+        const cv::Mat got(kHeight, kWidth, CV_8UC3, const_cast<std::byte*>(frame->pixels.data()), frame->stride_bytes);
+        EXPECT_EQ(cv::norm(got, expected, cv::NORM_INF), 0.0) << "frame " << i;
+        ASSERT_TRUE(reader.release(*frame));
+      }
+    }
+    ASSERT_EQ(test::finish(producer, 20s), 0) << producer.err();
+    ASSERT_EQ(test::finish(sut, 20s), 0) << sut.out() << sut.err();
+    EXPECT_NE(sut.err().find(std::string("demosaic ") + c.format + " -> RGB8 (OpenCV bilinear"), std::string::npos)
+        << sut.err();
+    test::remove_instance(instance_);
+  }
 }
 
 TEST_F(ProcessStage, KilledBetweenPublishingAFrameAndReleasingItsInputARestartNeitherLosesNorRepeatsIt) {
@@ -315,9 +396,10 @@ TEST_F(ProcessStage, ColourAndBayerRingsAreRefusedByTheStagesThatTakeGreyNamingS
   };
   const std::string leds = (std::filesystem::temp_directory_path() / (instance_ + "-leds")).string();
   const std::vector<Case> cases = {
-      {"RGB8", process({"--mode", "identity"}), "process cannot filter RGB8 frames yet"},
+      {"RGB8", process({"--mode", "demosaic"}), "process --mode demosaic takes a Bayer mosaic (BayerRG8, BayerGB16, ...), not RGB8"},
       {"BayerRG8", process({"--mode", "lowpass", "--high-cutoff", "0.2"}),
        "process cannot filter BayerRG8 frames: neighbouring pixels of a Bayer mosaic"},
+      {"BayerRG8", process({"--mode", "demosaic", "--high-cutoff", "0.2"}), "--mode demosaic has no cut-offs"},
       {"BayerGR8", test::framering_argv({"led", "--instance", instance_, "--ring", "raw", "--mmap", leds}),
        "led: ring 'raw' holds BayerGR8 frames; led takes grey frames (Mono8..Mono16, colour-mapped) and RGB8/BGR8"},
   };

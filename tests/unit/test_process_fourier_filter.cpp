@@ -19,7 +19,9 @@
 
 #include <gtest/gtest.h>
 
+#include "framering/common/error.hpp"
 #include "framering/common/sequence_pattern.hpp"
+#include "framering/process/frame_step.hpp"
 #include "framering/process/pixel_kernels.hpp"
 
 namespace framering::process {
@@ -438,6 +440,64 @@ TEST(FourierFilter, MaskHasHeightRowsOfHalfWidthPlusOne) {
 
 TEST(FourierFilter, ZeroSizedShapeIsAConfigError) {
   EXPECT_THROW(FourierFilter({0, 48, PixelFormat::Mono16}, {FilterMode::Identity}, kEstimate), ConfigError);
+}
+
+}  // namespace
+}  // namespace framering::process
+
+// ---- colour (process::FrameStep) ---------------------------------------------------------------
+
+namespace framering::process {
+namespace {
+
+// Issue 12: a low-pass on an RGB8 frame is the same low-pass on each channel as a Mono8 plane.
+TEST(FrameStep, AColourFrameIsFilteredChannelByChannelAsThreeMonoPlanesWouldBe) {
+  constexpr std::uint32_t w = 48;
+  constexpr std::uint32_t h = 36;
+  constexpr std::uint64_t stride = 3 * w + 16;
+  const FrameShape rgb{w, h, PixelFormat::RGB8, stride};
+  std::vector<std::byte> input(stride * h);
+  std::mt19937 random(7);
+  for (auto& b : input) b = static_cast<std::byte>(random() & 0xFF);
+  const FilterSpec lowpass{FilterMode::Lowpass, 0.0, 0.15, 0.0};
+  FrameStep sut = FrameStep::filter(rgb, lowpass, kEstimate);
+  EXPECT_EQ(sut.output_shape().pixel_format, PixelFormat::RGB8);
+  std::vector<std::byte> output(stride * h);
+  ASSERT_TRUE(sut.load(input, stride));
+  sut.transform();
+  ASSERT_TRUE(sut.store(output, stride));
+  for (std::uint32_t c = 0; c < 3; ++c) {
+    std::vector<std::byte> plane(std::size_t{w} * h);
+    for (std::uint32_t y = 0; y < h; ++y) {
+      for (std::uint32_t x = 0; x < w; ++x) plane[y * w + x] = input[y * stride + 3 * x + c];
+    }
+    FourierFilter mono({w, h, PixelFormat::Mono8, w}, lowpass, kEstimate);
+    std::vector<std::byte> filtered(plane.size());
+    ASSERT_TRUE(mono.apply(plane, w, filtered, w).has_value());
+    for (std::uint32_t y = 0; y < h; ++y) {
+      for (std::uint32_t x = 0; x < w; ++x) {
+        ASSERT_EQ(output[y * stride + 3 * x + c], filtered[y * w + x]) << "x " << x << " y " << y << " channel " << c;
+      }
+    }
+  }
+  EXPECT_FALSE(sut.load(std::span(input).first(100), stride)) << "too small for the shape";
+}
+
+TEST(FrameStep, ABayerMosaicIsDemosaicedNeverFilteredAndOnlyAMosaicIsDemosaiced) {
+  const FrameShape bayer{16, 8, PixelFormat::BayerGR8, 16};
+  EXPECT_THROW((void)FrameStep::filter(bayer, {FilterMode::Identity, 0, 0, 0}, kEstimate), ConfigError);
+  EXPECT_THROW((void)FrameStep::demosaic({16, 8, PixelFormat::Mono8, 16}), ConfigError);
+  EXPECT_THROW((void)FrameStep::demosaic({1, 8, PixelFormat::BayerRG8, 1}), ConfigError);
+  FrameStep sut = FrameStep::demosaic(bayer);
+  EXPECT_EQ(sut.output_shape().pixel_format, PixelFormat::RGB8);
+  EXPECT_EQ(sut.fourier_report(), nullptr);
+  // A uniform grey scene: every filter passes 90, so every demosaiced pixel is (90, 90, 90).
+  std::vector<std::byte> mosaic(16 * 8, std::byte{90});
+  std::vector<std::byte> rgb(16 * 3 * 8);
+  ASSERT_TRUE(sut.load(mosaic, 16));
+  sut.transform();
+  ASSERT_TRUE(sut.store(rgb, 16 * 3));
+  EXPECT_TRUE(std::ranges::all_of(rgb, [](std::byte b) { return b == std::byte{90}; }));
 }
 
 }  // namespace
