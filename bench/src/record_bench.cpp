@@ -65,6 +65,7 @@ struct RecordBenchOptions {
   std::uint32_t width = 1920;
   std::uint32_t height = 1080;
   std::uint32_t slots = 32;
+  std::string pixel_format = "Mono16";      ///< PFNC name: Mono16 (the issue's figures), RGB8, ...
   double seconds = 5.0;
   std::string dir;                          ///< base folder; empty: $TMPDIR or /var/tmp
   std::uint64_t part_bytes = 1ULL << 30;    ///< recorder part size and raw file size
@@ -76,7 +77,21 @@ struct RecordBenchOptions {
   std::string result_file;
 };
 
-ring::RingGeometry geometry_of(const RecordBenchOptions& o) { return mono16_geometry(o.width, o.height, o.slots); }
+PixelFormat format_of(const RecordBenchOptions& o) {
+  const auto format = parse_pixel_format(o.pixel_format);
+  if (!format || *format == PixelFormat::BGR8) {
+    throw ConfigError(fmt::format("bench record: --pixel-format '{}' is not one the recorder takes: expected one of {} "
+                                  "but BGR8",
+                                  o.pixel_format, pixel_format_names(all_pixel_formats())));
+  }
+  return *format;
+}
+
+ring::RingGeometry geometry_of(const RecordBenchOptions& o) {
+  ring::RingGeometry g = mono16_geometry(o.width, o.height, o.slots);
+  g.frame.pixel_format = format_of(o);
+  return g;
+}
 
 // Page-aligned bytes filled with a seeded pattern (not zeros, which a file system could elide).
 AlignedBuffer aligned_bytes(std::uint64_t bytes, std::uint32_t seed) {
@@ -222,7 +237,8 @@ PipelineResult run_pipeline(RecordBenchOptions o, const fs::path& dir) {
     }
     producer = spawn_self({"framering", "bench", "record", "--role", "producer", "--result", (dir / "producer.json").string(),
                       "--instance", o.common.instance, "--width", std::to_string(o.width), "--height",
-                      std::to_string(o.height), "--slots", std::to_string(o.slots), "--seconds",
+                      std::to_string(o.height), "--slots", std::to_string(o.slots), "--pixel-format", o.pixel_format,
+                      "--seconds",
                       fmt::format("{}", o.seconds), "--log-level", o.common.log_level},
                      "producer", "");
     int producer_exit = 0;
@@ -265,7 +281,7 @@ int run_parent(const RecordBenchOptions& o) {
     // Two parts exist at a time: keep them within a quarter of the free space.
     part_bytes = std::min(part_bytes, free_bytes / 8);
   }
-  const std::uint64_t frame_bytes = std::uint64_t{o.width} * o.height * 2;
+  const std::uint64_t frame_bytes = geometry_of(o).frame.packed_frame_bytes();
   if (part_bytes < 2 * (frame_bytes + 8192) || part_bytes < 2 * kRawWriteBytes) {
     fs::remove_all(dir);
     throw ConfigError(fmt::format("bench record: {} has too little free space for two parts of two frames", base.string()));
@@ -277,8 +293,8 @@ int run_parent(const RecordBenchOptions& o) {
     }
   };
   if (!o.json) {
-    fmt::print("bench record: {}x{} Mono16 ({:.1f} MB per frame), {} slots, {} s per phase, folder {}, parts of {:.2f} GB\n",
-               o.width, o.height, static_cast<double>(frame_bytes) / 1e6, o.slots, o.seconds, dir.string(),
+    fmt::print("bench record: {}x{} {} ({:.1f} MB per frame), {} slots, {} s per phase, folder {}, parts of {:.2f} GB\n",
+               o.width, o.height, o.pixel_format, static_cast<double>(frame_bytes) / 1e6, o.slots, o.seconds, dir.string(),
                static_cast<double>(part_bytes) / 1e9);
     std::fflush(stdout);
   }
@@ -308,7 +324,7 @@ int run_parent(const RecordBenchOptions& o) {
   const nlohmann::json result = {
       {"width", o.width},
       {"height", o.height},
-      {"pixel_format", "Mono16"},
+      {"pixel_format", o.pixel_format},
       {"slots", o.slots},
       {"seconds", o.seconds},
       {"folder", dir.string()},
@@ -360,6 +376,8 @@ void add_record_bench(CLI::App& bench, std::function<int()>& action) {
   cmd->add_option("--width", o->width, "Frame width in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
   cmd->add_option("--height", o->height, "Frame height in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
   cmd->add_option("--slots", o->slots, "Ring slots")->check(CLI::Range(2, 4096))->capture_default_str();
+  cmd->add_option("--pixel-format", o->pixel_format, "Ring pixel format (PFNC name): Mono16, RGB8 (6.2 MB at 1080p), ...")
+      ->capture_default_str();
   cmd->add_option("--seconds", o->seconds, "Length of each phase, in seconds")
       ->check(CLI::Range(0.2, 3600.0))
       ->capture_default_str();

@@ -35,6 +35,7 @@
 
 #include "bench_support.hpp"
 #include "framering/bench/bridge_bench.hpp"
+#include "framering/bench/demosaic_bench.hpp"
 #include "framering/bench/led_bench.hpp"
 #include "framering/bench/process_bench.hpp"
 #include "framering/bench/record_bench.hpp"
@@ -602,6 +603,7 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
   add_led_bench(*bench, action);
   add_record_bench(*bench, action);
   add_bridge_bench(*bench, action);
+  add_demosaic_bench(*bench, action);
 }
 
 }  // namespace framering::bench

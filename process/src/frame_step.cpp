@@ -19,7 +19,6 @@ struct FrameStep::Impl {
   std::vector<FourierFilter> filters;  ///< 1 (grey) or 3 (colour: one per channel); none for a demosaic
   cv::Mat packed;                      ///< colour: the frame, rows packed; demosaic: the mosaic
   cv::Mat planes[3];                   ///< colour: one Mono8 plane per channel
-  cv::Mat rgb;                         ///< demosaic: the RGB result (8-bit)
   cv::Mat rgb16;                       ///< demosaic of a 16-bit container: before scaling
   int demosaic_code = 0;
   double demosaic_scale = 1.0;
@@ -84,7 +83,6 @@ FrameStep FrameStep::demosaic(const FrameShape& input) {
   const int rows = static_cast<int>(input.height);
   const int cols = static_cast<int>(input.width);
   impl->packed.create(rows, cols, bytes_per_sample(input.pixel_format) == 1 ? CV_8UC1 : CV_16UC1);
-  impl->rgb.create(rows, cols, CV_8UC3);
   if (bytes_per_sample(input.pixel_format) == 2) impl->rgb16.create(rows, cols, CV_16UC3);
   return FrameStep(std::move(impl));
 }
@@ -117,12 +115,9 @@ bool FrameStep::load(std::span<const std::byte> pixels, std::uint64_t stride_byt
 void FrameStep::transform() noexcept {
   Impl& m = *impl_;
   if (m.kind == Impl::Kind::Demosaic) {
-    if (m.rgb16.empty()) {
-      cv::cvtColor(m.packed, m.rgb, m.demosaic_code);
-    } else {
-      cv::cvtColor(m.packed, m.rgb16, m.demosaic_code);
-      m.rgb16.convertTo(m.rgb, CV_8U, m.demosaic_scale);
-    }
+    // 8-bit: the demosaic writes straight into the output slot, in store(). 16-bit: demosaiced
+    // here, scaled to 8 bits into the slot in store().
+    if (!m.rgb16.empty()) cv::cvtColor(m.packed, m.rgb16, m.demosaic_code);
     return;
   }
   for (auto& f : m.filters) f.transform();
@@ -134,8 +129,12 @@ bool FrameStep::store(std::span<std::byte> pixels, std::uint64_t stride_bytes) n
   if (!Impl::fits(pixels.size(), m.output, stride_bytes)) return false;
   cv::Mat out = Impl::view(pixels, m.output, stride_bytes);
   if (m.kind == Impl::Kind::Demosaic) {
-    m.rgb.copyTo(out);
-    return true;
+    if (m.rgb16.empty()) {
+      cv::cvtColor(m.packed, out, m.demosaic_code);
+    } else {
+      m.rgb16.convertTo(out, CV_8U, m.demosaic_scale);
+    }
+    return out.data == reinterpret_cast<uchar*>(pixels.data());  // OpenCV wrote into the slot, not a new buffer
   }
   for (int c = 0; c < 3; ++c) {
     auto& p = m.planes[c];
@@ -143,7 +142,7 @@ bool FrameStep::store(std::span<std::byte> pixels, std::uint64_t stride_bytes) n
     if (!m.filters[static_cast<std::size_t>(c)].store(plane, p.step[0])) return false;
   }
   cv::merge(m.planes, 3, out);  // into the slot: `out` has the right size and type already
-  return true;
+  return out.data == reinterpret_cast<uchar*>(pixels.data());
 }
 
 const PlanReport* FrameStep::fourier_report() const noexcept {
