@@ -60,4 +60,40 @@ inline std::string check_led_file(const LedTestGeometry& g, const std::vector<st
   return "";
 }
 
+/// For an RGB8 ring (issue 12: sampled per channel, no contrast or colour map): channel c of the
+/// pattern is (sequence + x + 3y + 85c) & 0xFF, linear except where it wraps past 255, so only
+/// LEDs whose four bilinear taps lie on one side of a wrap are checked (the rest are counted in
+/// `*skipped`). The first differing byte as text; "" when every checked byte matches.
+inline std::string check_led_file_rgb(const LedTestGeometry& g, const std::vector<std::uint8_t>& file,
+                                      std::uint64_t sequence, std::uint64_t* skipped) {
+  if (file.size() != std::size_t{g.vanes} * g.leds * 3) {
+    return "file holds " + std::to_string(file.size()) + " bytes, expected " + std::to_string(g.vanes * g.leds * 3);
+  }
+  for (std::uint32_t v = 0; v < g.vanes; ++v) {
+    for (std::uint32_t l = 0; l < g.leds; ++l) {
+      const double a = (g.vane0_deg + 360.0 * v / g.vanes) * std::numbers::pi / 180.0;
+      const double radius = std::min(g.width, g.height) / 2.0;
+      const double r = radius * (g.hub + (1.0 - g.hub) * (l + 0.5) / g.leds);
+      const double x = std::clamp((g.width - 1) / 2.0 + r * std::sin(a), 0.0, g.width - 1.0);
+      const double y = std::clamp((g.height - 1) / 2.0 - r * std::cos(a), 0.0, g.height - 1.0);
+      for (std::uint32_t c = 0; c < 3; ++c) {
+        const double base = static_cast<double>(sequence) + 85.0 * c;
+        const double low = base + std::floor(x) + 3.0 * std::floor(y);
+        const double high = base + std::min(std::floor(x) + 1, g.width - 1.0) + 3.0 * std::min(std::floor(y) + 1, g.height - 1.0);
+        if (std::floor(low / 256.0) != std::floor(high / 256.0)) {
+          ++*skipped;
+          continue;
+        }
+        const double want = std::fmod(base + x + 3.0 * y, 256.0);
+        const std::uint8_t got = file[std::size_t{v} * g.leds * 3 + std::size_t{l} * 3 + c];
+        if (std::abs(got - want) > 1.0) {
+          return "vane " + std::to_string(v) + " led " + std::to_string(l) + " channel " + std::to_string(c) +
+                 ": " + std::to_string(got) + ", expected " + std::to_string(want);
+        }
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace framering::test

@@ -114,6 +114,22 @@ TEST_F(LedStage, MmapFileHoldsTheSampledFrameAtSkyscreenOffsetsAndThePreviewAppe
   producer.signal(SIGCONT);
 }
 
+// Issue 12: an RGB8 ring goes to the LEDs channel by channel, as it is.
+TEST_F(LedStage, AnRgbRingIsSampledPerChannelStraightToTheLeds) {
+  test::Watchdog watchdog(60s);
+  Child producer(test::peer_argv("produce", instance_,
+                                 {"--ring", "processed", "--width", "64", "--height", "48", "--frames", "10",
+                                  "--stop-at", "1", "--format", "RGB8"}));
+  ASSERT_TRUE(stopped_after_one_frame(producer));
+  const fs::path file = dir_ / "skyscreen";
+  const auto r = test::run(led({"--frames", "1", "--mmap", file.string()}), 30s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::uint64_t skipped = 0;
+  EXPECT_EQ(test::check_led_file_rgb(test::LedTestGeometry{}, read_file(file), 0, &skipped), "");
+  EXPECT_LT(skipped, 36U * 20U) << "most LEDs are checked: only those across a wrap of the pattern are not";
+  producer.signal(SIGCONT);
+}
+
 TEST_F(LedStage, FramesSentAndSkippedShowInTheConsumerTable) {
   test::Watchdog watchdog(60s);
   Child producer(test::peer_argv("produce", instance_,
