@@ -153,6 +153,8 @@ class RingReader {
   [[nodiscard]] ConsumerKind kind() const noexcept { return kind_; }
   /// How this reader waits (ReaderOptions::wait).
   [[nodiscard]] WaitStrategy wait_strategy() const noexcept { return wait_; }
+  /// What this reader's waits did so far (this process only).
+  [[nodiscard]] const WaitStats& wait_stats() const noexcept { return wait_stats_; }
   /// True when this reader took over a dead consumer's entry with the same name.
   [[nodiscard]] bool resumed() const noexcept { return resumed_; }
   /// Every: the next sequence it will read.
@@ -205,6 +207,7 @@ class RingReader {
   WaitStrategy wait_ = kDefaultWaitStrategy;
   WaitTuning wait_tuning_;
   PublishPeriodEstimator estimator_;  ///< deadline only: the producer's period
+  WaitStats wait_stats_;
 };
 
 /// Attaches like RingReader::attach, but first waits for the ring's producer to create the

@@ -62,6 +62,16 @@ struct WaitTuning {
   std::chrono::nanoseconds window{std::chrono::microseconds{40}};
 };
 
+/// What a reader's waits did, counted in the reader (process-local, never in the segment): how
+/// often a poll caught the frame, and the CPU time polls took.
+struct WaitStats {
+  std::uint64_t polls = 0;          ///< polls started (spin, or deadline near a due frame)
+  std::uint64_t polls_caught = 0;   ///< polls that saw the frame published (or an eviction)
+  std::uint64_t poll_ns = 0;        ///< CLOCK_MONOTONIC ns spent polling, all polls together
+  std::uint64_t sleeps = 0;         ///< futex waits entered (any strategy, timed or not)
+  std::uint64_t early_sleeps = 0;   ///< deadline: sleeps until just before a due frame
+};
+
 /// The longest any one poll may last (spin, or lead + window).
 inline constexpr std::chrono::nanoseconds kMaxSpin{std::chrono::microseconds{500}};
 
