@@ -36,9 +36,11 @@ enum class WaitStrategy : std::uint8_t {
   Deadline,  ///< sleep until just before the frame is due, poll around it, then sleep until woken
 };
 
-/// The default of ReaderOptions::wait and of every `--wait` option. Futex: on the 2-core
-/// development VM neither spin nor deadline met the issue-15 goal reliably enough to pay for
-/// the CPU they burn (bench/README.md, "Wait strategies", for the figures).
+/// The default of ReaderOptions::wait and of every `--wait` option. Futex: polling pays only for
+/// a consumer with a CPU of its own (measured on the 2-core development VM: deadline, pinned to
+/// the free core, wake p50 0.4-0.5 µs against futex's 26-29 µs; unpinned or with no core free,
+/// its polls and spin's caught almost no frame and delayed the producer). bench/README.md,
+/// "Wait strategies", has the figures and commands; docs/design-decisions.md the reasoning.
 inline constexpr WaitStrategy kDefaultWaitStrategy = WaitStrategy::Futex;
 
 /// "futex", "spin" or "deadline": the `--wait` spelling.
