@@ -5,6 +5,7 @@
 //   producer: memcpy of prepared frames into claimed slots, sequence stamped at head and tail
 //   every:    reads every pixel of every frame, checks stamps and order (gates the producer)
 //   newest:   Ready at 60 Hz; measures publish -> awake; checks that no torn frame passes release()
+//             (waiting as --wait says; --compare-waits runs the whole ring phase once per strategy)
 #include "framering/bench/ring_bench.hpp"
 
 #include <sched.h>
