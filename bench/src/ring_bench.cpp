@@ -5,6 +5,7 @@
 //   producer: memcpy of prepared frames into claimed slots, sequence stamped at head and tail
 //   every:    reads every pixel of every frame, checks stamps and order (gates the producer)
 //   newest:   Ready at 60 Hz; measures publish -> awake; checks that no torn frame passes release()
+//             (waiting as --wait says; --compare-waits runs the whole ring phase once per strategy)
 #include "framering/bench/ring_bench.hpp"
 
 #include <sched.h>
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <memory>
 #include <new>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -66,6 +68,10 @@ struct RingBenchOptions {
   bool with_every = true;   ///< run the every consumer (off: isolate the producer's cost)
   bool with_newest = true;  ///< run the newest consumers
   std::uint32_t newest_count = 1;  ///< how many newest consumers (each its own process)
+  ring::WaitStrategy wait = ring::kDefaultWaitStrategy;  ///< how the newest consumers wait
+  bool compare_waits = false;  ///< one ring phase per strategy, in one run
+  int newest_cpu = -1;         ///< pin the newest consumers to this CPU; -1: not pinned
+  ring::WaitTuning tuning;     ///< the strategies' polling bounds
   // Internal: the role a child process plays, and where it writes its result.
   std::string role;
   std::string result_file;
@@ -233,9 +239,12 @@ int run_every(const RingBenchOptions& o) {
 }
 
 int run_newest(const RingBenchOptions& o) {
+  if (o.newest_cpu >= 0) pin_to_cpu(o.newest_cpu);
   ring::ReaderOptions ro;
   ro.name = fmt::format("bench-newest-{}", o.newest_index);
   ro.kind = ring::ConsumerKind::Newest;
+  ro.wait = o.wait;
+  ro.wait_tuning = o.tuning;
   auto reader = ring::RingReader::attach(o.common.instance, kRingName, ro);
   std::vector<double> wake_us;
   std::uint64_t frames = 0;
@@ -261,16 +270,23 @@ int run_newest(const RingBenchOptions& o) {
       ++torn_detected;
     }
   }
+  const ring::WaitStats& ws = reader.wait_stats();
   write_result(o.result_file, {{"frames", frames}, {"torn_shown", torn_shown}, {"torn_detected", torn_detected},
-                               {"skipped", reader.counters().frames_skipped}, {"wake_us", wake_us}});
+                               {"skipped", reader.counters().frames_skipped}, {"wake_us", wake_us},
+                               {"polls", ws.polls}, {"polls_caught", ws.polls_caught},
+                               {"poll_s", static_cast<double>(ws.poll_ns) / 1e9}, {"sleeps", ws.sleeps},
+                               {"early_sleeps", ws.early_sleeps}});
   return 0;
 }
 
 pid_t spawn_role(const RingBenchOptions& o, const std::string& role, const std::string& result,
                  std::uint32_t newest_index = 0) {
+  const auto us = [](std::chrono::nanoseconds d) { return fmt::format("{}", static_cast<double>(d.count()) / 1e3); };
   std::vector<std::string> args = {"framering", "bench", "ring", "--role", role, "--result", result,
                                    "--newest-index", std::to_string(newest_index), "--newest",
-                                   std::to_string(o.newest_count),
+                                   std::to_string(o.newest_count), "--wait", std::string{ring::to_string(o.wait)},
+                                   "--spin-us", us(o.tuning.spin), "--lead-us", us(o.tuning.lead),
+                                   "--window-us", us(o.tuning.window), "--newest-cpu", std::to_string(o.newest_cpu),
                                    "--instance", o.common.instance, "--width", std::to_string(o.width),
                                    "--height", std::to_string(o.height), "--slots", std::to_string(o.slots),
                                    "--seconds", fmt::format("{}", o.seconds), "--log-level", o.common.log_level};
@@ -408,30 +424,28 @@ class FutexWakeBaseline {
   std::vector<double> result_;
 };
 
-int run_parent(RingBenchOptions o) {
-  if (o.pin) pin_to_cpu(0);
-  const auto geometry = geometry_of(o);
-  geometry.validate();
-  if (!o.json) {
-    fmt::print("bench ring: {}x{} Mono16 ({:.2f} MB/frame), {} slots, {} s per phase\n", o.width, o.height,
-               static_cast<double>(geometry.frame_bytes()) / 1e6, o.slots, o.seconds);
-  }
-  // Baselines before and after the ring phase: the machine's memory bandwidth drifts (other
-  // tenants), so the ratio uses their mean and both are reported.
-  const double baseline_s = std::max(1.0, o.seconds / 2);
-  const double memcpy_before = memcpy_baseline(o, baseline_s);
-  const double contended_fps = contended_baseline(o, baseline_s);
-  if (!o.json) {
-    fmt::print("  memcpy baseline: {:.0f} frames/s; with a second core reading every frame: {:.0f} frames/s\n",
-               memcpy_before, contended_fps);
-  }
+// What one ring phase (producer, consumers and the futex baseline beside them) gave.
+struct PhaseResult {
+  nlohmann::json producer;
+  nlohmann::json every;
+  nlohmann::json newest;  ///< the newest consumers' results, summed (their wake samples pooled)
+  std::vector<double> futex_wake_us;
+};
 
-  o.common.instance = fmt::format("bench-{}", ::getpid());
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("framering-bench-{}", ::getpid());
+nlohmann::json percentiles(const std::vector<double>& us) {
+  return {{"p50", percentile(us, 0.50)}, {"p99", percentile(us, 0.99)}, {"p999", percentile(us, 0.999)},
+          {"max", us.empty() ? 0.0 : *std::max_element(us.begin(), us.end())}, {"samples", us.size()}};
+}
+
+// One ring phase: the segment, the consumers (newest ones waiting as o.wait says), the futex
+// baseline and the producer for o.seconds. nullopt when a process failed.
+std::optional<PhaseResult> run_ring_phase(const RingBenchOptions& o, const ring::RingGeometry& geometry,
+                                          double futex_period_fps) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("framering-bench-{}-{}", ::getpid(), ring::to_string(o.wait));
   std::filesystem::create_directories(dir);
   int failures = 0;
-  nlohmann::json producer, every, newest;
-  std::vector<double> futex_wake;
+  PhaseResult r;
   {
     // The parent creates the segment so that both consumers are attached before frame 0.
     auto segment = ring::Segment::create(o.common.instance, kRingName, geometry, ring::Access::Private);
@@ -456,10 +470,10 @@ int run_parent(RingBenchOptions o) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds{5});  // polling another process's attach
     }
-    FutexWakeBaseline futex_baseline(contended_fps);
+    FutexWakeBaseline futex_baseline(futex_period_fps);
     const pid_t producer_pid = spawn_role(o, "producer", (dir / "producer.json").string());
     failures += wait_child(producer_pid, "producer");
-    futex_wake = futex_baseline.stop();
+    r.futex_wake_us = futex_baseline.stop();
     if (every_pid != 0) {
       ::kill(every_pid, SIGTERM);
       failures += wait_child(every_pid, "every");
@@ -471,85 +485,176 @@ int run_parent(RingBenchOptions o) {
     ring::Segment::remove(o.common.instance, kRingName);
   }
   if (failures == 0) {
-    producer = read_result((dir / "producer.json").string(), "producer");
-    every = o.with_every ? read_result((dir / "every.json").string(), "every")
-                         : nlohmann::json{{"frames", producer["frames"]}, {"lost", 0}, {"bad_content", 0},
-                                          {"out_of_order", 0}, {"torn", 0}};
-    // The newest consumers' results, summed (their wake samples pooled).
-    newest = {{"frames", 0}, {"torn_shown", 0}, {"torn_detected", 0}, {"skipped", 0}, {"wake_us", std::vector<double>{}}};
+    r.producer = read_result((dir / "producer.json").string(), "producer");
+    r.every = o.with_every ? read_result((dir / "every.json").string(), "every")
+                           : nlohmann::json{{"frames", r.producer["frames"]}, {"lost", 0}, {"bad_content", 0},
+                                            {"out_of_order", 0}, {"torn", 0}};
+    r.newest = {{"frames", 0}, {"torn_shown", 0}, {"torn_detected", 0}, {"skipped", 0}, {"polls", 0},
+                {"polls_caught", 0}, {"sleeps", 0}, {"early_sleeps", 0}, {"poll_s", 0.0},
+                {"wake_us", std::vector<double>{}}};
     for (std::uint32_t i = 0; o.with_newest && i < o.newest_count; ++i) {
       const auto one = read_result((dir / fmt::format("newest-{}.json", i)).string(), "newest");
-      for (const char* key : {"frames", "torn_shown", "torn_detected", "skipped"}) {
-        newest[key] = newest[key].get<std::uint64_t>() + one[key].get<std::uint64_t>();
+      r.newest["poll_s"] = r.newest["poll_s"].get<double>() + one["poll_s"].get<double>();
+      for (const char* key : {"frames", "torn_shown", "torn_detected", "skipped", "polls", "polls_caught", "sleeps",
+                              "early_sleeps"}) {
+        r.newest[key] = r.newest[key].get<std::uint64_t>() + one[key].get<std::uint64_t>();
       }
-      for (const auto& w : one["wake_us"]) newest["wake_us"].push_back(w);
+      for (const auto& w : one["wake_us"]) r.newest["wake_us"].push_back(w);
     }
   }
   std::filesystem::remove_all(dir);
-  if (failures != 0) return 1;
+  if (failures != 0) return std::nullopt;
+  return r;
+}
+
+// A phase's figures as JSON: throughput, the wake latencies against the same phase's futex
+// baseline, and what was lost or shown torn.
+nlohmann::json phase_json(const RingBenchOptions& o, const PhaseResult& r) {
+  const auto wake = r.newest["wake_us"].get<std::vector<double>>();
+  const std::uint64_t published = r.producer["frames"].get<std::uint64_t>();
+  const std::uint64_t every_frames = r.every["frames"].get<std::uint64_t>();
+  const std::uint64_t every_lost = r.every["lost"].get<std::uint64_t>();
+  const std::uint64_t lost = every_lost + (published - std::min(published, every_frames + every_lost));
+  const double futex_p99 = percentile(r.futex_wake_us, 0.99);
+  return {
+      {"wait", ring::to_string(o.wait)},
+      {"seconds", r.producer["seconds"]},
+      {"frames", published},
+      {"frames_per_s", r.producer["frames_per_s"]},
+      {"wake_us", percentiles(wake)},
+      {"futex_wake_us", {{"p50", percentile(r.futex_wake_us, 0.50)}, {"p99", futex_p99},
+                         {"samples", r.futex_wake_us.size()}}},
+      {"wake_p99_ratio_to_futex", futex_p99 > 0 ? percentile(wake, 0.99) / futex_p99 : 0.0},
+      {"torn_shown", r.newest["torn_shown"]},
+      {"torn_detected", r.newest["torn_detected"]},
+      {"newest_frames", r.newest["frames"]},
+      {"newest_skipped", r.newest["skipped"]},
+      // What the newest consumers' waits did (RingReader::wait_stats, summed): polls started and
+      // those that caught the frame, the seconds spent polling (CPU burnt), futex waits entered.
+      {"newest_waits", {{"polls", r.newest["polls"]}, {"polls_caught", r.newest["polls_caught"]},
+                        {"poll_s", r.newest["poll_s"]}, {"sleeps", r.newest["sleeps"]},
+                        {"early_sleeps", r.newest["early_sleeps"]}}},
+      {"every_frames", every_frames},
+      {"every_bad_content", r.every["bad_content"]},
+      {"every_out_of_order", r.every["out_of_order"]},
+      {"lost", lost},
+      {"producer_blocked_s", r.producer["blocked_s"]},
+  };
+}
+
+bool is_clean(const nlohmann::json& phase) {
+  return phase["lost"].get<std::uint64_t>() == 0 && phase["torn_shown"].get<std::uint64_t>() == 0 &&
+         phase["every_bad_content"].get<std::uint64_t>() == 0 && phase["every_out_of_order"].get<std::uint64_t>() == 0;
+}
+
+int run_parent(RingBenchOptions o) {
+  if (o.pin) pin_to_cpu(0);
+  const auto geometry = geometry_of(o);
+  geometry.validate();
+  if (!o.json) {
+    fmt::print("bench ring: {}x{} Mono16 ({:.2f} MB/frame), {} slots, {} s per phase, newest consumers wait: {}\n",
+               o.width, o.height, static_cast<double>(geometry.frame_bytes()) / 1e6, o.slots, o.seconds,
+               o.compare_waits ? std::string{"futex, spin, deadline (one phase each)"}
+                               : std::string{ring::to_string(o.wait)});
+  }
+  // Baselines before and after the ring phase: the machine's memory bandwidth drifts (other
+  // tenants), so the ratio uses their mean and both are reported.
+  const double baseline_s = std::max(1.0, o.seconds / 2);
+  const double memcpy_before = memcpy_baseline(o, baseline_s);
+  const double contended_fps = contended_baseline(o, baseline_s);
+  if (!o.json) {
+    fmt::print("  memcpy baseline: {:.0f} frames/s; with a second core reading every frame: {:.0f} frames/s\n",
+               memcpy_before, contended_fps);
+  }
+
+  o.common.instance = fmt::format("bench-{}", ::getpid());
+  std::vector<ring::WaitStrategy> strategies{o.wait};
+  if (o.compare_waits) strategies = {ring::WaitStrategy::Futex, ring::WaitStrategy::Spin, ring::WaitStrategy::Deadline};
+  std::vector<nlohmann::json> phases;
+  for (const auto strategy : strategies) {
+    RingBenchOptions po = o;
+    po.wait = strategy;
+    const auto r = run_ring_phase(po, geometry, contended_fps);
+    if (!r) return 1;
+    phases.push_back(phase_json(po, *r));
+  }
   if (o.pin) pin_to_cpu(0);
   const double memcpy_after = memcpy_baseline(o, baseline_s);
   const double memcpy_fps = (memcpy_before + memcpy_after) / 2;
 
-  const double fps = producer["frames_per_s"].get<double>();
-  const auto wake = newest["wake_us"].get<std::vector<double>>();
-  const std::uint64_t published = producer["frames"].get<std::uint64_t>();
-  const std::uint64_t every_frames = every["frames"].get<std::uint64_t>();
-  const std::uint64_t lost = every["lost"].get<std::uint64_t>() + (published - std::min(published, every_frames + every["lost"].get<std::uint64_t>()));
   nlohmann::json result = {
       {"width", o.width},
       {"height", o.height},
       {"pixel_format", "Mono16"},
       {"slots", o.slots},
-      {"seconds", producer["seconds"]},
-      {"frames", published},
-      {"frames_per_s", fps},
-      {"bytes_per_s", fps * static_cast<double>(geometry.frame_bytes())},
+      {"every_consumer", o.with_every},
+      {"newest_consumers", o.with_newest ? o.newest_count : 0},
+      {"newest_cpu", o.newest_cpu},
+      {"wait_tuning_us", {{"spin", static_cast<double>(o.tuning.spin.count()) / 1e3},
+                          {"lead", static_cast<double>(o.tuning.lead.count()) / 1e3},
+                          {"window", static_cast<double>(o.tuning.window.count()) / 1e3}}},
       {"memcpy_frames_per_s", memcpy_fps},
       {"memcpy_frames_per_s_before", memcpy_before},
       {"memcpy_frames_per_s_after", memcpy_after},
-      {"ratio", fps / memcpy_fps},
       {"contended_memcpy_frames_per_s", contended_fps},
-      {"ratio_to_contended", fps / contended_fps},
-      {"wake_us", {{"p50", percentile(wake, 0.50)}, {"p99", percentile(wake, 0.99)}, {"p999", percentile(wake, 0.999)},
-                   {"max", wake.empty() ? 0.0 : *std::max_element(wake.begin(), wake.end())},
-                   {"samples", wake.size()}}},
-      {"futex_wake_us", {{"p50", percentile(futex_wake, 0.50)}, {"p99", percentile(futex_wake, 0.99)},
-                         {"samples", futex_wake.size()}}},
-      {"wake_p99_ratio_to_futex", percentile(futex_wake, 0.99) > 0 ? percentile(wake, 0.99) / percentile(futex_wake, 0.99) : 0.0},
-      {"newest_consumers", o.with_newest ? o.newest_count : 0},
-      {"torn_shown", newest["torn_shown"]},
-      {"torn_detected", newest["torn_detected"]},
-      {"newest_frames", newest["frames"]},
-      {"newest_skipped", newest["skipped"]},
-      {"every_frames", every_frames},
-      {"every_bad_content", every["bad_content"]},
-      {"every_out_of_order", every["out_of_order"]},
-      {"lost", lost},
-      {"producer_blocked_s", producer["blocked_s"]},
   };
+  if (o.compare_waits) {
+    for (auto& phase : phases) {
+      const double fps = phase["frames_per_s"].get<double>();
+      phase["ratio"] = fps / memcpy_fps;
+      phase["ratio_to_contended"] = fps / contended_fps;
+    }
+    result["waits"] = phases;
+  } else {
+    // One phase: its figures at the top level, as before --wait existed.
+    const double fps = phases.front()["frames_per_s"].get<double>();
+    result.update(phases.front());
+    result["bytes_per_s"] = fps * static_cast<double>(geometry.frame_bytes());
+    result["ratio"] = fps / memcpy_fps;
+    result["ratio_to_contended"] = fps / contended_fps;
+  }
   if (o.json) {
     fmt::print("{}\n", result.dump(2));
   } else {
     fmt::print("  memcpy baseline after: {:.0f} frames/s (mean {:.0f})\n", memcpy_after, memcpy_fps);
-    fmt::print("  ring: {:.0f} frames/s ({:.2f} GB/s), ratio to memcpy {:.3f}, to memcpy with a reading core {:.3f}\n",
-               fps, result["bytes_per_s"].get<double>() / 1e9, fps / memcpy_fps, fps / contended_fps);
-    fmt::print("  producer waited {:.2f} s of {:.2f} s for the every consumer\n", producer["blocked_s"].get<double>(),
-               producer["seconds"].get<double>());
-    fmt::print("  every consumer: {} frames, lost {}, bad content {}, out of order {}\n", every_frames, lost,
-               every["bad_content"].get<std::uint64_t>(), every["out_of_order"].get<std::uint64_t>());
-    fmt::print("  {} newest consumer(s) (60 Hz): {} frames, wake p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us "
-               "({} samples), torn shown {}, torn detected {}\n",
-               o.with_newest ? o.newest_count : 0, newest["frames"].get<std::uint64_t>(), percentile(wake, 0.5),
-               percentile(wake, 0.99), percentile(wake, 0.999), wake.size(), newest["torn_shown"].get<std::uint64_t>(),
-               newest["torn_detected"].get<std::uint64_t>());
-    fmt::print("  bare futex wake between two processes, same period, same run: p50 {:.1f} us, p99 {:.1f} us "
-               "({} samples); ring wake p99 / futex p99 = {:.2f}\n",
-               percentile(futex_wake, 0.5), percentile(futex_wake, 0.99), futex_wake.size(),
-               result["wake_p99_ratio_to_futex"].get<double>());
+    if (!o.compare_waits) {
+      const auto& p = phases.front();
+      const double fps = p["frames_per_s"].get<double>();
+      fmt::print("  ring: {:.0f} frames/s ({:.2f} GB/s), ratio to memcpy {:.3f}, to memcpy with a reading core {:.3f}\n",
+                 fps, result["bytes_per_s"].get<double>() / 1e9, fps / memcpy_fps, fps / contended_fps);
+      fmt::print("  producer waited {:.2f} s of {:.2f} s for the every consumer\n", p["producer_blocked_s"].get<double>(),
+                 p["seconds"].get<double>());
+      fmt::print("  every consumer: {} frames, lost {}, bad content {}, out of order {}\n",
+                 p["every_frames"].get<std::uint64_t>(), p["lost"].get<std::uint64_t>(),
+                 p["every_bad_content"].get<std::uint64_t>(), p["every_out_of_order"].get<std::uint64_t>());
+      fmt::print("  {} newest consumer(s) (60 Hz, --wait {}): {} frames, wake p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us "
+                 "({} samples), torn shown {}, torn detected {}\n",
+                 result["newest_consumers"].get<std::uint32_t>(), p["wait"].get<std::string>(),
+                 p["newest_frames"].get<std::uint64_t>(), p["wake_us"]["p50"].get<double>(),
+                 p["wake_us"]["p99"].get<double>(), p["wake_us"]["p999"].get<double>(),
+                 p["wake_us"]["samples"].get<std::size_t>(), p["torn_shown"].get<std::uint64_t>(),
+                 p["torn_detected"].get<std::uint64_t>());
+      fmt::print("  bare futex wake between two processes, same period, same run: p50 {:.1f} us, p99 {:.1f} us "
+                 "({} samples); ring wake p99 / futex p99 = {:.2f}\n",
+                 p["futex_wake_us"]["p50"].get<double>(), p["futex_wake_us"]["p99"].get<double>(),
+                 p["futex_wake_us"]["samples"].get<std::size_t>(), p["wake_p99_ratio_to_futex"].get<double>());
+    } else {
+      fmt::print("  {:<9} {:>9} {:>12} {:>12} {:>13} {:>13} {:>12} {:>13} {:>10} {:>5} {:>5}\n", "wait", "frames/s",
+                 "wake p50 us", "wake p99 us", "futex p50 us", "futex p99 us", "p99 / futex", "polls caught",
+                 "poll ms", "lost", "torn");
+      for (const auto& p : phases) {
+        const auto& w = p["newest_waits"];
+        fmt::print("  {:<9} {:>9.0f} {:>12.1f} {:>12.1f} {:>13.1f} {:>13.1f} {:>12.2f} {:>13} {:>10.1f} {:>5} {:>5}\n",
+                   p["wait"].get<std::string>(), p["frames_per_s"].get<double>(), p["wake_us"]["p50"].get<double>(),
+                   p["wake_us"]["p99"].get<double>(), p["futex_wake_us"]["p50"].get<double>(),
+                   p["futex_wake_us"]["p99"].get<double>(), p["wake_p99_ratio_to_futex"].get<double>(),
+                   fmt::format("{}/{}", w["polls_caught"].get<std::uint64_t>(), w["polls"].get<std::uint64_t>()),
+                   w["poll_s"].get<double>() * 1e3, p["lost"].get<std::uint64_t>(), p["torn_shown"].get<std::uint64_t>());
+      }
+      fmt::print("  (each row its own ring phase of {} s, with its own futex baseline beside it)\n", o.seconds);
+    }
   }
-  const bool clean = lost == 0 && newest["torn_shown"].get<std::uint64_t>() == 0 &&
-                     every["bad_content"].get<std::uint64_t>() == 0 && every["out_of_order"].get<std::uint64_t>() == 0;
+  const bool clean = std::all_of(phases.begin(), phases.end(), is_clean);
   return clean ? 0 : 3;
 }
 
@@ -577,8 +682,12 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
       "(publish -> newest consumer awake), torn frames shown (must be 0) and frames lost (must be 0).\n"
       "Meanwhile two more processes measure a bare futex wake at the producer's frame period (the\n"
       "machine's own limit: futex_wake_us), and the ring's wake p99 is given against it.\n"
+      "--wait STRATEGY sets how the newest consumers wait (futex, spin, deadline); --compare-waits runs one\n"
+      "ring phase per strategy, each with its own futex baseline, and prints a table (\"waits\" in the JSON)\n"
+      "with wake p50/p99, the futex baseline's, and how many polls caught their frame.\n"
       "Exit code 3 when anything was lost or shown torn.\n"
-      "Example: framering bench ring --seconds 5 --json");
+      "Example: framering bench ring --seconds 5 --json\n"
+      "Example: framering bench ring --seconds 3 --compare-waits --no-every --newest-cpu 1");
   add_common_options(*cmd, o->common);
   cmd->add_option("--width", o->width, "Frame width in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
   cmd->add_option("--height", o->height, "Frame height in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
@@ -592,6 +701,25 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_flag("!--no-newest", o->with_newest, "Leave the newest consumers out");
   cmd->add_option("--newest", o->newest_count, "Newest consumers, each its own process (scaling: 1, 2, 4, 8)")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  add_wait_option(*cmd, o->wait)->description(
+      "How the newest consumers wait for the next frame: futex, spin or deadline (ring::WaitStrategy)");
+  cmd->add_flag("--compare-waits", o->compare_waits,
+                "One ring phase per wait strategy (futex, spin, deadline), each with its own futex baseline: "
+                "a table (and \"waits\" in the JSON)");
+  const auto add_us = [cmd](const char* name, std::chrono::nanoseconds& value, const char* what) {
+    cmd->add_option_function<double>(
+           name, [&value](double us) { value = std::chrono::nanoseconds{static_cast<std::int64_t>(us * 1e3)}; }, what)
+        ->check(CLI::Range(0.0, 500.0))
+        ->default_str(fmt::format("{}", static_cast<double>(value.count()) / 1e3));
+  };
+  add_us("--spin-us", o->tuning.spin, "spin: microseconds of polling before the futex wait");
+  add_us("--lead-us", o->tuning.lead, "deadline: stop sleeping this many microseconds before the frame is due");
+  add_us("--window-us", o->tuning.window, "deadline: poll at most this many microseconds after the frame is due");
+  cmd->add_option("--newest-cpu", o->newest_cpu,
+                  "Pin the newest consumers to this CPU (-1: not pinned). A polling consumer on the producer's CPU "
+                  "(0) delays the very frame it polls for")
+      ->check(CLI::Range(-1, 1023))
       ->capture_default_str();
   cmd->add_option("--newest-index", o->newest_index, "internal: which newest consumer a child is")->group("");
   cmd->add_option("--role", o->role, "internal: the role of a child process")

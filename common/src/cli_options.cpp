@@ -1,5 +1,8 @@
 #include "framering/common/cli_options.hpp"
 
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 #include "framering/common/logging.hpp"
@@ -16,6 +19,24 @@ void add_common_options(CLI::App& app, CommonOptions& options) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->envname(kStageEnvLogLevel)
       ->capture_default_str();
+}
+
+CLI::Option* add_wait_option(CLI::App& app, ring::WaitStrategy& strategy) {
+  std::vector<std::string> names;
+  for (const auto s : {ring::WaitStrategy::Futex, ring::WaitStrategy::Spin, ring::WaitStrategy::Deadline}) {
+    names.emplace_back(ring::to_string(s));
+  }
+  return app
+      .add_option_function<std::string>(
+          "--wait",
+          [&strategy](const std::string& name) {
+            if (const auto parsed = ring::parse_wait_strategy(name)) strategy = *parsed;  // IsMember checked it
+          },
+          "How the reader waits for the next frame: futex (sleep until woken), spin (poll up to 50 us, then "
+          "sleep) or deadline (sleep until just before the producer's next frame is due, poll around it, then "
+          "sleep); see docs/design-decisions.md")
+      ->check(CLI::IsMember(names))
+      ->default_str(std::string{ring::to_string(strategy)});
 }
 
 }  // namespace framering

@@ -241,15 +241,28 @@ bool reclaim_dead_entries(Segment& segment, std::string_view ring) {
   return reclaimed;
 }
 
+// Each poll at most kMaxSpin; the deadline's lead and window together too (plan_deadline_wait).
+WaitTuning clamped(WaitTuning t) noexcept {
+  const auto clamp = [](std::chrono::nanoseconds d) { return std::clamp(d, std::chrono::nanoseconds{0}, kMaxSpin); };
+  return WaitTuning{.spin = clamp(t.spin), .lead = clamp(t.lead), .window = clamp(t.window)};
+}
+
+// How many pauses between two looks at the clock while polling (a pause is ~40 cycles on
+// older x86, ~140 on Skylake and later: the clock is read every few hundred ns at most).
+constexpr int kPausesPerClockRead = 8;
+
 }  // namespace
 
-RingReader::RingReader(Segment segment, std::uint32_t index, ConsumerKind kind, std::string name, bool resumed)
+RingReader::RingReader(Segment segment, std::uint32_t index, const ReaderOptions& options, std::string name,
+                       bool resumed)
     : segment_(std::move(segment)),
       index_(index),
-      kind_(kind),
+      kind_(options.kind),
       name_(std::move(name)),
       resumed_(resumed),
-      slot_count_(segment_.slot_count()) {
+      slot_count_(segment_.slot_count()),
+      wait_(options.wait),
+      wait_tuning_(clamped(options.wait_tuning)) {
   cursor_ = at(entry().hot.cursor).load(memory_order_acquire);
 }
 
@@ -275,7 +288,7 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
     // 1. Our name's entry, left by a dead process: resume it.
     const OwnEntry own = resume_own_entry(segment, request);
     if (own.outcome == OwnEntry::Outcome::Resumed) {
-      RingReader reader(std::move(segment), own.index, options.kind, name, true);
+      RingReader reader(std::move(segment), own.index, options, name, true);
       spdlog::info("ring {}: consumer '{}' resumed its entry at cursor {}{}", ring, name, reader.cursor_,
                    own.was_evicted ? " (it was evicted meanwhile)" : "");
       return reader;
@@ -287,7 +300,7 @@ RingReader RingReader::attach(std::string_view instance, std::string_view ring, 
     }
     // 3. A free entry: a new consumer.
     if (const auto index = take_free_entry(segment, request)) {
-      return RingReader(std::move(segment), *index, options.kind, name, false);
+      return RingReader(std::move(segment), *index, options, name, false);
     }
     // 4. The table is full: free the entries of dead processes the producer does not wait for,
     // and look again; nothing to free on any attempt but the first is an error.
@@ -311,7 +324,11 @@ RingReader::RingReader(RingReader&& other) noexcept
       pending_gap_(other.pending_gap_),
       rate_(other.rate_),
       latency_(other.latency_),
-      latency_stored_ns_(other.latency_stored_ns_) {
+      latency_stored_ns_(other.latency_stored_ns_),
+      wait_(other.wait_),
+      wait_tuning_(other.wait_tuning_),
+      estimator_(other.estimator_),
+      wait_stats_(other.wait_stats_) {
   other.moved_from_ = true;
 }
 
@@ -361,6 +378,7 @@ bool RingReader::try_view(std::uint64_t sequence, FrameView& out) const noexcept
 void RingReader::note_latency(const FrameView& frame) noexcept {
   const std::uint64_t now_ns = monotonic_ns();
   latency_.add(now_ns > frame.publish_monotonic_ns ? now_ns - frame.publish_monotonic_ns : 0);
+  if (wait_ == WaitStrategy::Deadline) estimator_.add({.sequence = frame.sequence, .publish_ns = frame.publish_monotonic_ns});
   if (now_ns - latency_stored_ns_ >= kLatencyStorePeriodNs) store_latency(now_ns);
 }
 
@@ -380,7 +398,52 @@ bool RingReader::is_intact(const FrameView& frame) const noexcept {
   return at(segment_.frame_header(frame.slot).seqlock).load(memory_order_relaxed) == frame.seqlock;
 }
 
+// Ready and polling (the reasoning behind every strategy's interplay with the producer):
+//
+// The producer wakes only consumers whose `ready` is 1 (RingWriter::wake_ready_consumers:
+// seq_cst load, exchange to 0, wake_word += 1, FUTEX_WAKE). `ready` exists so that a consumer
+// that is not asleep costs the producer no syscall. A polling consumer is not asleep, so it
+// keeps `ready` at 0 while it polls: the producer makes no syscall for it, and its publish
+// costs exactly what it costs with no waiting consumer. Nothing is lost by that: the Dekker
+// pair (consumer: store ready = 1, load published; producer: store published, load ready) is
+// only needed by a consumer about to *sleep*, and every strategy ends in sleep_until_woken,
+// which does the whole handshake (load wake_word, store ready = 1 seq_cst, re-load published
+// seq_cst, sleep) before it sleeps. A poll that sees `published` move returns at once; one
+// that does not see it (the store is not yet visible) ends at its bound and falls into the
+// handshake, whose seq_cst re-load then sees it. The deadline strategy's first sleep sets
+// `ready` (an early frame must wake it: that wake is the futex strategy's, cost and all) and
+// clears it (relaxed) when the timed sleep ends; a producer that still sees the 1 after that
+// makes one FUTEX_WAKE with nobody on the word, at most once per publish per consumer: the
+// futex strategy's cost, never more. So the producer's wake cost is bounded by today's for
+// every strategy, and each poll is bounded in time (WaitTuning, at most kMaxSpin; and the
+// deadline one only around a frame that is due: plan_deadline_wait).
 void RingReader::wait_for_publication(std::uint64_t after_published, std::uint64_t deadline_ns) noexcept {
+  const std::uint64_t now_ns = monotonic_ns();
+  std::uint64_t poll_until_ns = 0;
+  switch (wait_) {
+    case WaitStrategy::Futex:
+      break;
+    case WaitStrategy::Spin:
+      poll_until_ns = now_ns + static_cast<std::uint64_t>(wait_tuning_.spin.count());
+      break;
+    case WaitStrategy::Deadline:
+      if (const auto plan = plan_deadline(after_published, now_ns)) {
+        if (plan->sleep_until_ns > now_ns) {
+          // Too early to poll: sleep (Ready) until just before the frame is due; an early frame
+          // wakes us. The caller re-checks and calls again, which then polls.
+          ++wait_stats_.early_sleeps;
+          sleep_until_woken(after_published, std::min(plan->sleep_until_ns, deadline_ns));
+          return;
+        }
+        poll_until_ns = plan->spin_until_ns;
+      }
+      break;
+  }
+  if (poll_until_ns > now_ns && poll_for_publication(after_published, std::min(poll_until_ns, deadline_ns))) return;
+  sleep_until_woken(after_published, deadline_ns);
+}
+
+void RingReader::sleep_until_woken(std::uint64_t after_published, std::uint64_t until_ns) noexcept {
   ConsumerEntry& e = entry();
   ProducerControl& control = segment_.control();
   const std::uint32_t word = at(e.hot.wake_word).load(memory_order_acquire);
@@ -391,11 +454,59 @@ void RingReader::wait_for_publication(std::uint64_t after_published, std::uint64
   const bool evicted = at(e.identity.state).load(memory_order_acquire) == u32(ConsumerState::Evicted);
   if (at(control.cursor.published).load(memory_order_seq_cst) <= after_published && !evicted) {
     const std::uint64_t now_ns = monotonic_ns();
-    if (deadline_ns > now_ns) {
-      futex_wait(&e.hot.wake_word, word, std::chrono::nanoseconds{std::min(deadline_ns - now_ns, kMaxSleepNs)});
+    if (until_ns > now_ns) {
+      ++wait_stats_.sleeps;
+      futex_wait(&e.hot.wake_word, word, std::chrono::nanoseconds{std::min(until_ns - now_ns, kMaxSleepNs)});
     }
   }
   at(e.hot.ready).store(0, memory_order_relaxed);
+}
+
+bool RingReader::poll_for_publication(std::uint64_t after_published, std::uint64_t until_ns) noexcept {
+  const ConsumerEntry& e = entry();
+  const ProducerControl& control = segment_.control();
+  const std::uint64_t start_ns = monotonic_ns();
+  ++wait_stats_.polls;
+  const auto done = [&](bool caught) {
+    wait_stats_.poll_ns += monotonic_ns() - start_ns;
+    if (caught) ++wait_stats_.polls_caught;
+    return caught;
+  };
+  for (;;) {
+    for (int i = 0; i < kPausesPerClockRead; ++i) {
+      // acquire: pairs with the producer's seq_cst store of `published` (the frame's seqlock
+      // store is before it); the caller re-reads it seq_cst anyway.
+      if (at(control.cursor.published).load(memory_order_acquire) > after_published) return done(true);
+      cpu_relax();
+    }
+    if (kind_ == ConsumerKind::Every &&
+        at(e.identity.state).load(memory_order_acquire) == u32(ConsumerState::Evicted)) {
+      return done(true);  // the caller rejoins at once
+    }
+    // No sched_yield here: measured (bench ring, 2-core VM under load), a yielding poll got the
+    // CPU back hundreds of µs later (wake p50 180 µs against 12 µs for futex) and outlived its
+    // budget. A poll that shares the producer's CPU delays the frame it polls for instead; hence
+    // bounded budgets, and bench ring --newest-cpu to keep a polling consumer off that CPU.
+    if (monotonic_ns() >= until_ns) return done(false);
+  }
+}
+
+std::optional<DeadlinePlan> RingReader::plan_deadline(std::uint64_t after_published, std::uint64_t now_ns) noexcept {
+  // The newest frame's publish time, if its header is intact (the seqlock as in try_view).
+  const std::uint64_t published = at(segment_.control().cursor.published).load(memory_order_acquire);
+  if (published > 0) {
+    const std::uint64_t newest = published - 1;
+    const FrameHeader& header = segment_.frame_header(static_cast<std::uint32_t>(newest % slot_count_));
+    const std::uint64_t v1 = at(header.seqlock).load(memory_order_acquire);
+    const std::uint64_t publish_ns = header.publish_monotonic_ns;
+    std::atomic_thread_fence(memory_order_acquire);
+    if (v1 == 2 * newest + 2 && at(header.seqlock).load(memory_order_relaxed) == v1) {
+      estimator_.add({.sequence = newest, .publish_ns = publish_ns});
+    }
+  }
+  const auto expected_ns = estimator_.expected_publish_ns(std::max(after_published, published));
+  if (!expected_ns) return std::nullopt;
+  return plan_deadline_wait(now_ns, *expected_ns, wait_tuning_);
 }
 
 std::expected<FrameView, ReadError> RingReader::read(std::chrono::nanoseconds timeout) noexcept {

@@ -43,6 +43,7 @@ struct DisplayOptions {
   CommonOptions common;
   std::string ring = "processed";
   std::string name = "display";
+  ring::WaitStrategy wait = ring::kDefaultWaitStrategy;
   std::string contrast = "percentile";
   double percentile_low = 0.1;
   double percentile_high = 99.9;
@@ -342,7 +343,7 @@ int run_display(const DisplayOptions& o) {
   std::optional<SnapshotWriter> writer;
   if (!windowed) writer.emplace(o.snapshot_dir, o.ring);
 
-  auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest},
+  auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest, .wait = o.wait},
                                     {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
   if (!reader) return 0;
   const auto& h = reader->segment().header();
@@ -381,6 +382,7 @@ void add_display_subcommand(CLI::App& app, StageCommand& command) {
   cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-]; framering run: the stage's name)")
       ->envname(kStageEnvName)
       ->capture_default_str();
+  add_wait_option(*cmd, o->wait);
   cmd->add_option("--contrast", o->contrast, "Contrast stretch to 8 bits: minmax, percentile or fixed")
       ->check(CLI::IsMember({"minmax", "percentile", "fixed"}))
       ->capture_default_str();

@@ -42,6 +42,7 @@ struct LedOptions {
   CommonOptions common;
   std::string ring = "processed";
   std::string name = "led";
+  ring::WaitStrategy wait = ring::kDefaultWaitStrategy;
   double rate_hz = 40.0;
   std::uint64_t frames = 0;
   double wait_for_ring_s = 10.0;
@@ -293,7 +294,7 @@ int run_led(const LedOptions& o) {
   LedRenderer renderer(g, placement_of(o), colour_of(o));
   // Every output is checked before waiting for the ring: a bad path or host fails at once.
   Sinks sinks = open_sinks(o, g);
-  auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest},
+  auto reader = stage::attach_input(o.common.instance, o.ring, {.name = o.name, .kind = ring::ConsumerKind::Newest, .wait = o.wait},
                                     {.timeout = stage::from_seconds(o.wait_for_ring_s), .option = "--wait-for-ring-s"});
   if (!reader) return 0;
   const PixelFormat format = reader->segment().geometry().frame.pixel_format;
@@ -334,6 +335,7 @@ void add_led_subcommand(CLI::App& app, StageCommand& command) {
   cmd->add_option("--name", o->name, "Consumer name in the ring (1-31 of [A-Za-z0-9_-]; framering run: the stage's name)")
       ->envname(kStageEnvName)
       ->capture_default_str();
+  add_wait_option(*cmd, o->wait);
   cmd->add_option("--rate-hz", o->rate_hz, "Most LED frames per second (LED controllers refresh at 30-60 Hz)")
       ->check(CLI::Range(0.1, 1000.0))
       ->capture_default_str();

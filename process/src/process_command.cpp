@@ -160,7 +160,8 @@ ring::RingReader attach_to_input(const ProcessOptions& o, const ring::Segment& i
                                   {.name = o.name,
                                    .kind = o.consumer == "every" ? ring::ConsumerKind::Every : ring::ConsumerKind::Newest,
                                    .stall_timeout = stage::from_seconds(o.stall_timeout_s),
-                                   .expected = expected});
+                                   .expected = expected,
+                                   .wait = o.wait});
 }
 
 // One input frame through the filter into the output ring (see the file comment). Returns false
@@ -353,6 +354,7 @@ void add_process_subcommand(CLI::App& app, StageCommand& command) {
   cmd->add_option("--name", o->name, "Consumer name on the input ring (framering run: the stage's name)")
       ->envname(kStageEnvName)
       ->capture_default_str();
+  add_wait_option(*cmd, o->wait);
   cmd->add_option("--consumer", o->consumer,
                   "newest: the newest frame, never slows acquisition (skips frames when slow); every: every frame, "
                   "in order (gates the producer)")

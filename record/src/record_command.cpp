@@ -44,7 +44,8 @@ ring::ReaderOptions reader_options(const RecordOptions& o) {
   return {.name = o.name,
           .kind = ring::ConsumerKind::Every,
           .stall_timeout = stage::from_seconds(o.stall_timeout_s),
-          .dead_timeout = stage::from_seconds(o.dead_timeout_s)};
+          .dead_timeout = stage::from_seconds(o.dead_timeout_s),
+          .wait = o.wait};
 }
 
 RecordingSettings settings_of(const RecordOptions& o, const ring::SegmentHeader& h) {
@@ -299,6 +300,7 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
                   "Consumer name on the ring; a restart with the same name resumes (framering run: the stage's name)")
       ->envname(kStageEnvName)
       ->capture_default_str();
+  add_wait_option(*cmd, o->wait);
   cmd->add_option("-d,--dest", o->dest, "Folder that holds recordings (created if missing)")->required();
   cmd->add_option("--recording", o->recording,
                   "Name of the recording folder inside --dest (resumed if open); default: a new "

@@ -40,6 +40,25 @@ TEST(Cli, BenchRingHelpShowsTheDefaults) {
   EXPECT_NE(r.out.find("--json"), std::string::npos) << r.out;
 }
 
+TEST(Cli, EveryConsumerStageTakesAWaitStrategyAndShowsItsDefault) {
+  for (const char* stage : {"display", "led", "process", "record"}) {
+    const auto r = run({framering_bin(), stage, "--help"}, 10s);
+    EXPECT_EQ(r.exit_code, 0) << stage;
+    EXPECT_NE(r.out.find("--wait TEXT:{futex,spin,deadline}=futex"), std::string::npos) << stage << "\n" << r.out;
+  }
+}
+TEST(Cli, UnknownWaitStrategyIsAParseErrorNamingTheStrategies) {
+  const auto r = run({framering_bin(), "display", "--wait", "busy"}, 10s);
+  EXPECT_GE(r.exit_code, 100) << r.err;
+  EXPECT_NE(r.err.find("busy not in {futex,spin,deadline}"), std::string::npos) << r.err;
+}
+TEST(Cli, BenchRingHelpOffersTheWaitComparison) {
+  const auto r = run({framering_bin(), "bench", "ring", "--help"}, 10s);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--compare-waits"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--wait"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--newest-cpu"), std::string::npos) << r.out;
+}
 TEST(Cli, StatusRejectsABadInstanceNameWithExitCode2) {
   const auto r = run({framering_bin(), "status", "--instance", "no/slashes"}, 10s);
   EXPECT_EQ(r.exit_code, 2);

@@ -27,6 +27,7 @@
 #include "framering/common/latency_window.hpp"
 #include "framering/common/rate_window.hpp"
 #include "framering/common/segment.hpp"
+#include "framering/common/wait_strategy.hpp"
 
 namespace framering::ring {
 
@@ -47,6 +48,12 @@ struct ReaderOptions {
   std::optional<RingGeometry> expected;
   /// How long to wait for the producer to create the ring before failing.
   std::chrono::milliseconds wait_for_segment{0};
+  /// How read() (and read_ahead()) wait once nothing newer is published: wait_strategy.hpp.
+  /// Process-local: the producer's side of the protocol is the same for every strategy.
+  WaitStrategy wait = kDefaultWaitStrategy;
+  /// The bounds of the polling of WaitStrategy::Spin and WaitStrategy::Deadline (each clamped
+  /// to kMaxSpin at attach).
+  WaitTuning wait_tuning;
 };
 
 /// Frames lost between two reads of an Every consumer: sequences first..last inclusive.
@@ -146,6 +153,10 @@ class RingReader {
   [[nodiscard]] ConsumerCounters counters() const noexcept;
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] ConsumerKind kind() const noexcept { return kind_; }
+  /// How this reader waits (ReaderOptions::wait).
+  [[nodiscard]] WaitStrategy wait_strategy() const noexcept { return wait_; }
+  /// What this reader's waits did so far (this process only).
+  [[nodiscard]] const WaitStats& wait_stats() const noexcept { return wait_stats_; }
   /// True when this reader took over a dead consumer's entry with the same name.
   [[nodiscard]] bool resumed() const noexcept { return resumed_; }
   /// Every: the next sequence it will read.
@@ -158,12 +169,22 @@ class RingReader {
   [[nodiscard]] std::uint64_t published() const noexcept;
 
  private:
-  RingReader(Segment segment, std::uint32_t index, ConsumerKind kind, std::string name, bool resumed);
+  RingReader(Segment segment, std::uint32_t index, const ReaderOptions& options, std::string name, bool resumed);
   [[nodiscard]] ConsumerEntry& entry() const noexcept { return segment_.consumer(index_); }
   [[nodiscard]] std::expected<FrameView, ReadError> read_newest(std::uint64_t deadline_ns) noexcept;
   [[nodiscard]] std::expected<FrameView, ReadError> read_every(std::uint64_t deadline_ns) noexcept;
   bool try_view(std::uint64_t sequence, FrameView& out) const noexcept;
+  // Waits, as wait_ says, until `published` > after_published, the read's deadline, or a
+  // spurious return (the caller re-checks in a loop).
   void wait_for_publication(std::uint64_t after_published, std::uint64_t deadline_ns) noexcept;
+  // The futex part of every strategy: Ready, re-check, FUTEX_WAIT until `until_ns` at most.
+  void sleep_until_woken(std::uint64_t after_published, std::uint64_t until_ns) noexcept;
+  // Polls `published` (and, for Every, an eviction) until `until_ns`; true when it moved past
+  // after_published or the consumer was evicted, false when the time ran out.
+  bool poll_for_publication(std::uint64_t after_published, std::uint64_t until_ns) noexcept;
+  // The deadline strategy's plan for a wait for frame `after_published`, or nullopt (no
+  // estimate yet, or the frame is overdue). Feeds the newest frame's publish time to estimator_.
+  std::optional<DeadlinePlan> plan_deadline(std::uint64_t after_published, std::uint64_t now_ns) noexcept;
   void rejoin() noexcept;
   void lose(std::uint64_t first, std::uint64_t last) noexcept;
   void store_cursor(std::uint64_t cursor) noexcept;
@@ -185,6 +206,10 @@ class RingReader {
   RateWindow rate_;
   LatencyWindow latency_;
   std::uint64_t latency_stored_ns_ = 0;
+  WaitStrategy wait_ = kDefaultWaitStrategy;
+  WaitTuning wait_tuning_;
+  PublishPeriodEstimator estimator_;  ///< deadline only: the producer's period
+  WaitStats wait_stats_;
 };
 
 /// Attaches like RingReader::attach, but first waits for the ring's producer to create the

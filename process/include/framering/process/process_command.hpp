@@ -22,6 +22,7 @@ struct ProcessOptions {
   std::string output_ring = "processed";
   std::uint32_t output_slots = 8;
   std::string name = "process";   ///< consumer name on the input ring
+  ring::WaitStrategy wait = ring::kDefaultWaitStrategy;  ///< how it waits for input frames (--wait)
   std::string consumer = "newest";  ///< "newest" (never slows acquisition) or "every" (lossless)
   std::string mode = "identity";  ///< filter_mask.hpp's FilterMode names
   double low_cutoff = 0.02;       ///< cycles/pixel

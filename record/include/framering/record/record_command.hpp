@@ -19,6 +19,7 @@ namespace framering::record {
 struct RecordOptions {
   CommonOptions common;
   std::string ring = "raw";
+  ring::WaitStrategy wait = ring::kDefaultWaitStrategy;  ///< how it waits for frames (--wait)
   std::string name = "record";     ///< consumer name: a restarted recorder with the same name resumes
   std::string dest;                ///< folder that holds recordings
   std::string recording;           ///< recording folder name inside dest; empty: automatic
