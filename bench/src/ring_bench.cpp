@@ -62,6 +62,7 @@ struct RingBenchOptions {
   std::uint32_t width = 1920;
   std::uint32_t height = 1080;
   std::uint32_t slots = 16;
+  std::string pixel_format = "Mono16";  ///< PFNC name: Mono16 (the issue's figures), RGB8 (issue 12), ...
   double seconds = 5.0;
   bool json = false;
   bool pin = true;
@@ -90,6 +91,12 @@ void pin_to_cpu(int cpu) {
 
 ring::RingGeometry geometry_of(const RingBenchOptions& o) {
   ring::RingGeometry g = mono16_geometry(o.width, o.height, o.slots);
+  const auto format = parse_pixel_format(o.pixel_format);
+  if (!format) {
+    throw ConfigError(fmt::format("bench ring: --pixel-format '{}' is not one of {}", o.pixel_format,
+                                  pixel_format_names(all_pixel_formats())));
+  }
+  g.frame.pixel_format = *format;
   g.max_consumers = std::max(g.max_consumers, o.newest_count + 1);  // the newest ones and the every one
   return g;
 }
@@ -289,7 +296,8 @@ pid_t spawn_role(const RingBenchOptions& o, const std::string& role, const std::
                                    "--window-us", us(o.tuning.window), "--newest-cpu", std::to_string(o.newest_cpu),
                                    "--instance", o.common.instance, "--width", std::to_string(o.width),
                                    "--height", std::to_string(o.height), "--slots", std::to_string(o.slots),
-                                   "--seconds", fmt::format("{}", o.seconds), "--log-level", o.common.log_level};
+                                   "--pixel-format", o.pixel_format, "--seconds", fmt::format("{}", o.seconds),
+                                   "--log-level", o.common.log_level};
   if (!o.pin) args.emplace_back("--no-pin");
   if (!o.with_every) args.emplace_back("--no-every");
   if (!o.with_newest) args.emplace_back("--no-newest");
@@ -552,8 +560,8 @@ int run_parent(RingBenchOptions o) {
   const auto geometry = geometry_of(o);
   geometry.validate();
   if (!o.json) {
-    fmt::print("bench ring: {}x{} Mono16 ({:.2f} MB/frame), {} slots, {} s per phase, newest consumers wait: {}\n",
-               o.width, o.height, static_cast<double>(geometry.frame_bytes()) / 1e6, o.slots, o.seconds,
+    fmt::print("bench ring: {}x{} {} ({:.2f} MB/frame), {} slots, {} s per phase, newest consumers wait: {}\n",
+               o.width, o.height, o.pixel_format, static_cast<double>(geometry.frame_bytes()) / 1e6, o.slots, o.seconds,
                o.compare_waits ? std::string{"futex, spin, deadline (one phase each)"}
                                : std::string{ring::to_string(o.wait)});
   }
@@ -585,7 +593,7 @@ int run_parent(RingBenchOptions o) {
   nlohmann::json result = {
       {"width", o.width},
       {"height", o.height},
-      {"pixel_format", "Mono16"},
+      {"pixel_format", o.pixel_format},
       {"slots", o.slots},
       {"every_consumer", o.with_every},
       {"newest_consumers", o.with_newest ? o.newest_count : 0},
@@ -692,6 +700,8 @@ void add_bench_subcommand(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--width", o->width, "Frame width in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
   cmd->add_option("--height", o->height, "Frame height in pixels")->check(CLI::Range(8, 65536))->capture_default_str();
   cmd->add_option("--slots", o->slots, "Ring slots")->check(CLI::Range(2, 4096))->capture_default_str();
+  cmd->add_option("--pixel-format", o->pixel_format, "Ring pixel format (PFNC name): Mono16, RGB8 (6.2 MB at 1080p), ...")
+      ->capture_default_str();
   cmd->add_option("--seconds", o->seconds, "Length of the measured run, in seconds")
       ->check(CLI::Range(0.2, 3600.0))
       ->capture_default_str();
