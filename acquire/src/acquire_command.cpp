@@ -352,6 +352,8 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
       "camera_frame_id is the camera's frame id (GigE Vision: 16-bit, wraps 65535 -> 1); a gap in it, a failed\n"
       "buffer or an outage is counted per frame (source_frames_lost) and in `framering status`. When the camera\n"
       "disappears the ring stays up; acquire reconnects with backoff and goes on with the sequence.\n"
+      "Aravis writes each frame straight into a ring slot lent to it (packed rows, --slots >= 4; --no-lend copies\n"
+      "instead): docs/cameras.md.\n"
       "V4L2 devices, streams and videos (--source opencv --device 0|/dev/video0|URL|file): converted to\n"
       "--pixel-format (Mono8 or Mono16; colour to grey); the device's real size and rate are logged.\n"
       "Every info line (each --stats-interval-s) gives the publish rate and frames dropped.\n"

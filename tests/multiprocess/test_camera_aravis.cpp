@@ -410,7 +410,7 @@ TEST_F(AravisSourceStage, FramesWrittenIntoLentSlotsReachEveryConsumerBitExactAn
   ASSERT_TRUE(lent.has_value()) << producer.err();
   EXPECT_EQ(lent->in_place + lent->copied, kFrames);
   EXPECT_GT(lent->in_place, 0U) << "no frame was written in place: " << producer.err();
-  std::printf("[ info ] %llu frames in place, %llu copied (frames queued behind a failed one), %llu source frames lost\n",
+  std::printf("[ info ] %llu frames in place, %llu copied (the first ones, queued before the ring existed, and any behind a failed one), %llu source frames lost\n",
               static_cast<unsigned long long>(lent->in_place), static_cast<unsigned long long>(lent->copied),
               static_cast<unsigned long long>(checks.source_lost));
 }
