@@ -53,6 +53,46 @@ def run_for(argv, seconds):
     return out, time.monotonic() - start
 
 
+def process_cpu_s(pid):
+    """user + system seconds of process `pid` so far, all its threads (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def steady_state(argv, warmup_s, seconds, frames_in_line):
+    """Runs argv, and measures its CPU per frame at steady state: between the first progress line
+    printed after `warmup_s` and the first printed `seconds` later (frames_in_line(line) gives a
+    line's frame count, cumulative or per interval: ("total" | "interval", n), or None). Start-up
+    (GenICam parsing, ring creation, first-touch page faults) is left out. Returns (cpu_s, frames,
+    wall_s, output) or None when it printed too little."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    start = time.monotonic()
+    out = []
+    first = None  # (time, cpu, frames so far)
+    total = 0
+    result = None
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            got = frames_in_line(line)
+            if got is None:
+                continue
+            kind, n = got
+            total = n if kind == "total" else total + n
+            now = time.monotonic()
+            if first is None and now - start >= warmup_s:
+                first = (now, process_cpu_s(proc.pid), total)
+            elif first is not None and now - first[0] >= seconds:
+                result = (process_cpu_s(proc.pid) - first[1], total - first[2], now - first[0])
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        out.append(rest or "")
+    return (*result, "".join(out)) if result else None
+
+
 def children_cpu_s():
     usage = os.times()
     return usage.children_user + usage.children_system
@@ -117,6 +157,46 @@ def measure(framering, width, height, rate_hz, duration_s):
                 "copies_socket_to_ring": {"kernel_to_aravis_packet_buffer": 1, "aravis_packet_to_arv_buffer": 1,
                                           "arv_buffer_to_ring_slot": copies},
             }
+        # Steady state: the same three programs again, CPU per frame between progress lines
+        # `warmup_s` and `warmup_s + duration_s` after start (arv-camera-test prints frames/s each
+        # second, line-buffered by stdbuf; acquire its next sequence each --stats-interval-s), so that start-up costs
+        # (GenICam, the ring's creation and its pages' first touch) are left out.
+        warmup_s = 3.0
+        arv_line = re.compile(r"^\s*(\d+) frames/s")
+        acq_line = re.compile(r"next sequence (\d+)")
+        runs = {
+            "baseline_arv_camera_test": (["stdbuf", "-oL", ARV_CAMERA_TEST, "-n", camera, "-w", str(width), "-h", str(height), "--features",
+                                          "PixelFormat=Mono16", "-f", str(rate_hz), "-a", "--no-packet-socket", "-i",
+                                          "9000", "--duration", str(int(warmup_s + duration_s + 10))],
+                                         lambda l: ("interval", int(m.group(1))) if (m := arv_line.match(l)) else None),
+        }
+        for mode, flag in (("lend", "--lend"), ("copy", "--no-lend")):
+            runs[f"framering_acquire_{mode}"] = (
+                [framering, "acquire", "--instance", f"fig{os.getpid()}s{mode}", "--log-level", "info", "--source",
+                 "aravis", "--camera", camera, "--pixel-format", "Mono16", "--width", str(width), "--height",
+                 str(height), "--rate-hz", str(rate_hz), "--slots", "32", "--stream-buffers", "16",
+                 "--stats-interval-s", "1", flag],
+                lambda l: ("total", int(m.group(1))) if (m := acq_line.search(l)) else None)
+        for key, (argv, parse) in runs.items():
+            got = steady_state(argv, warmup_s, duration_s, parse)
+            for name in os.listdir("/dev/shm"):
+                if name.startswith(f"framering.fig{os.getpid()}s"):
+                    os.unlink(os.path.join("/dev/shm", name))
+            if got is None or got[1] == 0:
+                row[key]["steady"] = None
+                continue
+            cpu_s, frames, wall_s, out = got
+            steady = {"cpu_s": cpu_s, "frames": frames, "seconds": wall_s, "fps": frames / wall_s,
+                      "cpu_ms_per_frame": 1000 * cpu_s / frames}
+            m = re.search(r"(\d+) frames written by Aravis straight into lent ring slots, (\d+) copied", out)
+            if m:
+                steady["run_frames_in_place"], steady["run_frames_copied"] = int(m.group(1)), int(m.group(2))
+            row[key]["steady"] = steady
+        base = row["baseline_arv_camera_test"]["steady"]
+        for mode in ("lend", "copy"):
+            st = row[f"framering_acquire_{mode}"]["steady"]
+            if st and base:
+                st["ratio_to_baseline"] = st["cpu_ms_per_frame"] / base["cpu_ms_per_frame"]
         return row
     finally:
         emulator.kill()
@@ -144,19 +224,24 @@ def main():
         return
     print(f"Aravis emulator on 127.0.0.1, Mono16, asked {args.rate_hz:g} Hz, {args.duration_s:g} s each; "
           f"load average at start {load:.2f} on {os.cpu_count()} cores")
+    print("whole run: frames, failed, fps, CPU ms/frame (start-up included), x baseline; steady: CPU ms/frame over "
+          f"{args.duration_s:g} s after a 3 s warm-up, x baseline")
     print(f"{'size':>11} {'what':<36} {'frames':>7} {'failed':>7} {'fps':>7} {'CPU ms/frame':>13} {'x base':>7} "
-          f"{'MB/s':>8} {'in place':>9}")
+          f"{'MB/s':>8} {'in place':>9} {'steady ms':>10} {'x base':>7}")
     for r in results:
         size = f"{r['width']}x{r['height']}"
         b = r["baseline_arv_camera_test"]
         mb = r["frame_bytes"] / 1e6
+        bs = b.get("steady") or {}
         print(f"{size:>11} {'arv-camera-test (baseline, no copy)':<36} {b['frames']:>7} {b['failed_frames']:>7} {b['fps']:>7.1f} "
-              f"{b['cpu_ms_per_frame'] or 0:>13.2f} {1.0:>7.2f} {b['fps'] * mb:>8.0f} {'':>9}")
+              f"{b['cpu_ms_per_frame'] or 0:>13.2f} {1.0:>7.2f} {b['fps'] * mb:>8.0f} {'':>9} "
+              f"{bs.get('cpu_ms_per_frame', 0):>10.2f} {1.0:>7.2f}")
         for mode, label in (("lend", "framering acquire, lent slots"), ("copy", "framering acquire --no-lend (copy)")):
             f = r[f"framering_acquire_{mode}"]
             print(f"{size:>11} {label:<36} {f['frames']:>7} {f['failed_frames']:>7} {f['fps']:>7.1f} "
                   f"{f['cpu_ms_per_frame']:>13.2f} {f['ratio_to_baseline'] or 0:>7.2f} {f['fps'] * mb:>8.0f} "
-                  f"{f['frames_in_place']:>9}")
+                  f"{f['frames_in_place']:>9} {(f.get('steady') or {}).get('cpu_ms_per_frame', 0):>10.2f} "
+                  f"{(f.get('steady') or {}).get('ratio_to_baseline', 0):>7.2f}")
     print("copies per frame, socket to ring: lent slots 2 (kernel -> Aravis packet buffer in recvmsg; Aravis packet -> "
           "the ring slot, memcpy): 1 in user space; --no-lend 3 (+ ArvBuffer -> ring slot, memcpy)")
 
