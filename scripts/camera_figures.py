@@ -139,8 +139,9 @@ def measure(framering, width, height, rate_hz, duration_s):
             m = re.search(r"published (\d+) frames \(.*?\) in ([0-9.]+) s", out)
             frames = int(m.group(1)) if m else 0
             seconds = float(m.group(2)) if m else wall_f
-            m = re.search(r"(\d+) incomplete, (\d+) timed out", out)
-            failed = int(m.group(1)) + int(m.group(2)) if m else 0
+            # The summary line's totals: the last such match (warnings before it say "so far").
+            m = re.findall(r"(\d+) incomplete, (\d+) timed out", out)
+            failed = int(m[-1][0]) + int(m[-1][1]) if m else 0
             m = re.search(r"(\d+) frames written by Aravis straight into lent ring slots, (\d+) copied", out)
             in_place, copied = (int(m.group(1)), int(m.group(2))) if m else (0, frames)
             for name in os.listdir("/dev/shm"):
