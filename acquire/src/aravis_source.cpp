@@ -86,9 +86,9 @@ struct AravisSource::Impl {
 
   // The buffers the stream fills. Each is an ArvBuffer we hold one reference to for the life of
   // the source; while the stream has it, it holds another (pushed with g_object_ref, dropped
-  // when popped). Its user data is its id: a ring slot's index (slot buffers, lent), or
-  // slot_count + i (our own, copy path). The stream gives buffers back in the order it was
-  // given them (arvgvstream.c closes frames in arrival order), which lending relies on.
+  // when popped). Its user data tells which it is (tag()): a ring slot's buffer (lent), or
+  // one of our own (copy path). The stream gives buffers back in the order it was given them
+  // (arvgvstream.c closes frames in arrival order), which lending relies on.
   struct StreamBuffer {
     ArvBuffer* buffer = nullptr;  // null: a slot not lent yet
     std::byte* data = nullptr;
@@ -447,8 +447,8 @@ struct AravisSource::Impl {
     return reinterpret_cast<void*>(static_cast<std::uintptr_t>(((index << 1) | (own ? 1U : 0U)) + 1));
   }
 
-  // Ours for a buffer the stream gave back (dropping the stream's reference), or null for one
-  // we do not know (never expected).
+  // Ours for a buffer the stream gave back (dropping the stream's reference). One we did not
+  // give it is a broken invariant: logged, then std::abort().
   StreamBuffer* take_back(ArvBuffer* buffer) {
     const auto id = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(arv_buffer_get_user_data(buffer))) - 1;
     auto& pool = (id & 1U) != 0 ? own_buffers : slot_buffers;
