@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -51,6 +52,7 @@ AravisSourceOptions aravis_options(const AcquireOptions& o) {
   if (o.rate_given && o.rate_hz > 0 && o.trigger != "Software") a.frame_rate_hz = o.rate_hz;
   a.trigger = o.trigger;
   a.stream_buffers = o.stream_buffers;
+  a.lend_slots = o.lend;
   a.packet_size_bytes = o.packet_size_bytes;
   a.packet_socket = o.packet_socket;
   a.wait_for_camera = o.wait_for_camera;
@@ -170,10 +172,13 @@ std::string interval_details(Stats& s, const Schedule& schedule, const ring::Rin
 
 // The ring for the source's frames: created, or re-attached to a compatible one.
 ring::RingWriter open_ring(const AcquireOptions& o, const FrameShape& source_shape) {
-  // Packed rows (stride 0), whatever stride the source reports; a camera's own pixel format when
-  // --pixel-format was not given.
+  // Packed rows (stride 0) unless --row-stride-bytes, whatever stride the source reports; a
+  // camera's own pixel format when --pixel-format was not given.
   ring::RingGeometry geometry{
-      .frame = {.width = source_shape.width, .height = source_shape.height, .pixel_format = source_shape.pixel_format},
+      .frame = {.width = source_shape.width,
+                .height = source_shape.height,
+                .pixel_format = source_shape.pixel_format,
+                .stride_bytes = o.row_stride_bytes},
       .slot_count = o.slots,
       .max_consumers = o.max_consumers};
   geometry.validate();
@@ -297,12 +302,16 @@ int summarise(const AcquireOptions& o, const ring::RingWriter& writer, const Sta
 int run_acquire(const AcquireOptions& o) {
   stage::begin("acquire", o.common, {o.ring});
   if (!(o.rate_hz >= 0.0 && o.rate_hz <= 1e6)) throw ConfigError(fmt::format("--rate-hz {} is outside 0..1000000", o.rate_hz));
+  // Declared before the source so that it outlives it: a source may have lent its driver ring
+  // slots, which it takes back when it is destroyed (FrameSource::use_ring).
+  std::optional<ring::RingWriter> ring_writer;
   std::unique_ptr<FrameSource> source = make_source(o, parse_format(o.pixel_format));
   if (stop_requested()) return 0;  // stopped while waiting for a camera
-  ring::RingWriter writer = open_ring(o, source->shape());
+  ring::RingWriter& writer = ring_writer.emplace(open_ring(o, source->shape()));
   log_start(o, *source, writer);
   if (!stage::wait_for_consumers(writer, o.wait_for_consumers, stage::from_seconds(o.wait_for_consumers_s))) return 0;
   const std::uint64_t source_lost_before = add_source_stats_to_ring(*source, writer);
+  source->use_ring(writer);
 
   const auto& h = writer.segment().header();
   const FrameShape frame{h.width, h.height, static_cast<PixelFormat>(h.pixel_format), h.stride_bytes};
@@ -317,7 +326,9 @@ int run_acquire(const AcquireOptions& o) {
   source->flush_stats();
   // What the source lost before frames dropped after the last published one: no frame carries it.
   writer.count_source_lost(stats.source_lost_since_publish);
-  return summarise(o, writer, stats, source_lost_before);
+  const int code = summarise(o, writer, stats, source_lost_before);
+  source.reset();  // takes back what it lent before the ring goes (and says what it lent)
+  return code;
 }
 
 void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
@@ -344,6 +355,8 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
       "camera_frame_id is the camera's frame id (GigE Vision: 16-bit, wraps 65535 -> 1); a gap in it, a failed\n"
       "buffer or an outage is counted per frame (source_frames_lost) and in `framering status`. When the camera\n"
       "disappears the ring stays up; acquire reconnects with backoff and goes on with the sequence.\n"
+      "Aravis writes each frame straight into a ring slot lent to it (packed rows, --slots >= 4; --no-lend copies\n"
+      "instead): docs/cameras.md.\n"
       "V4L2 devices, streams and videos (--source opencv --device 0|/dev/video0|URL|file): converted to\n"
       "--pixel-format (Mono8 or Mono16: colour to grey; RGB8/BGR8: colour); the real size and rate are logged.\n"
       "Every info line (each --stats-interval-s) gives the publish rate and frames dropped.\n"
@@ -363,6 +376,11 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
   ring_group->add_option("--slots", o->slots, "Frames the ring holds")->check(CLI::Range(2, 65536))->capture_default_str();
   ring_group->add_option("--max-consumers", o->max_consumers, "Consumer table entries")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  ring_group->add_option("--row-stride-bytes", o->row_stride_bytes,
+                         "Bytes between row starts in a slot; 0 = packed (width x bytes per pixel). A padded stride "
+                         "(e.g. rows on 64-byte boundaries) makes --source aravis copy each frame instead of lending slots")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 32))
       ->capture_default_str();
   ring_group->add_flag("--group-access", o->group_access, "Create the ring 0660 (the group may attach) instead of 0600");
   auto* pixel_format =
@@ -445,6 +463,10 @@ void add_acquire_subcommand(CLI::App& app, StageCommand& command) {
   camera->add_option("--stream-buffers", o->stream_buffers, "Aravis buffers queued for the stream (frames in flight)")
       ->check(CLI::Range(2, 1024))
       ->capture_default_str();
+  camera->add_flag("--lend,!--no-lend", o->lend,
+                   "Lend ring slots to Aravis so that its stream thread writes each frame straight into its slot "
+                   "(default: on; --no-lend: Aravis fills buffers of its own and acquire copies each frame into the "
+                   "ring). Lending needs packed rows and at least 4 slots; it queues at most half the slots");
   camera->add_option("--packet-size-bytes", o->packet_size_bytes,
                      "GigE Vision packet size (GevSCPSPacketSize); 9000 needs jumbo frames on a real NIC (use 1500 "
                      "without); 0 = let Aravis negotiate")

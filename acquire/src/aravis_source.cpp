@@ -15,6 +15,7 @@
 
 #include "framering/common/clock.hpp"
 #include "framering/common/pixel_format.hpp"
+#include "framering/common/ring_writer.hpp"
 #include "framering/common/stop_signal.hpp"
 
 namespace framering::acquire {
@@ -82,7 +83,27 @@ struct AravisSource::Impl {
   ArvStream* stream = nullptr;
   gulong control_lost_handler = 0;
   std::atomic<bool> control_lost{false};  // set by Aravis' heartbeat thread, read by grab()
-  ArvBuffer* held = nullptr;              // grabbed, not yet written
+
+  // The buffers the stream fills. Each is an ArvBuffer we hold one reference to for the life of
+  // the source; while the stream has it, it holds another (pushed with g_object_ref, dropped
+  // when popped). Its user data tells which it is (tag()): a ring slot's buffer (lent), or
+  // one of our own (copy path). The stream gives buffers back in the order it was given them
+  // (arvgvstream.c closes frames in arrival order), which lending relies on.
+  struct StreamBuffer {
+    ArvBuffer* buffer = nullptr;  // null: a slot not lent yet
+    std::byte* data = nullptr;
+    bool in_stream = false;
+  };
+  std::vector<StreamBuffer> own_buffers;   // allocated at the first connection
+  std::vector<StreamBuffer> slot_buffers;  // one per ring slot, made at its first lend
+  StreamBuffer* held = nullptr;            // grabbed, not yet written (or dropped by the loop)
+  std::uint32_t in_stream = 0;             // buffers the stream has now
+  std::uint32_t queue_depth = 0;           // buffers kept queued on the stream
+  ring::RingWriter* writer = nullptr;      // set by use_ring(); lending when `lending`
+  bool lending = false;
+  std::uint64_t frames_in_place = 0;       // written by Aravis straight into their slot
+  std::uint64_t frames_copied = 0;         // copied by write() (own buffer, or a lent slot's frame published at another sequence)
+  std::uint64_t out_of_order = 0;          // good frames discarded because their sequence's slot was still lent
 
   std::string name;  // the camera's id once connected (what the logs name)
   std::string model;
@@ -268,9 +289,15 @@ struct AravisSource::Impl {
       // size it to the payload (PEERS.md: required on loopback, helps on any NIC).
       g_object_set(stream, "socket-buffer", ARV_GV_STREAM_SOCKET_BUFFER_AUTO, nullptr);
     }
-    for (std::uint32_t i = 0; i < std::max<std::uint32_t>(2, options.stream_buffers); ++i) {
-      arv_stream_push_buffer(stream, arv_buffer_new(payload_bytes, nullptr));
+    if (own_buffers.empty()) {
+      queue_depth = std::max<std::uint32_t>(2, options.stream_buffers);
+      own_buffers.resize(queue_depth);
+      for (std::uint32_t i = 0; i < queue_depth; ++i) {
+        own_buffers[i].buffer = arv_buffer_new_full(payload_bytes, nullptr, tag(i, true), nullptr);
+        own_buffers[i].data = static_cast<std::byte*>(const_cast<void*>(arv_buffer_get_data(own_buffers[i].buffer, nullptr)));
+      }
     }
+    refill();
     control_lost.store(false, std::memory_order_release);
     control_lost_handler = g_signal_connect(arv_camera_get_device(camera), "control-lost", G_CALLBACK(&Impl::on_control_lost), this);
     arv_camera_start_acquisition(camera, error.out());
@@ -282,21 +309,29 @@ struct AravisSource::Impl {
   // the device (about 7.5 s with the emulator killed): that happens on a thread of its own, so
   // that reconnecting starts at once; the destructor joins it.
   void disconnect() {
-    if (held != nullptr) {
-      g_object_unref(held);
-      held = nullptr;
-    }
+    held = nullptr;
     const bool gone = control_lost.load(std::memory_order_acquire);
     if (camera != nullptr && stream != nullptr && !gone) {
       GErrorBox error;
       arv_camera_stop_acquisition(camera, error.out());  // may fail: nothing more to do
     }
     if (stream != nullptr) {
+      // Take every buffer back before anything else: stopping the receive thread (local, no
+      // GVCP: fast even with the camera gone) closes its frames in progress as aborted, and
+      // deleting the queues drops the stream's references. From here on nothing writes into a
+      // lent slot or an own buffer, so the slots can be lent again (or the ring unmapped) and
+      // the stream finalised later on another thread. The thread is started again, bufferless,
+      // only because finalising a stream stops it (and complains when it is not running).
+      arv_stream_stop_thread(stream, TRUE);
       const auto s = stream_counters();
       closed_underruns += s.underruns;
       closed_missing += s.packets_missing;
       closed_resent += s.packets_resent;
+      arv_stream_start_thread(stream);
     }
+    for (auto& b : own_buffers) b.in_stream = false;
+    for (auto& b : slot_buffers) b.in_stream = false;
+    in_stream = 0;
     if (camera != nullptr && control_lost_handler != 0) {
       g_signal_handler_disconnect(arv_camera_get_device(camera), control_lost_handler);
     }
@@ -407,7 +442,103 @@ struct AravisSource::Impl {
     return !error.failed();
   }
 
+  // The user data that identifies a buffer (never null): (index << 1 | own) + 1.
+  static void* tag(std::size_t index, bool own) {
+    return reinterpret_cast<void*>(static_cast<std::uintptr_t>(((index << 1) | (own ? 1U : 0U)) + 1));
+  }
+
+  // Ours for a buffer the stream gave back (dropping the stream's reference). One we did not
+  // give it is a broken invariant: logged, then std::abort().
+  StreamBuffer* take_back(ArvBuffer* buffer) {
+    const auto id = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(arv_buffer_get_user_data(buffer))) - 1;
+    auto& pool = (id & 1U) != 0 ? own_buffers : slot_buffers;
+    StreamBuffer* b = (id >> 1) < pool.size() ? &pool[id >> 1] : nullptr;
+    if (b == nullptr || b->buffer != buffer || !b->in_stream) {
+      spdlog::critical("camera {}: Aravis gave back a buffer acquire did not lend it", name);
+      std::abort();
+    }
+    b->in_stream = false;
+    --in_stream;
+    g_object_unref(buffer);  // the stream's reference; ours keeps it
+    return b;
+  }
+
+  void push(StreamBuffer& b) {
+    b.in_stream = true;
+    ++in_stream;
+    arv_stream_push_buffer(stream, static_cast<ArvBuffer*>(g_object_ref(b.buffer)));
+  }
+
+  // The buffer to queue next. Lending: the stream gives buffers back in order, so the one queued
+  // now is published as sequence t = next + in_stream if every buffer ahead of it completes;
+  // lend it slot t % slot_count when that slot is not still lent (after a failed frame the
+  // buffers ahead are published one sequence early, so slot t can be) and the writer may claim
+  // t (an every consumer has released what the slot held: same gating as claim()). Otherwise,
+  // and when not lending, one of our own buffers: its frame is copied (and waits for its slot)
+  // at write(), as before lending existed.
+  StreamBuffer* next_buffer() {
+    if (lending) {
+      const std::uint64_t next = writer->next_sequence();
+      const std::uint64_t t = next + in_stream;
+      StreamBuffer& slot = slot_buffers[t % slot_buffers.size()];
+      if (t - next < writer->claim_window() && !slot.in_stream) {
+        if (const auto claimed = writer->try_claim_at(t)) {  // at once when t is claimed already
+          if (slot.buffer == nullptr) {
+            slot.data = claimed->pixels.data();
+            slot.buffer = arv_buffer_new_full(payload_bytes, slot.data, tag(t % slot_buffers.size(), false), nullptr);
+          }
+          return &slot;
+        }
+      }
+    }
+    for (auto& b : own_buffers) {
+      if (!b.in_stream && &b != held) return &b;
+    }
+    return nullptr;
+  }
+
+  // Queues buffers until the stream has queue_depth. Only between frames (no buffer held).
+  void refill() {
+    while (stream != nullptr && in_stream < queue_depth) {
+      StreamBuffer* b = next_buffer();
+      if (b == nullptr) return;  // every own buffer is queued or held: cannot happen with queue_depth of them
+      push(*b);
+    }
+  }
+
+  void use_ring(ring::RingWriter& ring_writer) {
+    const ring::SegmentHeader& h = ring_writer.segment().header();
+    const std::uint32_t slots = ring_writer.segment().slot_count();
+    std::string why_not;
+    if (!options.lend_slots) {
+      why_not = "--no-lend";
+    } else if (h.stride_bytes != shape_.row_stride_bytes()) {
+      why_not = fmt::format("the ring's rows are {} bytes apart and Aravis writes them packed, {} bytes apart",
+                            h.stride_bytes, shape_.row_stride_bytes());
+    } else if (h.frame_bytes < payload_bytes) {
+      why_not = fmt::format("a slot holds {} bytes, the camera's payload is {}", h.frame_bytes, payload_bytes);
+    } else if (slots < 4) {
+      why_not = fmt::format("the ring has {} slots; lending needs at least 4 (half of them lent)", slots);
+    }
+    if (!why_not.empty()) {
+      spdlog::info("camera {}: frames are copied into the ring, not written there by Aravis: {}", name, why_not);
+      return;
+    }
+    writer = &ring_writer;
+    lending = true;
+    slot_buffers.resize(slots);
+    queue_depth = std::min<std::uint32_t>(std::max<std::uint32_t>(2, options.stream_buffers), slots / 2);
+    spdlog::info("camera {}: lending ring slots to Aravis: {} queued on the stream (at most half of the {} slots, and "
+                 "--stream-buffers {}); frames are written by Aravis straight into their slot", name, queue_depth, slots,
+                 options.stream_buffers);
+  }
+
   std::expected<GrabbedFrame, GrabError> grab() {
+    // The frame grabbed last was written (or the loop dropped it: its claim timed out): its
+    // buffer goes back to the stream, or its slot is lent again, now that the writer's next
+    // sequence says what the buffers queued now will be published as.
+    held = nullptr;
+    refill();
     std::uint64_t idle_since = monotonic_ns();
     bool trigger_sent = false;
     while (true) {
@@ -453,7 +584,10 @@ struct AravisSource::Impl {
                        "({} incomplete, {} timed out so far)", name, arv_buffer_get_frame_id(buffer),
                        static_cast<int>(status), totals.frames_incomplete, totals.frames_timed_out);
         }
-        arv_stream_push_buffer(stream, buffer);
+        // Not published: a lent slot stays claimed for its sequence and is lent again (or
+        // filled by a later frame's copy) once the frames ahead of it are published.
+        take_back(buffer);
+        refill();
         trigger_sent = false;
         continue;
       }
@@ -465,8 +599,24 @@ struct AravisSource::Impl {
         spdlog::warn("camera {}: frame {} is {}x{} ({} bytes), the ring is {}x{}: discarded", name,
                      arv_buffer_get_frame_id(buffer), arv_buffer_get_image_width(buffer),
                      arv_buffer_get_image_height(buffer), size, shape_.width, shape_.height);
-        arv_stream_push_buffer(stream, buffer);
+        take_back(buffer);
+        refill();
         continue;
+      }
+      StreamBuffer* const taken = take_back(buffer);
+      if (lending) {
+        // The frame is published as the writer's next sequence. Its slot must not be lent still:
+        // only possible if the stream gave buffers back out of order, which arvgvstream.c does
+        // not. Then the frame is discarded like a damaged one (the frame-id gap counts it).
+        const StreamBuffer& target = slot_buffers[writer->next_sequence() % slot_buffers.size()];
+        if (&target != taken && target.in_stream) {
+          ++out_of_order;
+          ++totals.frames_incomplete;
+          spdlog::warn("camera {}: frame {} came back before the buffer queued ahead of it, whose slot it needs: "
+                       "discarded ({} so far)", name, arv_buffer_get_frame_id(buffer), out_of_order);
+          refill();
+          continue;
+        }
       }
       const std::uint64_t id = arv_buffer_get_frame_id(buffer);
       std::uint64_t timestamp = arv_buffer_get_system_timestamp(buffer);
@@ -491,14 +641,19 @@ struct AravisSource::Impl {
       }
       ++frames_delivered;
       totals.frames_lost += lost;
-      held = buffer;
+      held = taken;
       return GrabbedFrame{.camera_frame_id = id, .timestamp_ns = timestamp, .source_frames_lost = lost};
     }
   }
 
   void write(std::span<std::byte> pixels, const FrameShape& frame) {
-    std::size_t size = 0;
-    const auto* data = static_cast<const std::byte*>(arv_buffer_get_image_data(held, &size));
+    const std::byte* data = held->data;
+    held = nullptr;  // back to us; grab() queues it again
+    if (data == pixels.data()) {  // a lent slot, published at the sequence it was lent for
+      ++frames_in_place;
+      return;
+    }
+    ++frames_copied;
     const std::size_t row_bytes = shape_.row_stride_bytes();
     if (frame.row_stride_bytes() == row_bytes) {
       std::memcpy(pixels.data(), data, row_bytes * shape_.height);
@@ -507,8 +662,14 @@ struct AravisSource::Impl {
         std::memcpy(pixels.data() + y * frame.row_stride_bytes(), data + y * row_bytes, row_bytes);
       }
     }
-    arv_stream_push_buffer(stream, held);
-    held = nullptr;
+  }
+
+  ~Impl() {
+    for (auto* pool : {&own_buffers, &slot_buffers}) {
+      for (auto& b : *pool) {
+        if (b.buffer != nullptr) g_object_unref(b.buffer);
+      }
+    }
   }
 };
 
@@ -536,7 +697,14 @@ AravisSource::AravisSource(const AravisSourceOptions& options) : impl_(std::make
 AravisSource::~AravisSource() {
   impl_->disconnect();
   for (auto& releaser : impl_->releasers) releaser.join();
+  if (impl_->frames_in_place + impl_->frames_copied > 0) {
+    spdlog::info("camera {}: {} frames written by Aravis straight into lent ring slots, {} copied into their slot{}",
+                 impl_->name, impl_->frames_in_place, impl_->frames_copied,
+                 impl_->out_of_order > 0 ? fmt::format(", {} discarded out of order", impl_->out_of_order) : std::string{});
+  }
 }
+
+void AravisSource::use_ring(ring::RingWriter& writer) { impl_->use_ring(writer); }
 
 bool AravisSource::is_open() const noexcept { return impl_->camera != nullptr; }
 

@@ -71,8 +71,11 @@ Segment open_or_create(std::string_view instance, std::string_view ring, const R
 RingWriter::RingWriter(Segment segment, bool reattached)
     : segment_(std::move(segment)),
       reattached_(reattached),
+      claims_(std::make_unique<std::uint64_t[]>(segment_.slot_count())),
       frame_bytes_(segment_.header().frame_bytes),
-      slot_count_(segment_.slot_count()) {}
+      slot_count_(segment_.slot_count()) {
+  std::fill_n(claims_.get(), slot_count_, kNoClaim);
+}
 
 RingWriter RingWriter::create_or_attach(std::string_view instance, std::string_view ring,
                                         const RingGeometry& geometry, const WriterOptions& options) {
@@ -116,7 +119,8 @@ RingWriter RingWriter::create_or_attach(std::string_view instance, std::string_v
 RingWriter::RingWriter(RingWriter&& other) noexcept
     : segment_(std::move(other.segment_)),
       reattached_(other.reattached_),
-      claimed_(other.claimed_),
+      claims_(std::move(other.claims_)),
+      claimed_count_(other.claimed_count_),
       next_(other.next_),
       frame_bytes_(other.frame_bytes_),
       slot_count_(other.slot_count_),
@@ -198,10 +202,15 @@ bool RingWriter::maybe_evict(int index, std::uint64_t now_ns) noexcept {
   return true;
 }
 
-std::expected<WritableSlot, ClaimError> RingWriter::claim(std::chrono::nanoseconds timeout) noexcept {
-  const std::uint64_t sequence = next_;
+std::expected<WritableSlot, ClaimError> RingWriter::claim_at(std::uint64_t sequence,
+                                                             std::chrono::nanoseconds timeout) noexcept {
+  if (sequence < next_ || sequence - next_ >= claim_window()) {
+    spdlog::critical("ring {}: claim of sequence {} outside the claim window {}..{}: a producer bug",
+                     segment_.ring_name(), sequence, next_, next_ + claim_window() - 1);
+    std::abort();
+  }
   const auto slot = static_cast<std::uint32_t>(sequence % slot_count_);
-  if (!claimed_) {
+  if (claims_[slot] != sequence) {
     ProducerControl& control = segment_.control();
     int blocker = find_blocking_consumer(sequence);
     if (blocker >= 0) {
@@ -238,18 +247,20 @@ std::expected<WritableSlot, ClaimError> RingWriter::claim(std::chrono::nanosecon
     FrameHeader& header = segment_.frame_header(slot);
     at(header.seqlock).store(2 * sequence + 1, memory_order_relaxed);
     std::atomic_thread_fence(memory_order_release);
-    claimed_ = true;
+    // Within the window no two claimed sequences share a slot: this one was free.
+    claims_[slot] = sequence;
+    ++claimed_count_;
   }
   return WritableSlot{sequence, slot, std::span<std::byte>(segment_.slot_pixels(slot), frame_bytes_)};
 }
 
 void RingWriter::publish(const FrameMetadata& metadata) noexcept {
-  if (!claimed_) {
-    spdlog::critical("ring {}: publish() without claim(): a producer bug", segment_.ring_name());
-    std::abort();
-  }
   const std::uint64_t sequence = next_;
   const auto slot = static_cast<std::uint32_t>(sequence % slot_count_);
+  if (claims_[slot] != sequence) {
+    spdlog::critical("ring {}: publish() of sequence {} without its claim: a producer bug", segment_.ring_name(), sequence);
+    std::abort();
+  }
   const SegmentHeader& geometry = segment_.header();
   FrameHeader& header = segment_.frame_header(slot);
   header.sequence = sequence;
@@ -271,7 +282,8 @@ void RingWriter::publish(const FrameMetadata& metadata) noexcept {
   ProducerControl& control = segment_.control();
   at(control.cursor.published).store(sequence + 1, memory_order_seq_cst);
   next_ = sequence + 1;
-  claimed_ = false;
+  claims_[slot] = kNoClaim;
+  --claimed_count_;
   wake_ready_consumers();
   at(control.identity.heartbeat_ns).store(now_ns, memory_order_relaxed);
   if (const auto rate = rate_.tick(now_ns)) at(segment_.control().stats.rate_milli_fps).store(*rate, memory_order_relaxed);
@@ -292,7 +304,7 @@ std::optional<FrameMetadata> RingWriter::last_published() const noexcept {
 }
 
 void RingWriter::skip_to(std::uint64_t sequence) noexcept {
-  if (claimed_ || sequence < next_) {
+  if (claimed_count_ != 0 || sequence < next_) {
     spdlog::critical("ring {}: skip_to({}) with a slot claimed or behind the next sequence {}: a producer bug",
                      segment_.ring_name(), sequence, next_);
     std::abort();

@@ -3,7 +3,10 @@
 // through this process's own mapping: full-HD Mono16 frames arrive bit-exact with consistent
 // frame ids across the 16-bit wrap; killing and restarting the camera mid-run is an outage the
 // ring survives (recorded, counted, sequence continuing); injected packet loss is counted and no
-// damaged frame reaches the ring; a missing camera, or one another program controls, is a clear
+// damaged frame reaches the ring; ring slots lent to Aravis (the default) carry every frame
+// bit-exact to every consumer, are never lent while an every consumer holds them (the drops
+// that causes are carried by the next frame), are all taken back when the camera dies, and a
+// padded ring stride or --no-lend falls back to copying; a missing camera, or one another program controls, is a clear
 // error, or waited for on request;
 // `framering run` shows the camera's losses in its summary; `framering cameras` lists the emulator.
 //
@@ -22,6 +25,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -116,11 +121,13 @@ class AravisSourceStage : public ::testing::Test {
     if (!instance_.empty()) test::remove_instance(instance_);
   }
 
-  [[nodiscard]] static ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 32) {
+  [[nodiscard]] static ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 32,
+                                                   std::uint64_t stride_bytes = 0) {
     ring::RingGeometry g;
     g.frame.width = width;
     g.frame.height = height;
     g.frame.pixel_format = PixelFormat::Mono16;
+    g.frame.stride_bytes = stride_bytes;
     g.slot_count = slots;
     g.max_consumers = 16;
     return g;
@@ -139,10 +146,11 @@ class AravisSourceStage : public ::testing::Test {
   }
 
   [[nodiscard]] std::vector<std::string> acquire(const std::string& camera, std::uint32_t width, std::uint32_t height,
-                                                 std::vector<std::string> extra) const {
+                                                 std::vector<std::string> extra, std::uint32_t slots = 32) const {
     std::vector<std::string> args{"acquire", "--instance", instance_, "--log-level", "info", "--source", "aravis",
                                   "--camera", camera, "--pixel-format", "Mono16", "--width", std::to_string(width),
-                                  "--height", std::to_string(height), "--slots", "32", "--stats-interval-s", "1"};
+                                  "--height", std::to_string(height), "--slots", std::to_string(slots),
+                                  "--stats-interval-s", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     return test::framering_argv(std::move(args));
   }
@@ -150,6 +158,19 @@ class AravisSourceStage : public ::testing::Test {
   std::string instance_;
   std::string serial_;
 };
+
+// What acquire's last lines say about lending: frames Aravis wrote straight into lent slots, and
+// frames copied into their slot (nullopt when the line is missing).
+struct LendCounts {
+  std::uint64_t in_place = 0;
+  std::uint64_t copied = 0;
+};
+std::optional<LendCounts> lend_counts(const std::string& log) {
+  static const std::regex line(R"((\d+) frames written by Aravis straight into lent ring slots, (\d+) copied into their slot)");
+  std::smatch m;
+  if (!std::regex_search(log, m, line)) return std::nullopt;
+  return LendCounts{std::stoull(m[1].str()), std::stoull(m[2].str())};
+}
 
 // Reads frames until `count` arrived, checking each; returns false (with a gtest failure) on a
 // read timeout.
@@ -241,7 +262,10 @@ TEST_F(AravisSourceStage, CameraKilledAndRestartedIsAnOutageTheRingAndItsConsume
                                  "--read-timeout-ms", "60000"}));
   ASSERT_TRUE(test::wait_attached(instance_, "live", watcher.pid(), 20s)) << watcher.err();
 
-  Child producer(acquire(camera->id(), 640, 480, {"--rate-hz", "100", "--camera-timeout-s", "0.5", "--reconnect-max-s", "0.5"}));
+  // Slots are lent (16 queued on the stream) when the camera dies: acquire must take them all
+  // back before it reconnects (or the ring could be written by a stream nobody reads).
+  Child producer(acquire(camera->id(), 640, 480,
+                         {"--lend", "--rate-hz", "100", "--camera-timeout-s", "0.5", "--reconnect-max-s", "0.5"}));
 
   FrameChecks checks;
   std::uint64_t last_timestamp_ns = 0;  // of the frame read before this one
@@ -325,6 +349,208 @@ TEST_F(AravisSourceStage, CameraKilledAndRestartedIsAnOutageTheRingAndItsConsume
   EXPECT_EQ(code, 3) << "frames were lost: " << producer.err();
   EXPECT_TRUE(contains(producer.err(), "camera " + camera->id() + " lost")) << producer.err();
   EXPECT_TRUE(contains(producer.err(), "back after")) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "lending ring slots to Aravis")) << producer.err();
+  const auto lent = lend_counts(producer.err());
+  ASSERT_TRUE(lent.has_value()) << producer.err();
+  EXPECT_EQ(lent->in_place + lent->copied, published);
+}
+
+// Lending (the default): Aravis' stream thread writes each frame straight into a ring slot
+// claimed ahead for it. Two every consumers (this process and a ring_peer of its own) read
+// every frame while slots are lent, bit-exact, in sequence, no gap; a newest one rides along.
+TEST_F(AravisSourceStage, FramesWrittenIntoLentSlotsReachEveryConsumerBitExactAndInSequence) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  constexpr std::uint64_t kFrames = 200;
+  const auto g = geometry(1920, 1080);
+  create_ring(g);
+  auto reader = every(g);
+  Child peer(test::peer_argv("every", instance_,
+                             {"--ring", "raw", "--name", "peer", "--frames", std::to_string(kFrames), "--read-timeout-ms",
+                              "30000", "--stall-timeout-ms", "100000"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "peer", peer.pid(), 20s)) << peer.err();
+  Child watcher(test::peer_argv("newest", instance_,
+                                {"--ring", "raw", "--name", "live", "--until-sequence", std::to_string(kFrames - 1),
+                                 "--read-timeout-ms", "30000"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "live", watcher.pid(), 20s)) << watcher.err();
+  const EmulatorPattern pattern(1920);
+
+  Child producer(acquire(camera.id(), 1920, 1080, {"--lend", "--rate-hz", "50", "--frames", std::to_string(kFrames)}));
+
+  FrameChecks checks;
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  const int code = test::finish(producer, 30s);
+  ASSERT_EQ(test::finish(peer, 30s), 0) << peer.err();
+  EXPECT_EQ(test::finish(watcher, 30s), 0) << watcher.err();
+  EXPECT_EQ(checks.bad_rows, 0U) << "rows that differ from (256 * (x + y + frame_id)) % 65535";
+  EXPECT_EQ(checks.torn, 0U);
+  EXPECT_EQ(checks.sequence_errors, 0U);
+  EXPECT_EQ(checks.id_mismatch, 0U);
+  const auto peer_report = test::report_of(peer.out());
+  ASSERT_TRUE(peer_report.is_object()) << peer.out();
+  EXPECT_EQ(peer_report["frames"], kFrames) << peer_report.dump();
+  EXPECT_EQ(peer_report["first"], 0U);
+  EXPECT_EQ(peer_report["last"], kFrames - 1);
+  EXPECT_TRUE(peer_report["gaps"].empty()) << peer_report.dump();
+  EXPECT_EQ(peer_report["out_of_order"], 0U);
+  EXPECT_EQ(peer_report["torn_detected"], 0U);
+  const auto status = test::ring_status(instance_);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->published, kFrames);
+  EXPECT_EQ(status->source.frames_lost + status->frames_dropped, checks.source_lost);
+  EXPECT_EQ(code, checks.source_lost > 0 ? 3 : 0) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "lending ring slots to Aravis: 16 queued on the stream")) << producer.err();
+  const auto lent = lend_counts(producer.err());
+  ASSERT_TRUE(lent.has_value()) << producer.err();
+  EXPECT_EQ(lent->in_place + lent->copied, kFrames);
+  EXPECT_GT(lent->in_place, 0U) << "no frame was written in place: " << producer.err();
+  std::printf("[ info ] %llu frames in place, %llu copied (the first ones, queued before the ring existed, and any behind a failed one), %llu source frames lost\n",
+              static_cast<unsigned long long>(lent->in_place), static_cast<unsigned long long>(lent->copied),
+              static_cast<unsigned long long>(checks.source_lost));
+}
+
+// An every consumer that stops releasing holds the ring: slots it holds are not lent (the
+// stream gets acquire's own buffers instead), frames wait for a slot up to --claim-timeout-ms
+// and are then dropped; every drop is carried by the next published frame, and once the
+// consumer reads again it gets every published frame, bit-exact, in sequence.
+TEST_F(AravisSourceStage, AnEveryConsumerHoldingTheRingStopsTheLendingAndItsDropsAreCarriedByTheNextFrame) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  constexpr std::uint64_t kFrames = 120;
+  constexpr std::uint64_t kReadBeforeHolding = 10;
+  const auto g = geometry(640, 480, 8);
+  create_ring(g);
+  auto reader = every(g);
+  const EmulatorPattern pattern(640);
+
+  Child producer(acquire(camera.id(), 640, 480,
+                         {"--lend", "--rate-hz", "100", "--claim-timeout-ms", "100", "--frames", std::to_string(kFrames)},
+                         /*slots=*/8));
+
+  FrameChecks checks;
+  for (std::uint64_t i = 0; i < kReadBeforeHolding; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  // Hold: read the next frame and keep it. The producer fills the ring's other slots, then drops.
+  {
+    const auto held = reader.read(20s);
+    ASSERT_TRUE(held.has_value()) << producer.err();
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          const auto s = test::ring_status(instance_);
+          return s && s->frames_dropped >= 5;
+        },
+        30s))
+        << "acquire never dropped a frame while the ring was held: " << producer.err();
+    checks.check(*held, pattern);
+    if (!reader.release(*held)) ++checks.torn;
+  }
+  while (checks.frames < kFrames) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << checks.frames << ": " << producer.err();
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  const int code = test::finish(producer, 30s);
+  EXPECT_EQ(checks.bad_rows, 0U);
+  EXPECT_EQ(checks.torn, 0U) << "a slot was lent while the consumer held it";
+  EXPECT_EQ(checks.sequence_errors, 0U) << "drops are not holes in the sequence";
+  EXPECT_EQ(checks.id_mismatch, 0U) << "each frame carries the frame-id gap before it, drops included";
+  EXPECT_GE(checks.max_lost_one_frame, 1U);
+  const auto status = test::ring_status(instance_);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->published, kFrames);
+  EXPECT_GE(status->frames_dropped, 5U);
+  EXPECT_EQ(status->source.frames_lost + status->frames_dropped, checks.source_lost)
+      << "every drop is carried by a published frame";
+  EXPECT_EQ(code, 3) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "dropped source frame")) << producer.err();
+  const auto lent = lend_counts(producer.err());
+  ASSERT_TRUE(lent.has_value()) << producer.err();
+  EXPECT_EQ(lent->in_place + lent->copied, kFrames);
+  EXPECT_GT(lent->copied, 0U) << "frames that waited for a held slot came through acquire's own buffers";
+}
+
+// A ring whose rows are padded (--row-stride-bytes) cannot be lent (Aravis writes rows packed):
+// acquire says why, once, and copies each frame row by row; the frames are bit-exact.
+TEST_F(AravisSourceStage, APaddedRingStrideFallsBackToCopyingAndSaysWhy) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  constexpr std::uint64_t kFrames = 60;
+  constexpr std::uint64_t kStride = 1344;  // 640 Mono16 pixels = 1280 bytes, padded to 21 x 64
+  const auto g = geometry(640, 480, 32, kStride);
+  create_ring(g);
+  auto reader = every(g);
+  const EmulatorPattern pattern(640);
+
+  Child producer(acquire(camera.id(), 640, 480,
+                         {"--rate-hz", "100", "--row-stride-bytes", std::to_string(kStride), "--frames",
+                          std::to_string(kFrames)}));
+
+  FrameChecks checks;
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    ASSERT_EQ(frame->stride_bytes, kStride);
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  const int code = test::finish(producer, 30s);
+  EXPECT_EQ(checks.bad_rows, 0U);
+  EXPECT_EQ(checks.torn, 0U);
+  EXPECT_EQ(checks.sequence_errors, 0U);
+  EXPECT_EQ(code, checks.source_lost > 0 ? 3 : 0) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "frames are copied into the ring, not written there by Aravis: the ring's rows are "
+                                       "1344 bytes apart and Aravis writes them packed, 1280 bytes apart"))
+      << producer.err();
+  const auto lent = lend_counts(producer.err());
+  ASSERT_TRUE(lent.has_value()) << producer.err();
+  EXPECT_EQ(lent->in_place, 0U);
+  EXPECT_EQ(lent->copied, kFrames);
+}
+
+// --no-lend: Aravis fills buffers of its own and acquire copies every frame (what the bench
+// compares lending with).
+TEST_F(AravisSourceStage, NoLendCopiesEveryFrameBitExact) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  constexpr std::uint64_t kFrames = 60;
+  const auto g = geometry(640, 480);
+  create_ring(g);
+  auto reader = every(g);
+  const EmulatorPattern pattern(640);
+
+  Child producer(acquire(camera.id(), 640, 480, {"--no-lend", "--rate-hz", "100", "--frames", std::to_string(kFrames)}));
+
+  FrameChecks checks;
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    checks.check(*frame, pattern);
+    if (!reader.release(*frame)) ++checks.torn;
+  }
+  const int code = test::finish(producer, 30s);
+  EXPECT_EQ(checks.bad_rows, 0U);
+  EXPECT_EQ(checks.torn, 0U);
+  EXPECT_EQ(checks.sequence_errors, 0U);
+  EXPECT_EQ(code, checks.source_lost > 0 ? 3 : 0) << producer.err();
+  EXPECT_TRUE(contains(producer.err(), "not written there by Aravis: --no-lend")) << producer.err();
+  const auto lent = lend_counts(producer.err());
+  ASSERT_TRUE(lent.has_value()) << producer.err();
+  EXPECT_EQ(lent->in_place, 0U);
+  EXPECT_EQ(lent->copied, kFrames);
 }
 
 TEST_F(AravisSourceStage, InjectedPacketLossIsCountedAndNoDamagedFrameReachesTheRing) {
@@ -337,7 +563,9 @@ TEST_F(AravisSourceStage, InjectedPacketLossIsCountedAndNoDamagedFrameReachesThe
   auto reader = every(g);
   const EmulatorPattern pattern(640);
 
-  Child producer(acquire(camera.id(), 640, 480, {"--rate-hz", "100", "--frames", std::to_string(kFrames)}));
+  // Lending: a damaged frame's slot is never published; the frames queued behind it are
+  // published one sequence earlier, so each is copied into its slot until the lending realigns.
+  Child producer(acquire(camera.id(), 640, 480, {"--lend", "--rate-hz", "100", "--frames", std::to_string(kFrames)}));
 
   FrameChecks checks;
   for (std::uint64_t i = 0; i < kFrames; ++i) {
@@ -348,6 +576,7 @@ TEST_F(AravisSourceStage, InjectedPacketLossIsCountedAndNoDamagedFrameReachesThe
   }
   const int code = test::finish(producer, 30s);
   EXPECT_EQ(checks.bad_rows, 0U) << "a frame with a lost packet reached the ring";
+  EXPECT_EQ(checks.sequence_errors, 0U) << "a damaged frame is not a hole in the sequence";
   EXPECT_EQ(checks.torn, 0U);
   EXPECT_EQ(checks.id_mismatch, 0U);
   const auto status = test::ring_status(instance_);

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <fftw3.h>
@@ -223,6 +225,117 @@ TEST_F(RingTest, ReadTimesOutWhenNothingIsPublished) {
   auto frame = sut.read(5ms);
   ASSERT_FALSE(frame.has_value());
   EXPECT_EQ(frame.error(), ReadError::Timeout);
+}
+
+// Claims ahead (RingWriter::claim_at): what lending slots to a camera driver relies on.
+
+TEST_F(RingTest, SlotsClaimedAheadArePublishedInSequenceOrderAndReadIntactAcrossWraps) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
+  const auto& h = sut.segment().header();
+  const FrameShape shape{h.width, h.height, PixelFormat::Mono16, h.stride_bytes};
+  // Keep the whole window (3 of 4 slots) claimed, as a driver holding three buffers would.
+  std::uint64_t claimed_up_to = 0;  // next sequence to claim
+  for (std::uint64_t expected = 0; expected < 50; ++expected) {
+    while (claimed_up_to < sut.next_sequence() + sut.claim_window()) {
+      auto slot = sut.try_claim_at(claimed_up_to);
+      ASSERT_TRUE(slot.has_value()) << claimed_up_to;
+      EXPECT_EQ(slot->sequence, claimed_up_to);
+      EXPECT_EQ(slot->slot, claimed_up_to % 4);
+      fill_sequence_pattern(slot->pixels, shape, claimed_up_to);
+      ++claimed_up_to;
+    }
+    EXPECT_EQ(sut.claimed_count(), 3U);
+    EXPECT_TRUE(sut.is_claimed(expected));
+    sut.publish({.camera_frame_id = expected + 7});
+    EXPECT_FALSE(sut.is_claimed(expected));
+    auto frame = every.read(0s);
+    ASSERT_TRUE(frame.has_value());
+    EXPECT_EQ(frame->sequence, expected);
+    EXPECT_EQ(frame->camera_frame_id, expected + 7);
+    EXPECT_FALSE(frame->gap.has_value());
+    EXPECT_TRUE(content_ok(*frame));
+    EXPECT_TRUE(every.release(*frame));
+  }
+  EXPECT_EQ(every.counters().frames_lost, 0U);
+  EXPECT_EQ(every.counters().frames_torn, 0U);
+}
+
+TEST_F(RingTest, ClaimingAheadIsGatedPerSlotByAnEveryConsumersCursor) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 0s});
+  for (int i = 0; i < 3; ++i) publish_one(sut);  // 0..2 published, the consumer holds them all (cursor 0)
+  EXPECT_TRUE(sut.try_claim_at(3).has_value()) << "slot 3 was never written";
+  EXPECT_FALSE(sut.try_claim_at(4).has_value()) << "slot 0 still holds frame 0, unreleased";
+  EXPECT_FALSE(sut.is_claimed(4));
+  EXPECT_EQ(sut.claimed_count(), 1U);
+  auto frame = every.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  ASSERT_TRUE(every.release(*frame));  // cursor 1: slot 0 is free, slot 1 (frame 1) is not
+  EXPECT_TRUE(sut.try_claim_at(4).has_value());
+  EXPECT_FALSE(sut.try_claim_at(5).has_value());
+  EXPECT_EQ(sut.claimed_count(), 2U);
+}
+
+TEST_F(RingTest, AClaimAheadWaitsForTheConsumerAndEvictsItWhenItStalls) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 20ms});
+  for (int i = 0; i < 3; ++i) publish_one(sut);
+  ASSERT_TRUE(sut.try_claim_at(3).has_value());
+  const auto slot = sut.claim_at(5, 10s);  // holds 1 and 2 of the stalled consumer: evicted after 20 ms
+  ASSERT_TRUE(slot.has_value());
+  EXPECT_EQ(slot->slot, 1U);
+  (void)every.read(0s);  // the consumer learns of its eviction at its next read
+  EXPECT_EQ(every.counters().evictions, 1U);
+}
+
+TEST_F(RingTest, SlotsClaimedAheadAreNeverReadAndTheNewestFrameStaysWhole) {
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
+  for (int i = 0; i < 4; ++i) publish_one(sut);
+  for (std::uint64_t s = 4; s < 4 + sut.claim_window(); ++s) ASSERT_TRUE(sut.try_claim_at(s).has_value());
+  const auto frame = newest.read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 3U) << "claims ahead are not published";
+  EXPECT_TRUE(content_ok(*frame));
+  EXPECT_TRUE(newest.release(*frame)) << "slot 3, the newest frame's, is outside the claim window";
+  EXPECT_FALSE(newest.read(0s).has_value());
+}
+
+TEST_F(RingTest, ClaimingOutsideTheWindowOrPublishingWithoutTheClaimIsAProducerBug) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  // (spdlog's default logger writes the reason to stdout here: the signal is what is checked.)
+  EXPECT_EXIT((void)sut.try_claim_at(3), ::testing::KilledBySignal(SIGABRT), "") << "window 0..2";
+  ASSERT_TRUE(sut.try_claim_at(1).has_value());
+  EXPECT_EXIT(sut.publish(), ::testing::KilledBySignal(SIGABRT), "") << "sequence 0 is not claimed";
+  EXPECT_EXIT(sut.skip_to(5), ::testing::KilledBySignal(SIGABRT), "") << "a claim is outstanding";
+}
+
+TEST_F(RingTest, AProducerThatEndsWithClaimsAheadLeavesThemUnreadAndItsSuccessorClaimsThemAgain) {
+  auto every = std::optional<RingReader>();
+  {
+    auto first = RingWriter::create_or_attach(instance_, "raw", small(4));
+    every.emplace(RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every}));
+    ASSERT_TRUE(first.try_claim_at(1).has_value());
+    ASSERT_TRUE(first.try_claim_at(2).has_value());
+    EXPECT_EQ(publish_one(first), 0U);
+  }  // ends with 1 and 2 claimed, never published
+  auto frame = every->read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 0U);
+  ASSERT_TRUE(every->release(*frame));
+  EXPECT_FALSE(every->read(0s).has_value()) << "claimed slots are not published";
+  auto second = RingWriter::create_or_attach(instance_, "raw", small(4));
+  EXPECT_EQ(second.next_sequence(), 1U);
+  EXPECT_EQ(second.claimed_count(), 0U);
+  EXPECT_EQ(publish_one(second), 1U);
+  frame = every->read(0s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sequence, 1U);
+  EXPECT_FALSE(frame->gap.has_value());
+  EXPECT_TRUE(content_ok(*frame));
+  EXPECT_TRUE(every->release(*frame));
 }
 
 TEST_F(RingTest, StalledEveryConsumerIsEvictedAndLearnsTheExactGap) {

@@ -27,6 +27,8 @@ struct AcquireOptions {
   CommonOptions common;
   std::string ring = "raw";
   std::uint32_t slots = 16;
+  /// Bytes between row starts in the ring's slots; 0 = packed (width x bytes per pixel).
+  std::uint64_t row_stride_bytes = 0;
   std::uint32_t max_consumers = 16;
   bool group_access = false;
   std::string source = "pattern";  ///< pattern | files | aravis | opencv
@@ -66,6 +68,7 @@ struct AcquireOptions {
   bool gain_given = false;
   std::string trigger;  ///< "" keep, "off", or a TriggerSource (Software, Line0, ...)
   std::uint32_t stream_buffers = 16;
+  bool lend = true;  ///< aravis: lend ring slots to the stream (--no-lend: copy each frame)
   std::uint32_t packet_size_bytes = 9000;
   bool packet_socket = false;
   bool wait_for_camera = false;

@@ -1,7 +1,7 @@
 // aravis_source.hpp: frames from a GenICam camera (GigE Vision or USB3 Vision) through libaravis
-// 0.8: configure it with standard feature names, stream into Aravis buffers, copy each complete
-// frame once into the claimed ring slot, count every kind of loss, and ride out the camera
-// going away (reconnect with backoff, the ring and its consumers stay up).
+// 0.8: configure it with standard feature names, stream straight into ring slots lent to
+// Aravis (or into Aravis buffers copied once into the claimed slot), count every kind of loss,
+// and ride out the camera going away (reconnect with backoff, the ring and its consumers stay up).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,11 @@ struct AravisSourceOptions {
   /// (Software, Line0, ...) for FrameStart with TriggerMode=On. With Software, grab() sends
   /// TriggerSoftware once per frame and the loop paces with --rate-hz.
   std::string trigger;
-  std::uint32_t stream_buffers = 16;      ///< Aravis buffers queued on the stream (>= 2)
+  std::uint32_t stream_buffers = 16;      ///< Aravis buffers queued on the stream (>= 2); lending: at most half the ring's slots
+  /// Lend ring slots to Aravis as its buffers (use_ring), so that the stream thread writes each
+  /// frame into its slot and write() copies nothing; false (--no-lend): Aravis fills buffers of
+  /// its own and write() copies each frame into its slot.
+  bool lend_slots = true;
   std::uint32_t packet_size_bytes = 9000; ///< GigE Vision GevSCPSPacketSize; 0 = let Aravis negotiate
   bool packet_socket = false;             ///< GigE: let Aravis use its AF_PACKET receiver (root only; receives nothing on lo)
   bool wait_for_camera = false;           ///< at start, wait for the camera instead of failing
@@ -53,9 +57,11 @@ struct AravisSourceOptions {
 /// and the frame-id gap they leave counts them as lost.
 ///
 /// Copies between the socket and the ring: the kernel copies each GVSP packet into Aravis'
-/// packet buffer (recvmsg), Aravis copies its payload into the frame's ArvBuffer, write()
-/// copies the ArvBuffer into the slot (one memcpy, row by row only when strides differ): three,
-/// two of them in user space.
+/// packet buffer (recvmsg), Aravis copies its payload into the frame's ArvBuffer. When slots
+/// are lent (use_ring, the default) that ArvBuffer *is* the frame's ring slot: two copies, one
+/// in user space. Otherwise, and for the frames the lending falls back for (a slot an every
+/// consumer still holds, the frames queued behind a failed one: docs/cameras.md), write()
+/// copies the ArvBuffer into the slot (one memcpy, row by row only when strides differ).
 class AravisSource final : public FrameSource {
  public:
   /// Opens the camera, applies the options, reads the settings back and starts streaming.
@@ -73,6 +79,12 @@ class AravisSource final : public FrameSource {
   [[nodiscard]] std::expected<GrabbedFrame, GrabError> grab() noexcept override;
   void write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept override;
   [[nodiscard]] std::string describe() const override;
+  /// Lends `writer`'s slots to the stream when options.lend_slots, the ring's rows are packed
+  /// (stride = width x bytes per pixel, as Aravis writes them), a slot holds the payload and the
+  /// ring has at least 4 slots; otherwise logs why not, once, and copies. Lending queues
+  /// min(stream_buffers, slot_count / 2) buffers. The destructor takes every lent slot back
+  /// (stops the stream's receive thread) before it returns: destroy the source before `writer`.
+  void use_ring(ring::RingWriter& writer) override;
   void set_stats_sink(SourceStatsSink sink) override;
   void flush_stats() override;
   [[nodiscard]] bool paces_itself() const noexcept override;

@@ -18,6 +18,10 @@
 #include "framering/common/frame_shape.hpp"
 #include "framering/common/ring_layout.hpp"
 
+namespace framering::ring {
+class RingWriter;
+}
+
 namespace framering::acquire {
 
 /// A start-up failure of a source: a path that does not exist or cannot be decoded, an image of
@@ -69,6 +73,15 @@ class FrameSource {
   /// `sequence` is the ring sequence it will be published as (synthetic scenes are a function
   /// of it). Requires a successful grab() since the last write().
   virtual void write(std::span<std::byte> pixels, const FrameShape& frame, std::uint64_t sequence) noexcept = 0;
+
+  /// Offers the source the ring's writer, once, after the ring exists and before the loop's
+  /// first grab(), so that it may have its driver fill ring slots directly (claimed ahead with
+  /// RingWriter::claim_at and lent; the Aravis source). The loop still claims, calls write()
+  /// and publishes each frame; write() then finds the frame already in `pixels` and copies
+  /// nothing. A source that lends must have taken every lent slot back from its driver before
+  /// it is destroyed, and must be destroyed before `writer`. Called on the grabbing thread.
+  /// Default: nothing (frames are copied or rendered into the claimed slot).
+  virtual void use_ring(ring::RingWriter& writer) { (void)writer; }
 
   /// Sources that lose frames before the ring (cameras) report their counters to `sink`: about
   /// once a second, at every change of connection (also while grab() waits for a camera that

@@ -2,12 +2,21 @@
 // writes pixels straight into it (zero-copy) and publishes it. It never overwrites a slot that
 // an attached *every* consumer has not released: it waits, and evicts that consumer once it is
 // dead or stalled past its timeout (DESIGN.md, "The frame ring", promises 3-7).
+//
+// Claims ahead: besides the next sequence, the producer may hold claims on the sequences after
+// it (claim_at), so that a driver that fills several buffers at once (Aravis' stream thread)
+// can be lent ring slots. Frames are still published in sequence order, one at a time:
+//
+//   published ... | next_sequence() | next + 1 | ... | next + claim_window() - 1 | (never claimed)
+//    readable        claimed or free, each gated      the slot of next - 1 (the newest frame) is
+//                    exactly as claim() gates it      never claimed, so a newest reader has it whole
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -51,6 +60,9 @@ enum class ClaimError {
   Timeout,  ///< an every consumer held the slot for the whole timeout (and was not evictable yet)
 };
 
+/// The sentinel is_claimed() uses for a slot nobody claimed.
+inline constexpr std::uint64_t kNoClaim = UINT64_MAX;
+
 /// Producer handle. Single-threaded: one thread claims and publishes. Move-only.
 class RingWriter {
  public:
@@ -71,13 +83,44 @@ class RingWriter {
   /// Claims the slot for the next sequence, waiting up to `timeout` while an every consumer
   /// still holds it, and evicting that consumer when its process is dead past its
   /// dead_timeout or it made no progress for its stall_timeout. Calling it again before
-  /// publish() returns the same slot. Allocates nothing.
-  [[nodiscard]] std::expected<WritableSlot, ClaimError> claim(std::chrono::nanoseconds timeout) noexcept;
+  /// publish() returns the same slot. Allocates nothing. Same as claim_at(next_sequence()).
+  [[nodiscard]] std::expected<WritableSlot, ClaimError> claim(std::chrono::nanoseconds timeout) noexcept {
+    return claim_at(next_, timeout);
+  }
 
   /// claim() that never waits.
   [[nodiscard]] std::expected<WritableSlot, ClaimError> try_claim() noexcept { return claim(std::chrono::nanoseconds{0}); }
 
-  /// Publishes the claimed slot and wakes the consumers that are Ready. Requires a claim.
+  /// Claims the slot of `sequence`, which may lie ahead of the next one to publish:
+  /// next_sequence() <= sequence < next_sequence() + claim_window() (anything else is a
+  /// producer bug: logged, then std::abort()). Gating, waiting and eviction are claim()'s, for
+  /// this sequence: the slot is given only when every every-consumer has released the frame
+  /// `sequence - slot_count` that it held. A claimed slot is marked being-written (seqlock
+  /// 2s+1), so a reader never takes what it held before as intact. Claiming an already claimed
+  /// sequence returns its slot again at once. Claims stay until that sequence is published
+  /// (publish() takes them in order); a producer that ends with claims outstanding leaves those
+  /// slots unreadable, and the next producer claims them again. Allocates nothing.
+  [[nodiscard]] std::expected<WritableSlot, ClaimError> claim_at(std::uint64_t sequence,
+                                                                 std::chrono::nanoseconds timeout) noexcept;
+
+  /// claim_at() that never waits (it may still evict a consumer whose timeout has run out).
+  [[nodiscard]] std::expected<WritableSlot, ClaimError> try_claim_at(std::uint64_t sequence) noexcept {
+    return claim_at(sequence, std::chrono::nanoseconds{0});
+  }
+
+  /// Whether `sequence` is claimed (by claim() or claim_at()) and not yet published.
+  [[nodiscard]] bool is_claimed(std::uint64_t sequence) const noexcept {
+    return claims_ != nullptr && claims_[sequence % slot_count_] == sequence;
+  }
+  /// How many sequences are claimed now (0 .. claim_window()).
+  [[nodiscard]] std::uint32_t claimed_count() const noexcept { return claimed_count_; }
+  /// How many sequences, from next_sequence() on, may be claimed at once: slot_count - 1, so
+  /// that the newest published frame's slot is never claimed.
+  [[nodiscard]] std::uint32_t claim_window() const noexcept { return slot_count_ - 1; }
+
+  /// Publishes sequence next_sequence(), whose slot must be claimed, and wakes the consumers
+  /// that are Ready. Claims ahead of it stay. Publishing without that claim is a producer bug
+  /// (logged, then std::abort()).
   void publish(const FrameMetadata& metadata = {}) noexcept;
 
   /// The metadata this ring's newest published frame carries (sequence next_sequence() - 1),
@@ -87,7 +130,7 @@ class RingWriter {
   /// input sequence each output frame came from is its camera_frame_id).
   [[nodiscard]] std::optional<FrameMetadata> last_published() const noexcept;
 
-  /// Continues the sequence at `sequence` (>= next_sequence(), no slot claimed) without
+  /// Continues the sequence at `sequence` (>= next_sequence(), no slot claimed at all) without
   /// publishing the frames before it: they were lost upstream (a bridge receiving a gap, or
   /// starting a far ring at the near ring's sequence). An every consumer reports them as a gap
   /// with exact bounds on its next read; a newest consumer passes over them. Writes no slot:
@@ -132,7 +175,9 @@ class RingWriter {
   Segment segment_;
   bool reattached_ = false;
   bool moved_from_ = false;
-  bool claimed_ = false;
+  // claims_[slot] = the sequence claimed in that slot, or kNoClaim; slot_count_ entries.
+  std::unique_ptr<std::uint64_t[]> claims_;
+  std::uint32_t claimed_count_ = 0;
   std::uint64_t next_ = 0;
   std::uint64_t frame_bytes_ = 0;
   std::uint32_t slot_count_ = 0;
