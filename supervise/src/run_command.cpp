@@ -67,7 +67,7 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParser
         std::fputs(embedded_default_config().c_str(), stdout);
         return 0;
       }
-      setup_logging("run", o->run.log_level);
+      setup_logging("run", o->run.log_level, true);  // thread-safe: the HTTP API logs from its threads
       RunOptions run = o->run;
       if (!o->instance.empty()) run.instance = o->instance;
       if (!o->http.empty()) run.http = o->http;

@@ -346,6 +346,7 @@ class Supervisor {
   void shutdown() {
     stopping_ = true;
     end_ns_ = monotonic_ns();
+    if (http_) publish();  // the API says "stopping" and refuses new commands (503) from now on
     for (auto& stage : stages_) {
       if (!stage.restart_pending()) continue;
       stage.cancel_restart();

@@ -34,6 +34,8 @@ class HttpApi : public ::testing::Test {
       run_->signal(SIGINT);
       if (run_->wait(60s) == -1) ADD_FAILURE() << "run did not stop on SIGINT: " << run_->err();
     }
+    // A sanitizer build's report in the run (its HTTP threads and its loop) fails the test.
+    if (run_) EXPECT_EQ(run_->err().find("Sanitizer"), std::string::npos) << run_->err();
     run_.reset();
     test::remove_instance(instance_);
     std::error_code ec;
@@ -237,6 +239,28 @@ TEST_F(HttpApi, StopMidSeriesDrainsAndClosesAWholeRecording) {
   EXPECT_EQ(report["frames_recorded"], r["frames"]);
   const auto again = post("/api/v1/recordings/" + id + "/stop", "");
   EXPECT_EQ(again.status, 409) << again.body;
+}
+
+TEST_F(HttpApi, RecordingForSecondsStopsByItselfAndIsAnnouncedAsEvents) {
+  test::Watchdog watchdog(90s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  test::HttpConnection events(port_);
+  ASSERT_EQ(events.send("GET", "/api/v1/events").status, 200);
+  (void)events.read_until("\n\n");  // the stream's opening comment
+  const std::string id = start_recording({{"name", "timed"}, {"ring", "raw"}, {"seconds", 0.5}});
+  const auto r = wait_recording(id, ended);
+  EXPECT_EQ(r["state"], "finished") << r.dump(2);
+  EXPECT_EQ(r["verdict"], "complete");
+  EXPECT_EQ(r["result"]["stop"]["reason"], "signal SIGTERM") << "a time limit is a drained stop";
+  EXPECT_GT(r["frames"].get<int>(), 0);
+  std::string stream;
+  while (stream.find("event: recording_finished") == std::string::npos) {
+    const std::string part = events.read_until("\n\n");
+    ASSERT_FALSE(part.empty()) << "the event stream ended: " << stream;
+    stream += part;
+  }
+  EXPECT_NE(stream.find("event: recording_started\ndata: {\"id\":\"" + id), std::string::npos) << stream;
+  EXPECT_NE(stream.find("\"verdict\":\"complete\""), std::string::npos) << stream;
 }
 
 TEST_F(HttpApi, OnDropFailEndsTheRecordingAsFailedAtTheFirstLoss) {
