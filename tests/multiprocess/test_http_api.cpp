@@ -35,7 +35,9 @@ class HttpApi : public ::testing::Test {
       if (run_->wait(60s) == -1) ADD_FAILURE() << "run did not stop on SIGINT: " << run_->err();
     }
     // A sanitizer build's report in the run (its HTTP threads and its loop) fails the test.
-    if (run_) EXPECT_EQ(run_->err().find("Sanitizer"), std::string::npos) << run_->err();
+    if (run_) {
+      EXPECT_EQ(run_->err().find("Sanitizer"), std::string::npos) << run_->err();
+    }
     run_.reset();
     test::remove_instance(instance_);
     std::error_code ec;
