@@ -265,6 +265,25 @@ TEST_F(HttpApi, RecordingForSecondsStopsByItselfAndIsAnnouncedAsEvents) {
   EXPECT_NE(stream.find("\"verdict\":\"complete\""), std::string::npos) << stream;
 }
 
+TEST_F(HttpApi, ARecorderKilledMidSeriesIsRestartedAndFinishesTheFramesAsked) {
+  test::Watchdog watchdog(90s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  const std::string id = start_recording({{"name", "resumed"}, {"ring", "raw"}, {"frames", 300}});
+  const auto running = wait_recording(id, [](const nlohmann::json& r) { return r.value("frames", 0) >= 50; });
+  const auto pid = running["pid"].get<pid_t>();
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGKILL);  // wherever it is: it resumes its recording at its cursor
+  const auto r = wait_recording(id, ended);
+  EXPECT_EQ(r["state"], "finished") << r.dump(2);
+  EXPECT_EQ(r["restarts"], 1);
+  EXPECT_EQ(r["verdict"], "complete");
+  EXPECT_EQ(r["frames"], 300) << "the restart records only the frames still missing";
+  const auto report = inspect(r["path"]);
+  EXPECT_EQ(report["complete"], true) << report.dump(2);
+  EXPECT_EQ(report["consistent"], true) << report.dump(2);
+  EXPECT_EQ(report["frames_recorded"], 300);
+}
+
 TEST_F(HttpApi, OnDropFailEndsTheRecordingAsFailedAtTheFirstLoss) {
   test::Watchdog watchdog(90s);
   ASSERT_NO_FATAL_FAILURE(start());
