@@ -50,9 +50,8 @@ class HttpServer {
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] const HttpOptions& options() const noexcept { return options_; }
 
-  struct Impl;
-
  private:
+  struct Impl;  ///< the routes, their handlers and the civetweb context (http_server.cpp)
   HttpOptions options_;
   std::uint16_t port_ = 0;
   std::unique_ptr<Impl> impl_;

@@ -101,12 +101,13 @@ class RunService {
   /// Supervisor: replaces the published stages and recordings.
   void publish(std::vector<StageView> stages, std::vector<RecordingView> recordings, bool stopping);
 
-  /// HTTP: a copy of what was last published.
+  /// What the supervisor last published, copied out for one request.
   struct Snapshot {
     std::vector<StageView> stages;
     std::vector<RecordingView> recordings;
     bool stopping = false;
   };
+  /// HTTP: a copy of what was last published; `stopping` also once closed.
   [[nodiscard]] Snapshot snapshot() const;
 
   /// HTTP: queues `what` for the supervisor loop and waits up to `timeout` for its reply.
@@ -135,6 +136,7 @@ class RunService {
   /// Supervisor, at the end of the run: refuses new commands (503), answers the queued ones with
   /// 503 and wakes every waiting stream so that the server can stop.
   void close();
+  /// Whether close() was called: SSE streams end.
   [[nodiscard]] bool closed() const;
 
  private:
