@@ -30,6 +30,8 @@ packages=(
   libzmq3-dev cppzmq-dev  # bridge: ZeroMQ (built with libsodium: CURVE) and its C++ binding
   python3-zmq             # bridge test: a Python client receives frames with nothing of ours
   iproute2 iptables       # bridge tests: two network namespaces, packet loss and an outage between them
+  libcivetweb-dev         # run --http: the HTTP + JSON API (civetweb: HTTP server, WebSocket)
+  prometheus              # http tests: promtool checks the /metrics exposition format
   clang-19 libclang-rt-19-dev  # fuzz/ (the fuzz preset): libFuzzer; clang-19 is the first Debian 12 clang with std::expected
 )
 

@@ -69,6 +69,8 @@ struct Outcome {
   std::uint64_t torn = 0;
   std::optional<RecordFailure> failure;
   nlohmann::json stop = {{"reason", "frames"}};
+  bool fail_on_drop = false;    ///< --fail-on-drop
+  bool ended_on_drop = false;   ///< it did: the frame after the first loss is the last one recorded
 };
 
 // The frames the recorder holds (read, not yet released), oldest first: the ones in flight in
@@ -144,6 +146,17 @@ bool record_step(ring::RingReader& reader, Recording& recording, HeldFrames& hel
       spdlog::warn("the source lost {} frame(s) just before sequence {} (camera frame id {})",
                    frame->source_frames_lost, frame->sequence, frame->camera_frame_id);
     }
+    // --fail-on-drop: this frame is still recorded, so that the recording's index (and its
+    // manifest's gaps and verdict) shows the loss; then the recording ends.
+    if (out.fail_on_drop && !out.ended_on_drop && (frame->gap || frame->source_frames_lost > 0)) {
+      out.ended_on_drop = true;
+      out.stop = {{"reason", "drop"},
+                  {"message", frame->gap ? fmt::format("--fail-on-drop: frames {}..{} were lost in the ring (this "
+                                                       "recorder was evicted)", frame->gap->first, frame->gap->last)
+                                         : fmt::format("--fail-on-drop: the source lost {} frame(s) before sequence {}",
+                                                       frame->source_frames_lost, frame->sequence)}};
+      spdlog::error("{}: ending the recording", out.stop["message"].get<std::string>());
+    }
     const IndexRow row{0, 0, frame->sequence, frame->timestamp_ns, frame->camera_frame_id, frame->source_frames_lost};
     const std::size_t before = recording.in_flight();
     auto submitted = recording.submit(row, frame->pixels.data(), frame->stride_bytes,
@@ -189,7 +202,7 @@ void record_frames(const RecordOptions& o, ring::RingReader& reader, Recording& 
   for (;;) {
     if (!drain.draining() && stop_requested()) out.stop = {{"reason", fmt::format("signal {}", stage::end_reason(""))}};
     const bool enough = o.frames > 0 && out.recorded.frames() + recording.in_flight() >= o.frames;
-    if (drain.finished(reader) || enough) {
+    if (drain.finished(reader) || enough || out.ended_on_drop) {
       (void)complete_all(reader, recording, held, page_bytes, out);  // frames in flight past the drain's end too
       return;
     }
@@ -253,7 +266,8 @@ int run_record(const RecordOptions& o) {
                to_string(settings.geometry.frame.pixel_format), h.slot_count,
                reader->resumed() ? ", resumed at its cursor" : "");
 
-  Outcome out{.recorded = stage::RateReport("recorded", stage::from_seconds(o.report_interval_s))};
+  Outcome out{.recorded = stage::RateReport("recorded", stage::from_seconds(o.report_interval_s)),
+              .fail_on_drop = o.fail_on_drop};
   record_frames(o, *reader, recording, settings.geometry.page_bytes(), out);
 
   const ring::ConsumerCounters counters = reader->counters();
@@ -265,7 +279,7 @@ int run_record(const RecordOptions& o) {
   if (stop_requested() && !out.failure) spdlog::info("drained; closing the recording");
   const nlohmann::json manifest = recording.close(out.stop);
   const std::uint64_t lost = std::max(recording.tally().ring_lost(), counters.frames_lost);
-  const int exit_code = out.failure ? 2 : (lost > 0 || out.torn > 0) ? 3 : 0;
+  const int exit_code = out.failure ? 2 : (lost > 0 || out.torn > 0 || out.ended_on_drop) ? 3 : 0;
   stage::print_summary(summarise(recording, manifest, out, lost, exit_code));
   if (exit_code == 3) spdlog::error("lost {} frames: exit code 3", lost + out.torn);
   return exit_code;
@@ -286,6 +300,7 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
       "  manifest.json        at close: files, first/last sequence, frames recorded, gaps [first,last]\n"
       "                       with their cause (evicted, source_drop), complete = nothing lost in the ring\n"
       "SIGINT/SIGTERM: drains every frame already in the ring, closes the files, then exits.\n"
+      "--fail-on-drop: the first lost frame ends the recording (stop reason \"drop\", exit code 3).\n"
       "Killed (SIGKILL): the files stay readable up to the last complete frame; started again with the\n"
       "same --name and --dest it resumes the open recording at its cursor, in a new part.\n"
       "Writes with O_DIRECT, each frame copied once into a huge-page buffer (--write-from-slots: none),\n"
@@ -318,6 +333,10 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
                 "faster only where writes from 4 KiB pages are not slower (see bench record)");
   cmd->add_option("--frames", o->frames, "Record this many frames, then close and exit; 0 = until SIGINT/SIGTERM")
       ->capture_default_str();
+  cmd->add_flag("--fail-on-drop", o->fail_on_drop,
+                "End the recording at the first lost frame (a gap after an eviction, or frames the source dropped): "
+                "the frame after the loss is recorded (so the manifest shows the gap), then the recording closes "
+                "with stop reason \"drop\" and exit code 3");
   cmd->add_option("--wait-for-ring-s", o->wait_for_ring_s, "How long to wait for the ring to appear, in seconds")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();

@@ -25,7 +25,8 @@ const std::set<std::string, std::less<>> kStageKeys = {"name", "run"};
 // The keys of a command stage: no other key is allowed there.
 const std::set<std::string, std::less<>> kCommandKeys = {"name", "command", "produces", "consumes"};
 const std::set<std::string, std::less<>> kConsumesKeys = {"ring", "kind", "dead_timeout_s"};
-const std::set<std::string, std::less<>> kTopKeys = {"instance", "restart", "stage"};
+const std::set<std::string, std::less<>> kTopKeys = {"instance", "restart", "http", "stage"};
+const std::set<std::string, std::less<>> kHttpKeys = {"address", "port", "token", "recording_roots"};
 const std::set<std::string, std::less<>> kRestartKeys = {"max_restarts", "backoff_ms", "backoff_max_ms",
                                                          "healthy_after_ms"};
 
@@ -203,6 +204,42 @@ void parse_command_stage(const std::string& source, const toml::table& table, St
   }
 }
 
+// [http]: address, port, token, recording_roots.
+void parse_http(const std::string& source, const toml::node& node, HttpConfig& http) {
+  const auto* table = node.as_table();
+  if (table == nullptr) fail(source, node, "'http' must be a table: [http]");
+  for (const auto& [key, value] : *table) {
+    const std::string k{key.str()};
+    if (!kHttpKeys.contains(k)) {
+      fail(source, value, fmt::format("[http] unknown key '{}' (expected address, port, token, recording_roots)", k));
+    }
+    if (k == "port") {
+      const auto* port = value.as_integer();
+      if (port == nullptr || port->get() < 0 || port->get() > 65535) {
+        fail(source, value, "[http] key 'port': expected an integer in 0..65535 (0: any free port)");
+      }
+      http.port = static_cast<std::uint16_t>(port->get());
+    } else if (k == "recording_roots") {
+      const auto* roots = value.as_array();
+      if (roots == nullptr || roots->empty()) {
+        fail(source, value, "[http] key 'recording_roots': expected a non-empty array of folder paths");
+      }
+      for (const auto& item : *roots) {
+        const auto* text = item.as_string();
+        if (text == nullptr || text->get().empty()) {
+          fail(source, item, "[http] key 'recording_roots': every element must be a non-empty string (a folder)");
+        }
+        http.recording_roots.push_back(text->get());
+      }
+    } else {
+      const auto* text = value.as_string();
+      if (text == nullptr) fail(source, value, fmt::format("[http] key '{}': expected a string", k));
+      if (k == "address") http.address = text->get();
+      if (k == "token") http.token = text->get();
+    }
+  }
+}
+
 }  // namespace
 
 PipelineConfig parse_pipeline(const std::string& text, const std::string& source, const StageParserFactory& stages) {
@@ -217,7 +254,7 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& source
   config.source = source;
   for (const auto& [key, value] : root) {
     if (!kTopKeys.contains(key.str())) {
-      fail(source, value, fmt::format("unknown key '{}' (expected instance, [restart] or [[stage]])", key.str()));
+      fail(source, value, fmt::format("unknown key '{}' (expected instance, [restart], [http] or [[stage]])", key.str()));
     }
   }
   if (const auto* instance = root.get("instance")) {
@@ -245,6 +282,7 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& source
       if (k == "healthy_after_ms") config.restart.healthy_after_ms = read_u32(source, value, k, 1, 86'400'000);
     }
   }
+  if (const auto* http_node = root.get("http")) parse_http(source, *http_node, config.http);
   const auto* stage_node = root.get("stage");
   if (stage_node == nullptr) {
     throw ConfigError(fmt::format("{}: no [[stage]] tables: a pipeline needs at least one stage", source));

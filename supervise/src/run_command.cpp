@@ -1,6 +1,7 @@
 #include "framering/supervise/run_command.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParser
   struct Options {
     RunOptions run;
     std::string instance;
+    std::string http;
     bool print_default = false;
   };
   auto o = std::make_shared<Options>();
@@ -36,7 +38,8 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParser
       "Examples:\n"
       "  framering run --duration 10\n"
       "  framering run --config config/video.toml --frames 300 --summary-json summary.json\n"
-      "  framering run --config my.toml --dry-run");
+      "  framering run --config my.toml --dry-run\n"
+      "  framering run --config my.toml --http 8080      # then: curl localhost:8080/api/v1/status");
   cmd->add_option("-c,--config", o->run.config_path, "Pipeline file (TOML); default: the built-in config/default.toml")
       ->check(CLI::ExistingFile);
   cmd->add_option("--instance", o->instance, "Override the pipeline's instance name");
@@ -48,6 +51,10 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParser
       ->check(CLI::Range(0.0, 1e7))
       ->capture_default_str();
   cmd->add_option("--summary-json", o->run.summary_json, "Also write the summary to this file as JSON");
+  cmd->add_option("--http", o->http,
+                  "Serve the HTTP API on [ADDRESS:]PORT (default address 127.0.0.1; PORT 0: any free port, logged as "
+                  "\"listening on http://ADDRESS:PORT/\"). Any other address needs a token: [http] token or "
+                  "FRAMERING_HTTP_TOKEN. See docs/http-api.md");
   cmd->add_flag("--dry-run", o->run.dry_run, "Check the pipeline and print each stage's command; start nothing");
   cmd->add_flag("--keep-rings", o->run.keep_rings, "Leave the rings in /dev/shm at the end (for status or inspection)");
   cmd->add_flag("--print-default-config", o->print_default, "Print the built-in config/default.toml and exit");
@@ -60,9 +67,15 @@ void add_run_subcommand(CLI::App& app, std::function<int()>& action, StageParser
         std::fputs(embedded_default_config().c_str(), stdout);
         return 0;
       }
-      setup_logging("run", o->run.log_level);
+      setup_logging("run", o->run.log_level, true);  // thread-safe: the HTTP API logs from its threads
       RunOptions run = o->run;
       if (!o->instance.empty()) run.instance = o->instance;
+      if (!o->http.empty()) run.http = o->http;
+      // Read here and taken out of the environment, so that no stage inherits it.
+      if (const char* token = std::getenv("FRAMERING_HTTP_TOKEN"); token != nullptr) {
+        run.http_token = token;
+        ::unsetenv("FRAMERING_HTTP_TOKEN");
+      }
       return run_pipeline(run, stages);
     };
   });

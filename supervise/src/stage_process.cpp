@@ -8,8 +8,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+extern char** environ;  // POSIX: the process's environment
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -23,6 +28,21 @@ constexpr std::uint64_t kStartFailureWindowNs = 3'000'000'000;  // exit 2 this s
 
 }  // namespace
 
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& plan_env,
+                                           const std::string& supervisor_pid) {
+  std::vector<std::pair<std::string, std::string>> set = plan_env;
+  set.emplace_back(kStageEnvSupervisorPid, supervisor_pid);
+  std::vector<std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view key = entry.substr(0, entry.find('='));
+    const bool replaced = std::any_of(set.begin(), set.end(), [&](const auto& kv) { return kv.first == key; });
+    if (!replaced) out.emplace_back(entry);
+  }
+  for (const auto& [key, value] : set) out.push_back(key + "=" + value);
+  return out;
+}
+
 std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return fmt::format("signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
@@ -34,12 +54,21 @@ bool StageProcess::start(std::uint64_t now_ns) {
   std::vector<char*> argv;
   for (auto& a : plan_.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const std::string supervisor_pid = std::to_string(::getpid());
+  // Everything the child needs is built here, before fork: with `run --http` the supervisor has
+  // other threads (the HTTP server's), so between fork and exec the child may call only
+  // async-signal-safe functions (no setenv, no malloc, no stdio: another thread may have held
+  // their locks at the fork). The environment is the supervisor's with the plan's variables on top.
+  std::vector<std::string> env_text = child_environment(plan_.env, std::to_string(::getpid()));
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const std::string exec_failed = fmt::format("framering run: stage {}: cannot execute {}: ", plan_.name, plan_.program);
   // fork + exec rather than posix_spawn, for what the child must do before exec: its own
   // process group (a Ctrl-C at the terminal reaches only the supervisor, which then stops the
   // stages in order) and PR_SET_PDEATHSIG (a supervisor killed outright takes its stages with
-  // it instead of leaving orphans on the rings). The supervisor is single-threaded, so setenv
-  // in the child is safe.
+  // it instead of leaving orphans on the rings). PR_SET_PDEATHSIG fires when the *thread* that
+  // forked ends: every start happens on the supervisor's main thread, which lives as long as
+  // the run (the HTTP threads only ask it to start recorders: supervisor.cpp).
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -55,15 +84,15 @@ bool StageProcess::start(std::uint64_t now_ns) {
     ::sigprocmask(SIG_SETMASK, &empty, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(127);  // the supervisor died before prctl
-    for (const auto& [key, value] : plan_.env) ::setenv(key.c_str(), value.c_str(), 1);
-    ::setenv(kStageEnvSupervisorPid, supervisor_pid.c_str(), 1);
     if (plan_.search_path) {
-      ::execvp(plan_.program.c_str(), argv.data());
+      ::execvpe(plan_.program.c_str(), argv.data(), envp.data());
     } else {
-      ::execv(plan_.program.c_str(), argv.data());
+      ::execve(plan_.program.c_str(), argv.data(), envp.data());
     }
-    std::fprintf(stderr, "framering run: stage %s: cannot execute %s: %s\n", plan_.name.c_str(), plan_.program.c_str(),
-                 std::strerror(errno));
+    const char* reason = ::strerror(errno);  // glibc's table: no allocation for a known errno
+    (void)!::write(STDERR_FILENO, exec_failed.data(), exec_failed.size());
+    (void)!::write(STDERR_FILENO, reason, std::strlen(reason));
+    (void)!::write(STDERR_FILENO, "\n", 1);
     ::_exit(127);
   }
   if (pid < 0) {

@@ -46,7 +46,7 @@ bool is_being_created(const std::string& instance, const std::string& ring) {
 int show_once(const StatusOptions& options) {
   const std::vector<std::string> instances =
       options.all_instances ? ring::Segment::list_instances() : std::vector<std::string>{options.common.instance};
-  nlohmann::json json = nlohmann::json::array();
+  std::vector<ring::RingListing> shown;
   std::string text;
   int exit_code = 0;
   std::size_t rings_seen = 0;
@@ -61,7 +61,7 @@ int show_once(const StatusOptions& options) {
                                              listing.error);
         continue;
       }
-      json.push_back(ring::to_json(listing));
+      shown.push_back(listing);
       if (listing.status) {
         text += fmt::format("instance {}: {}{}", instance, listing.stale ? "[stale: nobody attached] " : "",
                             ring::format_status(*listing.status));
@@ -72,6 +72,7 @@ int show_once(const StatusOptions& options) {
     }
   }
   if (options.json) {
+    const nlohmann::json json = status_json(shown);
     std::fputs((json.dump(options.watch ? -1 : 2) + "\n").c_str(), stdout);
   } else {
     if (rings_seen == 0) {
@@ -100,6 +101,12 @@ int run_status(const StatusOptions& options) {
 }
 
 }  // namespace
+
+nlohmann::json status_json(const std::vector<ring::RingListing>& listings) {
+  nlohmann::json json = nlohmann::json::array();
+  for (const auto& listing : listings) json.push_back(ring::to_json(listing));
+  return json;
+}
 
 void add_status_subcommand(CLI::App& app, std::function<int()>& action) {
   auto options = std::make_shared<StatusOptions>();

@@ -10,11 +10,16 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
+#include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -26,7 +31,9 @@
 #include "framering/common/ring_status.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
+#include "framering/supervise/http_server.hpp"
 #include "framering/supervise/run_report.hpp"
+#include "framering/supervise/run_service.hpp"
 #include "framering/supervise/stage_plan.hpp"
 #include "framering/supervise/stage_process.hpp"
 
@@ -37,10 +44,43 @@ constexpr std::uint64_t kTickNs = 50'000'000;             // supervision loop pe
 constexpr std::uint64_t kDrainTimeoutNs = 15'000'000'000;  // per stage, at stop
 constexpr std::uint64_t kStopTimeoutNs = 10'000'000'000;   // SIGTERM -> SIGKILL
 constexpr std::uint64_t kLeftoverWaitNs = 30'000'000'000;  // an earlier run's stages finishing their drain
+constexpr std::uint64_t kLossCheckNs = 250'000'000;       // how often the rings' loss counters are compared
+constexpr std::uint64_t kLossWindowNs = 5'000'000'000;    // a ring that lost frames this recently is "losing frames"
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// A recording started through the API: a `framering record` process supervised like a record
+// stage (restarted when it dies, drained at the stop), plus what the API shows of it.
+struct ApiRecording {
+  RecordingView view;
+  StageProcess process;
+  StartRecording request;
+  std::uint64_t started_ns = 0;
+  bool stop_wanted = false;  ///< POST .../stop or its `seconds` ran out: SIGTERM once it holds its place
+  bool stop_sent = false;
+  bool ended = false;
+};
+
+// The rings' loss counters as last seen: a ring whose counters grew lost frames.
+struct LossCounters {
+  std::uint64_t dropped = 0;
+  std::uint64_t source_lost = 0;
+  std::uint64_t evictions = 0;
+  std::map<std::string, std::uint64_t> consumer_lost;
+  std::uint64_t last_loss_ns = 0;  ///< 0 = never seen losing
+};
 
 class Supervisor {
  public:
-  Supervisor(PipelinePlan plan, RunOptions options) : plan_(std::move(plan)), options_(std::move(options)) {
+  Supervisor(PipelinePlan plan, RunOptions options, HttpConfig http)
+      : plan_(std::move(plan)), options_(std::move(options)), plan_http_(std::move(http)) {
     for (const auto& stage : plan_.stages) stages_.emplace_back(stage, plan_.restart);
   }
 
@@ -54,6 +94,7 @@ class Supervisor {
     }
     install_stop_handlers();
     adopt_leftover_rings();
+    start_http();
     tty_ = ::isatty(STDERR_FILENO) != 0;
     start_ns_ = monotonic_ns();
     spdlog::info("run: pipeline {} on instance {}: {} stages{}", plan_.source, plan_.instance, stages_.size(),
@@ -71,8 +112,14 @@ class Supervisor {
       }
       const std::uint64_t now = monotonic_ns();
       for (auto& stage : stages_) {
-        if (stage.restart_due(now)) stage.start(now);
+        if (stage.restart_due(now) && stage.start(now)) post_event("stage_restarted", stage_event(stage));
         if (stage.running()) stage.note_health(now);
+      }
+      if (http_) {
+        handle_commands();
+        supervise_recordings(now);
+        watch_losses(now);
+        publish();
       }
       if (options_.duration_s > 0 && now - start_ns_ >= static_cast<std::uint64_t>(options_.duration_s * 1e9)) {
         end_reason = fmt::format("duration of {} s reached", options_.duration_s);
@@ -83,7 +130,8 @@ class Supervisor {
         break;
       }
       if (std::all_of(stages_.begin(), stages_.end(),
-                      [](const StageProcess& s) { return !s.running() && !s.restart_pending(); })) {
+                      [](const StageProcess& s) { return !s.running() && !s.restart_pending(); }) &&
+          !recorder_active()) {
         end_reason = "every stage has ended";
         break;
       }
@@ -91,11 +139,23 @@ class Supervisor {
         print_status_line(now);
         next_status_ns = now + (tty_ ? 1'000'000'000ULL : 5'000'000'000ULL);
       }
-      std::this_thread::sleep_for(std::chrono::nanoseconds{kTickNs});  // the supervision period
+      if (http_) {
+        service_.wait_for_commands(std::chrono::nanoseconds{kTickNs});  // the supervision period, or a command
+      } else {
+        std::this_thread::sleep_for(std::chrono::nanoseconds{kTickNs});  // the supervision period
+      }
     }
     if (tty_) std::fputs("\r\033[K", stderr);
     spdlog::info("run: stopping ({})", end_reason);
     shutdown();
+    for (auto& rec : recordings_) {
+      if (!rec.ended && !rec.process.running()) finish_recording(rec);
+    }
+    if (http_) {
+      publish();
+      service_.close();  // wakes the event streams, refuses commands
+      http_.reset();     // waits for the requests in progress
+    }
     return finish();
   }
 
@@ -158,7 +218,10 @@ class Supervisor {
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
       auto it = std::find_if(stages_.begin(), stages_.end(),
                              [&](const StageProcess& s) { return s.running() && s.pid() == pid; });
-      if (it == stages_.end()) continue;
+      if (it == stages_.end()) {
+        recorder_ended(pid, status);
+        continue;
+      }
       StageProcess& stage = *it;
       const std::uint64_t now = monotonic_ns();
       switch (stage.ended(status, now)) {
@@ -181,7 +244,7 @@ class Supervisor {
           // last thread has exited (found when a recorder with an I/O thread was SIGKILLed just
           // before a stop: it was reaped only after our SIGTERM, and its recording stayed open).
           if (!stopping_) {
-            stage.schedule_restart(now);
+            if (!stage.schedule_restart(now)) post_event("stage_given_up", stage_event(stage));
           } else if (stage.plan().consumes_every() && !died_of_our_stop(pid, status)) {
             spdlog::info("run: starting {} at once {}", stage.name(),
                          drained(stage) ? "to end cleanly (it owes no frame, but it died)" : "to drain what it owes");
@@ -297,6 +360,7 @@ class Supervisor {
   void shutdown() {
     stopping_ = true;
     end_ns_ = monotonic_ns();
+    if (http_) publish();  // the API says "stopping" and refuses new commands (503) from now on
     for (auto& stage : stages_) {
       if (!stage.restart_pending()) continue;
       stage.cancel_restart();
@@ -306,19 +370,332 @@ class Supervisor {
         stage.start(monotonic_ns());
       }
     }
-    for (auto& stage : stages_) {
+    for (auto& rec : recordings_) {
+      if (rec.ended || !rec.process.restart_pending()) continue;
+      rec.process.cancel_restart();
+      spdlog::info("run: starting recorder {} at once to drain and close its recording", rec.view.id);
+      rec.process.start(monotonic_ns());
+    }
+    std::vector<StageProcess*> order;
+    for (auto& stage : stages_) order.push_back(&stage);
+    // The API's recorders after the pipeline's stages: their producers have stopped by then.
+    for (auto& rec : recordings_) order.push_back(&rec.process);
+    for (StageProcess* stage : order) {
       // Again while its process dies during the stop and is to come back (reap() schedules that);
       // bounded by its restart policy, which gives it up after max_restarts deaths in a row.
       do {
         const std::uint64_t deadline = monotonic_ns() + kDrainTimeoutNs;
-        while (must_wait_for(stage) && monotonic_ns() < deadline) {
+        while (must_wait_for(*stage) && monotonic_ns() < deadline) {
           reap();
-          if (stage.restart_due(monotonic_ns())) stage.start(monotonic_ns());
+          if (stage->restart_due(monotonic_ns())) stage->start(monotonic_ns());
           std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling the rings' cursors
         }
-        stage.cancel_restart();
-        stop_stage(stage);
-      } while (stage.restart_pending());
+        stage->cancel_restart();
+        stop_stage(*stage);
+      } while (stage->restart_pending());
+    }
+  }
+
+  // ---- the HTTP API (http_server.hpp): everything below runs on this, the main, thread --------
+
+  void start_http() {
+    const HttpConfig& config = plan_http_;
+    if (!options_.http && !config.port) return;
+    HttpOptions http;
+    if (config.address) http.address = *config.address;
+    if (config.port) http.port = *config.port;
+    http.token = options_.http_token.value_or(config.token);
+    if (!config.recording_roots.empty()) http.recording_roots = config.recording_roots;
+    if (options_.http) parse_endpoint(*options_.http, "--http", http);
+    ::signal(SIGPIPE, SIG_IGN);  // a client that goes away mid-response is an error return, never a signal
+    http_.emplace(std::move(http), plan_.instance, service_);
+    const bool v6 = http_->options().address.find(':') != std::string::npos;
+    spdlog::info("run: http: listening on http://{}{}{}:{}/{}", v6 ? "[" : "", http_->options().address, v6 ? "]" : "",
+                 http_->port(), http_->options().token.empty() ? "" : " (a token is required)");
+    publish();
+  }
+
+  nlohmann::json stage_event(const StageProcess& stage) const {
+    return {{"stage", stage.name()}, {"restarts", stage.restarts()}, {"pid", stage.running() ? stage.pid() : 0},
+            {"last_exit", stage.last_exit()}, {"given_up", stage.given_up()}};
+  }
+
+  void post_event(std::string type, nlohmann::json data) {
+    if (http_) service_.post_event(std::move(type), std::move(data));
+  }
+
+  static std::string state_of(const StageProcess& s) {
+    if (s.running()) return "running";
+    if (s.given_up()) return "given_up";
+    if (s.restart_pending()) return "restarting";
+    return "stopped";
+  }
+
+  void publish() {
+    std::vector<StageView> stages;
+    for (const auto& s : stages_) {
+      stages.push_back({s.name(), state_of(s), s.restarts(), s.running() ? s.pid() : 0, s.last_exit()});
+    }
+    std::vector<RecordingView> recordings;
+    for (const auto& rec : recordings_) {
+      RecordingView v = rec.view;
+      v.pid = rec.process.running() ? rec.process.pid() : 0;
+      v.restarts = rec.process.restarts();
+      recordings.push_back(std::move(v));
+    }
+    service_.publish(std::move(stages), std::move(recordings), stopping_);
+  }
+
+  bool recorder_active() const {
+    return std::any_of(recordings_.begin(), recordings_.end(), [](const ApiRecording& r) { return !r.ended; });
+  }
+
+  void handle_commands() {
+    for (auto& command : service_.take_commands()) {
+      Reply reply;
+      try {
+        reply = std::visit([this](auto& what) { return execute(what); }, command.what);
+      } catch (const std::exception& e) {
+        reply = {500, {{"error", e.what()}}};
+      }
+      command.reply.set_value(std::move(reply));
+    }
+  }
+
+  static std::string new_recording_id() {
+    std::random_device random;
+    return fmt::format("rec-{:08x}", static_cast<std::uint32_t>(random()));
+  }
+
+  // Whether `ring` lost frames within kLossWindowNs, or has an evicted every consumer now: a
+  // recording started now would begin on a ring already losing frames.
+  std::string losing_frames(const ring::RingStatus& ring) const {
+    for (const auto& c : ring.consumers) {
+      if (c.state == ring::ConsumerState::Evicted) return fmt::format("its consumer {} is evicted", c.name);
+    }
+    const auto it = losses_.find(ring.ring);
+    if (it != losses_.end() && it->second.last_loss_ns != 0 && monotonic_ns() - it->second.last_loss_ns < kLossWindowNs) {
+      return fmt::format("it lost frames in the last {} s (dropped {}, source lost {}, evictions {})",
+                         kLossWindowNs / 1'000'000'000, ring.frames_dropped, ring.source.frames_lost, ring.evictions);
+    }
+    return "";
+  }
+
+  Reply execute(const StartRecording& request) {
+    const std::vector<std::string> rings = plan_.rings();
+    if (std::find(rings.begin(), rings.end(), request.ring) == rings.end()) {
+      return {422, {{"error", fmt::format("field 'ring': '{}' is not a ring of this pipeline (its rings: {})", request.ring,
+                                          fmt::join(rings, ", "))}, {"field", "ring"}}};
+    }
+    std::optional<ring::RingStatus> status;
+    try {
+      status = ring::read_status(ring::Segment::open(plan_.instance, request.ring));
+    } catch (const Error&) {
+    }
+    if (!status || !status->producer_alive) {
+      return {409, {{"error", fmt::format("ring '{}' is not running: no live producer", request.ring)}}};
+    }
+    if (const std::string losing = losing_frames(*status); !losing.empty() && !request.force) {
+      return {409, {{"error", fmt::format("ring '{}' is losing frames ({}): a recording started now would not be whole; "
+                                          "send \"force\": true to start it anyway", request.ring, losing)}}};
+    }
+    const std::filesystem::path path = std::filesystem::path(request.root) / request.name;
+    std::error_code ec;
+    const bool taken = std::any_of(recordings_.begin(), recordings_.end(), [&](const ApiRecording& r) {
+      return r.view.root == request.root && r.view.name == request.name;
+    });
+    if (taken || std::filesystem::exists(path, ec)) {
+      return {409, {{"error", fmt::format("field 'name': a recording '{}' exists already in {}", request.name,
+                                          request.root)}, {"field", "name"}}};
+    }
+    std::string id = new_recording_id();
+    while (std::any_of(recordings_.begin(), recordings_.end(), [&](const ApiRecording& r) { return r.view.id == id; })) {
+      id = new_recording_id();
+    }
+    StagePlan p;
+    p.name = id;
+    p.program = options_.executable;
+    p.argv = {"framering", "record", "--ring", request.ring, "--name", id, "--dest", request.root, "--recording",
+              request.name};
+    if (request.frames > 0) p.argv.insert(p.argv.end(), {"--frames", std::to_string(request.frames)});
+    if (request.fail_on_drop) p.argv.emplace_back("--fail-on-drop");
+    if (request.stall_timeout_s > 0) p.argv.insert(p.argv.end(), {"--stall-timeout-s", fmt::format("{}", request.stall_timeout_s)});
+    p.rings = {{.ring = request.ring, .role = RingRole::ConsumesEvery, .dead_timeout = std::chrono::milliseconds{5000}}};
+    p.env = {{kStageEnvInstance, plan_.instance}, {kStageEnvName, id}, {kStageEnvLogLevel, options_.log_level},
+             {kStageEnvProduces, ""}, {kStageEnvConsumes, request.ring + ":every"}};
+    p.backoff_max_ms = std::min<std::uint32_t>(plan_.restart.backoff_max_ms, 5000 / 4);
+    RecordingView view{.id = id,
+                       .name = request.name,
+                       .ring = request.ring,
+                       .root = request.root,
+                       .path = path.string(),
+                       .state = "recording",
+                       .frames_wanted = request.frames,
+                       .seconds = request.seconds,
+                       .on_drop = request.fail_on_drop ? "fail" : "continue",
+                       .pid = 0,
+                       .restarts = 0,
+                       .started_utc = utc_now(),
+                       .result = nullptr};
+    ApiRecording& rec = recordings_.emplace_back(ApiRecording{view, StageProcess(std::move(p), plan_.restart), request});
+    rec.started_ns = monotonic_ns();
+    if (!rec.process.start(rec.started_ns)) {
+      rec.ended = true;
+      rec.view.state = "failed";
+      rec.view.result = {{"verdict", "unknown"}, {"error", rec.process.last_exit()}};
+      return {500, {{"error", fmt::format("cannot start the recorder: {}", rec.process.last_exit())}}};
+    }
+    spdlog::info("run: http: recording {} started: ring {} into {}{}", id, request.ring, path.string(),
+                 request.frames > 0 ? fmt::format(", {} frames", request.frames)
+                 : request.seconds > 0 ? fmt::format(", {} s", request.seconds) : ", until stopped");
+    post_event("recording_started", {{"id", id}, {"name", request.name}, {"ring", request.ring}, {"path", path.string()}});
+    publish();
+    return {201, {{"id", id}, {"state", rec.view.state}, {"path", rec.view.path}, {"name", request.name},
+                  {"ring", request.ring}}};
+  }
+
+  Reply execute(const StopRecording& request) {
+    for (auto& rec : recordings_) {
+      if (rec.view.id != request.id) continue;
+      if (rec.ended) {
+        return {409, {{"error", fmt::format("recording {} has already ended ({})", rec.view.id, rec.view.state)},
+                      {"state", rec.view.state}}};
+      }
+      if (!rec.stop_wanted) spdlog::info("run: http: stopping recording {} (it drains, then closes)", rec.view.id);
+      rec.stop_wanted = true;
+      rec.view.state = "stopping";
+      supervise_recordings(monotonic_ns());
+      publish();
+      return {202, {{"id", rec.view.id}, {"state", rec.view.state}}};
+    }
+    return {404, {{"error", fmt::format("no recording with id '{}'", request.id)}}};
+  }
+
+  // Restarts due, time limits, and the stop: SIGTERM once the recorder holds its place on the
+  // ring (a SIGTERM before its stop handlers exist would kill it with its files open). One that
+  // is waiting out a restart delay when asked to stop is started at once, to drain and close.
+  void supervise_recordings(std::uint64_t now) {
+    for (auto& rec : recordings_) {
+      if (rec.ended) continue;
+      if (rec.request.seconds > 0 && !rec.stop_wanted &&
+          now - rec.started_ns >= static_cast<std::uint64_t>(rec.request.seconds * 1e9)) {
+        rec.stop_wanted = true;
+        rec.view.state = "stopping";
+      }
+      if (rec.process.restart_due(now) || (rec.stop_wanted && rec.process.restart_pending())) {
+        restart_recorder(rec, now);
+      }
+      if (rec.stop_wanted && !rec.stop_sent && rec.process.running() && attached(rec.process)) {
+        rec.stop_sent = true;
+        stop_signal_sent_[rec.process.pid()] = SIGTERM;
+        rec.process.signal(SIGTERM);
+      }
+    }
+  }
+
+  // A recorder bounded by frames resumes its recording for the frames still missing (record's
+  // --frames counts one process's frames).
+  void restart_recorder(ApiRecording& rec, std::uint64_t now) {
+    if (rec.request.frames > 0) {
+      std::uint64_t done = 0;
+      std::ifstream index(std::filesystem::path(rec.view.path) / "index.csv");
+      for (std::string line; std::getline(index, line);) {
+        if (!line.empty() && line.front() != '#' && line.front() != 'p') ++done;  // 'p': the header row
+      }
+      auto& argv = rec.process.plan().argv;
+      const auto it = std::find(argv.begin(), argv.end(), "--frames");
+      if (it != argv.end() && it + 1 != argv.end()) {
+        *(it + 1) = std::to_string(rec.request.frames > done ? rec.request.frames - done : 1);
+      }
+    }
+    if (rec.process.start(now)) post_event("stage_restarted", stage_event(rec.process));
+  }
+
+  // The recorder process `pid` ended (`status` from waitpid); nothing when it is none of them.
+  void recorder_ended(pid_t pid, int status) {
+    for (auto& rec : recordings_) {
+      if (!rec.process.running() || rec.process.pid() != pid) continue;
+      const std::uint64_t now = monotonic_ns();
+      const auto end = rec.process.ended(status, now);
+      spdlog::log(end == StageProcess::End::Finished && rec.process.last_exit() == "exit code 0" ? spdlog::level::info
+                                                                                                 : spdlog::level::warn,
+                  "run: recorder {} (pid {}) ended: {}", rec.view.id, pid, rec.process.last_exit());
+      if (end == StageProcess::End::Died && !died_of_our_stop(pid, status)) {
+        // A crash (anything but the signal a stop sent this process): restarted like a record
+        // stage (it resumes its recording); at the stop, at once.
+        if (rec.process.schedule_restart(now, stopping_)) return;
+        post_event("stage_given_up", stage_event(rec.process));
+      }
+      finish_recording(rec);
+      return;
+    }
+  }
+
+  // Its result, from the manifest its recorder wrote at close.
+  void finish_recording(ApiRecording& rec) {
+    rec.ended = true;
+    nlohmann::json result = {{"exit", rec.process.last_exit()}};
+    std::ifstream in(std::filesystem::path(rec.view.path) / "manifest.json");
+    nlohmann::json manifest;
+    try {
+      if (in) manifest = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception&) {
+      manifest = nullptr;
+    }
+    const bool exited = rec.process.last_exit() == "exit code 0" || rec.process.last_exit() == "exit code 3";
+    if (manifest.is_object()) {
+      for (const char* key : {"frames_recorded", "frames_published", "frames_lost", "source_frames_lost",
+                              "first_sequence", "last_sequence", "complete", "stop"}) {
+        if (manifest.contains(key)) result[key] = manifest[key];
+      }
+      result["gaps"] = manifest.value("gaps", nlohmann::json::array()).size();
+      const bool complete = manifest.value("complete", false);
+      result["verdict"] = complete ? "complete" : "incomplete";
+      const std::string reason = manifest.contains("stop") && manifest["stop"].is_object()
+                                     ? manifest["stop"].value("reason", "")
+                                     : "";
+      rec.view.state = exited && reason != "drop" && reason != "error" ? "finished" : "failed";
+    } else {
+      result["verdict"] = "unknown";
+      result["error"] = "the recorder left no manifest.json: see the run's log";
+      rec.view.state = "failed";
+    }
+    rec.view.result = result;
+    spdlog::info("run: http: recording {} {}: {} frames, verdict {}", rec.view.id, rec.view.state,
+                 result.value("frames_recorded", nlohmann::json(0)).dump(), result["verdict"].get<std::string>());
+    post_event("recording_finished", {{"id", rec.view.id}, {"state", rec.view.state}, {"verdict", result["verdict"]},
+                                      {"frames", result.value("frames_recorded", nlohmann::json(0))},
+                                      {"lost", result.value("frames_lost", nlohmann::json(0))}});
+    publish();
+  }
+
+  // Compares the rings' loss counters with the last look; growth is a "loss" event and makes the
+  // ring "losing frames" for kLossWindowNs.
+  void watch_losses(std::uint64_t now) {
+    if (now < next_loss_check_ns_) return;
+    next_loss_check_ns_ = now + kLossCheckNs;
+    for (const auto& ring : read_rings(false)) {
+      auto [it, first_look] = losses_.try_emplace(ring.ring);
+      LossCounters& seen = it->second;
+      nlohmann::json what = nlohmann::json::object();
+      if (!first_look) {
+        if (ring.frames_dropped > seen.dropped) what["dropped"] = ring.frames_dropped - seen.dropped;
+        if (ring.source.frames_lost > seen.source_lost) what["source_lost"] = ring.source.frames_lost - seen.source_lost;
+        if (ring.evictions > seen.evictions) what["evictions"] = ring.evictions - seen.evictions;
+      }
+      seen.dropped = ring.frames_dropped;
+      seen.source_lost = ring.source.frames_lost;
+      seen.evictions = ring.evictions;
+      for (const auto& c : ring.consumers) {
+        auto [cit, new_consumer] = seen.consumer_lost.try_emplace(c.name, c.frames_lost);
+        if (!new_consumer && c.frames_lost > cit->second) what["lost"][c.name] = c.frames_lost - cit->second;
+        cit->second = c.frames_lost;
+      }
+      if (!what.empty()) {
+        seen.last_loss_ns = now;
+        what["ring"] = ring.ring;
+        post_event("loss", what);
+      }
     }
   }
 
@@ -377,7 +754,13 @@ class Supervisor {
 
   PipelinePlan plan_;
   RunOptions options_;
+  HttpConfig plan_http_;
   std::vector<StageProcess> stages_;
+  RunService service_;
+  std::optional<HttpServer> http_;  ///< after service_: destroyed first
+  std::deque<ApiRecording> recordings_;  ///< a deque: references stay valid as recordings are added
+  std::map<std::string, LossCounters> losses_;
+  std::uint64_t next_loss_check_ns_ = 0;
   bool tty_ = false;
   bool stopping_ = false;
   bool could_not_start_ = false;
@@ -395,13 +778,17 @@ int run_pipeline(const RunOptions& options, const StageParserFactory& stages) {
                               : load_pipeline(options.config_path, stages);
   if (options.instance) config.instance = *options.instance;
   ring::Segment::validate_name("instance", config.instance);
+  if (options.http) {
+    HttpOptions checked;
+    parse_endpoint(*options.http, "--http", checked);  // a typo fails before anything starts, --dry-run too
+  }
   PipelinePlan plan = make_plan(config, {.frames = options.frames, .log_level = options.log_level,
                                          .executable = options.executable});
   if (options.dry_run) {
     std::fputs(describe(plan).c_str(), stdout);
     return 0;
   }
-  Supervisor supervisor(std::move(plan), options);
+  Supervisor supervisor(std::move(plan), options, config.http);
   return supervisor.run();
 }
 

@@ -1,1 +1,5 @@
 framering_add_test(test_supervise_run SOURCES test_supervise_run.cpp LABELS multiprocess TIMEOUT 240)
+# `framering run --http`: the HTTP API over real HTTP (civetweb's client), real recorders,
+# promtool. Label threads: civetweb serves on its own threads in the supervisor (TSan runs them).
+framering_add_test(test_http_api SOURCES test_http_api.cpp LABELS multiprocess threads TIMEOUT 300 PREFIX "http."
+  LIBS framering::civetweb)

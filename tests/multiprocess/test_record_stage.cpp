@@ -398,6 +398,37 @@ TEST_F(RecordStage, SigtermDrainsEveryFrameAlreadyInTheRingBeforeClosing) {
   EXPECT_EQ(tifffile_check(folder)["sequences"], range(0, kFrames));
 }
 
+TEST_F(RecordStage, WithFailOnDropTheFirstGapEndsTheRecordingWithStopReasonDrop) {
+  test::Watchdog watchdog(120s);
+  constexpr std::uint64_t kFrames = 100;
+  Child producer(producer_argv(kFrames, 8));
+  ASSERT_TRUE(stopped_at(producer, 0)) << producer.err();
+  Child sut(recorder({"--stall-timeout-s", "0.2", "--fail-on-drop"}));
+  ASSERT_TRUE(test::wait_attached(instance_, "record", sut.pid(), 30s)) << sut.err();
+  sut.signal(SIGSTOP);  // stalled: the producer fills the ring, waits 0.2 s, evicts it, goes on
+  ASSERT_TRUE(test::wait_stopped(sut, 20s));
+  producer.signal(SIGCONT);
+  ASSERT_EQ(test::finish(producer, 60s), 0) << producer.err();
+  sut.signal(SIGCONT);  // no stop: the gap alone must end it
+
+  ASSERT_EQ(test::finish(sut, 60s), 3) << sut.out() << sut.err();
+  const json summary = test::report_of(sut.out());
+  EXPECT_EQ(summary["stop"]["reason"], "drop") << summary.dump(2);
+  const fs::path folder = recording_folder();
+  const json manifest = read_json(folder / "manifest.json");
+  EXPECT_EQ(manifest["stop"]["reason"], "drop");
+  ASSERT_EQ(manifest["gaps"].size(), 1U) << manifest.dump(2);
+  const json gap = manifest["gaps"][0];
+  EXPECT_EQ(gap["cause"], "evicted");
+  // The frame after the gap is the one recorded after it, and the last: the recording ended there.
+  EXPECT_EQ(manifest["frames_recorded"], 1) << manifest.dump(2);
+  EXPECT_EQ(manifest["last_sequence"].get<std::uint64_t>(), gap["last"].get<std::uint64_t>() + 1);
+  EXPECT_EQ(manifest["complete"], false);
+  EXPECT_EQ(tifffile_check(folder)["bad"], json::array());
+  const auto inspect = test::run(test::framering_argv({"inspect", folder.string()}), 30s);
+  EXPECT_EQ(inspect.exit_code, 3) << inspect.out << inspect.err;
+}
+
 TEST_F(RecordStage, AfterSigkillTheFileStaysReadableAndARestartResumesAtTheCursorInANewPart) {
   test::Watchdog watchdog(150s);
   constexpr std::uint64_t kFrames = 120;

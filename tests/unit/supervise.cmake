@@ -2,3 +2,6 @@ framering_add_test(test_supervise_pipeline_config SOURCES test_supervise_pipelin
   LIBS framering::supervise)
 framering_add_test(test_supervise_stage_plan SOURCES test_supervise_stage_plan.cpp LABELS unit TIMEOUT 30
   LIBS framering::supervise)
+# Label threads: RunService is the one object the HTTP threads and the supervisor loop share.
+framering_add_test(test_supervise_http SOURCES test_supervise_http.cpp LABELS unit threads TIMEOUT 30
+  LIBS framering::supervise)

@@ -29,6 +29,7 @@ struct RecordOptions {
   bool no_direct_io = false;
   bool write_from_slots = false;   ///< O_DIRECT straight from the ring's slots, never through huge-page staging
   std::uint64_t frames = 0;        ///< record this many frames, then close; 0 = until SIGINT/SIGTERM
+  bool fail_on_drop = false;       ///< end (exit code 3, stop reason "drop") at the first frame lost before one it reads
   double wait_for_ring_s = 10.0;
   double stall_timeout_s = 10.0;
   double dead_timeout_s = 5.0;
@@ -37,7 +38,7 @@ struct RecordOptions {
 
 /// Runs the recorder: waits for the ring, attaches as an every consumer (gating the producer),
 /// creates or resumes a recording (recording.hpp) and appends every frame until `frames` are
-/// recorded or SIGINT/SIGTERM, then drains what the ring already holds, closes the files and
+/// recorded or SIGINT/SIGTERM (or, with fail_on_drop, the first loss), then drains what the ring already holds, closes the files and
 /// writes the manifest. Prints one JSON summary line on stdout.
 /// Returns 0 when nothing was lost, 3 when ring frames were lost (gaps), 2 when writing failed
 /// (full disk, unwritable folder: the files are valid up to the last complete frame, the

@@ -7,6 +7,11 @@
 //   backoff_ms = 200                 # first restart delay, doubled each time
 //   backoff_max_ms = 5000            # (an every consumer's delay is also capped: docs/stages.md)
 //   healthy_after_ms = 10000         # a stage up this long counts as healthy: backoff starts over
+//   [http]                           # optional: the HTTP API (docs/http-api.md); `run --http` also turns it on
+//   address = "127.0.0.1"            # anything but loopback needs a token
+//   port = 8080                      # 0: any free port (logged)
+//   token = "..."                    # clients send "Authorization: Bearer <token>"
+//   recording_roots = ["recordings"] # where POST /api/v1/recordings may write (the first is the default)
 //   [[stage]]                        # one per process, started in file order
 //   name = "acquire"                 # label, and the consumer name of a consuming stage
 //   run = "acquire"                  # framering subcommand (default: name)
@@ -23,6 +28,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,10 +55,19 @@ struct RestartPolicy {
   std::uint32_t healthy_after_ms = 10000;  ///< up this long: the next death is a first one again
 };
 
+/// The [http] table.
+struct HttpConfig {
+  std::optional<std::string> address;
+  std::optional<std::uint16_t> port;  ///< set: the API is on even without `run --http`
+  std::string token;
+  std::vector<std::string> recording_roots;  ///< empty: {"recordings"}
+};
+
 struct PipelineConfig {
   std::string source;  ///< file path, or "embedded:default.toml"
   std::string instance = "default";
   RestartPolicy restart;
+  HttpConfig http;
   std::vector<StageConfig> stages;
 };
 

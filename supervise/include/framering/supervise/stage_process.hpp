@@ -1,7 +1,7 @@
 // stage_process.hpp: one stage's process over a run: started with fork + exec in its own process
 // group with its environment (docs/stages.md), reaped, and restarted after a delay that doubles
-// while it keeps dying and starts over once it has run healthily. Single-threaded, like the
-// supervisor that owns it.
+// while it keeps dying and starts over once it has run healthily. Used by the supervisor's main
+// thread only (its start() forks: PR_SET_PDEATHSIG is tied to the forking thread).
 #pragma once
 
 #include <sys/types.h>
@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "framering/supervise/stage_plan.hpp"
 
@@ -49,6 +51,8 @@ class StageProcess {
   void signal(int sig) const noexcept;
 
   [[nodiscard]] const StagePlan& plan() const noexcept { return plan_; }
+  /// Its plan, to change what its next start runs (a recorder's remaining --frames).
+  [[nodiscard]] StagePlan& plan() noexcept { return plan_; }
   [[nodiscard]] const std::string& name() const noexcept { return plan_.name; }
   [[nodiscard]] bool running() const noexcept { return running_; }
   [[nodiscard]] bool finished() const noexcept { return finished_; }
@@ -78,6 +82,12 @@ class StageProcess {
   std::uint64_t restart_at_ns_ = 0;
   std::string last_exit_ = "not started";
 };
+
+/// The environment a stage's process gets: the supervisor's own (`environ`) with `plan_env`
+/// and FRAMERING_SUPERVISOR_PID = `supervisor_pid` set on top, as "KEY=value" strings. Built
+/// before fork, so that the child calls nothing but async-signal-safe functions before exec.
+[[nodiscard]] std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& plan_env, const std::string& supervisor_pid);
 
 /// "exit code 3", "signal 9 (Killed)".
 [[nodiscard]] std::string describe_wait_status(int status);
