@@ -253,8 +253,9 @@ struct AravisSource::Impl {
     format_name = format != nullptr ? format : "?";
     const auto ring_format = parse_pixel_format(format_name);
     if (!ring_format) {
-      throw SourceError(fmt::format("camera {} sends PixelFormat {}: not a mono format the ring holds; set --pixel-format "
-                                    "to Mono8, Mono10, Mono12, Mono14 or Mono16 (unpacked)", name, format_name));
+      throw SourceError(fmt::format("camera {} sends PixelFormat {}: not a format the ring holds (packed formats such "
+                                    "as Mono12p are not); set --pixel-format to one of {}",
+                                    name, format_name, pixel_format_names(all_pixel_formats())));
     }
     shape_ = FrameShape{static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(h), *ring_format,
                         std::uint64_t{static_cast<std::uint32_t>(w)} * bytes_per_pixel(*ring_format)};

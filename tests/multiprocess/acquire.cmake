@@ -5,7 +5,8 @@ target_include_directories(test_acquire_stage SYSTEM PRIVATE ${OpenCV_INCLUDE_DI
 # GenICam cameras through Aravis, against Aravis' GigE Vision emulator on loopback. The emulator
 # binds the fixed GVCP port 3956, hence the lock. test_camera_opencv: V4L2 errors and a video file.
 # Label threads: Aravis' stream, heartbeat and (after an outage) finaliser threads, under TSan.
-framering_add_test(test_camera_aravis SOURCES test_camera_aravis.cpp LABELS multiprocess threads TIMEOUT 120 PREFIX "acquire."
+# Label aravis: `ctest -LE aravis` leaves the emulator alone (one emulator per machine at a time).
+framering_add_test(test_camera_aravis SOURCES test_camera_aravis.cpp LABELS multiprocess threads aravis TIMEOUT 120 PREFIX "acquire."
   RESOURCE_LOCK aravis_emulator)
 framering_add_test(test_camera_opencv SOURCES test_camera_opencv.cpp LABELS multiprocess TIMEOUT 60 PREFIX "acquire."
   LIBS ${OpenCV_LIBS})

@@ -19,6 +19,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -122,11 +124,12 @@ class AravisSourceStage : public ::testing::Test {
   }
 
   [[nodiscard]] static ring::RingGeometry geometry(std::uint32_t width, std::uint32_t height, std::uint32_t slots = 32,
-                                                   std::uint64_t stride_bytes = 0) {
+                                                   std::uint64_t stride_bytes = 0,
+                                                   PixelFormat format = PixelFormat::Mono16) {
     ring::RingGeometry g;
     g.frame.width = width;
     g.frame.height = height;
-    g.frame.pixel_format = PixelFormat::Mono16;
+    g.frame.pixel_format = format;
     g.frame.stride_bytes = stride_bytes;
     g.slot_count = slots;
     g.max_consumers = 16;
@@ -244,6 +247,69 @@ TEST_F(AravisSourceStage, FullHdMono16FramesArriveBitExactWithFrameIdsAcrossTheW
   EXPECT_TRUE(contains(producer.err(), "1920x1080")) << producer.err();
   std::printf("[ info ] %llu frames, %llu source frames lost, %llu wrap(s)\n", static_cast<unsigned long long>(checks.frames),
               static_cast<unsigned long long>(checks.source_lost), static_cast<unsigned long long>(checks.wraps));
+}
+
+// Issue 12: colour and Bayer frames as the camera delivers them, no conversion in the producer.
+// The emulator draws both from one 256-colour table (a jet colour map) indexed by the Mono8
+// ramp (x + y + frame_id) % 255: RGB8 pixel = table[index]; its "BayerRG8" is one channel of
+// table[index] per pixel, B at even x and even y, R at odd x and odd y, G elsewhere (Aravis
+// 0.8.26's emulator puts blue top-left under the RG name). The test learns the table from the
+// first RGB8 frame (256 pixels per row: every index) and checks every sample of every frame of
+// both formats against it, bit for bit.
+TEST_F(AravisSourceStage, Rgb8AndBayerFramesArriveAsTheCameraDrawsThemBitExact) {
+  test::Watchdog watchdog(110s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s)) << "the emulator did not answer on 127.0.0.1";
+  constexpr std::uint32_t kWidth = 256;
+  constexpr std::uint32_t kHeight = 8;
+  constexpr std::uint64_t kFrames = 20;
+  std::array<std::array<std::uint8_t, 3>, 255> table{};
+  for (const PixelFormat format : {PixelFormat::RGB8, PixelFormat::BayerRG8}) {
+    SCOPED_TRACE(std::string(to_string(format)));
+    const auto g = geometry(kWidth, kHeight, 32, 0, format);
+    create_ring(g);
+    {
+      auto reader = every(g);
+      std::vector<std::string> args{"acquire", "--instance", instance_, "--source", "aravis", "--camera", camera.id(),
+                                    "--pixel-format", std::string(to_string(format)), "--width", std::to_string(kWidth),
+                                    "--height", std::to_string(kHeight), "--slots", "32", "--rate-hz", "50",
+                                    "--frames", std::to_string(kFrames)};
+      Child producer(test::framering_argv(std::move(args)));
+      std::uint64_t bad_samples = 0;
+      for (std::uint64_t i = 0; i < kFrames; ++i) {
+        const auto frame = reader.read(20s);
+        ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+        ASSERT_EQ(frame->pixel_format, format);
+        const std::uint64_t id = frame->camera_frame_id;
+        if (format == PixelFormat::RGB8 && i == 0) {
+          for (std::uint32_t x = 0; x < kWidth; ++x) {
+            const auto* px = reinterpret_cast<const std::uint8_t*>(frame->pixels.data()) + 3 * x;
+            table[(x + id) % 255] = {px[0], px[1], px[2]};
+          }
+        }
+        for (std::uint32_t y = 0; y < kHeight; ++y) {
+          const auto* row = reinterpret_cast<const std::uint8_t*>(frame->pixels.data() + y * frame->stride_bytes);
+          for (std::uint32_t x = 0; x < kWidth; ++x) {
+            const auto& colour = table[(x + y + id) % 255];
+            if (format == PixelFormat::RGB8) {
+              if (!std::equal(colour.begin(), colour.end(), row + 3 * x)) ++bad_samples;
+            } else {
+              const int channel = (x % 2 == 0 && y % 2 == 0) ? 2 : (x % 2 == 1 && y % 2 == 1) ? 0 : 1;
+              if (row[x] != colour[static_cast<std::size_t>(channel)]) ++bad_samples;
+            }
+          }
+        }
+        ASSERT_TRUE(reader.release(*frame));
+      }
+      EXPECT_EQ(bad_samples, 0U);
+      const int code = test::finish(producer, 30s);
+      EXPECT_TRUE(code == 0 || code == 3) << producer.err();  // 3: the camera lost frames (counted, not ours)
+      EXPECT_TRUE(contains(producer.err(), std::string(to_string(format)))) << producer.err();
+    }
+    test::remove_instance(instance_);
+  }
+  const bool colour = std::any_of(table.begin(), table.end(), [](const auto& c) { return c[0] != c[2]; });
+  EXPECT_TRUE(colour) << "the RGB8 frames are colour, not grey";
 }
 
 TEST_F(AravisSourceStage, CameraKilledAndRestartedIsAnOutageTheRingAndItsConsumersSurvive) {
