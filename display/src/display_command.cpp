@@ -372,6 +372,8 @@ void add_display_subcommand(CLI::App& app, StageCommand& command) {
       "Without one: a PNG every --snapshot-every-s into --snapshot-dir, named <ring>-<sequence>.png, and\n"
       "latest.png (replaced atomically); --snapshot writes one and exits. Snapshots are the contrast-stretched\n"
       "(and colour-mapped) 8-bit image without overlay; --snapshot-raw writes the frame as it is (16-bit PNG).\n"
+      "Colour rings (RGB8, BGR8) are shown in colour, one contrast stretch over all three channels (the colour\n"
+      "balance kept), no colour map; Bayer rings are stretched, then demosaiced (OpenCV bilinear) for the screen.\n"
       "Exit codes: 0 ok, 2 could not start, 100+ command-line errors.\n"
       "Examples:\n"
       "  framering display --ring raw --contrast percentile --colormap inferno\n"
