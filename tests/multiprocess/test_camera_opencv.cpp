@@ -118,6 +118,45 @@ TEST_F(OpenCvSourceStage, VideoFileArrivesAsMono8GreyFramesEqualToOpenCvsConvers
   EXPECT_TRUE(contains(producer.err(), "fps as reported")) << producer.err();
 }
 
+// Issue 12: a V4L2 device or stream keeps its colour in an RGB8 ring (the video stands in for the
+// device: the same source and the same conversion).
+TEST_F(OpenCvSourceStage, AnRgb8RingGetsTheDevicesColourFramesAsDecoded) {
+  if (!std::filesystem::exists(kVideo)) GTEST_SKIP() << kVideo << " is not installed (opencv-doc)";
+  test::Watchdog watchdog(50s);
+  constexpr std::uint64_t kFrames = 10;
+  ring::RingGeometry g;
+  g.frame.width = 768;
+  g.frame.height = 576;
+  g.frame.pixel_format = PixelFormat::RGB8;
+  g.slot_count = 8;
+  g.max_consumers = 16;
+  { const auto writer = ring::RingWriter::create_or_attach(instance_, "raw", g); }
+  ring::ReaderOptions options;
+  options.name = "check";
+  options.kind = ring::ConsumerKind::Every;
+  options.expected = g;
+  auto reader = ring::RingReader::attach(instance_, "raw", options);
+  cv::VideoCapture reference(kVideo, cv::CAP_FFMPEG);
+  ASSERT_TRUE(reference.isOpened());
+
+  Child producer(test::framering_argv({"acquire", "--instance", instance_, "--source", "opencv", "--device", kVideo,
+                                       "--pixel-format", "RGB8", "--slots", "8", "--rate-hz", "0", "--frames",
+                                       std::to_string(kFrames)}));
+  cv::Mat bgr;
+  cv::Mat rgb;
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
+    ASSERT_EQ(frame->pixel_format, PixelFormat::RGB8);
+    ASSERT_TRUE(reference.read(bgr));
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    const cv::Mat published(576, 768, CV_8UC3, const_cast<std::byte*>(frame->pixels.data()), frame->stride_bytes);
+    EXPECT_EQ(cv::norm(published, rgb, cv::NORM_INF), 0.0) << "frame " << i;
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  EXPECT_EQ(test::finish(producer, 30s), 0) << producer.err();
+}
+
 TEST(CameraConfigs, GenicamAndWebcamPipelinesPassEveryStagesOwnParser) {
   test::Watchdog watchdog(50s);
   for (const std::string name : {"genicam.toml", "webcam.toml"}) {
