@@ -42,6 +42,23 @@ class OpenCvSourceStage : public ::testing::Test {
     return test::run(test::framering_argv(std::move(args)), 30s);
   }
 
+  // Creates the 768x576 ring of vtest.avi in `format` (so that a consumer attached now sees frame
+  // 0) and attaches this test's every consumer to it.
+  [[nodiscard]] ring::RingReader video_ring(PixelFormat format) const {
+    ring::RingGeometry g;
+    g.frame.width = 768;
+    g.frame.height = 576;
+    g.frame.pixel_format = format;
+    g.slot_count = 8;
+    g.max_consumers = 16;
+    { const auto writer = ring::RingWriter::create_or_attach(instance_, "raw", g); }
+    ring::ReaderOptions options;
+    options.name = "check";
+    options.kind = ring::ConsumerKind::Every;
+    options.expected = g;
+    return ring::RingReader::attach(instance_, "raw", options);
+  }
+
   std::string instance_;
 };
 
@@ -75,18 +92,7 @@ TEST_F(OpenCvSourceStage, VideoFileArrivesAsMono8GreyFramesEqualToOpenCvsConvers
   if (!std::filesystem::exists(kVideo)) GTEST_SKIP() << kVideo << " is not installed (opencv-doc)";
   test::Watchdog watchdog(50s);
   constexpr std::uint64_t kFrames = 30;
-  ring::RingGeometry g;
-  g.frame.width = 768;
-  g.frame.height = 576;
-  g.frame.pixel_format = PixelFormat::Mono8;
-  g.slot_count = 8;
-  g.max_consumers = 16;
-  { const auto writer = ring::RingWriter::create_or_attach(instance_, "raw", g); }
-  ring::ReaderOptions options;
-  options.name = "check";
-  options.kind = ring::ConsumerKind::Every;
-  options.expected = g;
-  auto reader = ring::RingReader::attach(instance_, "raw", options);
+  auto reader = video_ring(PixelFormat::Mono8);
   cv::VideoCapture reference(kVideo, cv::CAP_FFMPEG);
   ASSERT_TRUE(reference.isOpened());
 
@@ -124,18 +130,7 @@ TEST_F(OpenCvSourceStage, AnRgb8RingGetsTheDevicesColourFramesAsDecoded) {
   if (!std::filesystem::exists(kVideo)) GTEST_SKIP() << kVideo << " is not installed (opencv-doc)";
   test::Watchdog watchdog(50s);
   constexpr std::uint64_t kFrames = 10;
-  ring::RingGeometry g;
-  g.frame.width = 768;
-  g.frame.height = 576;
-  g.frame.pixel_format = PixelFormat::RGB8;
-  g.slot_count = 8;
-  g.max_consumers = 16;
-  { const auto writer = ring::RingWriter::create_or_attach(instance_, "raw", g); }
-  ring::ReaderOptions options;
-  options.name = "check";
-  options.kind = ring::ConsumerKind::Every;
-  options.expected = g;
-  auto reader = ring::RingReader::attach(instance_, "raw", options);
+  auto reader = video_ring(PixelFormat::RGB8);
   cv::VideoCapture reference(kVideo, cv::CAP_FFMPEG);
   ASSERT_TRUE(reference.isOpened());
 
