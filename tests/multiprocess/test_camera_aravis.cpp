@@ -175,8 +175,8 @@ std::optional<LendCounts> lend_counts(const std::string& log) {
   return LendCounts{std::stoull(m[1].str()), std::stoull(m[2].str())};
 }
 
-// Reads frames until `count` arrived, checking each; returns false (with a gtest failure) on a
-// read timeout.
+// What a test saw in the frames it read: content, sequence and camera ids, each frame checked by
+// check(); read() reads and checks a run of them.
 struct FrameChecks {
   std::uint64_t frames = 0;
   std::uint64_t bad_rows = 0;
@@ -205,6 +205,22 @@ struct FrameChecks {
     has_previous = true;
     previous_id = f.camera_frame_id;
     ++frames;
+  }
+
+  // Reads `count` frames from `reader`, checking each against `pattern` and counting the torn;
+  // false (with a gtest failure naming the frame and `producer`'s log) when one does not come
+  // within 20 s.
+  bool read(ring::RingReader& reader, const Child& producer, std::uint64_t count, const EmulatorPattern& pattern) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const auto frame = reader.read(20s);
+      if (!frame) {
+        ADD_FAILURE() << "frame " << frames << ": none within 20 s: " << producer.err();
+        return false;
+      }
+      check(*frame, pattern);
+      if (!reader.release(*frame)) ++torn;
+    }
+    return true;
   }
 };
 
@@ -445,12 +461,7 @@ TEST_F(AravisSourceStage, FramesWrittenIntoLentSlotsReachEveryConsumerBitExactAn
   Child producer(acquire(camera.id(), 1920, 1080, {"--lend", "--rate-hz", "50", "--frames", std::to_string(kFrames)}));
 
   FrameChecks checks;
-  for (std::uint64_t i = 0; i < kFrames; ++i) {
-    const auto frame = reader.read(20s);
-    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
-    checks.check(*frame, pattern);
-    if (!reader.release(*frame)) ++checks.torn;
-  }
+  ASSERT_TRUE(checks.read(reader, producer, kFrames, pattern));
   const int code = test::finish(producer, 30s);
   ASSERT_EQ(test::finish(peer, 30s), 0) << peer.err();
   EXPECT_EQ(test::finish(watcher, 30s), 0) << watcher.err();
@@ -501,12 +512,7 @@ TEST_F(AravisSourceStage, AnEveryConsumerHoldingTheRingStopsTheLendingAndItsDrop
                          /*slots=*/8));
 
   FrameChecks checks;
-  for (std::uint64_t i = 0; i < kReadBeforeHolding; ++i) {
-    const auto frame = reader.read(20s);
-    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
-    checks.check(*frame, pattern);
-    if (!reader.release(*frame)) ++checks.torn;
-  }
+  ASSERT_TRUE(checks.read(reader, producer, kReadBeforeHolding, pattern));
   // Hold: read the next frame and keep it. The producer fills the ring's other slots, then drops.
   {
     const auto held = reader.read(20s);
@@ -601,12 +607,7 @@ TEST_F(AravisSourceStage, NoLendCopiesEveryFrameBitExact) {
   Child producer(acquire(camera.id(), 640, 480, {"--no-lend", "--rate-hz", "100", "--frames", std::to_string(kFrames)}));
 
   FrameChecks checks;
-  for (std::uint64_t i = 0; i < kFrames; ++i) {
-    const auto frame = reader.read(20s);
-    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
-    checks.check(*frame, pattern);
-    if (!reader.release(*frame)) ++checks.torn;
-  }
+  ASSERT_TRUE(checks.read(reader, producer, kFrames, pattern));
   const int code = test::finish(producer, 30s);
   EXPECT_EQ(checks.bad_rows, 0U);
   EXPECT_EQ(checks.torn, 0U);
@@ -634,12 +635,7 @@ TEST_F(AravisSourceStage, InjectedPacketLossIsCountedAndNoDamagedFrameReachesThe
   Child producer(acquire(camera.id(), 640, 480, {"--lend", "--rate-hz", "100", "--frames", std::to_string(kFrames)}));
 
   FrameChecks checks;
-  for (std::uint64_t i = 0; i < kFrames; ++i) {
-    const auto frame = reader.read(20s);
-    ASSERT_TRUE(frame.has_value()) << "frame " << i << ": " << producer.err();
-    checks.check(*frame, pattern);
-    if (!reader.release(*frame)) ++checks.torn;
-  }
+  ASSERT_TRUE(checks.read(reader, producer, kFrames, pattern));
   const int code = test::finish(producer, 30s);
   EXPECT_EQ(checks.bad_rows, 0U) << "a frame with a lost packet reached the ring";
   EXPECT_EQ(checks.sequence_errors, 0U) << "a damaged frame is not a hole in the sequence";
