@@ -68,11 +68,7 @@ int run_demosaic_bench(const DemosaicBenchOptions& o) {
   process::FrameStep step = process::FrameStep::demosaic(input);
   const int type = bytes_per_sample(*format) == 1 ? CV_8UC1 : CV_16UC1;
   const cv::Mat mosaic(static_cast<int>(o.height), static_cast<int>(o.width), type, slot_in.data(), in_stride);
-  const std::string_view cfa = cfa_pattern(*format);
-  const int code = cfa == "RGGB"   ? cv::COLOR_BayerRGGB2RGB
-                   : cfa == "GRBG" ? cv::COLOR_BayerGRBG2RGB
-                   : cfa == "GBRG" ? cv::COLOR_BayerGBRG2RGB
-                                   : cv::COLOR_BayerBGGR2RGB;
+  const int code = process::opencv_demosaic_code(*format);
   cv::Mat alone;
   cv::cvtColor(mosaic, alone, code);  // warm-up, and its buffer allocated outside the timing
   if (!step.load(slot_in, in_stride) || (step.transform(), !step.store(slot_out, out_stride))) {

@@ -2,6 +2,7 @@
 #include "framering/process/frame_step.hpp"
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -17,7 +18,7 @@ struct FrameStep::Impl {
   FrameShape input;
   FrameShape output;
   std::vector<FourierFilter> filters;  ///< 1 (grey) or 3 (colour: one per channel); none for a demosaic
-  cv::Mat packed;                      ///< colour: the frame, rows packed; demosaic: the mosaic
+  cv::Mat packed;                      ///< demosaic: the mosaic, copied out of its slot
   cv::Mat planes[3];                   ///< colour: one Mono8 plane per channel
   cv::Mat rgb16;                       ///< demosaic of a 16-bit container: before scaling
   int demosaic_code = 0;
@@ -38,6 +39,14 @@ struct FrameStep::Impl {
   }
 };
 
+int opencv_demosaic_code(PixelFormat format) noexcept {
+  const std::string_view cfa = cfa_pattern(format);
+  return cfa == "RGGB"   ? cv::COLOR_BayerRGGB2RGB
+         : cfa == "GRBG" ? cv::COLOR_BayerGRBG2RGB
+         : cfa == "GBRG" ? cv::COLOR_BayerGBRG2RGB
+                         : cv::COLOR_BayerBGGR2RGB;
+}
+
 FrameStep::FrameStep(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 FrameStep::FrameStep(FrameStep&&) noexcept = default;
 FrameStep& FrameStep::operator=(FrameStep&&) noexcept = default;
@@ -53,7 +62,6 @@ FrameStep FrameStep::filter(const FrameShape& input, const FilterSpec& spec, con
     // The first plans are made (or read from wisdom) once; the other two channels find them in
     // FFTW's wisdom in memory and plan nothing.
     for (int c = 0; c < 3; ++c) impl->filters.emplace_back(plane, spec, plan);
-    impl->packed.create(static_cast<int>(input.height), static_cast<int>(input.width), CV_8UC3);
     for (auto& p : impl->planes) p.create(static_cast<int>(input.height), static_cast<int>(input.width), CV_8UC1);
   } else {
     impl->filters.emplace_back(input, spec, plan);  // refuses a Bayer mosaic, with the reason
@@ -74,11 +82,7 @@ FrameStep FrameStep::demosaic(const FrameShape& input) {
   impl->kind = Impl::Kind::Demosaic;
   impl->input = input;
   impl->output = {input.width, input.height, PixelFormat::RGB8, 0};
-  const std::string_view cfa = cfa_pattern(input.pixel_format);
-  impl->demosaic_code = cfa == "RGGB"   ? cv::COLOR_BayerRGGB2RGB
-                        : cfa == "GRBG" ? cv::COLOR_BayerGRBG2RGB
-                        : cfa == "GBRG" ? cv::COLOR_BayerGBRG2RGB
-                                        : cv::COLOR_BayerBGGR2RGB;
+  impl->demosaic_code = opencv_demosaic_code(input.pixel_format);
   impl->demosaic_scale = 1.0 / static_cast<double>(1U << (significant_bits(input.pixel_format) - 8));
   const int rows = static_cast<int>(input.height);
   const int cols = static_cast<int>(input.width);

@@ -151,7 +151,7 @@ void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeom
       {254, kLong, 0},                                                     // NewSubfileType: a full image
       {256, kLong, g.frame.width},                                         // ImageWidth
       {257, kLong, g.frame.height},                                        // ImageLength
-      {258, kShort, page_start + spill, samples, {bits, bits, bits, 0}},   // BitsPerSample, per sample
+      {258, kShort, samples == 1 ? bits : page_start + spill, samples, {bits, bits, bits, 0}},  // BitsPerSample
       {259, kShort, 1},                                                    // Compression: none
       {262, kShort, samples == 3 ? 2U : 1U},                               // Photometric: RGB or BlackIsZero
       {273, offset_type, page_start + kIfdBlockBytes},                     // StripOffsets
@@ -201,8 +201,6 @@ void encode_ifd_block(std::span<std::byte, kIfdBlockBytes> block, const PageGeom
           put<std::uint16_t>(at + 2 * k, entry.values[k]);
         }
       }
-    } else if (entry.tag == 258) {
-      put<std::uint16_t>(value, bits);
     } else if (entry.type == kShort) {
       put<std::uint16_t>(value, static_cast<std::uint16_t>(entry.value));
     } else if (g.bigtiff) {

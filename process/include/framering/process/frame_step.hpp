@@ -24,6 +24,11 @@
 
 namespace framering::process {
 
+/// OpenCV's cv::cvtColor code that demosaics a Bayer `format` into R, G, B order
+/// (COLOR_Bayer<CFA>2RGB, the CFA read from the top-left pixel as PFNC names it: OpenCV's own
+/// short Bayer names count from the second row). For a format that is no mosaic: the BGGR code.
+[[nodiscard]] int opencv_demosaic_code(PixelFormat format) noexcept;
+
 /// One frame's processing (see the file comment). Move-only.
 class FrameStep {
  public:
