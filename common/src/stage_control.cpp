@@ -1,5 +1,6 @@
 #include "framering/common/stage_control.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,8 +16,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framering/common/clock.hpp"
+#include "framering/common/stop_signal.hpp"
+
 namespace framering::stage {
 namespace {
+
+constexpr std::uint64_t kWelcomeWaitNs = 5'000'000'000;  // the supervisor answers a hello within its loop period
 
 std::string_view type_name(ParamSpec::Type t) {
   switch (t) {
@@ -108,6 +114,32 @@ Control::Control(std::string stage, std::vector<ParamSpec> params, Apply apply)
   nlohmann::json specs = nlohmann::json::array();
   for (const auto& p : params_) specs.push_back(p.to_json());
   send({{"type", "hello"}, {"stage", stage_}, {"params", specs}});
+  // The supervisor answers with the changes it kept for this stage (a restart keeps the live
+  // settings), then "welcome": wait for it, so that the first frame is made with them.
+  const std::uint64_t deadline = monotonic_ns() + kWelcomeWaitNs;
+  while (fd_ >= 0 && !stop_requested()) {
+    const std::uint64_t now = monotonic_ns();
+    if (now >= deadline) {
+      spdlog::warn("no answer from the supervisor on the control channel within {} s: starting with the pipeline "
+                   "file's settings",
+                   kWelcomeWaitNs / 1'000'000'000);
+      return;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<std::uint64_t>((deadline - now) / 1'000'000 + 1, 100))) <= 0) continue;
+    std::array<char, 65536> buffer;
+    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      ::close(fd_);
+      fd_ = -1;
+      return;
+    }
+    const auto message = nlohmann::json::parse(buffer.data(), buffer.data() + n, nullptr, false);
+    if (!message.is_object()) continue;
+    if (message.value("type", "") == "welcome") return;
+    handle(message);
+  }
 }
 
 Control::~Control() {

@@ -110,6 +110,7 @@ void LiveParams::handle(StageState& state, const std::string& stage, pid_t pid, 
         spdlog::error("run: {}: cannot send its live settings again: it runs with its pipeline file's", stage);
       }
     }
+    (void)send_control(fd, {{"type", "welcome"}});  // the stage waits for this before its first frame
   } else if (type == "applied") {
     update_values(state.specs, message.value("values", nlohmann::json::object()));
     if (pending == pending_.end()) return;  // id 0: the settings sent again after a restart

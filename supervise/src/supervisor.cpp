@@ -116,10 +116,8 @@ class Supervisor {
         if (stage.restart_due(now) && stage.start(now)) post_event("stage_restarted", stage_event(stage));
         if (stage.running()) stage.note_health(now);
       }
+      read_controls(now);
       if (http_) {
-        for (auto& stage : stages_) {
-          if (stage.running()) live_.read(stage.name(), stage.pid(), stage.control_fd(), now);
-        }
         handle_commands();
         live_.expire(now);
         supervise_recordings(now);
@@ -144,14 +142,10 @@ class Supervisor {
         print_status_line(now);
         next_status_ns = now + (tty_ ? 1'000'000'000ULL : 5'000'000'000ULL);
       }
-      if (http_) {
-        std::vector<int> control_fds;
-        for (const auto& stage : stages_) control_fds.push_back(stage.control_fd());
-        // The supervision period, or sooner: a command, or a stage's answer on its control channel.
-        service_.wait_for_commands(std::chrono::nanoseconds{kTickNs}, control_fds);
-      } else {
-        std::this_thread::sleep_for(std::chrono::nanoseconds{kTickNs});  // the supervision period
-      }
+      std::vector<int> control_fds;
+      for (const auto& stage : stages_) control_fds.push_back(stage.control_fd());
+      // The supervision period, or sooner: a command, or a stage's message on its control channel.
+      service_.wait_for_commands(std::chrono::nanoseconds{kTickNs}, control_fds);
     }
     if (tty_) std::fputs("\r\033[K", stderr);
     spdlog::info("run: stopping ({})", end_reason);
@@ -272,6 +266,14 @@ class Supervisor {
     return it != stop_signal_sent_.end() && WIFSIGNALED(status) && WTERMSIG(status) == it->second;
   }
 
+  // The stages' control channels: hellos (each stage waits for its welcome before its first
+  // frame) and answers to live changes.
+  void read_controls(std::uint64_t now) {
+    for (auto& stage : stages_) {
+      if (stage.running()) live_.read(stage.name(), stage.pid(), stage.control_fd(), now);
+    }
+  }
+
   bool sources_done() const {
     bool any = false;
     for (const auto& s : stages_) {
@@ -347,6 +349,7 @@ class Supervisor {
     const std::uint64_t deadline = monotonic_ns() + kStopTimeoutNs;
     while (stage.running() && monotonic_ns() < deadline) {
       reap();
+      read_controls(monotonic_ns());
       if (stage.running()) std::this_thread::sleep_for(std::chrono::milliseconds{10});  // polling waitpid
     }
     if (stage.running()) {
@@ -397,6 +400,7 @@ class Supervisor {
         const std::uint64_t deadline = monotonic_ns() + kDrainTimeoutNs;
         while (must_wait_for(*stage) && monotonic_ns() < deadline) {
           reap();
+          read_controls(monotonic_ns());  // a stage started to drain waits for its welcome
           if (stage->restart_due(monotonic_ns())) stage->start(monotonic_ns());
           std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling the rings' cursors
         }

@@ -3,7 +3,9 @@
 //
 //   framering run (supervisor)                         the stage (this class)
 //   socketpair(AF_UNIX, SOCK_SEQPACKET): one end ◄───► FRAMERING_CONTROL_FD=<n>
-//        ◄── {"type":"hello","params":[spec...]}        at construction
+//        ◄── {"type":"hello","params":[spec...]}        at construction, which waits (5 s at most)
+//        ──► {"type":"set","id":0,...}  (the changes kept for the stage, after a restart)
+//        ──► {"type":"welcome"}                          so that the first frame has them
 //        ──► {"type":"set","id":7,"generation":3,"values":{"high_cutoff":0.1}}
 //        ◄── {"type":"applied","id":7,"generation":3,"values":{...all...}}   poll(), between frames
 //            or {"type":"refused","id":7,"status":422,"field":"high_cutoff","error":"..."}
@@ -67,8 +69,10 @@ class Control {
   /// high one). Runs on the stage's own thread, between frames, inside poll().
   using Apply = std::function<std::optional<Refusal>(const nlohmann::json& changes)>;
 
-  /// Opens the channel named by kStageEnvControlFd (inactive when unset or not a socket) and
-  /// says hello with `params`. `stage` names the stage in refusals.
+  /// Opens the channel named by kStageEnvControlFd (inactive when unset or not a socket), says
+  /// hello with `params` and applies what the supervisor answers until its "welcome" (a
+  /// restarted stage gets the run's live changes back before its first frame; 5 s at most, or
+  /// until a stop). `stage` names the stage in refusals.
   Control(std::string stage, std::vector<ParamSpec> params, Apply apply);
   ~Control();
   Control(const Control&) = delete;
