@@ -195,14 +195,13 @@ void Control::handle(const nlohmann::json& message) {
       return;
     }
   }
+  // The asked values first, so that Apply may replace them with what the stage took (set_value).
+  const nlohmann::json before = values();
+  for (const auto& [name, value] : changes.items()) set_value(name, value);
   if (auto refusal = apply_(changes)) {
+    for (const auto& [name, value] : before.items()) set_value(name, value);
     refuse(*refusal);
     return;
-  }
-  for (const auto& [name, value] : changes.items()) {
-    for (auto& p : params_) {
-      if (p.name == name) p.value = value;
-    }
   }
   generation_ = std::max(generation_, message.value("generation", std::uint32_t{0}));
   spdlog::info("live change {} applied (settings generation {}): {}", id, generation_, changes.dump());
@@ -223,6 +222,12 @@ nlohmann::json Control::value(std::string_view name) const {
     if (p.name == name) return p.value;
   }
   return nullptr;
+}
+
+void Control::set_value(std::string_view name, nlohmann::json value) {
+  for (auto& p : params_) {
+    if (p.name == name) p.value = std::move(value);
+  }
 }
 
 nlohmann::json Control::values() const {

@@ -534,15 +534,36 @@ TEST_F(LiveParams, InvalidAndForbiddenChangesAreRefusedNamingTheParameterAndNoth
   }
   const auto unknown = patch("/api/v1/stages/nosuch/params", R"({"a": 1})");
   EXPECT_EQ(unknown.status, 404) << unknown.body;
-  const auto without = patch("/api/v1/stages/acquire/params", R"({"rate_hz": 1})");
-  EXPECT_EQ(without.status, 409) << without.body;
-  EXPECT_NE(without.body.find("offers no live parameters"), std::string::npos) << without.body;
+  const auto rate = patch("/api/v1/stages/acquire/params", R"({"rate_hz": 0})");
+  EXPECT_EQ(rate.status, 422) << rate.body;
+  EXPECT_NE(rate.body.find("'rate_hz' must be a number in [0.001, 1000000] frames/s, not 0"), std::string::npos)
+      << rate.body;
   const nlohmann::json now = get(path).json();
   EXPECT_EQ(now["params"]["mode"], "identity") << "nothing refused was applied";
   EXPECT_EQ(now["params"]["high_cutoff"], 0.2);
   EXPECT_EQ(now["generation"], 0) << "refused changes use up no generation";
   EXPECT_TRUE(get("/api/v1/settings").json()["changes"].empty());
   EXPECT_EQ(get("/api/v1/status").status, 200) << "the run goes on";
+}
+
+TEST_F(LiveParams, TheSourcesRateChangesLiveAndItsFramesCarryTheGeneration) {
+  test::Watchdog watchdog(120s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_TRUE(test::wait_until([&] { return !get("/api/v1/stages/acquire/params").json()["params"].empty(); }, 30s));
+  EXPECT_EQ(get("/api/v1/stages/acquire/params").json()["params"]["rate_hz"], 200);
+  const auto reply = patch("/api/v1/stages/acquire/params", R"({"rate_hz": 500})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const auto from = reply.json()["sequence"].get<std::uint64_t>();
+  EXPECT_EQ(reply.json()["ring"], "raw");
+  // process (identity) passes the source's generation on: max(its own 0, its input's).
+  auto reader = processed_reader();
+  for (int i = 0; i < 20; ++i) {
+    const auto frame = reader.read(30s);
+    ASSERT_TRUE(frame.has_value());
+    EXPECT_EQ(frame->settings_generation, frame->camera_frame_id >= from ? 1U : 0U) << "input frame " << frame->camera_frame_id;
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  EXPECT_EQ(get("/api/v1/stages/acquire/params").json()["params"]["rate_hz"], 500);
 }
 
 TEST_F(LiveParams, AStageKilledAfterAChangeIsRestartedWithItAndItsGeneration) {

@@ -96,6 +96,10 @@ class Control {
   /// The current value of `name` (null when there is no such parameter).
   [[nodiscard]] nlohmann::json value(std::string_view name) const;
 
+  /// Sets the value reported for `name` (nothing when there is none): from inside Apply, when
+  /// the stage took another value than asked (a camera rounds its exposure to its step).
+  void set_value(std::string_view name, nlohmann::json value);
+
  private:
   void handle(const nlohmann::json& message);
   void send(const nlohmann::json& message) const;
