@@ -9,13 +9,15 @@ process (an every consumer: bandpass, FFTW) and, for each of --changes PATCHes o
 cut-off (alternating two values), measures:
 
 * ack: PATCH sent -> its 200 reply, which the run sends once the stage says the first frame made
-  with the change is published (docs/http-api.md, "Live parameters");
+  with the change is published (docs/http-api.md, "Live parameters"); it includes the filter's
+  new mask (build_mask: an exp per half-plane element);
 * seen: PATCH sent -> a newest reader of `processed` (this script, the framering Python package)
   reads a frame whose settings_generation is the change's.
 
 Both include the wait for the next input frame (the stage applies a change between frames, so
-half a period on average) and that frame's trip through process (its FFT): the figures are also
-given in frame periods, the unit that holds across machines. For reference, the same run's
+half a frame time on average) and that frame's trip through process (its FFT): the figures are
+also given in frame times of the slower of the source and process (measured here), the unit that
+holds across machines. For reference, the same run's
 publish -> read latency of `processed` for this reader (no change involved).
 """
 from __future__ import annotations
@@ -83,12 +85,19 @@ def main() -> int:
             time.sleep(0.05)  # polling a process's start-up, not synchronising frames
         reader = framering.RingReader(instance, "processed", kind="newest", name="ctlbench", wait_s=30)
         frame_latency_ms = []
+        first = last = None
         for _ in range(50):
             frame = reader.read(5.0)
             if frame is None:
                 continue
             with frame:
-                frame_latency_ms.append((framering.monotonic_ns() - frame.publish_monotonic_ns) / 1e6)
+                now = framering.monotonic_ns()
+                frame_latency_ms.append((now - frame.publish_monotonic_ns) / 1e6)
+                first = first or (frame.sequence, frame.publish_monotonic_ns)
+                last = (frame.sequence, frame.publish_monotonic_ns)
+        # process's own pace here (it may be slower than the source: then its frame time, not the
+        # source's period, is what a change waits for)
+        processed_hz = (last[0] - first[0]) / ((last[1] - first[1]) / 1e9) if last[1] > first[1] else args.rate_hz
         ack_ms, seen_ms = [], []
         for n in range(args.changes):
             body = json.dumps({"high_cutoff": 0.1 if n % 2 == 0 else 0.2}).encode()
@@ -110,13 +119,13 @@ def main() -> int:
     finally:
         run.send_signal(2)
         run.wait(60)
-    period_ms = 1000 / args.rate_hz
+    period_ms = 1000 / min(args.rate_hz, processed_hz)  # a frame time of the slower of source and process
     figures = {
         "frame": f"{args.width}x{args.height} Mono16", "rate_hz": args.rate_hz, "changes": args.changes,
         "ack_ms": {"p50": percentile(ack_ms, 50), "p99": percentile(ack_ms, 99), "max": max(ack_ms)},
         "seen_ms": {"p50": percentile(seen_ms, 50), "p99": percentile(seen_ms, 99), "max": max(seen_ms)},
         "frame_latency_ms": {"p50": statistics.median(frame_latency_ms), "p99": percentile(frame_latency_ms, 99)},
-        "period_ms": period_ms, "seen_p50_periods": percentile(seen_ms, 50) / period_ms,
+        "processed_hz": processed_hz, "period_ms": period_ms, "seen_p50_periods": percentile(seen_ms, 50) / period_ms,
         "seen_p99_periods": percentile(seen_ms, 99) / period_ms,
     }
     if args.json:
@@ -127,7 +136,8 @@ def main() -> int:
               f"p99 {figures['ack_ms']['p99']:.2f} ms, max {figures['ack_ms']['max']:.2f} ms")
         print(f"  PATCH -> frame with it read here:                 p50 {figures['seen_ms']['p50']:.2f} ms, "
               f"p99 {figures['seen_ms']['p99']:.2f} ms, max {figures['seen_ms']['max']:.2f} ms")
-        print(f"  in frame periods ({period_ms:.2f} ms): seen p50 {figures['seen_p50_periods']:.2f}, "
+        print(f"  process kept {processed_hz:.1f} frames/s; in frame times of the slower of source and process "
+              f"({period_ms:.2f} ms): seen p50 {figures['seen_p50_periods']:.2f}, "
               f"p99 {figures['seen_p99_periods']:.2f}; publish->read of processed here (no change): p50 "
               f"{figures['frame_latency_ms']['p50']:.2f} ms, p99 {figures['frame_latency_ms']['p99']:.2f} ms")
     return 0

@@ -349,7 +349,8 @@ int run_acquire(const AcquireOptions& o) {
     if (for_source.empty()) return std::optional<stage::Refusal>{};
     return source->apply_live(for_source, [&](const std::string& name, double value) { control_slot->set_value(name, value); });
   });
-  while (stage::keep_running(stats.published.frames(), o.frames) && (control.poll(), schedule.wait()) &&
+  // A change is looked at after the pace's wait, so that it reaches the very next frame.
+  while (stage::keep_running(stats.published.frames(), o.frames) && schedule.wait() && (control.poll(), true) &&
          acquire_one(o, *source, writer, frame, stats, control)) {
     stats.published.log_if_due([&] { return interval_details(stats, schedule, writer); });
   }

@@ -127,6 +127,7 @@ int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRender
     if (!stage::wait_until(next_due_ns)) continue;  // the snapshot period
     const auto taken = take_frame(reader, raw, stage::kPollPeriod);
     if (!taken) continue;
+    control.poll();  // a change that came while waiting reaches this frame
     const MonoImageView view = view_of(raw, taken->pixel_format);
     if (o.snapshot_raw) {
       FrameRenderer::png_ready_raw(raw, taken->pixel_format, image);
@@ -205,6 +206,7 @@ class DisplayWindow {
       if (paused_ || monotonic_ns() < next_show_ns) continue;
       const auto taken = take_frame(reader_, raw_, 20ms);
       if (!taken) continue;
+      control_.poll();  // a change that came while waiting reaches this frame
       format_ = taken->pixel_format;
       t_.last_sequence = taken->sequence;
       t_.limits = renderer_.render(view_of(raw_, format_), image_);

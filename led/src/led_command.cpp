@@ -267,6 +267,7 @@ class LedDriver {
       sinks_.idle();
       return;
     }
+    if (control_ != nullptr) control_->poll();  // a change that came while waiting reaches this frame
     const std::uint64_t cpu_start_ns = thread_cpu_ns();
     renderer_.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb_);
     render_ns_ += thread_cpu_ns() - cpu_start_ns;

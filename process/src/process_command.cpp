@@ -174,6 +174,7 @@ bool process_one(ring::RingReader& reader, FrameStep& step, ring::RingWriter& wr
                  stage::Control& control, const std::string& output_ring) {
   auto frame = reader.read(stage::kPollPeriod);
   if (!frame) return true;
+  control.poll();  // a change that came while waiting applies to this frame already
   if (frame->gap) {
     ++totals.gaps;
     totals.lost += frame->gap->count();
