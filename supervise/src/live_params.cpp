@@ -204,6 +204,7 @@ void LiveParams::close() {
     }
   }
   pending_.clear();
+  deliver();
 }
 
 void LiveParams::give_back(const Pending& p) noexcept {
@@ -213,7 +214,12 @@ void LiveParams::give_back(const Pending& p) noexcept {
 void LiveParams::answer(Pending& p, Reply reply) {
   if (p.replied) return;
   p.replied = true;
-  p.reply.set_value(std::move(reply));
+  answers_.emplace_back(std::move(p.reply), std::move(reply));
+}
+
+void LiveParams::deliver() {
+  for (auto& [promise, reply] : answers_) promise.set_value(std::move(reply));
+  answers_.clear();
 }
 
 void LiveParams::log_change(const Pending& p, const nlohmann::json& sequence, const std::string& ring) {

@@ -123,6 +123,7 @@ class Supervisor {
         supervise_recordings(now);
         watch_losses(now);
         publish();
+        live_.deliver();  // after publish(): a client with its answer sees the state it describes
       }
       if (options_.duration_s > 0 && now - start_ns_ >= static_cast<std::uint64_t>(options_.duration_s * 1e9)) {
         end_reason = fmt::format("duration of {} s reached", options_.duration_s);

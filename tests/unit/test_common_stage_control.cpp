@@ -78,6 +78,7 @@ class StageControl : public ::testing::Test {
     control.poll();
     control.took_effect(41, "processed");
     live_.read("process", pid, fds_[0], 0);
+    live_.deliver();
     return reply.get();
   }
 
@@ -144,6 +145,7 @@ TEST_F(StageControl, AStageEndedBeforeAnsweringIsA409AndOneNotRunningToo) {
   auto reply = promise.get_future();
   live_.patch({"process", {{"cutoff", 0.1}}}, 100, fds_[0], std::move(promise), 0);
   live_.ended("process", 100);
+  live_.deliver();
   EXPECT_EQ(reply.get().status, 409);
   std::promise<supervise::Reply> later;
   auto not_running = later.get_future();

@@ -58,6 +58,11 @@ class LiveParams {
   /// The run is ending: answers every change still waiting (503; 202 when already applied).
   void close();
 
+  /// Sends the answers read(), ended(), expire() and close() decided. Call it after publishing
+  /// the run's snapshot, so that a client that has its answer sees the state it describes (GET
+  /// params, GET settings).
+  void deliver();
+
   /// What GET /api/v1/stages/{stage}/params shows: the specs its last process said hello with,
   /// with current values; null when it never said hello.
   [[nodiscard]] nlohmann::json params_of(const std::string& stage) const;
@@ -72,7 +77,7 @@ class LiveParams {
     pid_t pid = 0;
     nlohmann::json values;  ///< the changes asked for
     std::uint32_t generation = 0;
-    std::promise<Reply> reply;
+    std::promise<Reply> reply;  ///< moved to answers_ when answered
     bool replied = false;
     bool applied = false;
     nlohmann::json applied_values;  ///< every value after the change (the stage's "applied")
@@ -96,6 +101,7 @@ class LiveParams {
   std::function<void(std::string, nlohmann::json)> post_event_;
   std::map<std::string, StageState> stages_;
   std::vector<Pending> pending_;
+  std::vector<std::pair<std::promise<Reply>, Reply>> answers_;  ///< decided, not delivered yet
   std::uint64_t next_id_ = 1;
   std::uint32_t generation_ = 0;  ///< the run's newest settings generation
   nlohmann::json log_ = nlohmann::json::array();
