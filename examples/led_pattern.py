@@ -9,6 +9,9 @@ a crash in it never takes the LED stage down, and `framering run` restarts it.
 
 Environment (docs/stages.md): FRAMERING_INSTANCE, FRAMERING_PRODUCES (its ring),
 FRAMERING_WAIT_FOR_CONSUMERS, FRAMERING_FRAMES. SIGINT/SIGTERM end it with exit 0.
+Under `framering run --http`, period_s and ridge_px change live
+(PATCH /api/v1/stages/<name>/params, framering.LiveParams); each frame carries the settings
+generation that drew it.
 """
 import argparse
 import sys
@@ -44,6 +47,10 @@ def main() -> int:
     frames, wait_for = env.frames, env.wait_for_consumers
     stop = framering.StopSignal()
 
+    params = framering.LiveParams({
+        "period_s": framering.Param(args.period_s, min=0.1, max=60.0, units="s", doc="seconds between new rings"),
+        "ridge_px": framering.Param(args.ridge_px, min=1.0, max=args.size / 2.0, units="px", doc="ring width"),
+    })
     with framering.RingWriter(env.instance, ring, width=args.size, height=args.size, slots=8) as writer:
         if wait_for > 0:
             writer.wait_for_consumers(wait_for, timeout_s=30)
@@ -58,9 +65,13 @@ def main() -> int:
             delay = next_tick - time.monotonic()
             if delay > 0:
                 time.sleep(delay)  # the pattern's frame clock
-            image = droplet(time.monotonic() - start, r, args.period_s, args.ridge_px, args.size / 2.0)
+            params.poll()  # live changes, between frames
+            image = droplet(time.monotonic() - start, r, params["period_s"], params["ridge_px"], args.size / 2.0)
             with writer.claim(timeout_s=1.0) as frame:
                 np.multiply(image, 65535.0, out=frame.pixels, casting="unsafe")
+                frame.settings_generation = params.generation
+                sequence = frame.sequence
+            params.took_effect(sequence, ring)
             published += 1
     return 0
 

@@ -65,10 +65,10 @@ from ._framering import (  # noqa: F401  (re-exported)
     realtime_ns,
 )
 from .recording import Recording, open_recording  # noqa: F401
-from .stage import Drain, StageEnvironment, StopSignal, stage_environment  # noqa: F401
+from .stage import Drain, LiveParams, Param, StageEnvironment, StopSignal, stage_environment  # noqa: F401
 
 __all__ = [
-    "Claim", "ConfigError", "Drain", "Error", "Frame", "Recording", "RingError", "RingReader", "RingWriter",
+    "Claim", "ConfigError", "Drain", "Error", "Frame", "LiveParams", "Param", "Recording", "RingError", "RingReader", "RingWriter",
     "list_rings", "monotonic_ns", "open_recording", "realtime_ns", "stage_environment", "StageEnvironment", "status",
     "StopSignal",
 ]

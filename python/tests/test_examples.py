@@ -149,6 +149,57 @@ preview = "{self.path('preview.png')}"
         self.assertEqual(self.stage(summary, "led")["restarts"], 0)
 
 
+class LivePattern(ExampleTest):
+    def test_a_python_patterns_parameter_changes_live_over_http_and_its_frames_say_so(self):
+        import re
+        import urllib.error
+        import urllib.request
+        self.start_run(f"""
+[[stage]]
+name = "pattern"
+command = ["/usr/bin/python3", "{EXAMPLES}/led_pattern.py", "--size", "64", "--rate-hz", "100"]
+produces = "pattern"
+""", "--http", "127.0.0.1:0")
+        port = None
+        deadline = time.monotonic() + 60
+        while port is None and time.monotonic() < deadline:
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", self.run_process.stderr.readline())
+            port = int(m.group(1)) if m else None
+        self.assertIsNotNone(port, "the run's API")
+        base = f"http://127.0.0.1:{port}/api/v1/stages/pattern/params"
+
+        def request(method, url, body=None):
+            req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method)
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return r.status, json.load(r)
+            except urllib.error.HTTPError as e:
+                return e.code, json.load(e)
+
+        wait_until(lambda: request("GET", base)[1].get("params"), 60, "the pattern's parameters")
+        status, meta = request("GET", base + "?meta=1")
+        self.assertEqual(status, 200)
+        self.assertEqual([p["name"] for p in meta["params"]], ["period_s", "ridge_px"])
+        self.assertEqual(meta["params"][1]["max"], 32.0)
+        status, refused = request("PATCH", base, {"ridge_px": 100})
+        self.assertEqual(status, 422, refused)
+        self.assertEqual(refused["error"], "pattern: parameter 'ridge_px' must be a number in [1, 32] px, not 100")
+        status, ack = request("PATCH", base, {"ridge_px": 3.5})
+        self.assertEqual(status, 200, ack)
+        self.assertEqual(ack["ring"], "pattern")
+        self.assertEqual(ack["values"]["ridge_px"], 3.5)
+        with framering.RingReader(self.instance, "pattern", kind="newest", name="check") as reader:
+            for _ in range(5):
+                frame = reader.read(10.0)
+                self.assertIsNotNone(frame)
+                with frame:
+                    self.assertGreaterEqual(frame.sequence, ack["sequence"])
+                    self.assertEqual(frame.settings_generation, ack["generation"])
+        self.run_process.send_signal(signal.SIGTERM)
+        code, summary, err = self.finish_run()
+        self.assertEqual(code, 0, err)
+
+
 class FftFilter(ExampleTest):
     def test_pyfftw_identity_between_two_rings_returns_every_frame_unchanged(self):
         self.start_run(f"""

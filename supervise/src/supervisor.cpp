@@ -423,11 +423,11 @@ class Supervisor {
     if (!config.recording_roots.empty()) http.recording_roots = config.recording_roots;
     if (options_.http) parse_endpoint(*options_.http, "--http", http);
     ::signal(SIGPIPE, SIG_IGN);  // a client that goes away mid-response is an error return, never a signal
+    publish();  // before the first request can come: the stages are known from the start
     http_.emplace(std::move(http), plan_.instance, service_);
     const bool v6 = http_->options().address.find(':') != std::string::npos;
     spdlog::info("run: http: listening on http://{}{}{}:{}/{}", v6 ? "[" : "", http_->options().address, v6 ? "]" : "",
                  http_->port(), http_->options().token.empty() ? "" : " (a token is required)");
-    publish();
   }
 
   nlohmann::json stage_event(const StageProcess& stage) const {
