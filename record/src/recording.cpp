@@ -20,20 +20,12 @@
 
 #include "framering/common/camera_frame_id.hpp"
 #include "framering/common/error.hpp"
+#include "framering/common/utc_time.hpp"
 
 namespace framering::record {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string utc_now(const char* format) {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[64];
-  std::strftime(text, sizeof text, format, &tm);
-  return text;
-}
 
 void validate_recording_name(const std::string& name) {
   const bool ok = !name.empty() && name.size() <= 200 && name.front() != '.' &&

@@ -12,20 +12,12 @@
 #include <spdlog/spdlog.h>
 
 #include "framering/common/error.hpp"
+#include "framering/common/utc_time.hpp"
 
 namespace framering::supervise {
 namespace {
 
 std::uint64_t ns(std::chrono::seconds s) { return static_cast<std::uint64_t>(s.count()) * 1'000'000'000ULL; }
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 // The specs' values updated from `values` ({name: value}).
 void update_values(nlohmann::json& specs, const nlohmann::json& values) {

@@ -31,6 +31,7 @@
 #include "framering/common/ring_status.hpp"
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
+#include "framering/common/utc_time.hpp"
 #include "framering/supervise/http_server.hpp"
 #include "framering/supervise/live_params.hpp"
 #include "framering/supervise/run_report.hpp"
@@ -47,15 +48,6 @@ constexpr std::uint64_t kStopTimeoutNs = 10'000'000'000;   // SIGTERM -> SIGKILL
 constexpr std::uint64_t kLeftoverWaitNs = 30'000'000'000;  // an earlier run's stages finishing their drain
 constexpr std::uint64_t kLossCheckNs = 250'000'000;       // how often the rings' loss counters are compared
 constexpr std::uint64_t kLossWindowNs = 5'000'000'000;    // a ring that lost frames this recently is "losing frames"
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 // A recording started through the API: a `framering record` process supervised like a record
 // stage (restarted when it dies, drained at the stop), plus what the API shows of it.
