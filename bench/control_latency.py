@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -63,7 +64,7 @@ def main() -> int:
                 '[[stage]]\nname = "process"\ninput-ring = "raw"\noutput-ring = "processed"\nmode = "bandpass"\n'
                 'low-cutoff = 0.01\nhigh-cutoff = 0.2\nconsumer = "every"\nplanner = "estimate"\nno-wisdom = true\n')
     run = subprocess.Popen([args.framering, "run", "--config", config, "--http", "127.0.0.1:0"], cwd=folder,
-                           stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # stdout: the stages' summaries
     port = None
     log = []
     deadline = time.monotonic() + 60
@@ -76,6 +77,8 @@ def main() -> int:
     if port is None:
         run.kill()
         sys.exit("control_latency: the run did not start its API:\n" + "".join(log))
+    # The run's log keeps coming: read it away, or a full pipe would stall the run's writes.
+    threading.Thread(target=lambda: [None for _ in run.stderr], daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     try:
         while True:  # process has said hello once its parameters show
