@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -66,6 +68,22 @@ std::string cameras_found() {
     found.push_back(fmt::format("{} ({})", id != nullptr ? id : "?", address != nullptr ? address : "?"));
   }
   return found.empty() ? std::string{"none"} : fmt::format("{}", fmt::join(found, ", "));
+}
+
+// GigE Vision: Aravis sizes its stream socket's receive buffer to a frame, but the kernel caps it
+// at net.core.rmem_max. Below one frame, a burst of packets overflows it and frames arrive
+// incomplete (measured: 2048x2048 Mono16 with the default 4 MiB lost ~40 % of frames; with 32
+// MiB, under 2 %: bench/README.md). Said once, at connection, with the fix.
+void warn_if_socket_buffer_small(std::size_t payload_bytes) {
+  std::ifstream in("/proc/sys/net/core/rmem_max");
+  std::size_t rmem_max = 0;
+  if (!(in >> rmem_max) || rmem_max >= payload_bytes) return;
+  static bool said = false;
+  if (std::exchange(said, true)) return;
+  spdlog::warn("net.core.rmem_max is {} bytes, less than one frame ({} bytes): the stream's socket buffer cannot hold "
+               "a frame and frames will arrive incomplete under load. As root: sysctl -w net.core.rmem_max={} "
+               "(docs/cameras.md)",
+               rmem_max, payload_bytes, std::max<std::size_t>(payload_bytes * 2, 33554432));
 }
 
 }  // namespace
@@ -266,6 +284,7 @@ struct AravisSource::Impl {
                                     "is not supported: turn ChunkModeActive off)", name, payload_bytes, w, h, format_name,
                                     shape_.frame_bytes()));
     }
+    if (arv_camera_is_gv_device(camera)) warn_if_socket_buffer_small(payload_bytes);
     frame_rate_hz = 0;
     if (arv_camera_is_frame_rate_available(camera, error.out())) {
       frame_rate_hz = arv_camera_get_frame_rate(camera, error.out());
