@@ -406,6 +406,7 @@ class Supervisor {
     if (config.port) http.port = *config.port;
     http.token = options_.http_token.value_or(config.token);
     if (!config.recording_roots.empty()) http.recording_roots = config.recording_roots;
+    if (config.web_root) http.web_root = *config.web_root;
     if (options_.http) parse_endpoint(*options_.http, "--http", http);
     ::signal(SIGPIPE, SIG_IGN);  // a client that goes away mid-response is an error return, never a signal
     http_.emplace(std::move(http), plan_.instance, service_);

@@ -1,0 +1,250 @@
+// live_view.cpp: the live view's messages and its per-connection sender (live_view.hpp).
+#include "framering/supervise/live_view.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include <civetweb.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framering/common/clock.hpp"
+
+namespace framering::supervise {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "the ring and the live view's messages are little-endian: a big-endian host would need byte swaps");
+
+constexpr std::chrono::milliseconds kPollPeriod{100};  // the sender looks at stop and should_end this often
+constexpr std::size_t kMaxClientMessageBytes = 1024;   // an ack is 3 bytes; anything this large is not ours
+constexpr std::uint16_t kCloseGoingAway = 1001;        // RFC 6455 7.4.1: the server is going away
+
+// Bins `frame` into `out` (packed rows of ow * spp samples of T).
+template <class T>
+void bin_samples(const ring::FrameView& frame, std::uint32_t bin, std::byte* out) {
+  const std::uint32_t spp = samples_per_pixel(frame.pixel_format);
+  const std::uint32_t ow = frame.width / bin;
+  const std::uint32_t oh = frame.height / bin;
+  const std::size_t row_samples = std::size_t{ow} * spp;
+  const std::size_t row_bytes = row_samples * sizeof(T);
+  if (bin == 1) {
+    for (std::uint32_t y = 0; y < oh; ++y) std::memcpy(out + y * row_bytes, frame.row<T>(y).data(), row_bytes);
+    return;
+  }
+  // Per thread, reused: the sender thread bins every frame of its stream with the same shape.
+  thread_local std::vector<std::uint32_t> sums;
+  thread_local std::vector<T> row_out;
+  sums.resize(row_samples);
+  row_out.resize(row_samples);
+  const std::uint32_t n = bin * bin;
+  for (std::uint32_t oy = 0; oy < oh; ++oy) {
+    std::fill(sums.begin(), sums.end(), 0U);
+    for (std::uint32_t by = 0; by < bin; ++by) {
+      const std::span<const T> row = frame.row<T>(oy * bin + by);
+      for (std::uint32_t ox = 0; ox < ow; ++ox) {
+        const std::size_t in0 = std::size_t{ox} * bin * spp;
+        for (std::uint32_t bx = 0; bx < bin; ++bx) {
+          for (std::uint32_t c = 0; c < spp; ++c) sums[std::size_t{ox} * spp + c] += row[in0 + bx * spp + c];
+        }
+      }
+    }
+    for (std::size_t i = 0; i < row_samples; ++i) row_out[i] = static_cast<T>((sums[i] + n / 2) / n);
+    std::memcpy(out + oy * row_bytes, row_out.data(), row_bytes);
+  }
+}
+
+// `name`'s value in `query` as text; nullopt when absent. Throws nothing; a value longer than
+// `max` bytes comes back as the error.
+std::expected<std::optional<std::string>, LiveQueryError> query_value(std::string_view query, const char* name) {
+  char value[64];
+  const int n = mg_get_var(query.data(), query.size(), name, value, sizeof value);
+  if (n == -1) return std::nullopt;
+  if (n < 0) return std::unexpected(LiveQueryError{name, fmt::format("query parameter '{}' is too long", name)});
+  return std::string(value, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::expected<void, LiveQueryError> parse_live_view_query(std::string_view query, LiveViewRequest& request) {
+  const auto fps = query_value(query, "max_fps");
+  if (!fps) return std::unexpected(fps.error());
+  if (*fps) {
+    const std::string& text = **fps;
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value <= 0 || value > 1000) {
+      return std::unexpected(LiveQueryError{
+          "max_fps", fmt::format("query parameter 'max_fps' is '{}': expected a number of frames per second in "
+                                 "(0, 1000], e.g. max_fps=30",
+                                 text)});
+    }
+    request.max_fps = value;
+  }
+  const auto bin = query_value(query, "bin");
+  if (!bin) return std::unexpected(bin.error());
+  if (*bin) {
+    const std::string& text = **bin;
+    if (text != "1" && text != "2" && text != "4") {
+      return std::unexpected(LiveQueryError{
+          "bin", fmt::format("query parameter 'bin' is '{}': expected 1, 2 or 4 (pixels averaged per side)", text)});
+    }
+    request.bin = static_cast<std::uint32_t>(text[0] - '0');
+  }
+  return {};
+}
+
+PixelFormat live_pixel_format(PixelFormat ring_format, std::uint32_t bin) noexcept {
+  if (bin < 2 || !is_bayer(ring_format)) return ring_format;
+  switch (significant_bits(ring_format)) {
+    case 8: return PixelFormat::Mono8;
+    case 10: return PixelFormat::Mono10;
+    case 12: return PixelFormat::Mono12;
+    default: return PixelFormat::Mono16;
+  }
+}
+
+void encode_live_frame(const ring::FrameView& frame, std::uint32_t bin, std::vector<std::byte>& out) {
+  const PixelFormat format = live_pixel_format(frame.pixel_format, bin);
+  LiveFrameHeader h;
+  h.magic = kLiveFrameMagic;
+  h.version = kLiveFrameVersion;
+  h.header_bytes = sizeof(LiveFrameHeader);
+  h.sequence = frame.sequence;
+  h.timestamp_ns = frame.timestamp_ns;
+  h.width = frame.width / bin;
+  h.height = frame.height / bin;
+  h.pixel_format = static_cast<std::uint32_t>(format);
+  h.samples_per_pixel = static_cast<std::uint8_t>(samples_per_pixel(format));
+  h.bytes_per_sample = static_cast<std::uint8_t>(bytes_per_sample(format));
+  h.significant_bits = static_cast<std::uint8_t>(significant_bits(format));
+  h.binning = static_cast<std::uint8_t>(bin);
+  const std::size_t pixel_bytes = std::size_t{h.width} * h.height * bytes_per_pixel(format);
+  out.resize(sizeof h + pixel_bytes);
+  std::memcpy(out.data(), &h, sizeof h);
+  if (bytes_per_sample(frame.pixel_format) == 2) {
+    bin_samples<std::uint16_t>(frame, bin, out.data() + sizeof h);
+  } else {
+    bin_samples<std::uint8_t>(frame, bin, out.data() + sizeof h);
+  }
+}
+
+void stamp_live_frame(std::span<std::byte> message, std::uint64_t publish_monotonic_ns, std::uint64_t send_realtime_ns,
+                      std::uint64_t send_monotonic_ns) noexcept {
+  if (message.size() < sizeof(LiveFrameHeader)) return;
+  const std::uint64_t age_ns = send_monotonic_ns > publish_monotonic_ns ? send_monotonic_ns - publish_monotonic_ns : 0;
+  std::memcpy(message.data() + offsetof(LiveFrameHeader, age_ns), &age_ns, sizeof age_ns);
+  std::memcpy(message.data() + offsetof(LiveFrameHeader, send_realtime_ns), &send_realtime_ns, sizeof send_realtime_ns);
+  std::memcpy(message.data() + offsetof(LiveFrameHeader, send_monotonic_ns), &send_monotonic_ns,
+              sizeof send_monotonic_ns);
+}
+
+// ---- LiveStream ---------------------------------------------------------------------------------
+
+LiveStream::LiveStream(ring::RingReader reader, LiveViewRequest request, std::function<bool()> should_end)
+    : reader_(std::move(reader)), request_(std::move(request)), should_end_(std::move(should_end)), name_(reader_.name()) {}
+
+LiveStream::~LiveStream() { stop(); }
+
+void LiveStream::start(LiveWriter writer) {
+  sender_ = std::thread([this, writer = std::move(writer)] { run(writer); });
+}
+
+bool LiveStream::on_message(std::string_view text) {
+  if (text.size() > kMaxClientMessageBytes) return false;
+  if (text.starts_with("ack")) {
+    {
+      std::lock_guard lock(mutex_);
+      if (counters_.acked < counters_.sent) ++counters_.acked;  // an ack for nothing sent is ignored
+    }
+    wake_.notify_all();
+  }
+  return true;
+}
+
+void LiveStream::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (sender_.joinable() && sender_.get_id() != std::this_thread::get_id()) sender_.join();
+}
+
+LiveStreamCounters LiveStream::counters() const {
+  std::lock_guard lock(mutex_);
+  return counters_;
+}
+
+bool LiveStream::wait_for_turn(std::uint64_t due_ns) {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (stop_) return false;
+    const std::uint64_t now = monotonic_ns();
+    const bool window_open = counters_.sent - counters_.acked < kMaxUnacked;
+    if (window_open && now >= due_ns) return true;
+    auto wait = std::chrono::nanoseconds{kPollPeriod};
+    if (window_open) wait = std::min(wait, std::chrono::nanoseconds{due_ns - now});
+    wake_.wait_for(lock, wait);  // an ack, stop, the rate cap's time, or the poll period
+    if (should_end_) {
+      lock.unlock();  // should_end_ may take the run's own lock: never under ours
+      const bool ending = should_end_();
+      lock.lock();
+      if (ending) return false;
+    }
+  }
+}
+
+void LiveStream::run(const LiveWriter& writer) {
+  const auto period_ns = static_cast<std::uint64_t>(std::llround(1e9 / request_.max_fps));
+  std::vector<std::byte> message;
+  std::uint64_t due_ns = 0;
+  std::string_view why = "stopped";
+  for (;;) {
+    if (should_end_ && should_end_()) {
+      // A close message the browser shows ("the run is stopping"), rather than a cut connection.
+      constexpr std::string_view kReason = "the run is stopping";
+      std::byte close[2 + kReason.size()];
+      close[0] = static_cast<std::byte>(kCloseGoingAway >> 8U);
+      close[1] = static_cast<std::byte>(kCloseGoingAway & 0xFFU);
+      std::memcpy(close + 2, kReason.data(), kReason.size());
+      (void)writer(LiveOpcode::Close, close);
+      why = "the run is stopping";
+      break;
+    }
+    if (!wait_for_turn(due_ns)) {
+      if (should_end_ && should_end_()) continue;  // send the close message above
+      break;
+    }
+    auto frame = reader_.read(kPollPeriod);
+    if (!frame) continue;  // nothing newer yet: look at stop and should_end again
+    encode_live_frame(*frame, request_.bin, message);
+    const std::uint64_t publish_ns = frame->publish_monotonic_ns;
+    if (!reader_.release(*frame)) {  // lapped while copying: never shown
+      std::lock_guard lock(mutex_);
+      ++counters_.torn;
+      continue;
+    }
+    const std::uint64_t send_ns = monotonic_ns();
+    stamp_live_frame(message, publish_ns, realtime_ns(), send_ns);
+    {
+      // Counted before the write, so that an ack that comes back at once finds it.
+      std::lock_guard lock(mutex_);
+      ++counters_.sent;
+    }
+    if (writer(LiveOpcode::Binary, message) <= 0) {
+      why = "the client is gone";
+      break;
+    }
+    due_ns = send_ns + period_ns;  // the rate cap: from this send, never catching up
+  }
+  const LiveStreamCounters c = counters();
+  spdlog::info("run: http: live view of ring {} (consumer {}) ended ({}): {} frames sent, {} torn", request_.ring,
+               name_, why, c.sent, c.torn);
+}
+
+}  // namespace framering::supervise
