@@ -461,8 +461,7 @@ struct HttpServer::Impl {
     try {
       auto reader = ring::RingReader::attach(
           instance, request.ring, {.name = fmt::format("live-{}", ++live_count), .kind = ring::ConsumerKind::Newest});
-      live_streams[conn] = std::make_unique<LiveStream>(std::move(reader), std::move(request),
-                                                        [this] { return service.closed(); });
+      live_streams[conn] = std::make_unique<LiveStream>(std::move(reader), std::move(request));
     } catch (const Error& e) {
       return error_response(409, fmt::format("cannot read ring '{}': {}", request.ring, e.what()));
     }
@@ -476,6 +475,13 @@ struct HttpServer::Impl {
     return it != live_streams.end() ? it->second.get() : nullptr;
   }
 
+  // The server is stopping: each live view's client gets a close message (1001) while civetweb
+  // can still write it. The streams stay in the map: their close handlers come with mg_stop.
+  void end_live_views() {
+    std::lock_guard lock(live_mutex);
+    for (auto& [conn, stream] : live_streams) stream->end("the run is stopping");
+  }
+
   // civetweb's worker thread, before the handshake: 0 goes on to it; a refusal is answered here,
   // as JSON, and 1 closes the connection.
   static int on_live_connect(const mg_connection* conn, void* self) {
@@ -487,9 +493,16 @@ struct HttpServer::Impl {
       refusal = error_response(500, fmt::format("internal error: {}", e.what()));
     }
     if (!refusal) return 0;
-    refusal->headers.emplace_back("Connection", "close");
-    // The handshake has not begun: this is still a plain HTTP request, answered as one.
-    send(const_cast<mg_connection*>(conn), *refusal);
+    // The handshake has not begun: this is still a plain HTTP request, answered as one; by hand,
+    // since civetweb 1.15's mg_response_header_* refuse a connection that asked for a WebSocket.
+    std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+                                   "Cache-Control: no-store\r\nConnection: close\r\n",
+                                   refusal->status, mg_get_response_code_text(conn, refusal->status),
+                                   refusal->content_type, refusal->body.size());
+    for (const auto& [key, value] : refusal->headers) head += fmt::format("{}: {}\r\n", key, value);
+    head += "\r\n" + refusal->body;
+    auto* writable = const_cast<mg_connection*>(conn);  // civetweb hands the connect handler a const one
+    mg_write(writable, head.data(), head.size());
     spdlog::debug("run: http: live view {} -> {}", mg_get_request_info(conn)->local_uri, refusal->status);
     return 1;
   }
@@ -631,8 +644,9 @@ HttpServer::HttpServer(HttpOptions options, std::string instance, RunService& se
     throw ConfigError(fmt::format("--http: cannot listen on {}: {}", ports, text[0] != '\0' ? text : "civetweb failed to start"));
   }
   mg_set_request_handler(impl_->context, "/", &Impl::on_request, impl_.get());
-  // WebSocket requests under /api/v1/rings (civetweb asks these handlers only for an upgrade).
-  mg_set_websocket_handler(impl_->context, "/api/v1/rings", &Impl::on_live_connect, &Impl::on_live_ready,
+  // Every WebSocket request (civetweb asks these handlers only for an upgrade): a path that is no
+  // live view gets its 404 from us, as JSON (civetweb's own would lose its headers).
+  mg_set_websocket_handler(impl_->context, "/", &Impl::on_live_connect, &Impl::on_live_ready,
                            &Impl::on_live_data, &Impl::on_live_close, impl_.get());
   if (!std::filesystem::is_directory(options_.web_root)) {
     spdlog::warn("run: http: the live view page's folder {} is missing: GET / will answer 404 (set [http] web_root)",
@@ -645,6 +659,7 @@ HttpServer::HttpServer(HttpOptions options, std::string instance, RunService& se
 
 HttpServer::~HttpServer() {
   if (impl_ && impl_->context != nullptr) {
+    impl_->end_live_views();
     mg_stop(impl_->context);
     mg_exit_library();
   }

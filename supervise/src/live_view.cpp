@@ -20,7 +20,7 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "the ring and the live view's messages are little-endian: a big-endian host would need byte swaps");
 
-constexpr std::chrono::milliseconds kPollPeriod{100};  // the sender looks at stop and should_end this often
+constexpr std::chrono::milliseconds kPollPeriod{100};  // the sender looks at its end at least this often
 constexpr std::size_t kMaxClientMessageBytes = 1024;   // an ack is 3 bytes; anything this large is not ours
 constexpr std::uint16_t kCloseGoingAway = 1001;        // RFC 6455 7.4.1: the server is going away
 
@@ -145,12 +145,17 @@ void stamp_live_frame(std::span<std::byte> message, std::uint64_t publish_monoto
 
 // ---- LiveStream ---------------------------------------------------------------------------------
 
-LiveStream::LiveStream(ring::RingReader reader, LiveViewRequest request, std::function<bool()> should_end)
-    : reader_(std::move(reader)), request_(std::move(request)), should_end_(std::move(should_end)), name_(reader_.name()) {}
+LiveStream::LiveStream(ring::RingReader reader, LiveViewRequest request)
+    : reader_(std::move(reader)), request_(std::move(request)), name_(reader_.name()) {}
 
 LiveStream::~LiveStream() { stop(); }
 
 void LiveStream::start(LiveWriter writer) {
+  std::lock_guard join(join_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (ending_ != Ending::No || sender_.joinable()) return;
+  }
   sender_ = std::thread([this, writer = std::move(writer)] { run(writer); });
 }
 
@@ -166,14 +171,22 @@ bool LiveStream::on_message(std::string_view text) {
   return true;
 }
 
-void LiveStream::stop() {
+void LiveStream::finish(Ending how, std::string reason) {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
+    if (ending_ == Ending::No) {
+      ending_ = how;
+      goodbye_ = std::move(reason);
+    }
   }
   wake_.notify_all();
-  if (sender_.joinable() && sender_.get_id() != std::this_thread::get_id()) sender_.join();
+  std::lock_guard join(join_mutex_);
+  if (sender_.joinable()) sender_.join();
 }
+
+void LiveStream::end(std::string reason) { finish(Ending::Goodbye, std::move(reason)); }
+
+void LiveStream::stop() { finish(Ending::Quietly, {}); }
 
 LiveStreamCounters LiveStream::counters() const {
   std::lock_guard lock(mutex_);
@@ -183,19 +196,13 @@ LiveStreamCounters LiveStream::counters() const {
 bool LiveStream::wait_for_turn(std::uint64_t due_ns) {
   std::unique_lock lock(mutex_);
   for (;;) {
-    if (stop_) return false;
+    if (ending_ != Ending::No) return false;
     const std::uint64_t now = monotonic_ns();
     const bool window_open = counters_.sent - counters_.acked < kMaxUnacked;
     if (window_open && now >= due_ns) return true;
     auto wait = std::chrono::nanoseconds{kPollPeriod};
     if (window_open) wait = std::min(wait, std::chrono::nanoseconds{due_ns - now});
-    wake_.wait_for(lock, wait);  // an ack, stop, the rate cap's time, or the poll period
-    if (should_end_) {
-      lock.unlock();  // should_end_ may take the run's own lock: never under ours
-      const bool ending = should_end_();
-      lock.lock();
-      if (ending) return false;
-    }
+    wake_.wait_for(lock, wait);  // an ack, the end, or the rate cap's time
   }
 }
 
@@ -204,24 +211,9 @@ void LiveStream::run(const LiveWriter& writer) {
   std::vector<std::byte> message;
   std::uint64_t due_ns = 0;
   std::string_view why = "stopped";
-  for (;;) {
-    if (should_end_ && should_end_()) {
-      // A close message the browser shows ("the run is stopping"), rather than a cut connection.
-      constexpr std::string_view kReason = "the run is stopping";
-      std::byte close[2 + kReason.size()];
-      close[0] = static_cast<std::byte>(kCloseGoingAway >> 8U);
-      close[1] = static_cast<std::byte>(kCloseGoingAway & 0xFFU);
-      std::memcpy(close + 2, kReason.data(), kReason.size());
-      (void)writer(LiveOpcode::Close, close);
-      why = "the run is stopping";
-      break;
-    }
-    if (!wait_for_turn(due_ns)) {
-      if (should_end_ && should_end_()) continue;  // send the close message above
-      break;
-    }
+  while (wait_for_turn(due_ns)) {
     auto frame = reader_.read(kPollPeriod);
-    if (!frame) continue;  // nothing newer yet: look at stop and should_end again
+    if (!frame) continue;  // nothing newer yet: look at the end again
     encode_live_frame(*frame, request_.bin, message);
     const std::uint64_t publish_ns = frame->publish_monotonic_ns;
     if (!reader_.release(*frame)) {  // lapped while copying: never shown
@@ -241,6 +233,22 @@ void LiveStream::run(const LiveWriter& writer) {
       break;
     }
     due_ns = send_ns + period_ns;  // the rate cap: from this send, never catching up
+  }
+  std::string goodbye;
+  bool say_goodbye = false;
+  {
+    std::lock_guard lock(mutex_);
+    say_goodbye = ending_ == Ending::Goodbye;
+    goodbye = goodbye_.substr(0, 120);  // a close message's reason: at most 123 bytes
+  }
+  if (say_goodbye) {
+    // RFC 6455 5.5.1: a close message's body is the status code (big-endian), then the reason.
+    std::vector<std::byte> close(2 + goodbye.size());
+    close[0] = static_cast<std::byte>(kCloseGoingAway >> 8U);
+    close[1] = static_cast<std::byte>(kCloseGoingAway & 0xFFU);
+    std::memcpy(close.data() + 2, goodbye.data(), goodbye.size());
+    (void)writer(LiveOpcode::Close, close);
+    why = goodbye;
   }
   const LiveStreamCounters c = counters();
   spdlog::info("run: http: live view of ring {} (consumer {}) ended ({}): {} frames sent, {} torn", request_.ring,

@@ -128,20 +128,18 @@ struct LiveStreamCounters {
 };
 
 /// One live-view connection: its ring reader and its sender thread. Built on the thread that
-/// accepted the connection; start(), on_message() and stop() may be called from any thread
-/// (civetweb calls them from the connection's worker), each at most once except on_message.
+/// accepted the connection; start(), on_message(), end() and stop() may be called from any
+/// thread (civetweb calls them from the connection's worker, the server's destructor end()).
 class LiveStream {
  public:
-  /// Takes `reader` (a Newest consumer of the ring). `should_end` is polled by the sender (at
-  /// least every ring::kPollPeriod-like 100 ms): true makes it send a close message (1001, "the
-  /// run is stopping") and end.
-  LiveStream(ring::RingReader reader, LiveViewRequest request, std::function<bool()> should_end);
+  /// Takes `reader`: a Newest consumer of `request.ring`.
+  LiveStream(ring::RingReader reader, LiveViewRequest request);
   ~LiveStream();  ///< stop()
   LiveStream(const LiveStream&) = delete;
   LiveStream& operator=(const LiveStream&) = delete;
 
-  /// Starts the sender thread, which writes through `writer` until stop(), a failed write, or
-  /// `should_end`.
+  /// Starts the sender thread, which writes through `writer` until stop(), end() or a failed
+  /// write. Does nothing once stop() or end() was called.
   void start(LiveWriter writer);
 
   /// A message from the client: the text "ack" (anything after it is ignored: "ack 1234")
@@ -149,8 +147,12 @@ class LiveStream {
   /// later commands). Returns false for a message over 1 KiB: the caller closes the connection.
   [[nodiscard]] bool on_message(std::string_view text);
 
-  /// Stops the sender thread and waits for it (at most one write in progress: civetweb's own
-  /// write timeout bounds it). Idempotent.
+  /// Has the sender send a close message (status 1001 "going away", `reason`) and end, and waits
+  /// for it: what a client sees when the run stops. Idempotent, like stop().
+  void end(std::string reason);
+
+  /// Stops the sender without a message and waits for it (at most one read of 100 ms or one
+  /// write in progress, which civetweb's write timeout and its stop bound). Idempotent.
   void stop();
 
   [[nodiscard]] LiveStreamCounters counters() const;
@@ -159,19 +161,26 @@ class LiveStream {
   [[nodiscard]] const std::string& consumer_name() const noexcept { return name_; }
 
  private:
+  enum class Ending : std::uint8_t {
+    No,       ///< sending frames
+    Quietly,  ///< stop(): end without a word (the client is gone)
+    Goodbye,  ///< end(): send the close message first
+  };
   void run(const LiveWriter& writer);
-  // Waits until a frame may be sent (unacked below the window and the rate cap's time come) or
-  // stop; false when stopped. Wakes at least every 100 ms to poll should_end_.
+  // Waits until a frame may be sent (unacked below the window and the rate cap's time come);
+  // false once the stream is ending. Wakes at least every 100 ms.
   bool wait_for_turn(std::uint64_t due_ns);
+  void finish(Ending how, std::string reason);
 
   ring::RingReader reader_;
   LiveViewRequest request_;
-  std::function<bool()> should_end_;
   std::string name_;
-  std::thread sender_;
+  std::thread sender_;             ///< started and joined under join_mutex_
+  std::mutex join_mutex_;          ///< one start() or join at a time
   mutable std::mutex mutex_;       ///< guards the fields below
-  std::condition_variable wake_;   ///< an ack, or stop
-  bool stop_ = false;
+  std::condition_variable wake_;   ///< an ack, or the end
+  Ending ending_ = Ending::No;
+  std::string goodbye_;            ///< end()'s reason
   LiveStreamCounters counters_;
 };
 
