@@ -277,8 +277,10 @@ function onFrame(view, event) {
   exposed.lastFrame = { ...h, lo, hi, colormap: used.colormap, mode: used.mode, latencyMs, drawnMs };
   view.canvas.dataset.sequence = String(h.sequence);
   if (used.mode !== "manual") {
-    $("min").value = lo;
-    $("max").value = hi;
+    // The automatic limits, shown where they can be edited; never under the user's cursor.
+    for (const [id, value] of [["min", lo], ["max", hi]]) {
+      if (document.activeElement !== $(id)) $(id).value = value;
+    }
   }
   state.drawTimes.push(drawnMs);
   while (state.drawTimes.length > 0 && state.drawTimes[0] < drawnMs - 1000) state.drawTimes.shift();
