@@ -227,6 +227,7 @@ const exposed = {
   framesDrawn: 0,
   latencies: [], // publish -> canvas, ms, one per frame drawn
   paintLatencies: [], // publish -> the next animation frame after the draw (the screen's turn), ms
+  ages: [], // publish -> send on the server, ms
   closes: [], // {code, reason} of each WebSocket close
   // The raw sample (channel c) of pixel (x, y) of the last frame drawn.
   rawSample(x, y, c = 0) {
@@ -236,6 +237,7 @@ const exposed = {
   resetStats() {
     exposed.latencies = [];
     exposed.paintLatencies = [];
+    exposed.ages = [];
     exposed.framesDrawn = 0;
   },
 };
@@ -269,6 +271,8 @@ function onFrame(view, event) {
   const latencyMs = drawnMs - h.publishRealtimeMs;
   exposed.latencies.push(latencyMs);
   if (exposed.latencies.length > LATENCIES_KEPT) exposed.latencies.shift();
+  exposed.ages.push(Number(h.ageNs) / 1e6);
+  if (exposed.ages.length > LATENCIES_KEPT) exposed.ages.shift();
   requestAnimationFrame(() => {
     exposed.paintLatencies.push(nowRealtimeMs() - h.publishRealtimeMs);
     if (exposed.paintLatencies.length > LATENCIES_KEPT) exposed.paintLatencies.shift();
@@ -316,24 +320,36 @@ function connect(view) {
 
 // ---- tables ------------------------------------------------------------------------------------
 
-// Replaces a table's rows; each row is a list of cells: text, or {text, cls, node}.
+// Brings a table's rows up to date: each row is {key, cells}, a cell text or {text, cls, node}.
+// Rows and cells are updated in place, never rebuilt, so that a button under the pointer stays
+// the same element across the refreshes (a rebuilt row would swallow a click in progress).
 function fillTable(id, rows) {
   const body = $(id).querySelector("tbody");
-  body.replaceChildren(
-    ...rows.map((cells) => {
-      const tr = document.createElement("tr");
-      for (const cell of cells) {
-        const td = document.createElement("td");
-        const c = typeof cell === "object" && cell !== null ? cell : { text: cell };
-        if (c.node) td.append(c.node);
-        else td.textContent = c.text ?? "";
-        if (c.cls) td.className = c.cls;
-        if (typeof c.text === "number") td.classList.add("num");
-        tr.append(td);
-      }
-      return tr;
-    }),
-  );
+  const existing = new Map([...body.rows].map((tr) => [tr.dataset.key, tr]));
+  rows.forEach(({ key, cells }, i) => {
+    let tr = existing.get(key);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.key = key;
+    }
+    while (tr.cells.length < cells.length) tr.insertCell();
+    while (tr.cells.length > cells.length) tr.deleteCell(-1);
+    cells.forEach((cell, k) => updateCell(tr.cells[k], cell));
+    if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] ?? null);
+  });
+  while (body.rows.length > rows.length) body.deleteRow(-1);
+}
+
+function updateCell(td, cell) {
+  const c = typeof cell === "object" && cell !== null ? cell : { text: cell };
+  if (c.node) {
+    if (td.firstElementChild?.dataset.key !== c.node.dataset.key) td.replaceChildren(c.node);
+  } else {
+    const text = String(c.text ?? "");
+    if (td.firstElementChild || td.textContent !== text) td.textContent = text;
+  }
+  const cls = [c.cls, typeof c.text === "number" ? "num" : ""].filter(Boolean).join(" ");
+  if (td.className !== cls) td.className = cls;
 }
 
 const ms = (us) => (us === undefined || us === null ? "–" : (us / 1000).toFixed(2));
@@ -343,34 +359,43 @@ function showStatus(status, view) {
   $("run-state").textContent = status.state;
   fillTable(
     "stages",
-    status.stages.map((s) => [s.name, { text: s.state, cls: `state-${s.state}` }, s.restarts, s.pid || "–", s.last_exit]),
+    status.stages.map((s) => ({
+      key: s.name,
+      cells: [s.name, { text: s.state, cls: `state-${s.state}` }, s.restarts, s.pid || "–", s.last_exit],
+    })),
   );
   const rings = status.rings.filter((r) => !r.error);
   fillTable(
     "rings",
-    rings.map((r) => [
-      r.ring,
-      `${r.geometry.width}×${r.geometry.height} ${r.geometry.pixel_format}`,
-      r.producer.published,
-      r.producer.rate_fps.toFixed(1),
-      { text: r.producer.frames_dropped, cls: r.producer.frames_dropped > 0 ? "bad" : "" },
-      { text: r.source.frames_lost, cls: r.source.frames_lost > 0 ? "bad" : "" },
-    ]),
+    rings.map((r) => ({
+      key: r.ring,
+      cells: [
+        r.ring,
+        `${r.geometry.width}×${r.geometry.height} ${r.geometry.pixel_format}`,
+        r.producer.published,
+        r.producer.rate_fps.toFixed(1),
+        { text: r.producer.frames_dropped, cls: r.producer.frames_dropped > 0 ? "bad" : "" },
+        { text: r.source.frames_lost, cls: r.source.frames_lost > 0 ? "bad" : "" },
+      ],
+    })),
   );
   fillTable(
     "consumers",
     rings.flatMap((r) =>
-      r.consumers.map((c) => [
-        r.ring,
-        c.name,
-        c.kind,
-        c.state,
-        c.lag,
-        { text: c.frames_lost, cls: c.frames_lost > 0 ? "bad" : "" },
-        c.frames_skipped,
-        ms(c.latency_us?.p50),
-        ms(c.latency_us?.p99),
-      ]),
+      r.consumers.map((c) => ({
+        key: `${r.ring}/${c.name}`,
+        cells: [
+          r.ring,
+          c.name,
+          c.kind,
+          c.state,
+          c.lag,
+          { text: c.frames_lost, cls: c.frames_lost > 0 ? "bad" : "" },
+          c.frames_skipped,
+          ms(c.latency_us?.p50),
+          ms(c.latency_us?.p99),
+        ],
+      })),
     ),
   );
   // The ring choice: this run's rings; the first one (or ?ring=) until the user picks one.
@@ -398,20 +423,24 @@ function showRecordings(list) {
         const button = document.createElement("button");
         button.textContent = "Stop";
         button.dataset.id = r.id;
+        button.dataset.key = `stop-${r.id}`;
         button.className = "record-stop";
         button.onclick = () => stopRecording(r.id);
         stop = { node: button };
       }
-      return [
-        r.id,
-        r.name,
-        r.ring,
-        { text: r.state, cls: `state-${r.state}` },
-        r.frames,
-        { text: r.lost, cls: r.lost > 0 ? "bad" : "" },
-        { text: r.verdict ?? "–", cls: r.verdict ? `verdict-${r.verdict}` : "" },
-        stop,
-      ];
+      return {
+        key: r.id,
+        cells: [
+          r.id,
+          r.name,
+          r.ring,
+          { text: r.state, cls: `state-${r.state}` },
+          r.frames,
+          { text: r.lost, cls: r.lost > 0 ? "bad" : "" },
+          { text: r.verdict ?? "–", cls: r.verdict ? `verdict-${r.verdict}` : "" },
+          stop,
+        ],
+      };
     }),
   );
 }
