@@ -72,6 +72,24 @@ class LiveViewPage(unittest.TestCase):
         from selenium.webdriver.support.ui import Select
         Select(self.driver.find_element("id", element_id)).select_by_value(value)
 
+    def start_recording_from_page(self, name, frames=None):
+        """Fills the page's recording form, clicks Start; the POST's answer (id, state, ...)."""
+        self.driver.get(self.run_.base + "/")
+        self.wait_for_frame("a first frame drawn")
+        self.set_input("record-name", name)
+        if frames is not None:
+            self.set_input("record-frames", frames)
+        self.driver.find_element("id", "record-start").click()
+        return wait_until(lambda: self.js("return window.framering.lastRecording || null;"), 30,
+                          "the page's POST /api/v1/recordings")
+
+    def wait_recording_end(self, recording_id):
+        """The recording once it has ended (60 s at most), as the API shows it."""
+        def ended():
+            r = self.run_.get(f"/api/v1/recordings/{recording_id}")
+            return r if r["state"] in ("finished", "failed") else None
+        return wait_until(ended, 60, "the recording's end")
+
     def test_the_canvas_shows_the_patterns_pixels_under_a_manual_stretch(self):
         self.driver.get(self.run_.base + "/")
         first = self.wait_for_frame("a first frame drawn")
@@ -133,17 +151,9 @@ class LiveViewPage(unittest.TestCase):
         self.assertIn("raw", self.driver.find_element("css selector", "#rings tbody").text)
 
     def test_a_recording_started_from_the_page_is_complete(self):
-        self.driver.get(self.run_.base + "/")
-        self.wait_for_frame("a first frame drawn")
-        self.set_input("record-name", "from-the-page")
-        self.set_input("record-frames", 30)
-        self.driver.find_element("id", "record-start").click()
-        started = wait_until(lambda: self.js("return window.framering.lastRecording || null;"), 30,
-                             "the page's POST /api/v1/recordings")
+        started = self.start_recording_from_page("from-the-page", frames=30)
         self.assertEqual(started["state"], "recording")
-        recording = wait_until(
-            lambda: (lambda r: r if r["state"] in ("finished", "failed") else None)(
-                self.run_.get(f"/api/v1/recordings/{started['id']}")), 60, "the recording's end")
+        recording = self.wait_recording_end(started["id"])
         self.assertEqual(recording["state"], "finished", recording)
         self.assertEqual(recording["verdict"], "complete", recording)
         self.assertEqual(recording["frames"], 30)
@@ -158,20 +168,13 @@ class LiveViewPage(unittest.TestCase):
                    "the verdict in the page's table")
 
     def test_a_recording_without_a_count_stops_with_its_stop_button(self):
-        self.driver.get(self.run_.base + "/")
-        self.wait_for_frame("a first frame drawn")
-        self.set_input("record-name", "until-stopped")
-        self.driver.find_element("id", "record-start").click()
-        started = wait_until(lambda: self.js("return window.framering.lastRecording || null;"), 30,
-                             "the page's POST /api/v1/recordings")
+        started = self.start_recording_from_page("until-stopped")
         wait_until(lambda: self.run_.get(f"/api/v1/recordings/{started['id']}")["frames"] >= 10, 30,
                    "ten frames recorded")
         button = wait_until(lambda: self.driver.find_elements("css selector", f"button.record-stop[data-id='{started['id']}']"),
                             30, "the recording's Stop button")
         button[0].click()
-        recording = wait_until(
-            lambda: (lambda r: r if r["state"] in ("finished", "failed") else None)(
-                self.run_.get(f"/api/v1/recordings/{started['id']}")), 60, "the recording's end")
+        recording = self.wait_recording_end(started["id"])
         self.assertEqual(recording["state"], "finished", recording)
         self.assertEqual(recording["verdict"], "complete", recording)
         self.assertGreaterEqual(recording["frames"], 10)

@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -17,6 +16,7 @@
 #include "framering/common/frame_shape.hpp"
 #include "framering/common/sequence_pattern.hpp"
 #include "http_client.hpp"
+#include "http_run.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 #include "websocket_client.hpp"
@@ -119,27 +119,8 @@ std::string pattern_stage(std::uint32_t width, std::uint32_t height, std::string
                      width, height, format, rate_hz);
 }
 
-class LiveView : public ::testing::Test {
- protected:
-  void SetUp() override {
-    instance_ = test::unique_instance();
-    dir_ = std::filesystem::temp_directory_path() / ("framering-live-" + instance_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (run_ && run_->running()) {
-      run_->signal(SIGINT);
-      if (run_->wait(60s) == -1) ADD_FAILURE() << "run did not stop on SIGINT: " << run_->err();
-    }
-    if (run_) {
-      EXPECT_EQ(run_->err().find("Sanitizer"), std::string::npos) << run_->err();
-    }
-    run_.reset();
-    test::remove_instance(instance_);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
+class LiveView : public test::HttpRunTest {
+ public:
   // Starts `framering run` with `stages` and the API on a free loopback port; waits for its
   // "listening on" line and the ring's first frame.
   void start(const std::string& stages, const std::string& http_extra = "") {
@@ -149,17 +130,8 @@ class LiveView : public ::testing::Test {
                           << stages;
     run_.emplace(std::vector<std::string>{test::framering_bin(), "run", "--config", config.string(), "--http",
                                           "127.0.0.1:0"});
-    const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/)");
-    ASSERT_TRUE(test::wait_until(
-        [&] {
-          std::smatch m;
-          const std::string err = run_->err();
-          if (!std::regex_search(err, m, listening)) return false;
-          port_ = std::stoi(m[1]);
-          return true;
-        },
-        30s))
-        << run_->err();
+    port_ = test::wait_for_http_port(*run_);
+    ASSERT_GT(port_, 0) << run_->err();
     ASSERT_TRUE(test::wait_until([&] { return published() > 0; }, 30s)) << run_->err();
   }
 
@@ -225,10 +197,17 @@ class LiveView : public ::testing::Test {
     }
   }
 
-  std::string instance_;
-  std::filesystem::path dir_;
-  std::optional<test::Child> run_;
-  int port_ = 0;
+  [[nodiscard]] int port() const noexcept { return port_; }
+
+  // A live view of ring raw that the server accepted, its first frame read and acknowledged;
+  // nullptr (after a test failure) when it was refused.
+  std::unique_ptr<test::WebSocketClient> connected() {
+    auto ws = std::make_unique<test::WebSocketClient>(port_, "/api/v1/rings/raw/live");
+    EXPECT_EQ(ws->status(), 101) << ws->body();
+    if (ws->status() != 101) return nullptr;
+    (void)next_frame(*ws);
+    return ws;
+  }
 };
 
 // ---- the page's files ---------------------------------------------------------------------------
@@ -316,24 +295,25 @@ TEST_F(LiveView, FramesAreTheNewestFramesWithThePatternOfTheirSequence) {
   EXPECT_EQ(consumers[0].kind, ring::ConsumerKind::Newest);
 }
 
+// Runs the testpattern in `shape` and checks three frames of a live view at each of `bins`.
+void expect_binned_streams(LiveView& test, const FrameShape& shape, std::initializer_list<std::uint32_t> bins) {
+  ASSERT_NO_FATAL_FAILURE(
+      test.start(pattern_stage(shape.width, shape.height, framering::to_string(shape.pixel_format), 100)));
+  for (const std::uint32_t bin : bins) {
+    test::WebSocketClient ws(test.port(), fmt::format("/api/v1/rings/raw/live?bin={}", bin));
+    ASSERT_EQ(ws.status(), 101) << ws.body();
+    for (int i = 0; i < 3; ++i) LiveView::expect_pattern(LiveView::next_frame(ws), shape, bin);
+  }
+}
+
 TEST_F(LiveView, BinnedFramesAreTheAveragedPattern) {
   test::Watchdog watchdog(60s);
-  ASSERT_NO_FATAL_FAILURE(start(pattern_stage(66, 50, "Mono16", 100)));
-  for (std::uint32_t bin : {2U, 4U}) {
-    test::WebSocketClient ws(port_, fmt::format("/api/v1/rings/raw/live?bin={}", bin));
-    ASSERT_EQ(ws.status(), 101) << ws.body();
-    for (int i = 0; i < 3; ++i) expect_pattern(next_frame(ws), {66, 50, PixelFormat::Mono16, 0}, bin);
-  }
+  expect_binned_streams(*this, {66, 50, PixelFormat::Mono16, 0}, {2, 4});
 }
 
 TEST_F(LiveView, BinnedColourFramesAverageEachChannel) {
   test::Watchdog watchdog(60s);
-  ASSERT_NO_FATAL_FAILURE(start(pattern_stage(34, 22, "RGB8", 100)));
-  for (std::uint32_t bin : {1U, 2U, 4U}) {
-    test::WebSocketClient ws(port_, fmt::format("/api/v1/rings/raw/live?bin={}", bin));
-    ASSERT_EQ(ws.status(), 101) << ws.body();
-    for (int i = 0; i < 2; ++i) expect_pattern(next_frame(ws), {34, 22, PixelFormat::RGB8, 0}, bin);
-  }
+  expect_binned_streams(*this, {34, 22, PixelFormat::RGB8, 0}, {1, 2, 4});
 }
 
 TEST_F(LiveView, NeverMoreThanTwoFramesAreUnacknowledged) {
@@ -425,24 +405,15 @@ TEST_F(LiveView, AClientThatLeavesFreesItsPlaceOnTheRing) {
   test::Watchdog watchdog(60s);
   ASSERT_NO_FATAL_FAILURE(start(pattern_stage(64, 48, "Mono16", 100)));
   {
-    test::WebSocketClient ws(port_, "/api/v1/rings/raw/live");
-    ASSERT_EQ(ws.status(), 101) << ws.body();
-    (void)next_frame(ws);
+    const auto ws = connected();
+    ASSERT_NE(ws, nullptr);
     EXPECT_EQ(live_consumers().size(), 1U);
-    ASSERT_TRUE(ws.send_close());
-    const auto answer = ws.read(10s);  // the server answers a close with a close
+    ASSERT_TRUE(ws->send_close());
+    const auto answer = ws->read_close(10s);  // the server answers a close with a close
     ASSERT_TRUE(answer.has_value());
-    // Frames sent before the server saw the close may come first.
-    auto last = answer;
-    while (last && last->opcode != 8) last = ws.read(10s);
-    ASSERT_TRUE(last.has_value());
-    EXPECT_EQ(last->close_code(), 1000);
+    EXPECT_EQ(answer->close_code(), 1000);
   }
-  {
-    test::WebSocketClient ws(port_, "/api/v1/rings/raw/live");  // and one that just drops the connection
-    ASSERT_EQ(ws.status(), 101) << ws.body();
-    (void)next_frame(ws);
-  }
+  ASSERT_NE(connected(), nullptr);  // and one that just drops the connection
   EXPECT_TRUE(test::wait_until([&] { return live_consumers().empty(); }, 30s)) << "the readers detached";
   EXPECT_TRUE(run_->running());
 }
@@ -450,14 +421,10 @@ TEST_F(LiveView, AClientThatLeavesFreesItsPlaceOnTheRing) {
 TEST_F(LiveView, TheRunStopsCleanlyWithAClientConnected) {
   test::Watchdog watchdog(90s);
   ASSERT_NO_FATAL_FAILURE(start(pattern_stage(64, 48, "Mono16", 100)));
-  test::WebSocketClient ws(port_, "/api/v1/rings/raw/live");
-  ASSERT_EQ(ws.status(), 101) << ws.body();
-  (void)next_frame(ws);
+  const auto ws = connected();
+  ASSERT_NE(ws, nullptr);
   run_->signal(SIGINT);
-  std::optional<test::WebSocketClient::Message> m;
-  do {
-    m = ws.read(60s);
-  } while (m && m->opcode == 2);
+  const auto m = ws->read_close(60s);
   ASSERT_TRUE(m.has_value()) << "the stream ended without a close message: " << run_->err();
   EXPECT_EQ(m->close_code(), 1001);
   EXPECT_EQ(m->payload.substr(2), "the run is stopping");

@@ -102,6 +102,14 @@ class WebSocketClient {
     }
   }
 
+  /// The next close message, passing over the frames that come before it (sent before the
+  /// server saw a close), waiting up to `timeout` for each message; nullopt when none came.
+  std::optional<Message> read_close(std::chrono::milliseconds timeout) {
+    auto m = read(timeout);
+    while (m && m->opcode != 8) m = read(timeout);
+    return m;
+  }
+
   /// Whether any byte of a next message is here or arriving now (a poll with no wait).
   [[nodiscard]] bool has_pending() {
     if (!buffer_.empty()) return true;

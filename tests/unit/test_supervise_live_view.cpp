@@ -216,6 +216,13 @@ class LiveStreamTest : public ::testing::Test {
                       std::move(request));
   }
 
+  // Starts `sut` writing into `socket`, publishes a frame and waits until it has been sent.
+  void send_first_frame(LiveStream& sut, FakeSocket& socket) {
+    sut.start(socket.writer());
+    publish();
+    ASSERT_EQ(socket.wait_for(1), 1U);
+  }
+
   std::string instance_;
   std::optional<ring::RingWriter> writer_;
 };
@@ -224,10 +231,8 @@ TEST_F(LiveStreamTest, SendsTwoFramesThenOneMorePerAck) {
   test::Watchdog watchdog(30s);
   FakeSocket socket;
   LiveStream sut = make();
-  sut.start(socket.writer());
   // One frame per publish until two are out: each is the newest, read as soon as it is there.
-  publish();
-  ASSERT_EQ(socket.wait_for(1), 1U);
+  ASSERT_NO_FATAL_FAILURE(send_first_frame(sut, socket));
   publish();
   ASSERT_EQ(socket.wait_for(2), 2U);
   publish(10);  // nothing more goes out without an ack
@@ -259,9 +264,7 @@ TEST_F(LiveStreamTest, EndSaysGoodbyeWithGoingAwayAndItsReason) {
   test::Watchdog watchdog(30s);
   FakeSocket socket;
   LiveStream sut = make();
-  sut.start(socket.writer());
-  publish();
-  ASSERT_EQ(socket.wait_for(1), 1U);
+  ASSERT_NO_FATAL_FAILURE(send_first_frame(sut, socket));
   sut.end("the run is stopping");
   ASSERT_EQ(socket.size(), 2U);
   const auto [opcode, body] = socket.message(1);
@@ -280,9 +283,7 @@ TEST_F(LiveStreamTest, AFailedWriteEndsTheSenderByItself) {
   FakeSocket socket;
   socket.hang_up();
   LiveStream sut = make();
-  sut.start(socket.writer());
-  publish();
-  ASSERT_EQ(socket.wait_for(1), 1U);
+  ASSERT_NO_FATAL_FAILURE(send_first_frame(sut, socket));
   sut.stop();  // joins a sender that has already ended
   EXPECT_EQ(socket.size(), 1U);
 }
