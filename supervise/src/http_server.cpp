@@ -633,6 +633,10 @@ HttpServer::HttpServer(HttpOptions options, std::string instance, RunService& se
                           "num_threads", threads.c_str(),
                           "request_timeout_ms", "10000",
                           "enable_keep_alive", "yes",
+                          // civetweb writes a response's headers and body (a WebSocket message's
+                          // header and payload) in separate sends: with Nagle's algorithm the
+                          // second waits for the client's delayed ACK, 40 ms a response.
+                          "tcp_nodelay", "1",
                           nullptr};
   char text[256] = "";
   unsigned code = 0;

@@ -232,7 +232,10 @@ void LiveStream::run(const LiveWriter& writer) {
       why = "the client is gone";
       break;
     }
-    due_ns = send_ns + period_ns;  // the rate cap: from this send, never catching up
+    // The rate cap: one send per period on a schedule, so that a frame a little late (the
+    // source's own jitter at the same rate) does not cost the next slot; never two sends closer
+    // than half a period, and after a pause no catching up beyond that.
+    due_ns = std::max(due_ns + period_ns, send_ns + period_ns / 2);
   }
   std::string goodbye;
   bool say_goodbye = false;

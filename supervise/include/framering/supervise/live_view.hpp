@@ -74,7 +74,10 @@ inline constexpr std::uint64_t kMaxUnacked = 2;
 /// What a client asks for: the route's ring and the query's `max_fps` and `bin`.
 struct LiveViewRequest {
   std::string ring;
-  double max_fps = 30.0;   ///< messages per second at most, in (0, 1000]
+  /// Messages per second at most, in (0, 1000]: sends keep a schedule of one per 1/max_fps
+  /// (due_next = max(due + period, send + period/2)), so N messages span at least
+  /// (N - 1.5) periods and two are never closer than half a period.
+  double max_fps = 30.0;
   std::uint32_t bin = 1;   ///< 1, 2 or 4
 };
 
