@@ -99,7 +99,7 @@ def load_case(width, height, rate_hz, seconds, connections, delay_ms):
         import urllib.request
         request = urllib.request.Request(f"{run.base}/api/v1/recordings", method="POST",
                                          data=json.dumps({"name": "under-load", "ring": "raw",
-                                                          "seconds": seconds + 2}).encode(),
+                                                          "frames": int(rate_hz * (seconds + 2))}).encode(),
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=15) as reply:
             recording = json.load(reply)

@@ -578,7 +578,9 @@ class Supervisor {
   void supervise_recordings(std::uint64_t now) {
     for (auto& rec : recordings_) {
       if (rec.ended) continue;
-      if (rec.request.seconds > 0 && !rec.stop_wanted &&
+      // `now` is the loop turn's time: a recording started by a command in the same turn has a
+      // later started_ns (without this check the difference wrapped and stopped it at once).
+      if (rec.request.seconds > 0 && !rec.stop_wanted && now >= rec.started_ns &&
           now - rec.started_ns >= static_cast<std::uint64_t>(rec.request.seconds * 1e9)) {
         rec.stop_wanted = true;
         rec.view.state = "stopping";
