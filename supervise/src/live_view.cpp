@@ -24,37 +24,43 @@ constexpr std::chrono::milliseconds kPollPeriod{100};  // the sender looks at it
 constexpr std::size_t kMaxClientMessageBytes = 1024;   // an ack is 3 bytes; anything this large is not ours
 constexpr std::uint16_t kCloseGoingAway = 1001;        // RFC 6455 7.4.1: the server is going away
 
-// Bins `frame` into `out` (packed rows of ow * spp samples of T).
-template <class T>
-void bin_samples(const ring::FrameView& frame, std::uint32_t bin, std::byte* out) {
-  const std::uint32_t spp = samples_per_pixel(frame.pixel_format);
-  const std::uint32_t ow = frame.width / bin;
-  const std::uint32_t oh = frame.height / bin;
-  const std::size_t row_samples = std::size_t{ow} * spp;
+// Bins `frame` kBin x kBin into `out` (packed rows of width/kBin * kSpp samples of T). The block
+// size and channel count are constants, so that the compiler unrolls the block and vectorises.
+template <class T, std::uint32_t kBin, std::uint32_t kSpp>
+void bin_samples(const ring::FrameView& frame, std::byte* out) {
+  const std::uint32_t ow = frame.width / kBin;
+  const std::uint32_t oh = frame.height / kBin;
+  const std::size_t row_samples = std::size_t{ow} * kSpp;
   const std::size_t row_bytes = row_samples * sizeof(T);
-  if (bin == 1) {
+  if constexpr (kBin == 1) {
     for (std::uint32_t y = 0; y < oh; ++y) std::memcpy(out + y * row_bytes, frame.row<T>(y).data(), row_bytes);
-    return;
-  }
-  // Per thread, reused: the sender thread bins every frame of its stream with the same shape.
-  thread_local std::vector<std::uint32_t> sums;
-  thread_local std::vector<T> row_out;
-  sums.resize(row_samples);
-  row_out.resize(row_samples);
-  const std::uint32_t n = bin * bin;
-  for (std::uint32_t oy = 0; oy < oh; ++oy) {
-    std::fill(sums.begin(), sums.end(), 0U);
-    for (std::uint32_t by = 0; by < bin; ++by) {
-      const std::span<const T> row = frame.row<T>(oy * bin + by);
-      for (std::uint32_t ox = 0; ox < ow; ++ox) {
-        const std::size_t in0 = std::size_t{ox} * bin * spp;
-        for (std::uint32_t bx = 0; bx < bin; ++bx) {
-          for (std::uint32_t c = 0; c < spp; ++c) sums[std::size_t{ox} * spp + c] += row[in0 + bx * spp + c];
+  } else {
+    constexpr std::uint32_t kN = kBin * kBin;
+    thread_local std::vector<T> row_out;  // per thread, reused: a stream bins every frame in one shape
+    row_out.resize(row_samples);
+    for (std::uint32_t oy = 0; oy < oh; ++oy) {
+      const T* rows[kBin];
+      for (std::uint32_t by = 0; by < kBin; ++by) rows[by] = frame.row<T>(oy * kBin + by).data();
+      for (std::size_t ox = 0; ox < ow; ++ox) {
+        for (std::uint32_t c = 0; c < kSpp; ++c) {
+          std::uint32_t sum = 0;
+          for (std::uint32_t by = 0; by < kBin; ++by) {
+            for (std::uint32_t bx = 0; bx < kBin; ++bx) sum += rows[by][(ox * kBin + bx) * kSpp + c];
+          }
+          row_out[ox * kSpp + c] = static_cast<T>((sum + kN / 2) / kN);
         }
       }
+      std::memcpy(out + oy * row_bytes, row_out.data(), row_bytes);
     }
-    for (std::size_t i = 0; i < row_samples; ++i) row_out[i] = static_cast<T>((sums[i] + n / 2) / n);
-    std::memcpy(out + oy * row_bytes, row_out.data(), row_bytes);
+  }
+}
+
+template <class T, std::uint32_t kSpp>
+void bin_samples(const ring::FrameView& frame, std::uint32_t bin, std::byte* out) {
+  switch (bin) {
+    case 1: return bin_samples<T, 1, kSpp>(frame, out);
+    case 2: return bin_samples<T, 2, kSpp>(frame, out);
+    default: return bin_samples<T, 4, kSpp>(frame, out);
   }
 }
 
@@ -126,10 +132,14 @@ void encode_live_frame(const ring::FrameView& frame, std::uint32_t bin, std::vec
   const std::size_t pixel_bytes = std::size_t{h.width} * h.height * bytes_per_pixel(format);
   out.resize(sizeof h + pixel_bytes);
   std::memcpy(out.data(), &h, sizeof h);
+  std::byte* pixels = out.data() + sizeof h;
+  const bool colour = samples_per_pixel(frame.pixel_format) == 3;
   if (bytes_per_sample(frame.pixel_format) == 2) {
-    bin_samples<std::uint16_t>(frame, bin, out.data() + sizeof h);
+    bin_samples<std::uint16_t, 1>(frame, bin, pixels);  // no 16-bit colour format in PixelFormat
+  } else if (colour) {
+    bin_samples<std::uint8_t, 3>(frame, bin, pixels);
   } else {
-    bin_samples<std::uint8_t>(frame, bin, out.data() + sizeof h);
+    bin_samples<std::uint8_t, 1>(frame, bin, pixels);
   }
 }
 
