@@ -122,7 +122,8 @@ CONSUMER_ENTRY_FIELDS = {
 FRAME_HEADER_FIELDS = {
     "seqlock": (0, "Q"), "sequence": (8, "Q"), "timestamp_ns": (16, "Q"),
     "publish_monotonic_ns": (24, "Q"), "camera_frame_id": (32, "Q"), "width": (40, "I"),
-    "height": (44, "I"), "pixel_format": (48, "I"), "flags": (52, "I"), "source_frames_lost": (56, "Q"),
+    "height": (44, "I"), "pixel_format": (48, "I"), "settings_generation": (52, "I"),
+    "source_frames_lost": (56, "Q"),
 }
 
 # ConsumerKind and ConsumerState.

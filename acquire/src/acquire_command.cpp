@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -21,6 +23,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/pixel_format.hpp"
 #include "framering/common/ring_writer.hpp"
+#include "framering/common/stage_control.hpp"
 #include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 
@@ -136,6 +139,13 @@ class Schedule {
   /// Ticks that came a whole period or more late.
   [[nodiscard]] std::uint64_t late_ticks() const noexcept { return late_ticks_; }
 
+  /// A new period from the next tick on (a live change of --rate-hz): the next frame is due one
+  /// new period after the last one, or now if that has passed.
+  void set_period(std::uint64_t period_ns) noexcept {
+    next_ns_ = std::max(next_ns_ - period_ns_ + period_ns, monotonic_ns());
+    period_ns_ = period_ns;
+  }
+
  private:
   std::uint64_t period_ns_;
   std::uint64_t next_ns_;
@@ -228,7 +238,7 @@ namespace {
 // as dropped, and it (with the source's loss before it) is added to the next published frame's
 // source_frames_lost. Returns false when the run ends: a stop, or the end of the source.
 bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter& writer, const FrameShape& frame,
-                 Stats& stats) {
+                 Stats& stats, stage::Control& control) {
   const auto grabbed = source.grab();
   if (!grabbed) {
     if (grabbed.error() == GrabError::Stopped) return false;
@@ -260,7 +270,9 @@ bool acquire_one(const AcquireOptions& o, FrameSource& source, ring::RingWriter&
   writer.publish({.timestamp_ns = grabbed->timestamp_ns,
                   .camera_frame_id = grabbed->camera_frame_id,
                   .source_frames_lost = grabbed->source_frames_lost + stats.source_lost_since_publish,
-                  .dropped_before = stats.dropped_since_publish});
+                  .dropped_before = stats.dropped_since_publish,
+                  .settings_generation = control.generation()});
+  control.took_effect(slot->sequence, o.ring);
   stats.dropped_since_publish = 0;
   stats.source_lost_since_publish = 0;
   stats.published.count();
@@ -319,8 +331,26 @@ int run_acquire(const AcquireOptions& o) {
   Schedule schedule(paced ? stage::to_ns(1.0 / o.rate_hz) : 0);
   Stats stats{.published = stage::RateReport("published", stage::from_seconds(std::max(0.1, o.stats_interval_s))),
               .first_sequence = writer.next_sequence()};
-  while (stage::keep_running(stats.published.frames(), o.frames) && schedule.wait() &&
-         acquire_one(o, *source, writer, frame, stats)) {
+  // Live parameters: the loop's --rate-hz when it paces the source, and the source's own (a camera's).
+  std::vector<stage::ParamSpec> params;
+  if (paced) {
+    params.push_back({.name = "rate_hz", .type = stage::ParamSpec::Type::Number, .value = o.rate_hz, .min = 0.001,
+                      .max = 1e6, .units = "frames/s", .doc = "the pace of the source (--rate-hz)"});
+  }
+  for (auto& p : source->live_params()) params.push_back(std::move(p));
+  std::optional<stage::Control> control_slot;
+  stage::Control& control = control_slot.emplace("acquire", std::move(params), [&](const nlohmann::json& changes) {
+    nlohmann::json for_source = changes;
+    if (changes.contains("rate_hz")) {
+      schedule.set_period(stage::to_ns(1.0 / changes["rate_hz"].get<double>()));
+      spdlog::info("rate now {} Hz", changes["rate_hz"].get<double>());
+      for_source.erase("rate_hz");
+    }
+    if (for_source.empty()) return std::optional<stage::Refusal>{};
+    return source->apply_live(for_source, [&](const std::string& name, double value) { control_slot->set_value(name, value); });
+  });
+  while (stage::keep_running(stats.published.frames(), o.frames) && (control.poll(), schedule.wait()) &&
+         acquire_one(o, *source, writer, frame, stats, control)) {
     stats.published.log_if_due([&] { return interval_details(stats, schedule, writer); });
   }
   source->flush_stats();

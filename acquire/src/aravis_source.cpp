@@ -738,6 +738,64 @@ void AravisSource::flush_stats() { impl_->report(true); }
 
 bool AravisSource::paces_itself() const noexcept { return !impl_->software_trigger; }
 
+std::vector<stage::ParamSpec> AravisSource::live_params() const {
+  std::vector<stage::ParamSpec> out;
+  ArvCamera* camera = impl_->camera;
+  if (camera == nullptr) return out;
+  using Type = stage::ParamSpec::Type;
+  // Each feature the camera has, with the bounds and value it reports now.
+  const auto add = [&](const char* name, const char* units, const char* doc, auto bounds, auto get) {
+    GErrorBox error;
+    double min = 0, max = 0;
+    bounds(&min, &max, error.out());
+    const double value = error.failed() ? 0 : get(error.out());
+    if (error.failed() || !(min < max)) return;
+    out.push_back({.name = name, .type = Type::Number, .value = value, .min = min, .max = max, .units = units, .doc = doc});
+  };
+  add("exposure_us", "µs", "ExposureTime", [&](double* a, double* b, GError** e) { arv_camera_get_exposure_time_bounds(camera, a, b, e); },
+      [&](GError** e) { return arv_camera_get_exposure_time(camera, e); });
+  add("gain", "camera unit (usually dB)", "Gain", [&](double* a, double* b, GError** e) { arv_camera_get_gain_bounds(camera, a, b, e); },
+      [&](GError** e) { return arv_camera_get_gain(camera, e); });
+  if (impl_->frame_rate_hz > 0) {
+    add("frame_rate_hz", "Hz", "AcquisitionFrameRate", [&](double* a, double* b, GError** e) { arv_camera_get_frame_rate_bounds(camera, a, b, e); },
+        [&](GError** e) { return arv_camera_get_frame_rate(camera, e); });
+  }
+  return out;
+}
+
+std::optional<stage::Refusal> AravisSource::apply_live(const nlohmann::json& changes,
+                                                       const std::function<void(const std::string&, double)>& took) {
+  Impl& s = *impl_;
+  if (s.camera == nullptr) {
+    return stage::Refusal{409, changes.begin().key(), fmt::format("camera {} is not connected now (an outage): try again once "
+                                                                  "it is back", s.name)};
+  }
+  for (const auto& [name, value] : changes.items()) {
+    const double v = value.get<double>();
+    GErrorBox error;
+    double now = v;
+    if (name == "exposure_us") {
+      arv_camera_set_exposure_time(s.camera, v, error.out());
+      if (!error.failed()) now = arv_camera_get_exposure_time(s.camera, error.out());
+      if (!error.failed()) s.options.exposure_us = now;
+    } else if (name == "gain") {
+      arv_camera_set_gain(s.camera, v, error.out());
+      if (!error.failed()) now = arv_camera_get_gain(s.camera, error.out());
+      if (!error.failed()) s.options.gain = now;
+    } else if (name == "frame_rate_hz") {
+      arv_camera_set_frame_rate(s.camera, v, error.out());
+      if (!error.failed()) now = arv_camera_get_frame_rate(s.camera, error.out());
+      if (!error.failed()) s.options.frame_rate_hz = s.frame_rate_hz = now;
+    }
+    if (error.failed()) {
+      return stage::Refusal{422, name, fmt::format("camera {}: cannot set {} to {}: {}", s.name, name, v, error.message())};
+    }
+    took(name, now);
+    spdlog::info("camera {}: {} now {} (asked {})", s.name, name, now, v);
+  }
+  return std::nullopt;
+}
+
 ring::ProducerControl::SourceStats AravisSource::stats() const noexcept { return impl_->current(); }
 
 }  // namespace framering::acquire

@@ -428,6 +428,7 @@ class Sender {
     MessageHeader h{.type = MessageType::Frame,
                     .flags = every_ ? kFlagVerdictFollows : std::uint8_t{0},
                     .epoch = epoch_,
+                    .settings_generation = frame.settings_generation,
                     .sequence = frame.sequence,
                     .timestamp_or_granted = frame.timestamp_ns,
                     .camera_frame_id = frame.camera_frame_id,
@@ -770,7 +771,8 @@ class Receiver {
     std::memcpy(slot->pixels.data(), pixels.data(), pixels.size());
     writer_->publish({.timestamp_ns = h.timestamp_or_granted,
                       .camera_frame_id = h.camera_frame_id,
-                      .source_frames_lost = h.source_frames_lost});
+                      .source_frames_lost = h.source_frames_lost,
+                      .settings_generation = h.settings_generation});
     received_.count(1, pixels.size());
     credit();
     return true;

@@ -47,7 +47,7 @@ void encode_header(const MessageHeader& h, std::span<std::byte, kHeaderBytes> ou
   out[5] = static_cast<std::byte>(h.flags);
   put_u16(out, 6, h.version);
   put_u32(out, 8, h.epoch);
-  // 12..15 reserved, 0
+  put_u32(out, 12, h.settings_generation);
   put_u64(out, 16, h.sequence);
   put_u64(out, 24, h.timestamp_or_granted);
   put_u64(out, 32, h.camera_frame_id);
@@ -75,6 +75,7 @@ std::optional<MessageHeader> decode_header(std::span<const std::byte> bytes, Hea
   h.type = static_cast<MessageType>(type);
   h.flags = std::to_integer<std::uint8_t>(bytes[5]);
   h.epoch = get<std::uint32_t>(bytes, 8);
+  h.settings_generation = get<std::uint32_t>(bytes, 12);
   h.sequence = get<std::uint64_t>(bytes, 16);
   h.timestamp_or_granted = get<std::uint64_t>(bytes, 24);
   h.camera_frame_id = get<std::uint64_t>(bytes, 32);

@@ -360,6 +360,7 @@ bool RingReader::try_view(std::uint64_t sequence, FrameView& out) const noexcept
   out.publish_monotonic_ns = header.publish_monotonic_ns;
   out.camera_frame_id = header.camera_frame_id;
   out.source_frames_lost = header.source_frames_lost;
+  out.settings_generation = header.settings_generation;
   // acquire fence: the metadata loads above happen before the re-check below.
   std::atomic_thread_fence(memory_order_acquire);
   if (at(header.seqlock).load(memory_order_relaxed) != v1 || out.sequence != sequence) return false;

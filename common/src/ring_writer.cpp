@@ -269,7 +269,7 @@ void RingWriter::publish(const FrameMetadata& metadata) noexcept {
   header.width = geometry.width;
   header.height = geometry.height;
   header.pixel_format = geometry.pixel_format;
-  header.flags = 0;
+  header.settings_generation = metadata.settings_generation;
   header.source_frames_lost = metadata.source_frames_lost + metadata.dropped_before;
   if (metadata.source_frames_lost != 0) {
     at(segment_.control().source.frames_lost).fetch_add(metadata.source_frames_lost, memory_order_relaxed);
@@ -300,7 +300,8 @@ std::optional<FrameMetadata> RingWriter::last_published() const noexcept {
   }
   return FrameMetadata{.timestamp_ns = header.timestamp_ns,
                        .camera_frame_id = header.camera_frame_id,
-                       .source_frames_lost = header.source_frames_lost};
+                       .source_frames_lost = header.source_frames_lost,
+                       .settings_generation = header.settings_generation};
 }
 
 void RingWriter::skip_to(std::uint64_t sequence) noexcept {

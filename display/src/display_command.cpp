@@ -27,6 +27,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/rate_window.hpp"
 #include "framering/common/ring_reader.hpp"
+#include "framering/common/stage_control.hpp"
 #include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 #include "framering/display/colormap.hpp"
@@ -111,7 +112,8 @@ void log_summary(const DisplayOptions& o, const ring::RingReader& reader, const 
 
 // ---- headless: snapshots -----------------------------------------------------------------------
 
-int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer, SnapshotWriter& writer) {
+int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer, SnapshotWriter& writer,
+                  stage::Control& control) {
   const bool single = o.snapshot;
   const std::uint64_t wanted = single ? 1 : o.frames;
   const std::uint64_t period_ns = stage::to_ns(o.snapshot_every_s);
@@ -120,6 +122,7 @@ int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRender
   cv::Mat image;
   std::uint64_t next_due_ns = monotonic_ns();
   while (stage::keep_running(t.snapshots, wanted)) {
+    control.poll();  // live changes, between frames
     log_rates(o, reader, t, renderer);
     if (!stage::wait_until(next_due_ns)) continue;  // the snapshot period
     const auto taken = take_frame(reader, raw, stage::kPollPeriod);
@@ -142,6 +145,7 @@ int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRender
     ++t.snapshots;
     t.shown.count();
     t.last_sequence = taken->sequence;
+    if (!o.snapshot_raw) control.took_effect(taken->sequence, o.ring);
     spdlog::debug("wrote {} (sequence {})", written.string(), taken->sequence);
     if (single) spdlog::info("wrote {} (sequence {})", written.string(), taken->sequence);
     next_due_ns += period_ns;
@@ -155,8 +159,8 @@ int run_snapshots(const DisplayOptions& o, ring::RingReader& reader, FrameRender
 
 class DisplayWindow {
  public:
-  DisplayWindow(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer)
-      : o_(o), reader_(reader), renderer_(renderer),
+  DisplayWindow(const DisplayOptions& o, ring::RingReader& reader, FrameRenderer& renderer, stage::Control& control)
+      : o_(o), reader_(reader), renderer_(renderer), control_(control),
         title_(fmt::format("framering display: {} / {}", o.common.instance, o.ring)) {
     try {
       cv::namedWindow(title_, cv::WINDOW_GUI_NORMAL | cv::WINDOW_KEEPRATIO | cv::WINDOW_NORMAL);
@@ -184,6 +188,7 @@ class DisplayWindow {
         why = stage::end_reason(why);
         break;
       }
+      control_.poll();  // live changes, between frames
       log_rates(o_, reader_, t_, renderer_);
       const std::uint64_t now = monotonic_ns();
       const std::uint64_t wait_ns = next_show_ns > now ? next_show_ns - now : 0;
@@ -206,6 +211,7 @@ class DisplayWindow {
       if (const auto milli_fps = rate_.tick(monotonic_ns())) fps_ = static_cast<double>(*milli_fps) / 1000.0;
       t_.shown.count();
       show();
+      control_.took_effect(taken->sequence, o_.ring);
       // On the --max-fps cadence; after a pause or a slow frame, from now (no catching up).
       next_show_ns = std::max(next_show_ns + period_ns, monotonic_ns());
     }
@@ -309,6 +315,7 @@ class DisplayWindow {
   const DisplayOptions& o_;
   ring::RingReader& reader_;
   FrameRenderer& renderer_;
+  stage::Control& control_;
   std::string title_;
   Tally t_;
   RateWindow rate_;  ///< the overlay's frames per second, over about a second
@@ -324,6 +331,40 @@ class DisplayWindow {
 };
 
 // ---- the command ---------------------------------------------------------------------------------
+
+// The live parameters (PATCH /api/v1/stages/{name}/params): the contrast stretch.
+std::vector<stage::ParamSpec> live_params(const ContrastSettings& c) {
+  using Type = stage::ParamSpec::Type;
+  return {
+      {.name = "contrast", .type = Type::Choice, .value = std::string(to_string(c.mode)),
+       .choices = {"minmax", "percentile", "fixed"}, .doc = "how frames are stretched to 8 bits"},
+      {.name = "percentile_low", .type = Type::Number, .value = c.percentile_low, .min = 0, .max = 100, .units = "%",
+       .doc = "percentile: the percentile that maps to black"},
+      {.name = "percentile_high", .type = Type::Number, .value = c.percentile_high, .min = 0, .max = 100, .units = "%",
+       .doc = "percentile: the percentile that maps to white"},
+      {.name = "fixed_min", .type = Type::Integer, .value = c.fixed_min, .min = 0, .max = 65535, .units = "counts",
+       .doc = "fixed: the count that maps to black"},
+      {.name = "fixed_max", .type = Type::Integer, .value = c.fixed_max ? nlohmann::json(*c.fixed_max) : nlohmann::json(nullptr),
+       .min = 1, .max = 65535, .units = "counts", .doc = "fixed: the count that maps to white (null: the format's full scale)"},
+  };
+}
+
+// A live change of the stretch: a new ContrastStretch (it checks the combination), between frames.
+std::optional<stage::Refusal> change_contrast(const nlohmann::json& changes, FrameRenderer& renderer) {
+  ContrastSettings next = renderer.contrast().settings();
+  if (changes.contains("contrast")) next.mode = *parse_contrast_mode(changes["contrast"].get<std::string>());
+  if (changes.contains("percentile_low")) next.percentile_low = changes["percentile_low"].get<double>();
+  if (changes.contains("percentile_high")) next.percentile_high = changes["percentile_high"].get<double>();
+  if (changes.contains("fixed_min")) next.fixed_min = changes["fixed_min"].get<std::uint32_t>();
+  if (changes.contains("fixed_max")) next.fixed_max = changes["fixed_max"].get<std::uint32_t>();
+  try {
+    renderer.contrast() = ContrastStretch(next);
+  } catch (const ConfigError& e) {
+    return stage::Refusal{422, changes.begin().key(), fmt::format("display: {}", e.what())};
+  }
+  spdlog::info("contrast now {}", to_string(next.mode));
+  return std::nullopt;
+}
 
 int run_display(const DisplayOptions& o) {
   stage::begin("display", o.common, {o.ring});
@@ -354,8 +395,10 @@ int run_display(const DisplayOptions& o) {
                : o.snapshot      ? fmt::format("one snapshot into {}", writer->directory().string())
                                  : fmt::format("a snapshot every {} s into {}{}", o.snapshot_every_s,
                                           writer->directory().string(), has_display ? " (--headless)" : " (no DISPLAY)"));
-  if (!windowed) return run_snapshots(o, *reader, renderer, *writer);
-  DisplayWindow window(o, *reader, renderer);
+  stage::Control control("display", live_params(renderer.contrast().settings()),
+                         [&](const nlohmann::json& changes) { return change_contrast(changes, renderer); });
+  if (!windowed) return run_snapshots(o, *reader, renderer, *writer, control);
+  DisplayWindow window(o, *reader, renderer, control);
   return window.run();
 }
 

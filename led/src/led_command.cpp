@@ -26,6 +26,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/latency_window.hpp"
 #include "framering/common/ring_reader.hpp"
+#include "framering/common/stage_control.hpp"
 #include "framering/common/stage_kit.hpp"
 #include "framering/display/colormap.hpp"
 #include "framering/display/contrast.hpp"
@@ -217,11 +218,23 @@ class LedDriver {
 
   /// Until stopped or --frames are sent; then the last preview and the summary line.
   void run() {
+    using Type = stage::ParamSpec::Type;
+    const LedColourSettings& c = renderer_.colour();
+    stage::Control control(
+        "led",
+        {{.name = "gamma", .type = Type::Number, .value = c.gamma, .min = 0.1, .max = 10,
+          .doc = "out = 255 * (in/255)^gamma per channel (2.2: sRGB-like)"},
+         {.name = "brightness_cap", .type = Type::Number, .value = c.brightness_cap, .min = 0.001, .max = 1,
+          .units = "of full power", .doc = "most of full power the screen may draw (all channels at 255 = 1)"}},
+        [&](const nlohmann::json& changes) { return change_colour(changes); });
+    control_ = &control;
     while (stage::keep_running(sent_.frames(), o_.frames)) {
+      control.poll();  // live changes, between frames
       sent_.log_if_due([&] { return rates(); });
       if (!stage::wait_until(next_due_ns_)) continue;  // the --rate-hz cap
       send_newest();
     }
+    control_ = nullptr;
     sinks_.finish(rgb_, sent_.frames());
     const std::uint64_t sent = sent_.frames();
     spdlog::info("led from ring {} ended ({}): sent {} frames in {:.1f} s, {:.0f} us CPU per frame to sample and "
@@ -232,6 +245,21 @@ class LedDriver {
   }
 
  private:
+  // A live change of gamma or the cap: a new renderer with the new tables (it rebuilds its polar
+  // map at the next frame, a few ms), between frames.
+  std::optional<stage::Refusal> change_colour(const nlohmann::json& changes) {
+    LedColourSettings colour = renderer_.colour();
+    if (changes.contains("gamma")) colour.gamma = changes["gamma"].get<double>();
+    if (changes.contains("brightness_cap")) colour.brightness_cap = changes["brightness_cap"].get<double>();
+    try {
+      renderer_ = LedRenderer(renderer_.geometry(), renderer_.placement(), colour);
+    } catch (const ConfigError& e) {
+      return stage::Refusal{422, changes.begin().key(), fmt::format("led: {}", e.what())};
+    }
+    spdlog::info("gamma now {}, brightness cap {}", colour.gamma, colour.brightness_cap);
+    return std::nullopt;
+  }
+
   // Samples the newest frame (when one comes within kPollPeriod) and sends it when it was intact.
   void send_newest() {
     auto frame = reader_.read(stage::kPollPeriod);
@@ -248,6 +276,7 @@ class LedDriver {
       return;
     }
     sinks_.send(rgb_, frame->sequence);
+    if (control_ != nullptr) control_->took_effect(frame->sequence, o_.ring);
     const std::uint64_t sent_ns = monotonic_ns();
     latency_.add(sent_ns - std::min(sent_ns, frame->publish_monotonic_ns));
     sent_.count();
@@ -284,6 +313,7 @@ class LedDriver {
   std::uint64_t next_due_ns_ = monotonic_ns();
   stage::RateReport sent_{"sent", stage::kReportPeriod};
   std::uint64_t render_ns_ = 0;  ///< thread CPU time spent sampling and colouring
+  stage::Control* control_ = nullptr;  ///< run()'s, while it runs: live changes are acknowledged per frame sent
   LatencyWindow latency_;        ///< publish -> sent, per frame sent
   std::optional<std::uint64_t> last_sequence_;
 };

@@ -98,6 +98,19 @@ FourierFilter::FourierFilter(const FrameShape& shape, const FilterSpec& spec, co
       mask_(mask_of(shape_, spec_, mask_count_)),
       plans_(plans_of(shape_, spec_, options, report_)) {}
 
+void FourierFilter::set_spec(const FilterSpec& spec) {
+  spec.validate();
+  if ((spec.mode == FilterMode::LogPower) != (spec_.mode == FilterMode::LogPower)) {
+    throw ConfigError(fmt::format("mode {} -> {}: logpower has other FFT plans than the filters; it needs a restart",
+                                  to_string(spec_.mode), to_string(spec.mode)));
+  }
+  std::size_t count = 0;
+  FftwFloats mask = mask_of(shape_, spec, count);
+  mask_ = std::move(mask);
+  mask_count_ = count;
+  spec_ = spec;
+}
+
 bool FourierFilter::fits(std::size_t bytes, std::uint64_t stride_bytes) const noexcept {
   const std::uint64_t row_bytes = std::uint64_t{shape_.width} * bytes_per_pixel(shape_.pixel_format);
   return stride_bytes >= row_bytes && bytes >= (std::uint64_t{shape_.height} - 1) * stride_bytes + row_bytes;

@@ -157,6 +157,12 @@ const FourierFilter* FrameStep::fourier_filter() const noexcept {
   return impl_->filters.empty() ? nullptr : &impl_->filters[0];
 }
 
+void FrameStep::set_spec(const FilterSpec& spec) {
+  if (impl_->filters.empty()) throw ConfigError("a demosaic has no Fourier filter to change");
+  spec.validate();
+  for (auto& filter : impl_->filters) filter.set_spec(spec);
+}
+
 std::string FrameStep::describe() const {
   switch (impl_->kind) {
     case Impl::Kind::Grey: return "Fourier filter";

@@ -18,8 +18,11 @@
 #include "framering/process/process_command.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <utility>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -35,6 +38,7 @@
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/segment.hpp"
+#include "framering/common/stage_control.hpp"
 #include "framering/common/stage_kit.hpp"
 #include "framering/common/stop_signal.hpp"
 #include "framering/process/fourier_filter.hpp"
@@ -166,7 +170,8 @@ ring::RingReader attach_to_input(const ProcessOptions& o, const ring::Segment& i
 
 // One input frame through the filter into the output ring (see the file comment). Returns false
 // when a stop came while the output ring was full: that frame is dropped, the loop ends.
-bool process_one(ring::RingReader& reader, FrameStep& step, ring::RingWriter& writer, Totals& totals) {
+bool process_one(ring::RingReader& reader, FrameStep& step, ring::RingWriter& writer, Totals& totals,
+                 stage::Control& control, const std::string& output_ring) {
   auto frame = reader.read(stage::kPollPeriod);
   if (!frame) return true;
   if (frame->gap) {
@@ -180,7 +185,9 @@ bool process_one(ring::RingReader& reader, FrameStep& step, ring::RingWriter& wr
                      step.input_shape().width, step.input_shape().height);
     std::abort();
   }
-  const ring::FrameMetadata metadata{.timestamp_ns = frame->timestamp_ns, .camera_frame_id = frame->sequence};
+  const ring::FrameMetadata metadata{.timestamp_ns = frame->timestamp_ns,
+                                     .camera_frame_id = frame->sequence,
+                                     .settings_generation = std::max(frame->settings_generation, control.generation())};
   const bool every = reader.kind() == ring::ConsumerKind::Every;
   if (every && totals.published_through && frame->sequence <= *totals.published_through) {
     // Published before this process was killed between its publish and its release: the
@@ -204,6 +211,7 @@ bool process_one(ring::RingReader& reader, FrameStep& step, ring::RingWriter& wr
   if (!slot) return false;
   (void)step.store(slot->pixels, writer.segment().header().stride_bytes);  // cannot fail: the output ring's shape
   writer.publish(metadata);
+  control.took_effect(slot->sequence, output_ring);
   if (every) (void)reader.release(*frame);  // intact: checked above, and the cursor held it since
   totals.report.count();
   return true;
@@ -251,6 +259,50 @@ int summarise(const Totals& t, const ring::RingReader& reader, const ring::RingW
   return 0;
 }
 
+// The live parameters (PATCH /api/v1/stages/{name}/params): the filter's mode among the filters,
+// its cut-offs and offset. A demosaic has none to change; logpower only shows its mode (its plans
+// differ from the filters').
+std::vector<stage::ParamSpec> live_params(const ProcessOptions& o, const FilterSpec& spec, const FrameShape& shape) {
+  using Type = stage::ParamSpec::Type;
+  const bool filter = o.mode != "demosaic" && spec.mode != FilterMode::LogPower;
+  const double top = std::ldexp(1.0, static_cast<int>(significant_bits(shape.pixel_format))) - 1;
+  return {
+      {.name = "mode", .type = Type::Choice, .value = o.mode,
+       .choices = filter ? std::vector<std::string>{"identity", "lowpass", "highpass", "bandpass", "bandstop"}
+                         : std::vector<std::string>{o.mode},
+       .live = filter, .doc = "the filter; to or from logpower or demosaic needs a restart (other plans)"},
+      {.name = "low_cutoff", .type = Type::Number, .value = spec.low_cutoff, .min = 0.0001, .max = 0.75,
+       .units = "cycles/pixel", .live = filter, .doc = "highpass, bandpass, bandstop: where the gain is 1/2 (lower edge)"},
+      {.name = "high_cutoff", .type = Type::Number, .value = spec.high_cutoff, .min = 0.0001, .max = 0.75,
+       .units = "cycles/pixel", .live = filter, .doc = "lowpass, bandpass, bandstop: where the gain is 1/2 (upper edge)"},
+      {.name = "offset", .type = Type::Number, .value = spec.output_offset, .min = -top, .max = top, .units = "counts",
+       .live = filter, .doc = "added to every output pixel before rounding (keeps a signed result visible)"},
+  };
+}
+
+// Applies checked changes to the filter, between frames; refuses a combination the filter does
+// not take (a band with its low cut-off above its high one).
+std::optional<stage::Refusal> apply_live(const nlohmann::json& changes, FilterSpec& spec, FrameStep& step) {
+  FilterSpec next = spec;
+  if (changes.contains("mode")) next.mode = *parse_filter_mode(changes["mode"].get<std::string>());
+  if (changes.contains("low_cutoff")) next.low_cutoff = changes["low_cutoff"].get<double>();
+  if (changes.contains("high_cutoff")) next.high_cutoff = changes["high_cutoff"].get<double>();
+  if (changes.contains("offset")) next.output_offset = changes["offset"].get<double>();
+  try {
+    step.set_spec(next);
+  } catch (const ConfigError& e) {
+    std::string why = e.what();  // FilterSpec names its command-line options: name the parameters
+    for (const auto& [option, param] : {std::pair{"--low-cutoff", "low_cutoff"}, std::pair{"--high-cutoff", "high_cutoff"}}) {
+      for (auto at = why.find(option); at != std::string::npos; at = why.find(option)) why.replace(at, std::strlen(option), param);
+    }
+    return stage::Refusal{422, changes.begin().key(), "process: " + why};
+  }
+  spec = next;
+  spdlog::info("filter now {} (low cut-off {}, high cut-off {} cycles/pixel, offset {})", to_string(spec.mode),
+               spec.low_cutoff, spec.high_cutoff, spec.output_offset);
+  return std::nullopt;
+}
+
 }  // namespace
 
 int run_make_wisdom(const ProcessOptions& o) {
@@ -289,6 +341,9 @@ int run_process(const ProcessOptions& o) {
   if (!stage::wait_for_consumers(writer, o.wait_for_consumers, stage::from_seconds(o.wait_for_consumers_s))) return 0;
 
   // 4. Attach last (see the file comment), then filter until stopped or --frames are published.
+  FilterSpec live_spec = spec;
+  stage::Control control("process", live_params(o, spec, shape),
+                         [&](const nlohmann::json& changes) { return apply_live(changes, live_spec, step); });
   auto reader = attach_to_input(o, *input);
   log_start(o, spec, step, writer);
   Totals totals{.report = stage::RateReport("processed", stage::from_seconds(o.report_interval_s)),
@@ -312,7 +367,8 @@ int run_process(const ProcessOptions& o) {
   while (o.frames == 0 || totals.report.frames() < o.frames) {
     if (every ? drain.finished(reader) : stop_requested()) break;
     totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
-    if (!process_one(reader, step, writer, totals)) break;
+    control.poll();  // live changes, between frames
+    if (!process_one(reader, step, writer, totals, control, o.output_ring)) break;
   }
   return summarise(totals, reader, writer, step);
 }

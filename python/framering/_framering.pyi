@@ -41,6 +41,8 @@ class Claim:
     """The source's own frame counter; None (the default) means: the sequence."""
     source_frames_lost: int
     """Frames your source lost just before this one (a camera's frame-id gap); counted in status."""
+    settings_generation: int
+    """The live settings generation stamped on the frame, default 0 (a stage passes on its input's)."""
     done: bool
     """Published or abandoned."""
     def publish(self) -> None: ...
@@ -91,6 +93,8 @@ class Frame:
     publish_monotonic_ns: int
     camera_frame_id: int
     source_frames_lost: int
+    settings_generation: int
+    """The generation of the run's live settings that produced it (0: as the stages started)."""
     slot: int
     width: int
     height: int

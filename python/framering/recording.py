@@ -2,7 +2,8 @@
 
 A recording is a folder (see ``framering record --help`` and record/include/framering/record/
 recording.hpp): ``part-000001.tif`` ... multi-page TIFF files, ``index.csv`` (one row per frame:
-part, page, sequence, timestamp_ns, camera_frame_id, source_frames_lost), ``recording.json``
+part, page, sequence, timestamp_ns, camera_frame_id, source_frames_lost, settings_generation),
+``recording.json``
 (ring and geometry) and, once closed, ``manifest.json`` (frames, gaps, the verdict).
 
 Every page of a part is laid out alike (record/include/framering/record/tiff_stack_writer.hpp):
@@ -23,7 +24,8 @@ from ._framering import map_pages
 
 _IFD_BLOCK_BYTES = 4096
 _INDEX_DTYPE = np.dtype([("part", "<u4"), ("page", "<u8"), ("sequence", "<u8"), ("timestamp_ns", "<u8"),
-                         ("camera_frame_id", "<u8"), ("source_frames_lost", "<u8")])
+                         ("camera_frame_id", "<u8"), ("source_frames_lost", "<u8"),
+                         ("settings_generation", "<u4")])
 
 
 class Recording:
@@ -36,7 +38,8 @@ class Recording:
             recorder still running, killed, or given up).
         index: structured array, one row per recorded frame in recording order, fields
             part, page, sequence, timestamp_ns (CLOCK_REALTIME ns), camera_frame_id,
-            source_frames_lost.
+            source_frames_lost, settings_generation (the run's live settings that made the
+            frame: docs/http-api.md; 0 in recordings made before it was kept).
         frames: (N, height, width) read-only array of the recorded frames, uint16 (uint8 for
             the 8-bit formats), (N, height, width, 3) uint8 for RGB8 (R, G, B), the files mapped
             (no copy); frames[i] is index[i]'s frame. Valid as long as any view of it lives (the
@@ -137,8 +140,10 @@ def _read_index(path: str) -> np.ndarray:
     rows = []
     for number, line in enumerate(lines[1:], start=2):
         fields = line.strip().split(",")
-        if len(fields) != 6:
-            raise ValueError(f"{path} line {number}: expected 6 fields, got {len(fields)}")
+        if len(fields) == 6:  # written before the settings generation was kept: generation 0
+            fields.append("0")
+        if len(fields) != 7:
+            raise ValueError(f"{path} line {number}: expected 7 fields (6 in older recordings), got {len(fields)}")
         rows.append(tuple(int(v) for v in fields))
     return np.array(rows, dtype=_INDEX_DTYPE)
 

@@ -110,7 +110,8 @@ class PyClaim {
     if (!writer) throw py::value_error("publish: its RingWriter is closed");
     writer->publish({.timestamp_ns = timestamp_ns_ ? *timestamp_ns_ : realtime_ns(),
                       .camera_frame_id = camera_frame_id_ ? *camera_frame_id_ : slot_.sequence,
-                      .source_frames_lost = source_frames_lost_});
+                      .source_frames_lost = source_frames_lost_,
+                      .settings_generation = settings_generation_});
     done_ = true;
   }
   // Nothing is published: the next claim gets this slot and this sequence again.
@@ -124,6 +125,7 @@ class PyClaim {
   std::optional<std::uint64_t> timestamp_ns_;
   std::optional<std::uint64_t> camera_frame_id_;
   std::uint64_t source_frames_lost_ = 0;
+  std::uint32_t settings_generation_ = 0;
 
  private:
   void require_open(const char* what) const {
@@ -434,6 +436,10 @@ PYBIND11_MODULE(_framering, m) {
       .def_property(
           "source_frames_lost", [](const PyClaim& c) { return c.source_frames_lost_; },
           [](PyClaim& c, std::uint64_t v) { c.source_frames_lost_ = v; })
+      .def_property(
+          "settings_generation", [](const PyClaim& c) { return c.settings_generation_; },
+          [](PyClaim& c, std::uint32_t v) { c.settings_generation_ = v; },
+          "The live settings generation stamped on the frame (a stage passes on its input's)")
       .def_property_readonly("done", &PyClaim::done)
       .def("publish", &PyClaim::publish)
       .def("abandon", &PyClaim::abandon)
@@ -496,6 +502,8 @@ PYBIND11_MODULE(_framering, m) {
       .def_property_readonly("publish_monotonic_ns", [](const PyFrame& f) { return f.view().publish_monotonic_ns; })
       .def_property_readonly("camera_frame_id", [](const PyFrame& f) { return f.view().camera_frame_id; })
       .def_property_readonly("source_frames_lost", [](const PyFrame& f) { return f.view().source_frames_lost; })
+      .def_property_readonly("settings_generation", [](const PyFrame& f) { return f.view().settings_generation; },
+                             "The generation of the run's live settings that produced this frame (0: as started)")
       .def_property_readonly("slot", [](const PyFrame& f) { return f.view().slot; })
       .def_property_readonly("width", [](const PyFrame& f) { return f.view().width; })
       .def_property_readonly("height", [](const PyFrame& f) { return f.view().height; })

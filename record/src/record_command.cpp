@@ -157,7 +157,8 @@ bool record_step(ring::RingReader& reader, Recording& recording, HeldFrames& hel
                                                        frame->source_frames_lost, frame->sequence)}};
       spdlog::error("{}: ending the recording", out.stop["message"].get<std::string>());
     }
-    const IndexRow row{0, 0, frame->sequence, frame->timestamp_ns, frame->camera_frame_id, frame->source_frames_lost};
+    const IndexRow row{0, 0, frame->sequence, frame->timestamp_ns, frame->camera_frame_id, frame->source_frames_lost,
+                       frame->settings_generation};
     const std::size_t before = recording.in_flight();
     auto submitted = recording.submit(row, frame->pixels.data(), frame->stride_bytes,
                                       reader.segment().header().slot_stride_bytes);
@@ -295,7 +296,8 @@ void add_record_subcommand(CLI::App& app, StageCommand& command) {
       "Files: <dest>/<UTC yyyymmddThhmmssZ>_<ring>/ (or <dest>/<--recording>/) holds\n"
       "  part-000001.tif ...  one page per frame, uint8 (Mono8) or uint16 (other formats), exact shape;\n"
       "                       classic TIFF (ImageJ opens it) rotated before 4 GiB, or --bigtiff\n"
-      "  index.csv            part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost\n"
+      "  index.csv            part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost,\n"
+      "                       settings_generation (of the live settings that made the frame)\n"
       "  recording.json       ring, geometry, first sequence wanted\n"
       "  manifest.json        at close: files, first/last sequence, frames recorded, gaps [first,last]\n"
       "                       with their cause (evicted, source_drop), complete = nothing lost in the ring\n"

@@ -175,8 +175,8 @@ void validate_destination(const fs::path& dest, const std::string& name) {
 std::string part_file_name(std::uint32_t part) { return fmt::format("part-{:06d}.tif", part); }
 
 std::string format_index_row(const IndexRow& r) {
-  return fmt::format("{},{},{},{},{},{}\n", r.part, r.page, r.sequence, r.timestamp_ns, r.camera_frame_id,
-                     r.source_frames_lost);
+  return fmt::format("{},{},{},{},{},{},{}\n", r.part, r.page, r.sequence, r.timestamp_ns, r.camera_frame_id,
+                     r.source_frames_lost, r.settings_generation);
 }
 
 IndexFile read_index(const fs::path& path) {
@@ -195,12 +195,13 @@ IndexFile read_index(const fs::path& path) {
       index.comments.push_back(line.substr(1));
       continue;
     }
-    if (number == 1 && line == kIndexHeader) continue;
-    std::uint64_t v[6];
+    if (number == 1 && (line == kIndexHeader || line == kIndexHeaderV1)) continue;
+    // Seven columns; six in recordings made before the settings generation (generation 0).
+    std::uint64_t v[7] = {};
     std::size_t field = 0;
     std::size_t start = 0;
     bool ok = true;
-    while (ok && field < 6) {
+    while (ok && field < 7) {
       const std::size_t comma = line.find(',', start);
       const std::string_view item =
           std::string_view(line).substr(start, comma == std::string::npos ? std::string::npos : comma - start);
@@ -209,13 +210,13 @@ IndexFile read_index(const fs::path& path) {
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
-    if (!ok || field != 6 || v[0] == 0 || v[0] > UINT32_MAX) {
+    if (!ok || field < 6 || v[0] == 0 || v[0] > UINT32_MAX || v[6] > UINT32_MAX) {
       index.problems.push_back(fmt::format("{} line {}: '{}' is not part,page,sequence,timestamp_ns,"
-                                           "camera_frame_id,source_frames_lost",
+                                           "camera_frame_id,source_frames_lost[,settings_generation]",
                                            path.filename().string(), number, line.substr(0, 120)));
       continue;
     }
-    index.rows.push_back({static_cast<std::uint32_t>(v[0]), v[1], v[2], v[3], v[4], v[5]});
+    index.rows.push_back({static_cast<std::uint32_t>(v[0]), v[1], v[2], v[3], v[4], v[5], static_cast<std::uint32_t>(v[6])});
   }
   return index;
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstring>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -133,6 +134,9 @@ struct HttpServer::Impl {
     add("GET", "/api/v1/recordings/{id}", [this](Request& r) { return get_recording(r.params["id"]); });
     add("POST", "/api/v1/recordings/{id}/stop", [this](Request& r) { return stop_recording(r.params["id"]); }, true);
     add("GET", "/api/v1/events", [this](Request& r) { return events(r); });
+    add("GET", "/api/v1/stages/{name}/params", [this](Request& r) { return get_params(r); });
+    add("PATCH", "/api/v1/stages/{name}/params", [this](Request& r) { return patch_params(r); }, true);
+    add("GET", "/api/v1/settings", [this](Request&) { return json_response(200, service.snapshot().settings); });
   }
 
   void add(std::string method, std::string_view pattern, Handler handler, bool reads_body = false) {
@@ -318,6 +322,48 @@ struct HttpServer::Impl {
 
   Response stop_recording(const std::string& id) {
     const Reply reply = service.submit(StopRecording{id}, kCommandTimeout);
+    return json_response(reply.status, reply.body);
+  }
+
+  // A stage's live parameters: {name: value}, or with ?meta=1 each one's spec (type, range,
+  // units, live or restart: stage_control.hpp's ParamSpec).
+  Response get_params(const Request& request) const {
+    const RunService::Snapshot snap = service.snapshot();
+    const std::string& name = request.params.at("name");
+    const auto stage = std::find_if(snap.stages.begin(), snap.stages.end(), [&](const StageView& s) { return s.name == name; });
+    if (stage == snap.stages.end()) return error_response(404, fmt::format("no stage named '{}' in this pipeline", name));
+    const char* query = mg_get_request_info(request.conn)->query_string;
+    char meta[8] = "";
+    const bool with_meta = query != nullptr && mg_get_var(query, std::strlen(query), "meta", meta, sizeof meta) > 0 &&
+                           std::string_view(meta) != "0";
+    nlohmann::json params = with_meta ? nlohmann::json::array() : nlohmann::json::object();
+    if (stage->params.is_array()) {
+      for (const auto& spec : stage->params) {
+        if (with_meta) {
+          params.push_back(spec);
+        } else {
+          params[spec.value("name", "")] = spec.value("value", nlohmann::json(nullptr));
+        }
+      }
+    }
+    nlohmann::json body = {{"stage", name}, {"state", stage->state}, {"params", params},
+                           {"generation", snap.settings.is_object() ? snap.settings.value("generation", 0) : 0}};
+    if (stage->params.is_null()) body["note"] = "this stage has offered no live parameters (none, or not started yet)";
+    return json_response(200, body);
+  }
+
+  Response patch_params(const Request& request) {
+    nlohmann::json values;
+    try {
+      values = nlohmann::json::parse(request.body);
+    } catch (const nlohmann::json::parse_error& e) {
+      return error_response(400, fmt::format("the body is not valid JSON: {}", e.what()));
+    }
+    if (!values.is_object()) {
+      return error_response(400, fmt::format("the body must be a JSON object of name: value, not {}", values.type_name()));
+    }
+    if (values.empty()) return error_response(422, "no parameters to change: send {\"name\": value, ...}");
+    const Reply reply = service.submit(PatchParams{request.params.at("name"), std::move(values)}, kCommandTimeout);
     return json_response(reply.status, reply.body);
   }
 

@@ -1,6 +1,8 @@
 #include "framering/supervise/stage_process.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +60,17 @@ bool StageProcess::start(std::uint64_t now_ns) {
   // other threads (the HTTP server's), so between fork and exec the child may call only
   // async-signal-safe functions (no setenv, no malloc, no stdio: another thread may have held
   // their locks at the fork). The environment is the supervisor's with the plan's variables on top.
-  std::vector<std::string> env_text = child_environment(plan_.env, std::to_string(::getpid()));
+  // The control channel (stage_control.hpp): the child's end stays open across exec, ours not.
+  int pair[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    spdlog::warn("run: stage {}: no control channel ({}): its parameters cannot change while it runs", plan_.name,
+                 errno_text(errno));
+  }
+  OwnedFd ours(pair[0]);
+  OwnedFd theirs(pair[1]);
+  auto plan_env = plan_.env;
+  if (theirs.get() >= 0) plan_env.emplace_back(kStageEnvControlFd, std::to_string(theirs.get()));
+  std::vector<std::string> env_text = child_environment(plan_env, std::to_string(::getpid()));
   std::vector<char*> envp;
   for (auto& e : env_text) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -82,6 +94,7 @@ bool StageProcess::start(std::uint64_t now_ns) {
     sigset_t empty;
     sigemptyset(&empty);
     ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    if (theirs.get() >= 0) ::fcntl(theirs.get(), F_SETFD, 0);  // kept across exec
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(127);  // the supervisor died before prctl
     if (plan_.search_path) {
@@ -102,6 +115,7 @@ bool StageProcess::start(std::uint64_t now_ns) {
     schedule_restart(now_ns);
     return false;
   }
+  control_ = std::move(ours);  // theirs closes here: the child holds its end
   pid_ = pid;
   pids_.insert(pid);
   running_ = true;
@@ -114,6 +128,7 @@ bool StageProcess::start(std::uint64_t now_ns) {
 
 StageProcess::End StageProcess::ended(int status, std::uint64_t now_ns) {
   running_ = false;
+  control_.reset();
   ended_ns_ = now_ns;
   last_exit_ = describe_wait_status(status);
   note_health(now_ns);
@@ -154,6 +169,11 @@ bool StageProcess::schedule_restart(std::uint64_t now_ns, bool at_once) {
                at_once ? std::string{"at once"} : fmt::format("in {} ms", delay_ms), restarts_in_a_row_,
                policy_.max_restarts);
   return true;
+}
+
+void OwnedFd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
 }
 
 void StageProcess::signal(int sig) const noexcept {

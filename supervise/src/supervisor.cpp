@@ -32,6 +32,7 @@
 #include "framering/common/segment.hpp"
 #include "framering/common/stop_signal.hpp"
 #include "framering/supervise/http_server.hpp"
+#include "framering/supervise/live_params.hpp"
 #include "framering/supervise/run_report.hpp"
 #include "framering/supervise/run_service.hpp"
 #include "framering/supervise/stage_plan.hpp"
@@ -115,8 +116,10 @@ class Supervisor {
         if (stage.restart_due(now) && stage.start(now)) post_event("stage_restarted", stage_event(stage));
         if (stage.running()) stage.note_health(now);
       }
+      read_controls(now);
       if (http_) {
         handle_commands();
+        live_.expire(now);
         supervise_recordings(now);
         watch_losses(now);
         publish();
@@ -139,11 +142,10 @@ class Supervisor {
         print_status_line(now);
         next_status_ns = now + (tty_ ? 1'000'000'000ULL : 5'000'000'000ULL);
       }
-      if (http_) {
-        service_.wait_for_commands(std::chrono::nanoseconds{kTickNs});  // the supervision period, or a command
-      } else {
-        std::this_thread::sleep_for(std::chrono::nanoseconds{kTickNs});  // the supervision period
-      }
+      std::vector<int> control_fds;
+      for (const auto& stage : stages_) control_fds.push_back(stage.control_fd());
+      // The supervision period, or sooner: a command, or a stage's message on its control channel.
+      service_.wait_for_commands(std::chrono::nanoseconds{kTickNs}, control_fds);
     }
     if (tty_) std::fputs("\r\033[K", stderr);
     spdlog::info("run: stopping ({})", end_reason);
@@ -153,6 +155,7 @@ class Supervisor {
     }
     if (http_) {
       publish();
+      live_.close();     // answers the changes still waiting for a stage
       service_.close();  // wakes the event streams, refuses commands
       http_.reset();     // waits for the requests in progress
     }
@@ -224,6 +227,7 @@ class Supervisor {
       }
       StageProcess& stage = *it;
       const std::uint64_t now = monotonic_ns();
+      live_.ended(stage.name(), pid);
       switch (stage.ended(status, now)) {
         case StageProcess::End::Finished:
           spdlog::log(stage.last_exit() == "exit code 0" ? spdlog::level::info : spdlog::level::warn,
@@ -260,6 +264,14 @@ class Supervisor {
   bool died_of_our_stop(pid_t pid, int status) const {
     const auto it = stop_signal_sent_.find(pid);
     return it != stop_signal_sent_.end() && WIFSIGNALED(status) && WTERMSIG(status) == it->second;
+  }
+
+  // The stages' control channels: hellos (each stage waits for its welcome before its first
+  // frame) and answers to live changes.
+  void read_controls(std::uint64_t now) {
+    for (auto& stage : stages_) {
+      if (stage.running()) live_.read(stage.name(), stage.pid(), stage.control_fd(), now);
+    }
   }
 
   bool sources_done() const {
@@ -337,6 +349,7 @@ class Supervisor {
     const std::uint64_t deadline = monotonic_ns() + kStopTimeoutNs;
     while (stage.running() && monotonic_ns() < deadline) {
       reap();
+      read_controls(monotonic_ns());
       if (stage.running()) std::this_thread::sleep_for(std::chrono::milliseconds{10});  // polling waitpid
     }
     if (stage.running()) {
@@ -387,6 +400,7 @@ class Supervisor {
         const std::uint64_t deadline = monotonic_ns() + kDrainTimeoutNs;
         while (must_wait_for(*stage) && monotonic_ns() < deadline) {
           reap();
+          read_controls(monotonic_ns());  // a stage started to drain waits for its welcome
           if (stage->restart_due(monotonic_ns())) stage->start(monotonic_ns());
           std::this_thread::sleep_for(std::chrono::milliseconds{20});  // polling the rings' cursors
         }
@@ -435,7 +449,7 @@ class Supervisor {
   void publish() {
     std::vector<StageView> stages;
     for (const auto& s : stages_) {
-      stages.push_back({s.name(), state_of(s), s.restarts(), s.running() ? s.pid() : 0, s.last_exit()});
+      stages.push_back({s.name(), state_of(s), s.restarts(), s.running() ? s.pid() : 0, s.last_exit(), live_.params_of(s.name())});
     }
     std::vector<RecordingView> recordings;
     for (const auto& rec : recordings_) {
@@ -444,7 +458,7 @@ class Supervisor {
       v.restarts = rec.process.restarts();
       recordings.push_back(std::move(v));
     }
-    service_.publish(std::move(stages), std::move(recordings), stopping_);
+    service_.publish(std::move(stages), std::move(recordings), stopping_, live_.settings());
   }
 
   bool recorder_active() const {
@@ -453,6 +467,17 @@ class Supervisor {
 
   void handle_commands() {
     for (auto& command : service_.take_commands()) {
+      if (const auto* patch = std::get_if<PatchParams>(&command.what)) {  // answered when the stage has
+        const auto stage = std::find_if(stages_.begin(), stages_.end(),
+                                        [&](const StageProcess& s) { return s.name() == patch->stage; });
+        if (stage == stages_.end()) {
+          command.reply.set_value({404, {{"error", fmt::format("no stage named '{}' in this pipeline", patch->stage)}}});
+        } else {
+          live_.patch(*patch, stage->running() ? stage->pid() : 0, stage->running() ? stage->control_fd() : -1,
+                      std::move(command.reply), monotonic_ns());
+        }
+        continue;
+      }
       Reply reply;
       try {
         reply = std::visit([this](auto& what) { return execute(what); }, command.what);
@@ -554,6 +579,8 @@ class Supervisor {
     return {201, {{"id", id}, {"state", rec.view.state}, {"path", rec.view.path}, {"name", request.name},
                   {"ring", request.ring}}};
   }
+
+  Reply execute(const PatchParams&) { return {500, {{"error", "a PATCH goes to handle_commands' own path"}}}; }
 
   Reply execute(const StopRecording& request) {
     for (auto& rec : recordings_) {
@@ -761,6 +788,7 @@ class Supervisor {
   std::vector<StageProcess> stages_;
   RunService service_;
   std::optional<HttpServer> http_;  ///< after service_: destroyed first
+  LiveParams live_{[this](std::string type, nlohmann::json data) { post_event(std::move(type), std::move(data)); }};
   std::deque<ApiRecording> recordings_;  ///< a deque: references stay valid as recordings are added
   std::map<std::string, LossCounters> losses_;
   std::uint64_t next_loss_check_ns_ = 0;

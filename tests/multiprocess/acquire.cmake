@@ -7,7 +7,7 @@ target_include_directories(test_acquire_stage SYSTEM PRIVATE ${OpenCV_INCLUDE_DI
 # Label threads: Aravis' stream, heartbeat and (after an outage) finaliser threads, under TSan.
 # Label aravis: `ctest -LE aravis` leaves the emulator alone (one emulator per machine at a time).
 framering_add_test(test_camera_aravis SOURCES test_camera_aravis.cpp LABELS multiprocess threads aravis TIMEOUT 120 PREFIX "acquire."
-  RESOURCE_LOCK aravis_emulator)
+  RESOURCE_LOCK aravis_emulator LIBS framering::civetweb)
 framering_add_test(test_camera_opencv SOURCES test_camera_opencv.cpp LABELS multiprocess TIMEOUT 60 PREFIX "acquire."
   LIBS ${OpenCV_LIBS})
 target_include_directories(test_camera_opencv SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})

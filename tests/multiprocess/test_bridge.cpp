@@ -305,8 +305,13 @@ TEST_F(Bridge, AFrameOverwrittenWhileZeroMqSentItFromItsSlotIsDroppedAndTheGapCr
   // judged in it (a new session would drop it unjudged, which another test covers).
   Child sender(test::framering_argv({"bridge", "send", "--instance", near_, "--ring", "raw", "--to", endpoint_,
                                      "--ack-timeout-s", "20", "--stall-timeout-s", "0.3", "--log-level", "info"}));
+  // A producer slower than everything after it (50 Hz: the far reader keeps up even under
+  // TSan), so the receiver has credit left when it stops: the next frame is sent into a socket
+  // nobody reads, larger (600 KiB) than the kernel's buffer, and ZeroMQ holds it from its slot
+  // when the eviction comes. At 200 Hz a slow far side had used all its credit by then and
+  // nothing was in flight (the plain eviction path, which other tests cover).
   Child producer(test::framering_argv({"acquire", "--instance", near_, "--scene", "testpattern", "--width", "640",
-                                       "--height", "480", "--rate-hz", "200", "--slots", "8", "--wait-for-consumers",
+                                       "--height", "480", "--rate-hz", "50", "--slots", "8", "--wait-for-consumers",
                                        "1", "--claim-timeout-ms", "60000"}));
   auto reader = far_reader();
   std::uint64_t next = 0;

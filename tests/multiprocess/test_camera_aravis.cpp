@@ -37,6 +37,7 @@
 
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
+#include "http_client.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -680,6 +681,75 @@ TEST_F(AravisSourceStage, RunSummaryShowsTheCamerasLossCounters) {
       << json.dump(2);
   EXPECT_TRUE(contains(r.err, "acquire source (raw):")) << "the summary table names the camera's losses: " << r.err;
   EXPECT_EQ(r.exit_code, source["frames_lost"].get<std::uint64_t>() > 0 ? 3 : 0) << r.err;
+}
+
+// Under `framering run --http`: the camera's exposure changed while it streams, checked against
+// the emulator's own register (read by arv-tool once acquire has let go of the camera).
+TEST_F(AravisSourceStage, ExposureChangedOverHttpWhileStreamingReachesTheCameraAndTheFrames) {
+  test::Watchdog watchdog(100s);
+  Emulator camera(serial_);
+  ASSERT_TRUE(camera.wait_ready(20s));
+  const auto dir = std::filesystem::temp_directory_path() / (instance_ + "-live");
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "camera.toml";
+  std::ofstream(config) << "instance = \"" << instance_ << "\"\n[[stage]]\nname = \"acquire\"\nsource = \"aravis\"\ncamera = \""
+                        << camera.id() << "\"\npixel-format = \"Mono16\"\nwidth = 320\nheight = 240\nrate-hz = 50\n";
+  Child run(test::framering_argv({"run", "--config", config.string(), "--http", "127.0.0.1:0"}));
+  int port = 0;
+  const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/)");
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        std::smatch m;
+        const std::string err = run.err();
+        if (!std::regex_search(err, m, listening)) return false;
+        port = std::stoi(m[1]);
+        return true;
+      },
+      30s))
+      << run.err();
+  nlohmann::json meta;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        meta = test::http_request(port, "GET", "/api/v1/stages/acquire/params?meta=1").json()["params"];
+        return !meta.empty();
+      },
+      30s))
+      << run.err();
+  const auto exposure = std::find_if(meta.begin(), meta.end(), [](const nlohmann::json& p) { return p["name"] == "exposure_us"; });
+  ASSERT_NE(exposure, meta.end()) << meta.dump(2);
+  const double max = (*exposure)["max"].get<double>();
+  const double target = std::max((*exposure)["min"].get<double>(), std::min(max, 12000.0));
+  ASSERT_NE((*exposure)["value"].get<double>(), target) << "the test needs a change";
+  const auto too_long = test::http_request(port, "PATCH", "/api/v1/stages/acquire/params",
+                                           nlohmann::json{{"exposure_us", max * 10}}.dump());
+  EXPECT_EQ(too_long.status, 422) << too_long.body;
+  EXPECT_TRUE(contains(too_long.body, "'exposure_us' must be a number in")) << too_long.body;
+  const auto reply = test::http_request(port, "PATCH", "/api/v1/stages/acquire/params",
+                                        nlohmann::json{{"exposure_us", target}}.dump());
+  ASSERT_EQ(reply.status, 200) << reply.body << run.err();
+  const double took = reply.json()["values"]["exposure_us"].get<double>();
+  EXPECT_NEAR(took, target, target * 0.01) << "the camera's read-back, within its step";
+  const auto from = reply.json()["sequence"].get<std::uint64_t>();
+  ring::ReaderOptions options;
+  options.name = "check";
+  options.kind = ring::ConsumerKind::Newest;
+  auto reader = ring::RingReader::attach(instance_, "raw", options);
+  for (int i = 0; i < 5; ++i) {
+    const auto frame = reader.read(20s);
+    ASSERT_TRUE(frame.has_value()) << run.err();
+    EXPECT_GE(frame->sequence, from);
+    EXPECT_EQ(frame->settings_generation, 1U) << "frame " << frame->sequence;
+    (void)reader.release(*frame);
+  }
+  run.signal(SIGINT);
+  EXPECT_EQ(test::finish(run, 60s), 0) << run.err();
+  std::filesystem::remove_all(dir);
+  // The camera's own register, read by Aravis' tool now that acquire has let go of the camera.
+  const auto read_back = test::run({kArvTool, "-a", "127.0.0.1", "control", "ExposureTimeAbs"}, 10s);
+  std::smatch m;
+  const std::regex value(R"(ExposureTimeAbs = ([0-9.]+))");
+  ASSERT_TRUE(std::regex_search(read_back.out, m, value)) << read_back.out << read_back.err;
+  EXPECT_NEAR(std::stod(m[1]), took, 1.0) << read_back.out;
 }
 
 TEST_F(AravisSourceStage, MissingCameraAtStartIsAClearErrorNamingWhatWasLookedFor) {

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "framering/common/ring_reader.hpp"
+#include "framering/common/sequence_pattern.hpp"
 #include "http_client.hpp"
 #include "http_run.hpp"
 #include "ring_process.hpp"
@@ -31,7 +33,7 @@ class HttpApi : public test::HttpRunTest {
     const auto path = dir_ / "pipeline.toml";
     std::ofstream(path) << fmt::format("instance = \"{}\"\n[restart]\nmax_restarts = 3\nbackoff_ms = 50\n", instance_)
                         << fmt::format("[http]\nrecording_roots = [\"{}\"]\n{}\n", recordings().string(), http_extra)
-                        << test::pattern_acquire_stage(200);
+                        << test::pattern_acquire_stage(200) << extra_stages_;
     return path.string();
   }
 
@@ -85,6 +87,12 @@ class HttpApi : public test::HttpRunTest {
     const auto r = test::run({test::framering_bin(), "inspect", "--json", path}, 60s);
     return nlohmann::json::parse(r.out, nullptr, false);
   }
+
+  test::HttpReply patch(const std::string& path, const std::string& body) const {
+    return test::http_request(port_, "PATCH", path, body);
+  }
+
+  std::string extra_stages_;  ///< [[stage]] tables after acquire's
 };
 
 TEST_F(HttpApi, StatusShowsTheRingsAsStatusJsonDoesAndEachStagesState) {
@@ -365,6 +373,200 @@ TEST(HttpApiStart, AnAddressOtherThanLoopbackWithoutATokenIsRefused) {
 TEST(HttpApiStart, AMalformedHttpEndpointIsRefused) {
   const auto r = test::run({test::framering_bin(), "run", "--http", "localhost:99999", "--dry-run"}, 30s);
   EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+// ---- live parameters (docs/http-api.md, "Live parameters") -----------------------------------
+
+class LiveParams : public HttpApi {
+ protected:
+  void SetUp() override {
+    HttpApi::SetUp();
+    extra_stages_ = test::identity_process_stage();
+  }
+
+  // An every consumer of `processed` from now on: the test sees every frame process publishes.
+  [[nodiscard]] ring::RingReader processed_reader() const {
+    ring::ReaderOptions options;
+    options.name = "check";
+    options.kind = ring::ConsumerKind::Every;
+    options.stall_timeout = 100s;
+    options.wait_for_segment = 30000ms;
+    return ring::RingReader::attach(instance_, "processed", options);
+  }
+
+  // Waits until process has said hello (its parameters show).
+  void wait_for_params() {
+    ASSERT_TRUE(test::wait_until([&] { return !get("/api/v1/stages/process/params").json()["params"].empty(); }, 30s))
+        << run_->err();
+  }
+};
+
+TEST_F(LiveParams, ACutOffChangeShowsInTheProcessedFramesFromTheAcknowledgedSequenceOnAndInTheRecordingIndex) {
+  test::Watchdog watchdog(120s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(wait_for_params());
+  const std::string id = start_recording({{"name", "live"}, {"ring", "processed"}, {"frames", 300}});
+  (void)wait_recording(id, [](const nlohmann::json& r) { return r.value("frames", 0) >= 5; });  // the change comes mid-recording
+  std::optional<ring::RingReader> reader_slot(processed_reader());
+  ring::RingReader& reader = *reader_slot;
+  // Identity until the change: every processed frame is the raw pattern of its input sequence.
+  for (int i = 0; i < 20; ++i) {
+    const auto frame = reader.read(30s);
+    ASSERT_TRUE(frame.has_value()) << run_->err();
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  const auto reply = patch("/api/v1/stages/process/params", R"({"mode": "lowpass", "high_cutoff": 0.05})");
+  ASSERT_EQ(reply.status, 200) << reply.body << run_->err();
+  const nlohmann::json ack = reply.json();
+  const auto generation = ack["generation"].get<std::uint32_t>();
+  const auto from = ack["sequence"].get<std::uint64_t>();
+  EXPECT_EQ(generation, 1U);
+  EXPECT_EQ(ack["ring"], "processed");
+  EXPECT_EQ(ack["values"]["mode"], "lowpass");
+  EXPECT_EQ(ack["values"]["high_cutoff"], 0.05);
+  std::uint64_t before = 0;
+  std::uint64_t after = 0;
+  while (after < 10) {
+    const auto frame = reader.read(30s);
+    ASSERT_TRUE(frame.has_value()) << run_->err();
+    ASSERT_FALSE(frame->gap.has_value());
+    const FrameShape shape{frame->width, frame->height, frame->pixel_format, frame->stride_bytes};
+    const auto mismatch = check_sequence_pattern(frame->pixels, shape, frame->camera_frame_id);
+    if (frame->sequence < from) {
+      EXPECT_EQ(frame->settings_generation, 0U) << "frame " << frame->sequence;
+      EXPECT_EQ(mismatch, std::nullopt) << "frame " << frame->sequence << " before " << from << " is unfiltered";
+      ++before;
+    } else {
+      EXPECT_EQ(frame->settings_generation, generation) << "frame " << frame->sequence;
+      EXPECT_NE(mismatch, std::nullopt) << "frame " << frame->sequence << " from " << from << " on is low-passed";
+      ++after;
+    }
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  EXPECT_EQ(get("/api/v1/stages/process/params").json()["params"]["high_cutoff"], 0.05);
+  const nlohmann::json settings = get("/api/v1/settings").json();
+  ASSERT_EQ(settings["changes"].size(), 1U) << settings.dump();
+  EXPECT_EQ(settings["changes"][0]["sequence"], from);
+  EXPECT_EQ(settings["changes"][0]["stage"], "process");
+  // The recording keeps each frame's generation in its index.
+  reader_slot.reset();  // an every consumer that stops reading would hold process, and the recorder behind it
+  const nlohmann::json done = wait_recording(id, ended);
+  ASSERT_EQ(done["verdict"], "complete") << done.dump(2);
+  std::ifstream index(std::filesystem::path(done["path"].get<std::string>()) / "index.csv");
+  std::string line;
+  std::getline(index, line);
+  ASSERT_EQ(line, "part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost,settings_generation");
+  std::uint64_t rows = 0;
+  std::uint64_t changed = 0;
+  while (std::getline(index, line)) {
+    const auto sequence = std::stoull(line.substr(line.find(',', line.find(',') + 1) + 1));
+    const auto row_generation = std::stoul(line.substr(line.rfind(',') + 1));
+    EXPECT_EQ(row_generation, sequence < from ? 0U : generation) << line;
+    changed += sequence >= from ? 1 : 0;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 300U);
+  EXPECT_GT(changed, 0U);
+  EXPECT_LT(changed, rows) << "the change came mid-recording";
+}
+
+TEST_F(LiveParams, InvalidAndForbiddenChangesAreRefusedNamingTheParameterAndNothingChanges) {
+  test::Watchdog watchdog(120s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(wait_for_params());
+  const std::string path = "/api/v1/stages/process/params";
+  const nlohmann::json meta = get(path + "?meta=1").json()["params"];
+  ASSERT_EQ(meta.size(), 4U) << meta.dump(2);
+  EXPECT_EQ(meta[1]["name"], "low_cutoff");
+  EXPECT_EQ(meta[1]["units"], "cycles/pixel");
+  EXPECT_EQ(meta[1]["max"], 0.75);
+  EXPECT_EQ(meta[1]["applies"], "live");
+  struct Case {
+    std::string body;
+    int status;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"high_cutoff": 0.9})", 422, "'high_cutoff' must be a number in [0.0001, 0.75] cycles/pixel, not 0.9"},
+           {R"({"high_cutoff": "0.1"})", 422, "'high_cutoff' must be a number"},
+           {R"({"mode": "logpower"})", 422, "one of identity, lowpass, highpass, bandpass, bandstop"},
+           {R"({"mode": "bandpass", "low_cutoff": 0.3, "high_cutoff": 0.1})", 422, "low_cutoff (0.3) below high_cutoff"},
+           {R"({"exposure": 5})", 422, "no parameter 'exposure' (it has: mode, low_cutoff, high_cutoff, offset)"},
+           {R"({})", 422, "no parameters to change"},
+           {R"([1, 2])", 400, "must be a JSON object"},
+           {R"({"mode": )", 400, "not valid JSON"},
+       }) {
+    const auto reply = patch(path, c.body);
+    EXPECT_EQ(reply.status, c.status) << c.body << ": " << reply.body;
+    EXPECT_NE(reply.body.find(c.says), std::string::npos) << c.body << ": " << reply.body;
+  }
+  const auto unknown = patch("/api/v1/stages/nosuch/params", R"({"a": 1})");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  const auto rate = patch("/api/v1/stages/acquire/params", R"({"rate_hz": 0})");
+  EXPECT_EQ(rate.status, 422) << rate.body;
+  EXPECT_NE(rate.body.find("'rate_hz' must be a number in [0.001, 1000000] frames/s, not 0"), std::string::npos)
+      << rate.body;
+  const nlohmann::json now = get(path).json();
+  EXPECT_EQ(now["params"]["mode"], "identity") << "nothing refused was applied";
+  EXPECT_EQ(now["params"]["high_cutoff"], 0.2);
+  EXPECT_EQ(now["generation"], 0) << "refused changes use up no generation";
+  EXPECT_TRUE(get("/api/v1/settings").json()["changes"].empty());
+  EXPECT_EQ(get("/api/v1/status").status, 200) << "the run goes on";
+}
+
+TEST_F(LiveParams, TheSourcesRateChangesLiveAndItsFramesCarryTheGeneration) {
+  test::Watchdog watchdog(120s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_TRUE(test::wait_until([&] { return !get("/api/v1/stages/acquire/params").json()["params"].empty(); }, 30s));
+  EXPECT_EQ(get("/api/v1/stages/acquire/params").json()["params"]["rate_hz"], 200);
+  const auto reply = patch("/api/v1/stages/acquire/params", R"({"rate_hz": 500})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const auto from = reply.json()["sequence"].get<std::uint64_t>();
+  EXPECT_EQ(reply.json()["ring"], "raw");
+  // process (identity) passes the source's generation on: max(its own 0, its input's).
+  auto reader = processed_reader();
+  for (int i = 0; i < 20; ++i) {
+    const auto frame = reader.read(30s);
+    ASSERT_TRUE(frame.has_value());
+    EXPECT_EQ(frame->settings_generation, frame->camera_frame_id >= from ? 1U : 0U) << "input frame " << frame->camera_frame_id;
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  EXPECT_EQ(get("/api/v1/stages/acquire/params").json()["params"]["rate_hz"], 500);
+}
+
+TEST_F(LiveParams, AStageKilledAfterAChangeIsRestartedWithItAndItsGeneration) {
+  test::Watchdog watchdog(120s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(wait_for_params());
+  const auto reply = patch("/api/v1/stages/process/params", R"({"mode": "highpass", "low_cutoff": 0.1})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const auto generation = reply.json()["generation"].get<std::uint32_t>();
+  const auto pid = get("/api/v1/status").json()["stages"][1]["pid"].get<pid_t>();
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGKILL);
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const auto stage = get("/api/v1/status").json()["stages"][1];
+        return stage["state"] == "running" && stage["pid"] != pid && stage["restarts"] == 1;
+      },
+      30s))
+      << run_->err();
+  ASSERT_TRUE(test::wait_until([&] { return run_->err().find("applying its live settings again") != std::string::npos; }, 30s))
+      << run_->err();
+  // Every frame of the new process has the change: it waits for the supervisor's welcome, which
+  // follows the kept changes, before its first frame.
+  auto reader = processed_reader();
+  for (int i = 0; i < 10; ++i) {
+    const auto frame = reader.read(30s);
+    ASSERT_TRUE(frame.has_value()) << run_->err();
+    EXPECT_EQ(frame->settings_generation, generation) << "frame " << frame->sequence;
+    const FrameShape shape{frame->width, frame->height, frame->pixel_format, frame->stride_bytes};
+    EXPECT_NE(check_sequence_pattern(frame->pixels, shape, frame->camera_frame_id), std::nullopt);
+    ASSERT_TRUE(reader.release(*frame));
+  }
+  const nlohmann::json now = get("/api/v1/stages/process/params").json();
+  EXPECT_EQ(now["params"]["mode"], "highpass") << now.dump(2);
+  EXPECT_EQ(now["params"]["low_cutoff"], 0.1);
 }
 
 }  // namespace

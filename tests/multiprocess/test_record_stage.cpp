@@ -154,9 +154,9 @@ TEST_F(RecordStage, RecordsEveryFrameBitExactInOrderAndTifffileTiffinfoAndInspec
   std::string header, first;
   std::getline(index, header);
   std::getline(index, first);
-  EXPECT_EQ(header, "part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost");
+  EXPECT_EQ(header, "part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost,settings_generation");
   EXPECT_EQ(first.substr(0, 6), "1,0,0,");
-  EXPECT_EQ(first.substr(first.size() - 7), ",1000,0");
+  EXPECT_EQ(first.substr(first.size() - 9), ",1000,0,0") << "camera frame id, none lost, the settings it started with";
   const auto info = test::run({"tiffinfo", (folder / "part-000004.tif").string()}, 30s);
   EXPECT_EQ(info.exit_code, 0) << info.err;
   EXPECT_NE(info.out.find("TIFF directory 7"), std::string::npos) << info.out;

@@ -332,6 +332,24 @@ TEST(RecordIndex, BadLinesAreReportedNotFatal) {
   EXPECT_FALSE(sut.ends_with_newline);
 }
 
+TEST(RecordIndex, SettingsGenerationsAreReadBackAndSixColumnRowsOfOlderRecordingsAreGenerationZero) {
+  TempDir dir;
+  {
+    std::ofstream out(dir.path() / "index.csv");
+    out << kIndexHeader << "\n" << format_index_row({1, 0, 0, 5, 6, 0, 7}) << "1,1,1,7,8,0,4294967296\n";
+    std::ofstream old(dir.path() / "old.csv");
+    old << kIndexHeaderV1 << "\n1,0,0,5,6,0\n";
+  }
+  const IndexFile sut = read_index(dir.path() / "index.csv");
+  ASSERT_EQ(sut.rows.size(), 1U);
+  EXPECT_EQ(sut.rows[0].settings_generation, 7U);
+  ASSERT_EQ(sut.problems.size(), 1U) << "a generation beyond 32 bits is a bad line";
+  const IndexFile old = read_index(dir.path() / "old.csv");
+  ASSERT_EQ(old.rows.size(), 1U);
+  EXPECT_TRUE(old.problems.empty()) << old.problems[0];
+  EXPECT_EQ(old.rows[0].settings_generation, 0U);
+}
+
 class RecordingFolder : public ::testing::Test {
  protected:
   // Records `count` frames (sequences start..start+count-1) with two frames per part.

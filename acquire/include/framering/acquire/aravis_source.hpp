@@ -88,6 +88,15 @@ class AravisSource final : public FrameSource {
   void set_stats_sink(SourceStatsSink sink) override;
   void flush_stats() override;
   [[nodiscard]] bool paces_itself() const noexcept override;
+  /// exposure_us (ExposureTime), gain (Gain) and, when the camera has it, frame_rate_hz
+  /// (AcquisitionFrameRate), each within the camera's bounds as it reported them at start.
+  [[nodiscard]] std::vector<stage::ParamSpec> live_params() const override;
+  /// Sets them on the camera while it streams and reads them back (the camera rounds). Kept for
+  /// reconnects. A frame already exposed in the camera's pipeline may still come with the old
+  /// setting: GenICam says which frame a setting reached only with chunk data, which this
+  /// source does not enable (docs/cameras.md).
+  std::optional<stage::Refusal> apply_live(const nlohmann::json& changes,
+                                           const std::function<void(const std::string&, double)>& took) override;
 
   /// Totals so far (frames_lost = sum of source_frames_lost handed out).
   [[nodiscard]] ring::ProducerControl::SourceStats stats() const noexcept;

@@ -11,12 +11,17 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "framering/common/error.hpp"
 #include "framering/common/frame_shape.hpp"
 #include "framering/common/ring_layout.hpp"
+#include "framering/common/stage_control.hpp"
 
 namespace framering::ring {
 class RingWriter;
@@ -94,6 +99,19 @@ class FrameSource {
   /// True when the source sets the pace itself (a free-running camera: grab() blocks until
   /// the camera's next frame), so the loop must not pace it with --rate-hz.
   [[nodiscard]] virtual bool paces_itself() const noexcept { return false; }
+
+  /// The source's live parameters (PATCH /api/v1/stages/{name}/params: common/stage_control.hpp)
+  /// with their current values: a camera's exposure, gain and frame rate. Default: none.
+  [[nodiscard]] virtual std::vector<stage::ParamSpec> live_params() const { return {}; }
+
+  /// Applies checked changes of live_params() between frames, on the grabbing thread, and
+  /// reports what the source took through `took(name, value)` (a camera reads its settings
+  /// back). A refusal names the parameter. Default: refuses (the source offers none).
+  virtual std::optional<stage::Refusal> apply_live(const nlohmann::json& changes,
+                                                   const std::function<void(const std::string&, double)>& took) {
+    (void)took;
+    return stage::Refusal{422, changes.empty() ? "" : changes.begin().key(), "this source has no live parameters"};
+  }
 
   /// One line for the log: "pattern microscopy, seed 1" or "files /data/stack.tif (TIFF, 200 pages, 16-bit)".
   [[nodiscard]] virtual std::string describe() const = 0;

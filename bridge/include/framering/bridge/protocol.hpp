@@ -51,6 +51,9 @@ struct MessageHeader {
   /// The session: the sender counts its HELLOs from 1; the receiver echoes the epoch of the
   /// HELLO it answers, and both ignore messages of another epoch (stale ones, after a resume).
   std::uint32_t epoch = 0;
+  /// FRAME: the frame's FrameHeader::settings_generation (bytes 12..15, reserved 0 before: an
+  /// older sender's frames arrive as generation 0).
+  std::uint32_t settings_generation = 0;
   /// FRAME: the frame's ring sequence. WELCOME: the sequence to send next (resume from).
   /// CREDIT: the receiver's next expected sequence: every frame before it is published on the far
   /// side (acknowledged). END: the sequence after the last frame sent. VERDICT: the frame's.

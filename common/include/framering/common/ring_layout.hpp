@@ -212,7 +212,11 @@ struct alignas(64) FrameHeader {
   std::uint32_t width;                 ///< equal to the geometry's (room for regions later)
   std::uint32_t height;
   std::uint32_t pixel_format;          ///< PFNC code
-  std::uint32_t flags;                 ///< reserved, 0
+  /// The generation of the run's live settings that produced this frame (docs/http-api.md,
+  /// "Live parameters"): 0 = the settings the stages started with; each change a stage on this
+  /// frame's path acknowledged raises it. A producer stamps max(its own, its input frame's).
+  /// Was `flags` (reserved, 0) before: frames of older writers read as generation 0.
+  std::uint32_t settings_generation;
   /// Source frames lost just before this one (a camera frame-id gap, a failed buffer, an
   /// outage); 0 normally. Not ring loss: the ring's sequence has no hole there.
   std::uint64_t source_frames_lost;
@@ -256,6 +260,7 @@ static_assert(std::is_trivially_copyable_v<FrameHeader> && std::is_standard_layo
 static_assert(sizeof(FrameHeader) == 64 && alignof(FrameHeader) == 64);
 static_assert(offsetof(FrameHeader, camera_frame_id) == 32);
 static_assert(offsetof(FrameHeader, width) == 40);
+static_assert(offsetof(FrameHeader, settings_generation) == 52);
 static_assert(offsetof(FrameHeader, source_frames_lost) == 56);
 
 }  // namespace framering::ring

@@ -72,6 +72,7 @@ struct FrameView {
   std::uint64_t publish_monotonic_ns = 0;  ///< CLOCK_MONOTONIC ns when published
   std::uint64_t camera_frame_id = 0;
   std::uint64_t source_frames_lost = 0;    ///< source frames lost just before this one (not ring loss)
+  std::uint32_t settings_generation = 0;   ///< the live settings that produced it (FrameHeader)
   std::uint32_t width = 0;
   std::uint32_t height = 0;
   PixelFormat pixel_format = PixelFormat::Mono16;

@@ -47,6 +47,8 @@ struct FrameMetadata {
   /// source_frames_lost (so a reader sees every frame that never reached the ring), not to
   /// SourceStats::frames_lost.
   std::uint64_t dropped_before = 0;
+  /// The generation of the live settings that produced this frame (FrameHeader::settings_generation).
+  std::uint32_t settings_generation = 0;
 };
 
 /// A claimed slot: write `pixels` (height rows, `stride_bytes` apart), then publish().

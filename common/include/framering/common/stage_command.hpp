@@ -61,6 +61,8 @@ inline constexpr const char* kStageEnvConsumes = "FRAMERING_CONSUMES";    ///< "
 inline constexpr const char* kStageEnvFrames = "FRAMERING_FRAMES";        ///< producers: publish this many, then end
 inline constexpr const char* kStageEnvWaitForConsumers = "FRAMERING_WAIT_FOR_CONSUMERS";  ///< producers: attach count
 inline constexpr const char* kStageEnvSupervisorPid = "FRAMERING_SUPERVISOR_PID";
+/// The stage's end of its control channel, a file descriptor (stage_control.hpp): live parameters.
+inline constexpr const char* kStageEnvControlFd = "FRAMERING_CONTROL_FD";
 
 /// Whether this process was started by a `framering run` that has died since (its parent is no
 /// longer kStageEnvSupervisorPid). Its stop then came from PR_SET_PDEATHSIG, to every stage at

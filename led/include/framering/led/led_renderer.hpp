@@ -61,6 +61,8 @@ class LedRenderer {
   [[nodiscard]] double last_cap_scale() const noexcept { return cap_scale_; }
 
   [[nodiscard]] const LedGeometry& geometry() const noexcept { return geometry_; }
+  [[nodiscard]] const DiscPlacement& placement() const noexcept { return placement_; }
+  [[nodiscard]] const LedColourSettings& colour() const noexcept { return colour_; }
   [[nodiscard]] std::uint64_t rgb_bytes() const noexcept { return geometry_.led_count() * 3; }
   /// The polar map of the last frame's shape; nullptr before the first render.
   [[nodiscard]] const PolarMap* polar_map() const noexcept { return map_ ? &*map_ : nullptr; }

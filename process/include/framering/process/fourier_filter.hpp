@@ -99,6 +99,12 @@ class FourierFilter {
   [[nodiscard]] std::expected<void, FilterError> store(std::span<std::byte> pixels,
                                                        std::uint64_t stride_bytes) noexcept;
 
+  /// Changes the filter between frames (a live parameter change): rebuilds the mask for `spec`
+  /// with the plans kept. Allocates (the mask, tens of ms at 2 MP; never on the frame path).
+  /// Throws ConfigError when `spec` is invalid, or when it changes to or from LogPower (which
+  /// has other plans: that needs a new FourierFilter).
+  void set_spec(const FilterSpec& spec);
+
   /// load, transform, store.
   [[nodiscard]] std::expected<void, FilterError> apply(std::span<const std::byte> input,
                                                        std::uint64_t input_stride_bytes, std::span<std::byte> output,

@@ -62,6 +62,9 @@ class FrameStep {
   [[nodiscard]] const PlanReport* fourier_report() const noexcept;
   /// The filter of channel 0 (the only one for grey); nullptr for a demosaic.
   [[nodiscard]] const FourierFilter* fourier_filter() const noexcept;
+  /// A live change of the filter (FourierFilter::set_spec on every channel), between frames.
+  /// Throws ConfigError as set_spec does, and for a demosaic (which has no filter).
+  void set_spec(const FilterSpec& spec);
   /// "Fourier filter", "Fourier filter per channel (R, G, B)", "demosaic BayerRG8 -> RGB8 (OpenCV bilinear)".
   [[nodiscard]] std::string describe() const;
 

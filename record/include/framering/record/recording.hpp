@@ -34,7 +34,10 @@ namespace framering::record {
 inline constexpr const char* kRecordingFile = "recording.json";
 inline constexpr const char* kIndexFile = "index.csv";
 inline constexpr const char* kManifestFile = "manifest.json";
-inline constexpr const char* kIndexHeader = "part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost";
+inline constexpr const char* kIndexHeader =
+    "part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost,settings_generation";
+/// The header of recordings written before the settings generation (six columns; read as generation 0).
+inline constexpr const char* kIndexHeaderV1 = "part,page,sequence,timestamp_ns,camera_frame_id,source_frames_lost";
 
 /// "part-000001.tif" for part 1.
 [[nodiscard]] std::string part_file_name(std::uint32_t part);
@@ -58,6 +61,8 @@ struct IndexRow {
   std::uint64_t timestamp_ns = 0;      ///< CLOCK_REALTIME ns since the Unix epoch (the ring's)
   std::uint64_t camera_frame_id = 0;   ///< the source's own frame id
   std::uint64_t source_frames_lost = 0;  ///< source frames lost just before this one
+  /// The live settings that produced the frame (FrameHeader::settings_generation; docs/http-api.md).
+  std::uint32_t settings_generation = 0;
 };
 
 /// The CSV line of `row`, with its newline.

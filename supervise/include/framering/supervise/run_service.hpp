@@ -5,6 +5,8 @@
 //   GET  status, recordings ──snapshot()──► [StageView..., RecordingView...] ◄──publish()── every tick
 //   POST recordings, stop   ──submit()────► [command queue] ──take_commands()──► starts/stops recorders,
 //        waits on the reply future ◄─────────────────────────── reply.set_value()  (forks happen here only)
+//   PATCH stage params      ──submit()────► [command queue] ──► sent on the stage's control channel;
+//                                                                 answered when the stage says it took effect
 //   GET  events (SSE)       ──wait_events()► [event log, ids 1, 2, ...] ◄──post_event()── restarts, recordings, losses
 //
 // A message queue rather than a lock around the supervisor's own state: the supervisor stays
@@ -20,6 +22,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -35,6 +38,9 @@ struct StageView {
   std::uint32_t restarts = 0;
   std::int64_t pid = 0;  ///< of the running process; 0 when none runs
   std::string last_exit;
+  /// Its live parameters as its running process last said (stage_control.hpp: an array of
+  /// ParamSpec::to_json with current values); null when it offers none or has not said yet.
+  nlohmann::json params = nullptr;
 };
 
 /// One recording started through the API, as the supervisor last published it.
@@ -72,6 +78,12 @@ struct StopRecording {
   std::string id;
 };
 
+/// `PATCH /api/v1/stages/{name}/params`: {name: value, ...} for one stage.
+struct PatchParams {
+  std::string stage;
+  nlohmann::json values;
+};
+
 /// What the supervisor answers a command: an HTTP status and a JSON body.
 struct Reply {
   int status = 200;
@@ -80,7 +92,7 @@ struct Reply {
 
 /// One command and the promise its HTTP thread waits on.
 struct Command {
-  std::variant<StartRecording, StopRecording> what;
+  std::variant<StartRecording, StopRecording, PatchParams> what;
   std::promise<Reply> reply;
 };
 
@@ -98,28 +110,37 @@ class RunService {
   /// Events kept for clients that reconnect with Last-Event-ID; older ones are dropped.
   static constexpr std::size_t kEventsKept = 1000;
 
-  /// Supervisor: replaces the published stages and recordings.
-  void publish(std::vector<StageView> stages, std::vector<RecordingView> recordings, bool stopping);
+  RunService();
+  ~RunService();
+  RunService(const RunService&) = delete;
+  RunService& operator=(const RunService&) = delete;
+
+  /// Supervisor: replaces the published stages, recordings and settings log ({"generation",
+  /// "changes": [...]}: docs/http-api.md "Live parameters").
+  void publish(std::vector<StageView> stages, std::vector<RecordingView> recordings, bool stopping,
+               nlohmann::json settings = nullptr);
 
   /// What the supervisor last published, copied out for one request.
   struct Snapshot {
     std::vector<StageView> stages;
     std::vector<RecordingView> recordings;
     bool stopping = false;
+    nlohmann::json settings;
   };
   /// HTTP: a copy of what was last published; `stopping` also once closed.
   [[nodiscard]] Snapshot snapshot() const;
 
   /// HTTP: queues `what` for the supervisor loop and waits up to `timeout` for its reply.
   /// 503 when the run is stopping (or stops while waiting), or when no reply came in time.
-  [[nodiscard]] Reply submit(std::variant<StartRecording, StopRecording> what, std::chrono::milliseconds timeout);
+  [[nodiscard]] Reply submit(std::variant<StartRecording, StopRecording, PatchParams> what,
+                             std::chrono::milliseconds timeout);
 
   /// Supervisor: the commands queued since the last call, oldest first. It must set each reply.
   [[nodiscard]] std::vector<Command> take_commands();
 
-  /// Supervisor: sleeps up to `timeout`, waking at once when a command is queued: the
-  /// supervision loop's period.
-  void wait_for_commands(std::chrono::nanoseconds timeout);
+  /// Supervisor: sleeps up to `timeout`, waking at once when a command is queued or one of
+  /// `fds` (the stages' control channels) is readable: the supervision loop's period.
+  void wait_for_commands(std::chrono::nanoseconds timeout, std::span<const int> fds = {});
 
   /// Supervisor: appends an event and wakes the SSE streams.
   void post_event(std::string type, nlohmann::json data);
@@ -141,11 +162,12 @@ class RunService {
 
  private:
   mutable std::mutex mutex_;
-  mutable std::condition_variable commands_cv_;
+  int wake_fd_ = -1;  ///< an eventfd: submit() and close() wake wait_for_commands()
   mutable std::condition_variable events_cv_;
   std::vector<StageView> stages_;
   std::vector<RecordingView> recordings_;
   bool stopping_ = false;
+  nlohmann::json settings_;
   bool closed_ = false;
   std::deque<Command> commands_;
   std::deque<Event> events_;

@@ -16,6 +16,26 @@
 
 namespace framering::supervise {
 
+/// A file descriptor owned by one object: closed when it goes or is reset. Move-only.
+class OwnedFd {
+ public:
+  OwnedFd() = default;
+  explicit OwnedFd(int fd) noexcept : fd_(fd) {}
+  OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  OwnedFd& operator=(OwnedFd&& other) noexcept {
+    if (this != &other) reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  ~OwnedFd() { reset(); }
+  void reset(int fd = -1) noexcept;
+  [[nodiscard]] int get() const noexcept { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
 class StageProcess {
  public:
   StageProcess(StagePlan plan, const RestartPolicy& policy) : plan_(std::move(plan)), policy_(policy) {}
@@ -29,8 +49,9 @@ class StageProcess {
 
   /// Starts it now: fork, then in the child its own process group, PR_SET_PDEATHSIG = SIGTERM
   /// (a supervisor killed outright takes its stages with it), default signal handling, the
-  /// plan's environment plus FRAMERING_SUPERVISOR_PID, exec. Returns false when fork failed
-  /// (a restart is then scheduled, as for a death).
+  /// plan's environment plus FRAMERING_SUPERVISOR_PID and FRAMERING_CONTROL_FD (its end of a
+  /// new control channel: stage_control.hpp), exec. Returns false when fork failed (a restart
+  /// is then scheduled, as for a death).
   bool start(std::uint64_t now_ns);
 
   /// Records the end of its process (`status` from waitpid) and classifies it.
@@ -49,6 +70,11 @@ class StageProcess {
 
   /// Sends `sig` to the running process (nothing when none runs).
   void signal(int sig) const noexcept;
+
+  /// The supervisor's end of the running process's control channel (stage_control.hpp): a
+  /// SOCK_SEQPACKET socket, one JSON message per datagram; -1 when none runs or the channel
+  /// could not be made. Closed when the process is reaped.
+  [[nodiscard]] int control_fd() const noexcept { return control_.get(); }
 
   [[nodiscard]] const StagePlan& plan() const noexcept { return plan_; }
   /// Its plan, to change what its next start runs (a recorder's remaining --frames).
@@ -81,6 +107,7 @@ class StageProcess {
   std::uint64_t ended_ns_ = 0;
   std::uint64_t restart_at_ns_ = 0;
   std::string last_exit_ = "not started";
+  OwnedFd control_;
 };
 
 /// The environment a stage's process gets: the supervisor's own (`environ`) with `plan_env`
