@@ -32,6 +32,8 @@ packages=(
   iproute2 iptables       # bridge tests: two network namespaces, packet loss and an outage between them
   libcivetweb-dev         # run --http: the HTTP + JSON API (civetweb: HTTP server, WebSocket)
   prometheus              # http tests: promtool checks the /metrics exposition format
+  chromium chromium-driver python3-selenium  # the live view page tested in a real headless browser (tests/browser)
+  wrk                     # bench/liveview_bench.py: a bounded load of status requests during a recording
   clang-19 libclang-rt-19-dev  # fuzz/ (the fuzz preset): libFuzzer; clang-19 is the first Debian 12 clang with std::expected
 )
 

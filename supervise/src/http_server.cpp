@@ -9,8 +9,11 @@
 #include <cctype>
 #include <cstring>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -22,6 +25,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/ring_status.hpp"
 #include "framering/common/segment.hpp"
+#include "framering/supervise/live_view.hpp"
 #include "framering/supervise/metrics.hpp"
 #include "framering/supervise/recording_request.hpp"
 #include "framering/supervise/status_command.hpp"
@@ -37,6 +41,7 @@ constexpr auto kEventKeepAlive = 15s;          // an SSE comment line this often
 constexpr int kWorkerThreads = 16;             // civetweb's workers; an SSE stream holds one
 constexpr int kMaxEventStreams = kWorkerThreads / 2;  // the rest stay free for requests
 constexpr std::size_t kDrainFactor = 16;       // a refused body up to this many limits is read before the 413
+constexpr std::size_t kMaxLiveStreams = kWorkerThreads / 4;  // a live view holds a worker (and a sender thread)
 
 /// One request as the handlers see it.
 struct Request {
@@ -119,7 +124,9 @@ struct HttpServer::Impl {
     bool reads_body = false;
   };
 
-  Impl(HttpOptions o, std::string inst, RunService& s) : options(std::move(o)), instance(std::move(inst)), service(s) {
+  Impl(HttpOptions o, std::string inst, RunService& s)
+      : options(std::move(o)), instance(std::move(inst)), service(s), web(options.web_root) {
+    add("GET", "/api/v1/rings/{ring}/live", [this](Request& r) { return live_without_upgrade(r.params["ring"]); });
     add("GET", "/api/v1/status", [this](Request&) { return status(); });
     add("GET", "/metrics", [this](Request&) { return metrics(); });
     add("GET", "/api/v1/recordings", [this](Request&) { return list_recordings(); });
@@ -199,6 +206,7 @@ struct HttpServer::Impl {
   }
 
   Response route(Request& request, const mg_request_info* info) {
+    if (auto page = page_file(request)) return *page;  // the page's own files need no token
     if (!options.token.empty()) {
       const auto auth = header(info, "Authorization");
       constexpr std::string_view kBearer = "Bearer ";
@@ -408,6 +416,188 @@ struct HttpServer::Impl {
     return r;
   }
 
+  // ---- the live view: the page's files and the WebSocket of frames (live_view.hpp) ------------
+
+  // GET / (index.html) and GET /static/<file>: the page's files, from the web root. They need no
+  // token: they are the tree's web/ files and hold nothing of the run; the page then sends the
+  // token with each API request (docs/http-api.md, "The live view page"). nullopt: not a page path.
+  std::optional<Response> page_file(const Request& request) const {
+    constexpr std::string_view kStatic = "/static/";
+    if (request.method != "GET") return std::nullopt;
+    std::string_view relative;
+    if (request.path == "/") {
+      relative = "index.html";
+    } else if (request.path.starts_with(kStatic)) {
+      relative = std::string_view(request.path).substr(kStatic.size());
+    } else {
+      return std::nullopt;
+    }
+    auto file = web.read(relative);
+    if (!file) return error_response(file.error().status, file.error().message);
+    Response r;
+    r.content_type = std::move(file->content_type);
+    r.body = std::move(file->body);
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
+  }
+
+  // 404 naming the rings there are, when `ring` is not one of this run's; nullopt when it is.
+  std::optional<Response> unknown_ring(const std::string& ring) const {
+    bool valid = true;
+    try {
+      ring::Segment::validate_name("ring", ring);
+    } catch (const Error&) {
+      valid = false;
+    }
+    if (valid && ring::Segment::exists(instance, ring)) return std::nullopt;
+    return error_response(404, fmt::format("no ring '{}' in instance {} (its rings: {})", ring, instance,
+                                           fmt::join(ring::Segment::list_rings(instance), ", ")));
+  }
+
+  // The live route asked without "Upgrade: websocket".
+  Response live_without_upgrade(const std::string& ring) const {
+    if (auto missing = unknown_ring(ring)) return *missing;
+    Response r = error_response(426, fmt::format("/api/v1/rings/{}/live is a WebSocket: connect with a WebSocket client "
+                                                 "(the page at / does); docs/http-api.md, \"The live view\"",
+                                                 ring));
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  }
+
+  // The token of a WebSocket request: browsers cannot add headers to one, so the query's `token`
+  // counts as well as the Authorization header.
+  bool live_token_ok(const mg_request_info* info) const {
+    if (options.token.empty()) return true;
+    constexpr std::string_view kBearer = "Bearer ";
+    if (const auto auth = header(info, "Authorization"); auth && auth->starts_with(kBearer)) {
+      return same_secret(std::string_view(*auth).substr(kBearer.size()), options.token);
+    }
+    if (info->query_string == nullptr) return false;
+    std::string given(options.token.size() + 64, '\0');
+    const int n = mg_get_var(info->query_string, std::strlen(info->query_string), "token", given.data(), given.size());
+    return n >= 0 && same_secret(std::string_view(given.data(), static_cast<std::size_t>(n)), options.token);
+  }
+
+  // Checks a WebSocket request to /api/v1/rings/{ring}/live and, when it is good, attaches its
+  // reader and keeps its stream for the ready handler. The refusal otherwise.
+  std::optional<Response> accept_live(const mg_connection* conn) {
+    const mg_request_info* info = mg_get_request_info(conn);
+    const std::string path = info->local_uri != nullptr ? info->local_uri : "/";
+    const std::vector<std::string> segments = split_path(path);
+    if (segments.size() != 5 || segments[0] != "api" || segments[1] != "v1" || segments[2] != "rings" ||
+        segments[4] != "live") {
+      return error_response(404, fmt::format("no such WebSocket route: {} (the live view is /api/v1/rings/{{ring}}/live)", path));
+    }
+    if (!live_token_ok(info)) {
+      Response r = error_response(401, "this API needs a token: \"Authorization: Bearer <token>\" or ?token=<token>");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"framering\"");
+      return r;
+    }
+    LiveViewRequest request{.ring = segments[3]};
+    if (auto missing = unknown_ring(request.ring)) return missing;
+    const std::string_view query = info->query_string != nullptr ? info->query_string : "";
+    if (auto parsed = parse_live_view_query(query, request); !parsed) {
+      return json_response(422, {{"error", parsed.error().message}, {"field", parsed.error().field}});
+    }
+    std::lock_guard lock(live_mutex);
+    live_streams.erase(conn);  // a stream of this connection object whose handshake failed
+    if (live_streams.size() >= kMaxLiveStreams) {
+      return error_response(503, fmt::format("at most {} live views at a time", kMaxLiveStreams));
+    }
+    try {
+      auto reader = ring::RingReader::attach(
+          instance, request.ring, {.name = fmt::format("live-{}", ++live_count), .kind = ring::ConsumerKind::Newest});
+      live_streams[conn] = std::make_unique<LiveStream>(std::move(reader), std::move(request));
+    } catch (const Error& e) {
+      return error_response(409, fmt::format("cannot read ring '{}': {}", request.ring, e.what()));
+    }
+    return std::nullopt;
+  }
+
+  // The stream of `conn`; nullptr when there is none (never accepted).
+  LiveStream* live_stream(const mg_connection* conn) {
+    std::lock_guard lock(live_mutex);
+    const auto it = live_streams.find(conn);
+    return it != live_streams.end() ? it->second.get() : nullptr;
+  }
+
+  // The server is stopping: each live view's client gets a close message (1001) while civetweb
+  // can still write it. The streams stay in the map: their close handlers come with mg_stop.
+  void end_live_views() {
+    std::lock_guard lock(live_mutex);
+    for (auto& [conn, stream] : live_streams) stream->end("the run is stopping");
+  }
+
+  // civetweb's worker thread, before the handshake: 0 goes on to it; a refusal is answered here,
+  // as JSON, and 1 closes the connection.
+  static int on_live_connect(const mg_connection* conn, void* self) {
+    Impl& impl = *static_cast<Impl*>(self);
+    std::optional<Response> refusal;
+    try {
+      refusal = impl.accept_live(conn);
+    } catch (const std::exception& e) {
+      refusal = error_response(500, fmt::format("internal error: {}", e.what()));
+    }
+    if (!refusal) return 0;
+    // The handshake has not begun: this is still a plain HTTP request, answered as one; by hand,
+    // since civetweb 1.15's mg_response_header_* refuse a connection that asked for a WebSocket.
+    std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+                                   "Cache-Control: no-store\r\nConnection: close\r\n",
+                                   refusal->status, mg_get_response_code_text(conn, refusal->status),
+                                   refusal->content_type, refusal->body.size());
+    for (const auto& [key, value] : refusal->headers) head += fmt::format("{}: {}\r\n", key, value);
+    head += "\r\n" + refusal->body;
+    auto* writable = const_cast<mg_connection*>(conn);  // civetweb hands the connect handler a const one
+    mg_write(writable, head.data(), head.size());
+    spdlog::debug("run: http: live view {} -> {}", mg_get_request_info(conn)->local_uri, refusal->status);
+    return 1;
+  }
+
+  // The handshake is done (same worker thread): the stream's sender starts.
+  static void on_live_ready(mg_connection* conn, void* self) {
+    LiveStream* stream = static_cast<Impl*>(self)->live_stream(conn);
+    if (stream == nullptr) return;
+    const mg_request_info* info = mg_get_request_info(conn);
+    spdlog::info("run: http: live view of ring {} for {}:{} (consumer {}, at most {} frames/s, bin {})",
+                 stream->request().ring, info->remote_addr, info->remote_port, stream->consumer_name(),
+                 stream->request().max_fps, stream->request().bin);
+    stream->start([conn](LiveOpcode opcode, std::span<const std::byte> payload) {
+      return mg_websocket_write(conn, static_cast<int>(opcode), reinterpret_cast<const char*>(payload.data()),
+                                payload.size());
+    });
+  }
+
+  // A message from the client (same worker thread, while the sender may be writing). 0 closes.
+  static int on_live_data(mg_connection* conn, int bits, char* data, std::size_t length, void* self) {
+    LiveStream* stream = static_cast<Impl*>(self)->live_stream(conn);
+    const int opcode = bits & 0xF;
+    if (opcode == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE) {
+      // Answer the client's close with its status code, as RFC 6455 5.5.1 asks; civetweb then ends the loop.
+      mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, data, std::min<std::size_t>(length, 2));
+      return 0;
+    }
+    if (stream == nullptr) return 0;
+    if (opcode == MG_WEBSOCKET_OPCODE_TEXT || opcode == MG_WEBSOCKET_OPCODE_BINARY) {
+      return stream->on_message(std::string_view(data, length)) ? 1 : 0;
+    }
+    return 1;
+  }
+
+  // The connection has ended (same worker thread; also when the server stops): the sender is
+  // stopped and joined before civetweb reuses `conn`.
+  static void on_live_close(const mg_connection* conn, void* self) {
+    Impl& impl = *static_cast<Impl*>(self);
+    std::unique_ptr<LiveStream> stream;
+    {
+      std::lock_guard lock(impl.live_mutex);
+      const auto it = impl.live_streams.find(conn);
+      if (it == impl.live_streams.end()) return;
+      stream = std::move(it->second);
+      impl.live_streams.erase(it);
+    }
+    stream->stop();
+  }
+
   static int on_request(mg_connection* conn, void* self) { return static_cast<Impl*>(self)->handle(conn); }
 
   static int on_log(const mg_connection*, const char* message) {
@@ -420,6 +610,10 @@ struct HttpServer::Impl {
   RunService& service;
   std::vector<Route> routes;
   std::atomic<int> streams{0};
+  WebRoot web;
+  std::mutex live_mutex;  ///< guards live_streams and live_count
+  std::map<const mg_connection*, std::unique_ptr<LiveStream>> live_streams;  ///< by civetweb connection
+  std::uint64_t live_count = 0;  ///< live views accepted: their consumer names, live-1, live-2, ...
   mg_callbacks callbacks{};
   mg_context* context = nullptr;
 };
@@ -485,6 +679,10 @@ HttpServer::HttpServer(HttpOptions options, std::string instance, RunService& se
                           "num_threads", threads.c_str(),
                           "request_timeout_ms", "10000",
                           "enable_keep_alive", "yes",
+                          // civetweb writes a response's headers and body (a WebSocket message's
+                          // header and payload) in separate sends: with Nagle's algorithm the
+                          // second waits for the client's delayed ACK, 40 ms a response.
+                          "tcp_nodelay", "1",
                           nullptr};
   char text[256] = "";
   unsigned code = 0;
@@ -496,6 +694,14 @@ HttpServer::HttpServer(HttpOptions options, std::string instance, RunService& se
     throw ConfigError(fmt::format("--http: cannot listen on {}: {}", ports, text[0] != '\0' ? text : "civetweb failed to start"));
   }
   mg_set_request_handler(impl_->context, "/", &Impl::on_request, impl_.get());
+  // Every WebSocket request (civetweb asks these handlers only for an upgrade): a path that is no
+  // live view gets its 404 from us, as JSON (civetweb's own would lose its headers).
+  mg_set_websocket_handler(impl_->context, "/", &Impl::on_live_connect, &Impl::on_live_ready,
+                           &Impl::on_live_data, &Impl::on_live_close, impl_.get());
+  if (!std::filesystem::is_directory(options_.web_root)) {
+    spdlog::warn("run: http: the live view page's folder {} is missing: GET / will answer 404 (set [http] web_root)",
+                 options_.web_root);
+  }
   mg_server_port bound[4];
   const int n = mg_get_server_ports(impl_->context, 4, bound);
   port_ = n > 0 ? static_cast<std::uint16_t>(bound[0].port) : options_.port;
@@ -503,6 +709,7 @@ HttpServer::HttpServer(HttpOptions options, std::string instance, RunService& se
 
 HttpServer::~HttpServer() {
   if (impl_ && impl_->context != nullptr) {
+    impl_->end_live_views();
     mg_stop(impl_->context);
     mg_exit_library();
   }

@@ -26,7 +26,7 @@ const std::set<std::string, std::less<>> kStageKeys = {"name", "run"};
 const std::set<std::string, std::less<>> kCommandKeys = {"name", "command", "produces", "consumes"};
 const std::set<std::string, std::less<>> kConsumesKeys = {"ring", "kind", "dead_timeout_s"};
 const std::set<std::string, std::less<>> kTopKeys = {"instance", "restart", "http", "stage"};
-const std::set<std::string, std::less<>> kHttpKeys = {"address", "port", "token", "recording_roots"};
+const std::set<std::string, std::less<>> kHttpKeys = {"address", "port", "token", "recording_roots", "web_root"};
 const std::set<std::string, std::less<>> kRestartKeys = {"max_restarts", "backoff_ms", "backoff_max_ms",
                                                          "healthy_after_ms"};
 
@@ -204,14 +204,14 @@ void parse_command_stage(const std::string& source, const toml::table& table, St
   }
 }
 
-// [http]: address, port, token, recording_roots.
+// [http]: address, port, token, recording_roots, web_root.
 void parse_http(const std::string& source, const toml::node& node, HttpConfig& http) {
   const auto* table = node.as_table();
   if (table == nullptr) fail(source, node, "'http' must be a table: [http]");
   for (const auto& [key, value] : *table) {
     const std::string k{key.str()};
     if (!kHttpKeys.contains(k)) {
-      fail(source, value, fmt::format("[http] unknown key '{}' (expected address, port, token, recording_roots)", k));
+      fail(source, value, fmt::format("[http] unknown key '{}' (expected address, port, token, recording_roots, web_root)", k));
     }
     if (k == "port") {
       const auto* port = value.as_integer();
@@ -236,6 +236,7 @@ void parse_http(const std::string& source, const toml::node& node, HttpConfig& h
       if (text == nullptr) fail(source, value, fmt::format("[http] key '{}': expected a string", k));
       if (k == "address") http.address = text->get();
       if (k == "token") http.token = text->get();
+      if (k == "web_root") http.web_root = text->get();
     }
   }
 }

@@ -413,6 +413,7 @@ class Supervisor {
     if (config.port) http.port = *config.port;
     http.token = options_.http_token.value_or(config.token);
     if (!config.recording_roots.empty()) http.recording_roots = config.recording_roots;
+    if (config.web_root) http.web_root = *config.web_root;
     if (options_.http) parse_endpoint(*options_.http, "--http", http);
     ::signal(SIGPIPE, SIG_IGN);  // a client that goes away mid-response is an error return, never a signal
     publish();  // before the first request can come: the stages are known from the start
@@ -597,7 +598,9 @@ class Supervisor {
   void supervise_recordings(std::uint64_t now) {
     for (auto& rec : recordings_) {
       if (rec.ended) continue;
-      if (rec.request.seconds > 0 && !rec.stop_wanted &&
+      // `now` is the loop turn's time: a recording started by a command in the same turn has a
+      // later started_ns (without this check the difference wrapped and stopped it at once).
+      if (rec.request.seconds > 0 && !rec.stop_wanted && now >= rec.started_ns &&
           now - rec.started_ns >= static_cast<std::uint64_t>(rec.request.seconds * 1e9)) {
         rec.stop_wanted = true;
         rec.view.state = "stopping";

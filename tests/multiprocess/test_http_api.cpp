@@ -14,6 +14,7 @@
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/sequence_pattern.hpp"
 #include "http_client.hpp"
+#include "http_run.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -24,28 +25,8 @@ using namespace std::chrono_literals;
 
 constexpr const char* kPromtool = "/usr/bin/promtool";  // Debian's prometheus package (scripts/setup-deps.sh)
 
-class HttpApi : public ::testing::Test {
+class HttpApi : public test::HttpRunTest {
  protected:
-  void SetUp() override {
-    instance_ = test::unique_instance();
-    dir_ = std::filesystem::temp_directory_path() / ("framering-http-" + instance_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (run_ && run_->running()) {
-      run_->signal(SIGINT);
-      if (run_->wait(60s) == -1) ADD_FAILURE() << "run did not stop on SIGINT: " << run_->err();
-    }
-    // A sanitizer build's report in the run (its HTTP threads and its loop) fails the test.
-    if (run_) {
-      EXPECT_EQ(run_->err().find("Sanitizer"), std::string::npos) << run_->err();
-    }
-    run_.reset();
-    test::remove_instance(instance_);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   std::filesystem::path recordings() const { return dir_ / "recordings"; }
 
   std::string write_config(const std::string& http_extra = "") {
@@ -61,17 +42,8 @@ class HttpApi : public ::testing::Test {
   void start(const std::string& http_extra = "") {
     run_.emplace(std::vector<std::string>{test::framering_bin(), "run", "--config", write_config(http_extra), "--http",
                                           "127.0.0.1:0"});
-    const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/)");
-    ASSERT_TRUE(test::wait_until(
-        [&] {
-          std::smatch m;
-          const std::string err = run_->err();
-          if (!std::regex_search(err, m, listening)) return false;
-          port_ = std::stoi(m[1]);
-          return true;
-        },
-        30s))
-        << run_->err();
+    port_ = test::wait_for_http_port(*run_);
+    ASSERT_GT(port_, 0) << run_->err();
     ASSERT_TRUE(test::wait_until(
         [&] {
           const auto ring = test::ring_status(instance_);
@@ -120,10 +92,6 @@ class HttpApi : public ::testing::Test {
     return test::http_request(port_, "PATCH", path, body);
   }
 
-  std::string instance_;
-  std::filesystem::path dir_;
-  std::optional<test::Child> run_;
-  int port_ = 0;
   std::string extra_stages_;  ///< [[stage]] tables after acquire's
 };
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "framering/supervise/run_service.hpp"
+#include "framering/supervise/web_root.hpp"
 
 namespace framering::supervise {
 
@@ -26,6 +27,9 @@ struct HttpOptions {
   std::string token;                  ///< non-empty: every request needs "Authorization: Bearer <token>"
   std::size_t max_body_bytes = 64 * 1024;  ///< a larger request body is refused with 413
   std::vector<std::string> recording_roots = {"recordings"};  ///< POST recordings write under one of these
+  /// The live view page's folder (GET / and /static/...): the source tree's web/ unless the
+  /// pipeline's [http] web_root names another.
+  std::string web_root = default_web_root();
 };
 
 /// "8080" -> {127.0.0.1, 8080}; "0.0.0.0:8080"; "[::1]:8080"; "localhost:0". Throws ConfigError

@@ -12,6 +12,7 @@
 //   port = 8080                      # 0: any free port (logged)
 //   token = "..."                    # clients send "Authorization: Bearer <token>"
 //   recording_roots = ["recordings"] # where POST /api/v1/recordings may write (the first is the default)
+//   web_root = "web"                 # the live view page's files (default: the source tree's web/)
 //   [[stage]]                        # one per process, started in file order
 //   name = "acquire"                 # label, and the consumer name of a consuming stage
 //   run = "acquire"                  # framering subcommand (default: name)
@@ -61,6 +62,7 @@ struct HttpConfig {
   std::optional<std::uint16_t> port;  ///< set: the API is on even without `run --http`
   std::string token;
   std::vector<std::string> recording_roots;  ///< empty: {"recordings"}
+  std::optional<std::string> web_root;       ///< the live view page's folder; unset: the source tree's web/
 };
 
 struct PipelineConfig {
