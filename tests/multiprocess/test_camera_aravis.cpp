@@ -38,6 +38,7 @@
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "http_client.hpp"
+#include "http_run.hpp"
 #include "ring_process.hpp"
 #include "test_support.hpp"
 
@@ -695,18 +696,8 @@ TEST_F(AravisSourceStage, ExposureChangedOverHttpWhileStreamingReachesTheCameraA
   std::ofstream(config) << "instance = \"" << instance_ << "\"\n[[stage]]\nname = \"acquire\"\nsource = \"aravis\"\ncamera = \""
                         << camera.id() << "\"\npixel-format = \"Mono16\"\nwidth = 320\nheight = 240\nrate-hz = 50\n";
   Child run(test::framering_argv({"run", "--config", config.string(), "--http", "127.0.0.1:0"}));
-  int port = 0;
-  const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/)");
-  ASSERT_TRUE(test::wait_until(
-      [&] {
-        std::smatch m;
-        const std::string err = run.err();
-        if (!std::regex_search(err, m, listening)) return false;
-        port = std::stoi(m[1]);
-        return true;
-      },
-      30s))
-      << run.err();
+  const int port = test::wait_for_http_port(run);
+  ASSERT_NE(port, 0) << run.err();
   nlohmann::json meta;
   ASSERT_TRUE(test::wait_until(
       [&] {
