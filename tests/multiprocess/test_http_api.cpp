@@ -534,6 +534,35 @@ TEST_F(LiveParams, TheSourcesRateChangesLiveAndItsFramesCarryTheGeneration) {
   EXPECT_EQ(get("/api/v1/stages/acquire/params").json()["params"]["rate_hz"], 500);
 }
 
+TEST_F(LiveParams, AStageStoppedWhileAskedIsA504AndTheChangeItAppliesLaterIsKeptAndLogged) {
+  test::Watchdog watchdog(120s);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(wait_for_params());
+  const auto pid = get("/api/v1/status").json()["stages"][1]["pid"].get<pid_t>();
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGSTOP);  // the worst moment: the stage cannot answer
+  const auto reply = patch("/api/v1/stages/process/params", R"({"high_cutoff": 0.15})");
+  ::kill(pid, SIGCONT);
+  EXPECT_EQ(reply.status, 504) << reply.body;
+  EXPECT_NE(reply.body.find("did not answer within 5 s; the change may still apply"), std::string::npos) << reply.body;
+  EXPECT_EQ(get("/api/v1/status").status, 200) << "the run went on";
+  // Once it runs again it reads the change between two frames: kept, logged, in its frames.
+  nlohmann::json settings;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        settings = get("/api/v1/settings").json();
+        return settings["changes"].size() == 1 && !settings["changes"][0]["sequence"].is_null();
+      },
+      30s))
+      << settings.dump(2) << run_->err();
+  EXPECT_EQ(settings["changes"][0]["values"]["high_cutoff"], 0.15);
+  EXPECT_EQ(get("/api/v1/stages/process/params").json()["params"]["high_cutoff"], 0.15);
+  auto reader = processed_reader();
+  const auto frame = reader.read(30s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->settings_generation, settings["changes"][0]["generation"].get<std::uint32_t>());
+}
+
 TEST_F(LiveParams, AStageKilledAfterAChangeIsRestartedWithItAndItsGeneration) {
   test::Watchdog watchdog(120s);
   ASSERT_NO_FATAL_FAILURE(start());
