@@ -22,6 +22,7 @@
 #include "framering/common/ring_status.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/sequence_pattern.hpp"
+#include "small_ring.hpp"
 #include "test_support.hpp"
 
 namespace framering::ring {
@@ -33,15 +34,6 @@ class RingTest : public ::testing::Test {
  protected:
   void SetUp() override { instance_ = test::unique_instance(); }
   void TearDown() override { test::remove_instance(instance_); }
-
-  static RingGeometry small(std::uint32_t slots = 4) {
-    RingGeometry g;
-    g.frame.width = 32;
-    g.frame.height = 8;
-    g.slot_count = slots;
-    g.max_consumers = 4;
-    return g;
-  }
 
   // Claims, fills with the sequence pattern, publishes; returns the sequence.
   static std::uint64_t publish_one(RingWriter& writer) {
@@ -63,7 +55,7 @@ class RingTest : public ::testing::Test {
 };
 
 TEST_F(RingTest, CreatedSegmentDescribesItself) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(5));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(5));
   const SegmentHeader& h = sut.segment().header();
   EXPECT_EQ(h.magic, kMagic);
   EXPECT_EQ(std::memcmp(&h.magic, "FRAMERNG", 8), 0);
@@ -93,20 +85,20 @@ TEST_F(RingTest, EverySlotIsPageAlignedForFftwAndODirect) {
 }
 
 TEST_F(RingTest, SegmentIsPrivateByDefaultAndGroupReadableOnRequest) {
-  { auto sut = RingWriter::create_or_attach(instance_, "raw", small()); }
+  { auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry()); }
   struct stat st{};
   ASSERT_EQ(::stat(("/dev/shm/framering." + instance_ + ".raw").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600U);
 
   WriterOptions group;
   group.access = Access::Group;
-  { auto sut = RingWriter::create_or_attach(instance_, "grp", small(), group); }
+  { auto sut = RingWriter::create_or_attach(instance_, "grp", test::small_ring_geometry(), group); }
   ASSERT_EQ(::stat(("/dev/shm/framering." + instance_ + ".grp").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660U);
 }
 
 TEST_F(RingTest, EveryConsumerGetsEverySequenceInOrderAcrossWraps) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   for (std::uint64_t expected = 0; expected < 50; ++expected) {
     ASSERT_EQ(publish_one(writer), expected);
@@ -124,7 +116,7 @@ TEST_F(RingTest, EveryConsumerGetsEverySequenceInOrderAcrossWraps) {
 }
 
 TEST_F(RingTest, EveryConsumerReadsABacklogInOrder) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   for (int i = 0; i < 4; ++i) publish_one(writer);
   for (std::uint64_t expected = 0; expected < 4; ++expected) {
@@ -137,7 +129,7 @@ TEST_F(RingTest, EveryConsumerReadsABacklogInOrder) {
 }
 
 TEST_F(RingTest, ReadWithoutReleaseReturnsTheSameFrame) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   publish_one(writer);
   publish_one(writer);
@@ -148,7 +140,7 @@ TEST_F(RingTest, ReadWithoutReleaseReturnsTheSameFrame) {
 }
 
 TEST_F(RingTest, ProducerCannotClaimASlotAnEveryConsumerHolds) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 0s});
   for (int i = 0; i < 4; ++i) publish_one(sut);
   EXPECT_FALSE(sut.try_claim().has_value()) << "the ring is full of unreleased frames";
@@ -162,13 +154,13 @@ TEST_F(RingTest, ProducerCannotClaimASlotAnEveryConsumerHolds) {
 }
 
 TEST_F(RingTest, NewestConsumerNeverGatesTheProducer) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto reader = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(sut.try_claim().has_value()) << i, sut.publish();
 }
 
 TEST_F(RingTest, NewestConsumerGetsTheNewestFrameAndCountsTheSkipped) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   for (int i = 0; i < 6; ++i) publish_one(writer);
   auto frame = sut.read(0s);
@@ -186,7 +178,7 @@ TEST_F(RingTest, NewestConsumerGetsTheNewestFrameAndCountsTheSkipped) {
 }
 
 TEST_F(RingTest, NewestConsumerAttachingLateGetsTheNewestExistingFrame) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   for (int i = 0; i < 3; ++i) publish_one(writer);
   auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   auto frame = sut.read(0s);
@@ -195,7 +187,7 @@ TEST_F(RingTest, NewestConsumerAttachingLateGetsTheNewestExistingFrame) {
 }
 
 TEST_F(RingTest, SkipToNowWaitsForAFramePublishedAfterIt) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   publish_one(writer);
   sut.skip_to_now();
@@ -207,7 +199,7 @@ TEST_F(RingTest, SkipToNowWaitsForAFramePublishedAfterIt) {
 }
 
 TEST_F(RingTest, NewestReadLappedByTheProducerIsReportedTornAndCounted) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   publish_one(writer);
   auto frame = sut.read(0s);
@@ -220,7 +212,7 @@ TEST_F(RingTest, NewestReadLappedByTheProducerIsReportedTornAndCounted) {
 }
 
 TEST_F(RingTest, ReadTimesOutWhenNothingIsPublished) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   auto frame = sut.read(5ms);
   ASSERT_FALSE(frame.has_value());
@@ -230,7 +222,7 @@ TEST_F(RingTest, ReadTimesOutWhenNothingIsPublished) {
 // Claims ahead (RingWriter::claim_at): what lending slots to a camera driver relies on.
 
 TEST_F(RingTest, SlotsClaimedAheadArePublishedInSequenceOrderAndReadIntactAcrossWraps) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   const auto& h = sut.segment().header();
   const FrameShape shape{h.width, h.height, PixelFormat::Mono16, h.stride_bytes};
@@ -262,7 +254,7 @@ TEST_F(RingTest, SlotsClaimedAheadArePublishedInSequenceOrderAndReadIntactAcross
 }
 
 TEST_F(RingTest, ClaimingAheadIsGatedPerSlotByAnEveryConsumersCursor) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 0s});
   for (int i = 0; i < 3; ++i) publish_one(sut);  // 0..2 published, the consumer holds them all (cursor 0)
   EXPECT_TRUE(sut.try_claim_at(3).has_value()) << "slot 3 was never written";
@@ -278,7 +270,7 @@ TEST_F(RingTest, ClaimingAheadIsGatedPerSlotByAnEveryConsumersCursor) {
 }
 
 TEST_F(RingTest, AClaimAheadWaitsForTheConsumerAndEvictsItWhenItStalls) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 20ms});
   for (int i = 0; i < 3; ++i) publish_one(sut);
   ASSERT_TRUE(sut.try_claim_at(3).has_value());
@@ -290,7 +282,7 @@ TEST_F(RingTest, AClaimAheadWaitsForTheConsumerAndEvictsItWhenItStalls) {
 }
 
 TEST_F(RingTest, SlotsClaimedAheadAreNeverReadAndTheNewestFrameStaysWhole) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   for (int i = 0; i < 4; ++i) publish_one(sut);
   for (std::uint64_t s = 4; s < 4 + sut.claim_window(); ++s) ASSERT_TRUE(sut.try_claim_at(s).has_value());
@@ -304,7 +296,7 @@ TEST_F(RingTest, SlotsClaimedAheadAreNeverReadAndTheNewestFrameStaysWhole) {
 
 TEST_F(RingTest, ClaimingOutsideTheWindowOrPublishingWithoutTheClaimIsAProducerBug) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   // (spdlog's default logger writes the reason to stdout here: the signal is what is checked.)
   EXPECT_EXIT((void)sut.try_claim_at(3), ::testing::KilledBySignal(SIGABRT), "") << "window 0..2";
   ASSERT_TRUE(sut.try_claim_at(1).has_value());
@@ -315,7 +307,7 @@ TEST_F(RingTest, ClaimingOutsideTheWindowOrPublishingWithoutTheClaimIsAProducerB
 TEST_F(RingTest, AProducerThatEndsWithClaimsAheadLeavesThemUnreadAndItsSuccessorClaimsThemAgain) {
   auto every = std::optional<RingReader>();
   {
-    auto first = RingWriter::create_or_attach(instance_, "raw", small(4));
+    auto first = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
     every.emplace(RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every}));
     ASSERT_TRUE(first.try_claim_at(1).has_value());
     ASSERT_TRUE(first.try_claim_at(2).has_value());
@@ -326,7 +318,7 @@ TEST_F(RingTest, AProducerThatEndsWithClaimsAheadLeavesThemUnreadAndItsSuccessor
   EXPECT_EQ(frame->sequence, 0U);
   ASSERT_TRUE(every->release(*frame));
   EXPECT_FALSE(every->read(0s).has_value()) << "claimed slots are not published";
-  auto second = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto second = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   EXPECT_EQ(second.next_sequence(), 1U);
   EXPECT_EQ(second.claimed_count(), 0U);
   EXPECT_EQ(publish_one(second), 1U);
@@ -339,7 +331,7 @@ TEST_F(RingTest, AProducerThatEndsWithClaimsAheadLeavesThemUnreadAndItsSuccessor
 }
 
 TEST_F(RingTest, StalledEveryConsumerIsEvictedAndLearnsTheExactGap) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw",
                                 {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 20ms});
   for (int i = 0; i < 4; ++i) publish_one(writer);
@@ -371,7 +363,7 @@ TEST_F(RingTest, StalledEveryConsumerIsEvictedAndLearnsTheExactGap) {
 }
 
 TEST_F(RingTest, ReadAheadKeepsFramesInFlightUntilReleasedAndTheProducerWaitsForThem) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto sut = RingReader::attach(instance_, "raw", {.name = "bridge", .kind = ConsumerKind::Every});
   for (int i = 0; i < 4; ++i) publish_one(writer);
   for (std::uint64_t s = 0; s < 4; ++s) {
@@ -398,7 +390,7 @@ TEST_F(RingTest, ReadAheadKeepsFramesInFlightUntilReleasedAndTheProducerWaitsFor
 }
 
 TEST_F(RingTest, SkippedSequencesAreAGapForAnEveryConsumerAndPassedOverByANewestOne) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   EXPECT_EQ(publish_one(writer), 0U);
@@ -424,7 +416,7 @@ TEST_F(RingTest, SkippedSequencesAreAGapForAnEveryConsumerAndPassedOverByANewest
 }
 
 TEST_F(RingTest, ANewestConsumerWaitsRatherThanSpinsOnASkippedNewestSequence) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   writer.skip_to(3);
   EXPECT_FALSE(newest.read(20ms).has_value()) << "nothing was published: a timeout, not a frame";
@@ -436,11 +428,11 @@ TEST_F(RingTest, ANewestConsumerWaitsRatherThanSpinsOnASkippedNewestSequence) {
 
 TEST_F(RingTest, SequenceContinuesPastTwoToThe32) {
   {
-    auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+    auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
     // Pretend the segment has lived long: 2^32 - 2 frames published already.
     at(writer.segment().control().cursor.published).store((1ULL << 32) - 2);
   }
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   EXPECT_TRUE(writer.reattached());
   auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   for (std::uint64_t expected = (1ULL << 32) - 2; expected < (1ULL << 32) + 6; ++expected) {
@@ -455,7 +447,7 @@ TEST_F(RingTest, SequenceContinuesPastTwoToThe32) {
 }
 
 TEST_F(RingTest, ConsumerThatDetachesNoLongerGates) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   {
     auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every, .stall_timeout = 0s});
     for (int i = 0; i < 4; ++i) publish_one(writer);
@@ -468,7 +460,7 @@ TEST_F(RingTest, ConsumerThatDetachesNoLongerGates) {
 // read show at least that in the consumer's entry, as status and its JSON give it. (The sleep
 // makes the frames old; it synchronises nothing.)
 TEST_F(RingTest, StatusShowsEachConsumersPublishToReadLatency) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   for (int i = 0; i < 3; ++i) publish_one(writer);
@@ -495,7 +487,7 @@ TEST_F(RingTest, StatusShowsEachConsumersPublishToReadLatency) {
 }
 
 TEST_F(RingTest, StatusShowsProducerAndConsumers) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small(4));
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   auto every = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   auto newest = RingReader::attach(instance_, "raw", {.name = "view", .kind = ConsumerKind::Newest});
   for (int i = 0; i < 3; ++i) publish_one(writer);
@@ -530,7 +522,7 @@ std::string open_error(const std::string& instance, const std::string& ring, std
 }
 
 TEST_F(RingTest, PublishedIsWhatTheProducerPublishedAsTheReaderAndTheSegmentSeeIt) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto sut = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   EXPECT_EQ(sut.published(), 0U);
 
@@ -542,7 +534,7 @@ TEST_F(RingTest, PublishedIsWhatTheProducerPublishedAsTheReaderAndTheSegmentSeeI
 }
 
 TEST_F(RingTest, BlockedTimeGrowsWhileTheProducerWaitsForAnEveryConsumer) {
-  auto sut = RingWriter::create_or_attach(instance_, "raw", small(2));
+  auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(2));
   auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   publish_one(sut);
   publish_one(sut);
@@ -554,7 +546,7 @@ TEST_F(RingTest, BlockedTimeGrowsWhileTheProducerWaitsForAnEveryConsumer) {
 }
 
 TEST_F(RingTest, FindConsumerGivesANamedConsumersStateAndCountersAndNothingForAnotherName) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto reader = RingReader::attach(instance_, "raw", {.name = "rec", .kind = ConsumerKind::Every});
   publish_one(writer);
   auto frame = reader.read(1s);
@@ -573,7 +565,7 @@ TEST_F(RingTest, FindConsumerGivesANamedConsumersStateAndCountersAndNothingForAn
 
 TEST_F(RingTest, ASegmentExistsByNameAndItsInstanceIsListed) {
   EXPECT_FALSE(Segment::exists(instance_, "raw"));
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
 
   EXPECT_TRUE(Segment::exists(instance_, "raw"));
   const auto instances = Segment::list_instances();
@@ -596,7 +588,7 @@ TEST_F(RingTest, BadNamesAreRejectedBeforeTouchingShm) {
 }
 
 TEST_F(RingTest, ConsumerNameMustBeValid) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   try {
     (void)RingReader::attach(instance_, "raw", {.name = std::string(32, 'x')});
     FAIL() << "a 32-byte consumer name must be rejected";
@@ -606,8 +598,8 @@ TEST_F(RingTest, ConsumerNameMustBeValid) {
 }
 
 TEST_F(RingTest, WrongGeometryNamesBothSides) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
-  RingGeometry expected = small();
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
+  RingGeometry expected = test::small_ring_geometry();
   expected.frame.width = 64;
   const std::string message = open_error(instance_, "raw", expected);
   EXPECT_NE(message.find("32x8"), std::string::npos) << message;
@@ -615,8 +607,8 @@ TEST_F(RingTest, WrongGeometryNamesBothSides) {
 }
 
 TEST_F(RingTest, ProducerWithOtherGeometryIsRefusedWhileTheRingIsInUse) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
-  RingGeometry other = small();
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
+  RingGeometry other = test::small_ring_geometry();
   other.frame.height = 16;
   try {
     (void)RingWriter::create_or_attach(instance_, "raw", other);
@@ -631,8 +623,8 @@ TEST_F(RingTest, ProducerWithOtherGeometryIsRefusedWhileTheRingIsInUse) {
 }
 
 TEST_F(RingTest, StaleRingWithOtherGeometryIsReplaced) {
-  { auto old = RingWriter::create_or_attach(instance_, "raw", small()); }  // detached: nobody alive
-  RingGeometry other = small();
+  { auto old = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry()); }  // detached: nobody alive
+  RingGeometry other = test::small_ring_geometry();
   other.frame.height = 16;
   auto sut = RingWriter::create_or_attach(instance_, "raw", other);
   EXPECT_FALSE(sut.reattached());
@@ -643,7 +635,7 @@ class CorruptSegmentTest : public RingTest {
  protected:
   // Creates a valid segment, then overwrites `bytes` at `offset` in its file.
   void corrupt(std::size_t offset, const void* bytes, std::size_t size) {
-    { auto writer = RingWriter::create_or_attach(instance_, "raw", small()); }
+    { auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry()); }
     std::fstream f("/dev/shm/framering." + instance_ + ".raw", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(offset));
     f.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(size));
@@ -656,7 +648,7 @@ TEST_F(CorruptSegmentTest, ForeignMagicIsRefused) {
   const std::string message = open_error(instance_, "raw");
   EXPECT_NE(message.find("magic"), std::string::npos) << message;
   EXPECT_NE(message.find("not a framering ring"), std::string::npos) << message;
-  EXPECT_THROW((void)RingWriter::create_or_attach(instance_, "raw", small()), SegmentError)
+  EXPECT_THROW((void)RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry()), SegmentError)
       << "a producer must not overwrite a foreign segment";
 }
 
@@ -669,15 +661,15 @@ TEST_F(CorruptSegmentTest, OtherLayoutVersionIsRefusedNamingBothVersions) {
 }
 
 TEST_F(CorruptSegmentTest, TruncatedSegmentIsRefused) {
-  { auto writer = RingWriter::create_or_attach(instance_, "raw", small()); }
+  { auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry()); }
   std::filesystem::resize_file("/dev/shm/framering." + instance_ + ".raw", 8192);
   const std::string message = open_error(instance_, "raw");
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 }
 
 TEST_F(CorruptSegmentTest, ListingAnInstanceGivesEachRingsSnapshotOrWhyItCannotBeRead) {
-  { auto stale = RingWriter::create_or_attach(instance_, "old", small()); }
-  auto live = RingWriter::create_or_attach(instance_, "raw", small());
+  { auto stale = RingWriter::create_or_attach(instance_, "old", test::small_ring_geometry()); }
+  auto live = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   publish_one(live);
   { std::ofstream f("/dev/shm/framering." + instance_ + ".torn"); f << "x"; }
   const std::vector<RingListing> sut = list_instance(instance_);
@@ -727,12 +719,12 @@ TEST_F(CorruptSegmentTest, EntrySizeMismatchUnderTheSameVersionIsExplained) {
 }
 
 TEST_F(RingTest, SecondProducerInTheSameProcessIsRefused) {
-  auto first = RingWriter::create_or_attach(instance_, "raw", small());
-  EXPECT_THROW((void)RingWriter::create_or_attach(instance_, "raw", small()), SegmentError);
+  auto first = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
+  EXPECT_THROW((void)RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry()), SegmentError);
 }
 
 TEST_F(RingTest, ConsumerNameHeldInThisProcessIsRefused) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto first = RingReader::attach(instance_, "raw", {.name = "view"});
   try {
     (void)RingReader::attach(instance_, "raw", {.name = "view"});
@@ -744,7 +736,7 @@ TEST_F(RingTest, ConsumerNameHeldInThisProcessIsRefused) {
 }
 
 TEST_F(RingTest, ConsumerTableFullOfLiveConsumersIsAClearError) {
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());  // 4 entries
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());  // 4 entries
   std::vector<RingReader> readers;
   for (int i = 0; i < 4; ++i) readers.push_back(RingReader::attach(instance_, "raw", {.name = "c" + std::to_string(i)}));
   try {

@@ -15,6 +15,7 @@
 #include "framering/common/ring_reader.hpp"
 #include "framering/common/ring_writer.hpp"
 #include "framering/common/sequence_pattern.hpp"
+#include "small_ring.hpp"
 #include "test_support.hpp"
 
 namespace framering::ring {
@@ -26,15 +27,6 @@ class RingWaitTest : public ::testing::TestWithParam<WaitStrategy> {
  protected:
   void SetUp() override { instance_ = test::unique_instance(); }
   void TearDown() override { test::remove_instance(instance_); }
-
-  static RingGeometry small() {
-    RingGeometry g;
-    g.frame.width = 32;
-    g.frame.height = 8;
-    g.slot_count = 4;
-    g.max_consumers = 4;
-    return g;
-  }
 
   static void publish_one(RingWriter& writer) {
     auto slot = writer.claim(5s);
@@ -73,7 +65,7 @@ class RingWaitTest : public ::testing::TestWithParam<WaitStrategy> {
 TEST_P(RingWaitTest, EveryConsumerReadsEveryFrameInOrderAndIntact) {
   test::Watchdog watchdog(60s);
   constexpr std::uint64_t kFrames = 300;
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto sut = RingReader::attach(instance_, "raw", options(ConsumerKind::Every, "every"));
   ASSERT_EQ(sut.wait_strategy(), GetParam());
 
@@ -98,7 +90,7 @@ TEST_P(RingWaitTest, EveryConsumerReadsEveryFrameInOrderAndIntact) {
 TEST_P(RingWaitTest, NewestConsumerIsWokenForEachFramePublishedWhileItWaits) {
   test::Watchdog watchdog(60s);
   constexpr std::uint64_t kRounds = 50;
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto sut = RingReader::attach(instance_, "raw", options(ConsumerKind::Newest, "newest"));
   // A history at a steady pace, so that the deadline strategy has a period to plan with.
   publish_paced(writer, 8, 300us);
@@ -132,7 +124,7 @@ TEST_P(RingWaitTest, NewestConsumerIsWokenForEachFramePublishedWhileItWaits) {
 
 TEST_P(RingWaitTest, ConsumerTimesOutWhenTheProducerStops) {
   test::Watchdog watchdog(30s);
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto sut = RingReader::attach(instance_, "raw", options(ConsumerKind::Every, "every"));
   std::thread producer([&] { publish_paced(writer, 6, 300us); });
   for (std::uint64_t s = 0; s < 6; ++s) {
@@ -150,7 +142,7 @@ TEST_P(RingWaitTest, ConsumerTimesOutWhenTheProducerStops) {
 
 TEST_P(RingWaitTest, OnlySpinPollsWhenNoFrameIsDue) {
   test::Watchdog watchdog(30s);
-  auto writer = RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto sut = RingReader::attach(instance_, "raw", options(ConsumerKind::Newest, "newest"));
   const auto result = sut.read(200ms);  // nothing is ever published
   ASSERT_FALSE(result.has_value());

@@ -13,22 +13,14 @@
 #include <gtest/gtest.h>
 
 #include "framering/common/segment.hpp"
+#include "small_ring.hpp"
 
 namespace framering::ring {
 namespace {
 
-RingGeometry small_geometry() {
-  RingGeometry g;
-  g.frame.width = 32;
-  g.frame.height = 8;
-  g.slot_count = 4;
-  g.max_consumers = 4;
-  return g;
-}
-
 // A sound header for `geometry` as the bytes a segment starts with, and the size of its file.
 struct HeaderBytes {
-  explicit HeaderBytes(const RingGeometry& geometry = small_geometry()) {
+  explicit HeaderBytes(const RingGeometry& geometry = test::small_ring_geometry()) {
     const SegmentHeader h = make_segment_header(geometry);
     bytes.resize(sizeof h);
     std::memcpy(bytes.data(), &h, sizeof h);
@@ -69,10 +61,10 @@ TEST(ValidateHeader, AcceptsTheHeaderCreateWrites) {
 
 TEST(ValidateHeader, AcceptsItsOwnGeometryWhenThatIsExpected) {
   const HeaderBytes sut;
-  RingGeometry any_slot_count = small_geometry();
+  RingGeometry any_slot_count = test::small_ring_geometry();
   any_slot_count.slot_count = 0;
 
-  EXPECT_TRUE(sut.validate(small_geometry()).has_value());
+  EXPECT_TRUE(sut.validate(test::small_ring_geometry()).has_value());
   EXPECT_TRUE(sut.validate(any_slot_count).has_value()) << "slot count 0 means any";
 }
 
@@ -133,7 +125,7 @@ TEST(ValidateHeader, RefusesAFileShorterThanTheHeaderSaysNamingBothSizes) {
 
   const std::string message = refusal(sut.validate(), HeaderProblem::Truncated);
 
-  const std::uint64_t header_says = make_segment_header(small_geometry()).segment_bytes;
+  const std::uint64_t header_says = make_segment_header(test::small_ring_geometry()).segment_bytes;
   EXPECT_TRUE(contains(message, fmt::format("is truncated: 8192 B, but its header says {} B", header_says)))
       << message;
 }
@@ -155,7 +147,7 @@ TEST(ValidateHeader, RefusesAWildBlockOffsetNamingItAndWhatTheGeometryGives) {
 
   const std::string message = refusal(sut.validate(), HeaderProblem::Inconsistent);
 
-  const std::uint64_t recomputed = compute_layout(small_geometry()).frame_headers_offset;
+  const std::uint64_t recomputed = compute_layout(test::small_ring_geometry()).frame_headers_offset;
   EXPECT_TRUE(contains(message, "inconsistent header")) << message;
   EXPECT_TRUE(contains(message, fmt::format("frame_headers_offset is {}, its geometry gives {}", wild, recomputed)))
       << message;
@@ -203,7 +195,7 @@ TEST(ValidateHeader, RefusesAStrideBelowTheRowNamingBoth) {
 
 TEST(ValidateHeader, RefusesAnotherGeometryThanExpectedNamingBoth) {
   const HeaderBytes sut;
-  RingGeometry expected = small_geometry();
+  RingGeometry expected = test::small_ring_geometry();
   expected.frame.width = 64;
 
   const std::string message = refusal(sut.validate(expected), HeaderProblem::GeometryMismatch);
@@ -214,7 +206,7 @@ TEST(ValidateHeader, RefusesAnotherGeometryThanExpectedNamingBoth) {
 
 TEST(ValidateHeader, RefusesAnotherSlotCountThanExpectedNamingBoth) {
   const HeaderBytes sut;
-  RingGeometry expected = small_geometry();
+  RingGeometry expected = test::small_ring_geometry();
   expected.slot_count = 8;
 
   const std::string message = refusal(sut.validate(expected), HeaderProblem::GeometryMismatch);

@@ -13,6 +13,7 @@
 #include "framering/common/error.hpp"
 #include "framering/common/ring_status.hpp"
 #include "framering/common/stop_signal.hpp"
+#include "small_ring.hpp"
 #include "test_support.hpp"
 
 namespace framering::stage {
@@ -21,15 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::uint64_t kStartNs = 1'000'000'000'000ULL;  // an arbitrary CLOCK_MONOTONIC origin
-
-ring::RingGeometry small(std::uint32_t slots = 4) {
-  ring::RingGeometry g;
-  g.frame.width = 32;
-  g.frame.height = 8;
-  g.slot_count = slots;
-  g.max_consumers = 4;
-  return g;
-}
 
 class StageKitTest : public ::testing::Test {
  protected:
@@ -48,7 +40,7 @@ class StageKitTest : public ::testing::Test {
     ring::RingReader reader;
   };
   [[nodiscard]] FullRing full_ring() const {
-    FullRing full{ring::RingWriter::create_or_attach(instance_, "raw", small(2)),
+    FullRing full{ring::RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(2)),
                   ring::RingReader::attach(instance_, "raw", {.name = "rec", .kind = ring::ConsumerKind::Every})};
     publish_one(full.writer);
     publish_one(full.writer);
@@ -202,7 +194,7 @@ TEST(StageKit, BeginRefusesABadInstanceNameNamingIt) {
 }
 
 TEST_F(StageKitTest, OpenInputOpensARingThatExists) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
 
   const auto sut = open_input(instance_, "raw", {.timeout = 0s, .option = "--wait-for-input-s"});
 
@@ -230,7 +222,7 @@ bool g_created = false;
 
 bool create_raw_then_go_on() {
   if (!g_created) {
-    (void)ring::Segment::create(g_instance, "raw", small(), ring::Access::Private);
+    (void)ring::Segment::create(g_instance, "raw", test::small_ring_geometry(), ring::Access::Private);
     g_created = true;
   }
   return false;
@@ -265,29 +257,29 @@ TEST_F(StageKitTest, AttachInputSaysItStoppedWhileWaiting) {
 }
 
 TEST_F(StageKitTest, WaitForConsumersGoesOnAtOnceWhenNoneAreExpected) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   EXPECT_TRUE(wait_for_consumers(writer, 0, 0s));
 }
 
 TEST_F(StageKitTest, WaitForConsumersGoesOnWhenTheyAreAttached) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto reader = ring::RingReader::attach(instance_, "raw", {.name = "view"});
   EXPECT_TRUE(wait_for_consumers(writer, 1, 0s));
 }
 
 TEST_F(StageKitTest, WaitForConsumersGoesOnAnywayWhenTheyDoNotCome) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   auto reader = ring::RingReader::attach(instance_, "raw", {.name = "view"});
   EXPECT_TRUE(wait_for_consumers(writer, 2, 0s));
 }
 
 TEST_F(StageKitTest, WaitForConsumersSaysStopWhenAStopCameWhileWaiting) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   EXPECT_AFTER_SIGTERM(!wait_for_consumers(writer, 1, 10s), "");
 }
 
 TEST_F(StageKitTest, ClaimGivesTheNextSlotWhenTheRingHasRoom) {
-  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", small());
+  auto writer = ring::RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry());
   std::uint64_t waits = 0;
 
   const auto sut = claim(writer, 0s, &waits);
