@@ -338,8 +338,9 @@ int run_acquire(const AcquireOptions& o) {
                       .max = 1e6, .units = "frames/s", .doc = "the pace of the source (--rate-hz)"});
   }
   for (auto& p : source->live_params()) params.push_back(std::move(p));
-  std::optional<stage::Control> control_slot;
-  stage::Control& control = control_slot.emplace("acquire", std::move(params), [&](const nlohmann::json& changes) {
+  // The callback may run inside the constructor (the changes a restart gets back) and names the
+  // object being made: `control` is in scope in its own initializer and used only through it.
+  stage::Control control("acquire", std::move(params), [&](const nlohmann::json& changes) {
     nlohmann::json for_source = changes;
     if (changes.contains("rate_hz")) {
       schedule.set_period(stage::to_ns(1.0 / changes["rate_hz"].get<double>()));
@@ -347,7 +348,7 @@ int run_acquire(const AcquireOptions& o) {
       for_source.erase("rate_hz");
     }
     if (for_source.empty()) return std::optional<stage::Refusal>{};
-    return source->apply_live(for_source, [&](const std::string& name, double value) { control_slot->set_value(name, value); });
+    return source->apply_live(for_source, [&](const std::string& name, double value) { control.set_value(name, value); });
   });
   // A change is looked at after the pace's wait, so that it reaches the very next frame.
   while (stage::keep_running(stats.published.frames(), o.frames) && schedule.wait() && (control.poll(), true) &&

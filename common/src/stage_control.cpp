@@ -58,6 +58,28 @@ int control_fd_from_environment() {
 
 }  // namespace
 
+bool send_control(int fd, const nlohmann::json& message) {
+  if (fd < 0) return false;
+  const std::string text = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return ::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+}
+
+std::optional<nlohmann::json> receive_control(int fd, bool& closed) {
+  std::array<char, 65536> buffer;  // SOCK_SEQPACKET: one whole message per recv
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::nullopt;
+    if (n <= 0) {  // 0: the other end closed (its process is gone); < 0: a broken channel
+      closed = true;
+      return std::nullopt;
+    }
+    auto message = nlohmann::json::parse(buffer.data(), buffer.data() + n, nullptr, false);
+    if (message.is_object()) return message;
+    spdlog::warn("control channel: a message that is not a JSON object was ignored");
+  }
+}
+
 nlohmann::json ParamSpec::to_json() const {
   nlohmann::json j = {{"name", name}, {"type", type_name(type)}, {"value", value}, {"units", units},
                       {"live", live},  {"applies", live ? "live" : "restart"}, {"doc", doc}};
@@ -127,18 +149,10 @@ Control::Control(std::string stage, std::vector<ParamSpec> params, Apply apply)
     }
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(std::min<std::uint64_t>((deadline - now) / 1'000'000 + 1, 100))) <= 0) continue;
-    std::array<char, 65536> buffer;
-    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
-    if (n <= 0) {
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      ::close(fd_);
-      fd_ = -1;
-      return;
+    while (const auto message = receive()) {
+      if (message->value("type", "") == "welcome") return;
+      handle(*message);
     }
-    const auto message = nlohmann::json::parse(buffer.data(), buffer.data() + n, nullptr, false);
-    if (!message.is_object()) continue;
-    if (message.value("type", "") == "welcome") return;
-    handle(message);
   }
 }
 
@@ -146,29 +160,20 @@ Control::~Control() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool Control::poll() {
-  if (fd_ < 0) return false;
-  const std::uint32_t before = generation_;
-  const std::size_t waiting = awaiting_effect_.size();
-  std::array<char, 65536> buffer;
-  for (;;) {
-    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n <= 0) {  // 0: the supervisor closed its end (it is gone); < 0: a broken channel
-      spdlog::debug("control channel closed{}: no more live changes", n < 0 ? fmt::format(" ({})", std::strerror(errno)) : "");
-      ::close(fd_);
-      fd_ = -1;
-      break;
-    }
-    const auto message = nlohmann::json::parse(buffer.data(), buffer.data() + n, nullptr, false);
-    if (!message.is_object()) {
-      spdlog::warn("control channel: a message that is not a JSON object was ignored");
-      continue;
-    }
-    handle(message);
+void Control::poll() {
+  if (fd_ < 0) return;
+  while (const auto message = receive()) handle(*message);
+}
+
+std::optional<nlohmann::json> Control::receive() {
+  bool closed = false;
+  auto message = receive_control(fd_, closed);
+  if (closed) {
+    spdlog::debug("control channel closed: the supervisor has gone, no more live changes");
+    ::close(fd_);
+    fd_ = -1;
   }
-  return generation_ != before || awaiting_effect_.size() != waiting;
+  return message;
 }
 
 void Control::handle(const nlohmann::json& message) {
@@ -237,13 +242,8 @@ nlohmann::json Control::values() const {
 }
 
 void Control::send(const nlohmann::json& message) const {
-  if (fd_ < 0) return;
-  const std::string text = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  // Never blocks the frame loop: a supervisor that stopped reading loses this answer (its
-  // request times out there), never a frame here.
-  if (::send(fd_, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
-    spdlog::debug("control channel: cannot send: {}", std::strerror(errno));
-  }
+  // A supervisor that stopped reading loses this answer (its request times out there).
+  if (fd_ >= 0 && !send_control(fd_, message)) spdlog::debug("control channel: cannot send: {}", std::strerror(errno));
 }
 
 }  // namespace framering::stage

@@ -229,7 +229,6 @@ class LedDriver {
         [&](const nlohmann::json& changes) { return change_colour(changes); });
     control_ = &control;
     while (stage::keep_running(sent_.frames(), o_.frames)) {
-      control.poll();  // live changes, between frames
       sent_.log_if_due([&] { return rates(); });
       if (!stage::wait_until(next_due_ns_)) continue;  // the --rate-hz cap
       send_newest();
@@ -263,11 +262,13 @@ class LedDriver {
   // Samples the newest frame (when one comes within kPollPeriod) and sends it when it was intact.
   void send_newest() {
     auto frame = reader_.read(stage::kPollPeriod);
+    // Live changes, once a turn, after the wait: one that came meanwhile reaches this frame, and
+    // with no frame coming they are still answered every kPollPeriod.
+    if (control_ != nullptr) control_->poll();
     if (!frame) {
       sinks_.idle();
       return;
     }
-    if (control_ != nullptr) control_->poll();  // a change that came while waiting reaches this frame
     const std::uint64_t cpu_start_ns = thread_cpu_ns();
     renderer_.render({frame->pixels, frame->width, frame->height, frame->stride_bytes, frame->pixel_format}, rgb_);
     render_ns_ += thread_cpu_ns() - cpu_start_ns;

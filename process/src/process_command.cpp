@@ -173,8 +173,10 @@ ring::RingReader attach_to_input(const ProcessOptions& o, const ring::Segment& i
 bool process_one(ring::RingReader& reader, FrameStep& step, ring::RingWriter& writer, Totals& totals,
                  stage::Control& control, const std::string& output_ring) {
   auto frame = reader.read(stage::kPollPeriod);
+  // Live changes, once a turn, after the wait: one that came meanwhile reaches this frame, and
+  // with no frame coming they are still answered every kPollPeriod.
+  control.poll();
   if (!frame) return true;
-  control.poll();  // a change that came while waiting applies to this frame already
   if (frame->gap) {
     ++totals.gaps;
     totals.lost += frame->gap->count();
@@ -368,7 +370,6 @@ int run_process(const ProcessOptions& o) {
   while (o.frames == 0 || totals.report.frames() < o.frames) {
     if (every ? drain.finished(reader) : stop_requested()) break;
     totals.report.log_if_due([&] { return input_losses(reader.counters(), totals); });
-    control.poll();  // live changes, between frames
     if (!process_one(reader, step, writer, totals, control, o.output_ring)) break;
   }
   return summarise(totals, reader, writer, step);

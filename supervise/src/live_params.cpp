@@ -1,11 +1,7 @@
 #include "framering/supervise/live_params.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <ctime>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -30,12 +26,6 @@ void update_values(nlohmann::json& specs, const nlohmann::json& values) {
 
 }  // namespace
 
-bool send_control(int fd, const nlohmann::json& message) {
-  if (fd < 0) return false;
-  const std::string text = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return ::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
-}
-
 void LiveParams::patch(const PatchParams& request, pid_t pid, int fd, std::promise<Reply> reply, std::uint64_t now_ns) {
   const auto it = stages_.find(request.stage);
   if (fd < 0 || pid <= 0) {
@@ -58,7 +48,7 @@ void LiveParams::patch(const PatchParams& request, pid_t pid, int fd, std::promi
             .generation = ++generation_,
             .reply = std::move(reply),
             .deadline_ns = now_ns + ns(kAnswerWait)};
-  if (!send_control(fd, {{"type", "set"}, {"id", p.id}, {"generation", p.generation}, {"values", p.values}})) {
+  if (!stage::send_control(fd, {{"type", "set"}, {"id", p.id}, {"generation", p.generation}, {"values", p.values}})) {
     p.reply.set_value({409, {{"error", fmt::format("stage '{}': its control channel does not take the change now ({})",
                                                    request.stage, errno_text(errno))},
                              {"stage", request.stage}}});
@@ -71,18 +61,8 @@ void LiveParams::patch(const PatchParams& request, pid_t pid, int fd, std::promi
 void LiveParams::read(const std::string& stage, pid_t pid, int fd, std::uint64_t now_ns) {
   if (fd < 0) return;
   StageState& state = stages_[stage];
-  std::array<char, 65536> buffer;
-  for (;;) {
-    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // nothing waiting; or the stage closed its end (its death is reaped)
-    const auto message = nlohmann::json::parse(buffer.data(), buffer.data() + n, nullptr, false);
-    if (!message.is_object()) {
-      spdlog::warn("run: stage {} sent a control message that is not a JSON object: ignored", stage);
-      continue;
-    }
-    handle(state, stage, pid, fd, message, now_ns);
-  }
+  bool closed = false;  // the stage's end: its death is reaped, and the channel closed, by the supervisor
+  while (const auto message = stage::receive_control(fd, closed)) handle(state, stage, pid, fd, *message, now_ns);
 }
 
 void LiveParams::handle(StageState& state, const std::string& stage, pid_t pid, int fd, const nlohmann::json& message,
@@ -98,11 +78,11 @@ void LiveParams::handle(StageState& state, const std::string& stage, pid_t pid, 
       spdlog::info("run: {} restarted: applying its live settings again (generation {}): {}", stage, state.generation,
                    state.kept.dump());
       update_values(state.specs, state.kept);
-      if (!send_control(fd, {{"type", "set"}, {"id", 0}, {"generation", state.generation}, {"values", state.kept}})) {
+      if (!stage::send_control(fd, {{"type", "set"}, {"id", 0}, {"generation", state.generation}, {"values", state.kept}})) {
         spdlog::error("run: {}: cannot send its live settings again: it runs with its pipeline file's", stage);
       }
     }
-    (void)send_control(fd, {{"type", "welcome"}});  // the stage waits for this before its first frame
+    (void)stage::send_control(fd, {{"type", "welcome"}});  // the stage waits for this before its first frame
   } else if (type == "applied") {
     update_values(state.specs, message.value("values", nlohmann::json::object()));
     if (pending == pending_.end()) return;  // id 0: the settings sent again after a restart

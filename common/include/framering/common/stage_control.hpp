@@ -57,6 +57,16 @@ struct Refusal {
   std::string error;
 };
 
+/// Sends one JSON object on control channel `fd` (either end), never blocking. False when it
+/// could not be sent (the other end is gone, or the channel is full): a side that does not read
+/// loses this message, never a frame.
+bool send_control(int fd, const nlohmann::json& message);
+
+/// The next JSON object waiting on control channel `fd` (either end), without blocking; nullopt
+/// when none waits. A message that is not a JSON object is skipped (logged). Sets `closed` when
+/// the other end has gone or the channel broke (then nullopt).
+[[nodiscard]] std::optional<nlohmann::json> receive_control(int fd, bool& closed);
+
 /// Checks `value` against `spec` (type, range, choices, live). nullopt when it may be applied.
 [[nodiscard]] std::optional<Refusal> check_value(const ParamSpec& spec, const nlohmann::json& value,
                                                  std::string_view stage);
@@ -81,9 +91,9 @@ class Control {
   /// Whether a supervisor is at the other end.
   [[nodiscard]] bool active() const noexcept { return fd_ >= 0; }
 
-  /// Between frames: answers every request waiting on the channel (never blocks). True when at
-  /// least one change was applied: the caller's next frame is the first with it.
-  bool poll();
+  /// Between frames: answers every request waiting on the channel (never blocks); the changes
+  /// it applies reach the caller's next frame.
+  void poll();
 
   /// After the first frame made or shown with the changes poll() applied: acknowledges each of
   /// them with that frame's `sequence` on `ring`. Cheap when nothing waits (call it per frame).
@@ -103,6 +113,8 @@ class Control {
  private:
   void handle(const nlohmann::json& message);
   void send(const nlohmann::json& message) const;
+  /// The next message (receive_control); closes the channel when the supervisor has gone.
+  [[nodiscard]] std::optional<nlohmann::json> receive();
   [[nodiscard]] nlohmann::json values() const;
 
   std::string stage_;

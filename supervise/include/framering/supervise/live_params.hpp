@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framering/common/stage_control.hpp"
 #include "framering/supervise/run_service.hpp"
 
 namespace framering::supervise {
@@ -106,9 +107,5 @@ class LiveParams {
   std::uint32_t generation_ = 0;  ///< the run's newest settings generation
   nlohmann::json log_ = nlohmann::json::array();
 };
-
-/// Sends one JSON message on a control channel (SOCK_SEQPACKET, never blocking). False when it
-/// could not be sent (the stage is gone, or its channel is full).
-bool send_control(int fd, const nlohmann::json& message);
 
 }  // namespace framering::supervise
