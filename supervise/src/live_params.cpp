@@ -58,11 +58,12 @@ void LiveParams::patch(const PatchParams& request, pid_t pid, int fd, std::promi
   pending_.push_back(std::move(p));
 }
 
-void LiveParams::read(const std::string& stage, pid_t pid, int fd, std::uint64_t now_ns) {
-  if (fd < 0) return;
+bool LiveParams::read(const std::string& stage, pid_t pid, int fd, std::uint64_t now_ns) {
+  if (fd < 0) return true;
   StageState& state = stages_[stage];
-  bool closed = false;  // the stage's end: its death is reaped, and the channel closed, by the supervisor
+  bool closed = false;
   while (const auto message = stage::receive_control(fd, closed)) handle(state, stage, pid, fd, *message, now_ns);
+  return !closed;
 }
 
 void LiveParams::handle(StageState& state, const std::string& stage, pid_t pid, int fd, const nlohmann::json& message,

@@ -22,7 +22,7 @@ void wake(int fd) {
 }  // namespace
 
 RunService::RunService() : wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (wake_fd_ < 0) throw Error("run: http: cannot make an eventfd: " + errno_text(errno));
+  if (wake_fd_ < 0) throw Error("run: cannot make an eventfd for the supervision loop: " + errno_text(errno));
 }
 
 RunService::~RunService() { ::close(wake_fd_); }

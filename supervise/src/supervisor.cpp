@@ -263,7 +263,7 @@ class Supervisor {
   // frame) and answers to live changes.
   void read_controls(std::uint64_t now) {
     for (auto& stage : stages_) {
-      if (stage.running()) live_.read(stage.name(), stage.pid(), stage.control_fd(), now);
+      if (stage.running() && !live_.read(stage.name(), stage.pid(), stage.control_fd(), now)) stage.close_control();
     }
   }
 

@@ -67,7 +67,7 @@ class StageControl : public ::testing::Test {
                    : std::nullopt;
       });
     });
-    while (made.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) live_.read("process", pid, fds_[0], 0);
+    while (made.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) (void)live_.read("process", pid, fds_[0], 0);
     return made.get();
   }
 
@@ -77,7 +77,7 @@ class StageControl : public ::testing::Test {
     live_.patch({"process", values}, pid, fds_[0], std::move(promise), 0);
     control.poll();
     control.took_effect(41, "processed");
-    live_.read("process", pid, fds_[0], 0);
+    (void)live_.read("process", pid, fds_[0], 0);
     live_.deliver();
     return reply.get();
   }
@@ -137,6 +137,14 @@ TEST_F(StageControl, ANewProcessOfTheStageGetsTheKeptChangesBeforeItsFirstFrame)
   EXPECT_EQ(second->value("mode"), "b") << "applied before the constructor returned";
   EXPECT_EQ(second->value("cutoff"), 0.3);
   EXPECT_EQ(second->generation(), 2U);
+}
+
+TEST_F(StageControl, AChannelTheStageClosedIsReportedSoTheSupervisorStopsWatchingIt) {
+  {
+    auto control = make_stage(100);
+    EXPECT_TRUE(live_.read("process", 100, fds_[0], 0)) << "open, nothing waiting";
+  }  // the stage's end closes (it exited, or closed what it inherited): end-of-file from now on
+  EXPECT_FALSE(live_.read("process", 100, fds_[0], 0));
 }
 
 TEST_F(StageControl, AStageEndedBeforeAnsweringIsA409AndOneNotRunningToo) {

@@ -47,8 +47,10 @@ class LiveParams {
   void patch(const PatchParams& request, pid_t pid, int fd, std::promise<Reply> reply, std::uint64_t now_ns);
 
   /// Reads every message waiting on `stage`'s channel `fd` (its process `pid`): its hello (then
-  /// the changes kept for it are sent again), answers to changes. Never blocks.
-  void read(const std::string& stage, pid_t pid, int fd, std::uint64_t now_ns);
+  /// the changes kept for it are sent again), answers to changes. Never blocks. False when the
+  /// stage has closed its end (it exited, or closed the descriptors it inherited): the caller
+  /// closes the channel, whose end-of-file would otherwise wake every poll on it at once.
+  [[nodiscard]] bool read(const std::string& stage, pid_t pid, int fd, std::uint64_t now_ns);
 
   /// The process `pid` of `stage` ended: changes waiting on it are answered.
   void ended(const std::string& stage, pid_t pid);

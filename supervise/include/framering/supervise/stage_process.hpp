@@ -75,6 +75,8 @@ class StageProcess {
   /// SOCK_SEQPACKET socket, one JSON message per datagram; -1 when none runs or the channel
   /// could not be made. Closed when the process is reaped.
   [[nodiscard]] int control_fd() const noexcept { return control_.get(); }
+  /// Closes the supervisor's end of the channel before the process ends (its end is closed).
+  void close_control() noexcept { control_.reset(); }
 
   [[nodiscard]] const StagePlan& plan() const noexcept { return plan_; }
   /// Its plan, to change what its next start runs (a recorder's remaining --frames).
