@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,7 @@ def main() -> int:
     finally:
         run.send_signal(2)
         run.wait(60)
+        shutil.rmtree(folder, ignore_errors=True)
     period_ms = 1000 / min(args.rate_hz, processed_hz)  # a frame time of the slower of source and process
     figures = {
         "frame": f"{args.width}x{args.height} Mono16", "rate_hz": args.rate_hz, "changes": args.changes,
