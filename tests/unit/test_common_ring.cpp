@@ -295,7 +295,10 @@ TEST_F(RingTest, SlotsClaimedAheadAreNeverReadAndTheNewestFrameStaysWhole) {
 }
 
 TEST_F(RingTest, ClaimingOutsideTheWindowOrPublishingWithoutTheClaimIsAProducerBug) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // The "fast" style: each death is a fork of this process at the statement, so the segment is
+  // this test's own and its TearDown removes it ("threadsafe" re-ran the test in a new process,
+  // which made a segment of its own and died with it: three left in /dev/shm per run).
+  GTEST_FLAG_SET(death_test_style, "fast");
   auto sut = RingWriter::create_or_attach(instance_, "raw", test::small_ring_geometry(4));
   // (spdlog's default logger writes the reason to stdout here: the signal is what is checked.)
   EXPECT_EXIT((void)sut.try_claim_at(3), ::testing::KilledBySignal(SIGABRT), "") << "window 0..2";
